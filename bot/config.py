@@ -1,0 +1,208 @@
+"""Configuration: one typed, validated object, loaded once and passed down.
+
+Sources, lowest priority first: defaults, the TOML file, environment variables
+named ``NEWSDESK_<SECTION>__<KEY>`` (``DISCORD_TOKEN`` is accepted for the token).
+No other module reads the environment.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+
+from bot.errors import ConfigError
+
+ENV_PREFIX = "NEWSDESK_"
+DEFAULT_CONFIG_FILE = Path("config.toml")
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DiscordSettings(_Section):
+    token: SecretStr = SecretStr("")
+    """The bot token from the Discord developer portal."""
+    application_id: int | None = None
+    """The application's id; derived from the token when not set."""
+    api_base: str = "https://discord.com/api/v10"
+    """Base of the REST API: a REST proxy (nirn-proxy) or, in tests, the emulator."""
+    gateway_url: str | None = None
+    """Gateway websocket to connect to instead of Discord's (a gateway proxy or the emulator)."""
+    sync_commands: bool = True
+    """Register the slash commands with Discord at start."""
+    command_guild_ids: list[int] = Field(default_factory=list)
+    """Register commands to these guilds only (instant, for development); empty = global."""
+
+    @field_validator("api_base")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must be an http(s) URL")
+        return value.rstrip("/")
+
+    @field_validator("gateway_url")
+    @classmethod
+    def _ws_url(cls, value: str | None) -> str | None:
+        if value and not value.startswith(("ws://", "wss://")):
+            raise ValueError("must be a ws(s) URL")
+        return value or None
+
+
+class DatabaseSettings(_Section):
+    url: str = "sqlite+aiosqlite:///./data/newsdesk.db"
+    """SQLAlchemy URL: sqlite+aiosqlite:///path or postgresql+asyncpg://user@host/db."""
+    echo: bool = False
+    """Log every SQL statement (debugging)."""
+
+    @field_validator("url")
+    @classmethod
+    def _supported(cls, value: str) -> str:
+        if not value.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
+            raise ValueError("must start with sqlite+aiosqlite:// or postgresql+asyncpg://")
+        return value
+
+
+class FetchSettings(_Section):
+    user_agent: str = "newsdesk/0.1 (+https://github.com/newsdesk/newsdesk)"
+    """User-Agent sent with every request."""
+    timeout_s: float = Field(20.0, gt=0)
+    """Total time allowed for one fetch, redirects included."""
+    connect_timeout_s: float = Field(5.0, gt=0)
+    """Time allowed to connect to a host."""
+    max_bytes: int = Field(5_000_000, gt=0)
+    """Largest body read; a longer one is refused."""
+    max_redirects: int = Field(5, ge=0)
+    """Redirects followed, each hop checked again."""
+    per_host_concurrency: int = Field(4, ge=1)
+    """Requests in flight to one host at a time."""
+    allow_private_networks: bool = False
+    """Allow loopback/private/link-local addresses (tests and intranets only)."""
+
+
+class ExtractSettings(_Section):
+    workers: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=1)
+    """Processes extracting pages in parallel."""
+    timeout_s: float = Field(15.0, gt=0)
+    """Time limit for extracting one page."""
+
+
+class CacheSettings(_Section):
+    article_ttl_s: int = Field(6 * 3600, ge=0)
+    """How long an extracted article is reused before the page is fetched again (0 = never)."""
+
+
+class CommandSettings(_Section):
+    fetch_cooldown_rate: int = Field(3, ge=1)
+    """/fetch uses allowed per member ..."""
+    fetch_cooldown_per_s: float = Field(30.0, ge=0)
+    """... within this many seconds (0 disables the cooldown)."""
+    manager_role: str | None = None
+    """Name of a role whose members may manage subscriptions besides Manage Channels."""
+
+
+class LogSettings(_Section):
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    """Log level."""
+    format: Literal["text", "json"] = "text"
+    """Log format: human-readable text or one JSON object per line."""
+
+    @field_validator("level", mode="before")
+    @classmethod
+    def _upper(cls, value: Any) -> Any:
+        return value.upper() if isinstance(value, str) else value
+
+
+class Settings(_Section):
+    """Every newsdesk setting; config.example.toml documents each one."""
+
+    discord: DiscordSettings = DiscordSettings()
+    database: DatabaseSettings = DatabaseSettings()
+    fetch: FetchSettings = FetchSettings()
+    extract: ExtractSettings = ExtractSettings()
+    cache: CacheSettings = CacheSettings()
+    commands: CommandSettings = CommandSettings()
+    log: LogSettings = LogSettings()
+
+
+def find_config_file(path: str | os.PathLike[str] | None, environ: Mapping[str, str]) -> Path | None:
+    """``--config PATH``, else ``NEWSDESK_CONFIG``, else ``./config.toml`` if present."""
+    if path:
+        return Path(path)
+    if environ.get("NEWSDESK_CONFIG"):
+        return Path(environ["NEWSDESK_CONFIG"])
+    return DEFAULT_CONFIG_FILE if DEFAULT_CONFIG_FILE.is_file() else None
+
+
+def load_settings(
+    path: str | os.PathLike[str] | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> Settings:
+    """Load and validate the configuration, or raise :class:`ConfigError` naming the bad key."""
+    environ = os.environ if environ is None else environ
+    config_file = find_config_file(path, environ)
+    data: dict[str, Any] = {}
+    if config_file is not None:
+        try:
+            data = tomllib.loads(config_file.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ConfigError(f"config file not found: {config_file}") from None
+        except (OSError, UnicodeDecodeError) as e:
+            raise ConfigError(f"cannot read config file {config_file}: {e}") from e
+        except tomllib.TOMLDecodeError as e:
+            raise ConfigError(f"invalid TOML in {config_file}: {e}") from e
+
+    _merge_environment(data, environ)
+    try:
+        return Settings.model_validate(data)
+    except ValidationError as e:
+        raise ConfigError(_describe(e), key=_first_key(e)) from None
+
+
+def _merge_environment(data: dict[str, Any], environ: Mapping[str, str]) -> None:
+    """Overlay ``NEWSDESK_<SECTION>__<KEY>`` variables (and ``DISCORD_TOKEN``) on ``data``."""
+    if environ.get("DISCORD_TOKEN"):
+        # The name most hosting guides use; the namespaced variable below wins.
+        data.setdefault("discord", {})["token"] = environ["DISCORD_TOKEN"]
+    for name, raw in environ.items():
+        upper = name.upper()
+        if not upper.startswith(ENV_PREFIX) or "__" not in upper or upper == "NEWSDESK_CONFIG":
+            continue
+        section, _, key = upper[len(ENV_PREFIX) :].lower().partition("__")
+        target = data.setdefault(section, {})
+        if not isinstance(target, dict):
+            raise ConfigError(f"invalid setting {section}: must be a table", key=section)
+        target[key] = _env_value(raw)
+
+
+def _env_value(raw: str) -> Any:
+    # Lists and tables come as JSON ("[1, 2]"); scalars stay strings for pydantic to coerce.
+    stripped = raw.strip()
+    if stripped.startswith(("[", "{")):
+        try:
+            return json.loads(stripped)
+        except json.JSONDecodeError:
+            return raw
+    return raw
+
+
+def _first_key(error: ValidationError) -> str:
+    first = error.errors()[0]
+    return ".".join(str(part) for part in first["loc"])
+
+
+def _describe(error: ValidationError) -> str:
+    first = error.errors()[0]
+    key = _first_key(error)
+    message = first["msg"]
+    if first["type"] == "extra_forbidden":
+        message = "unknown setting"
+    more = len(error.errors()) - 1
+    suffix = f" (and {more} more problem{'s' if more > 1 else ''})" if more else ""
+    return f"invalid setting {key}: {message}{suffix}"

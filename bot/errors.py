@@ -1,0 +1,96 @@
+"""The newsdesk error hierarchy.
+
+Every error carries a message fit to show a user (``str(error)``). Leaves mix in
+the stdlib base a caller would naturally catch (``ValueError``, ``TimeoutError``),
+and each boundary wraps lower-level errors with ``raise ... from e``.
+"""
+
+from __future__ import annotations
+
+
+class NewsdeskError(Exception):
+    """Root of every error newsdesk raises on purpose."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class ConfigError(NewsdeskError, ValueError):
+    """The configuration is missing, unreadable or has an invalid value."""
+
+    def __init__(self, message: str, key: str | None = None) -> None:
+        super().__init__(message)
+        self.key = key
+
+
+# --- fetching -------------------------------------------------------------
+
+
+class FetchError(NewsdeskError):
+    """A page could not be fetched."""
+
+    def __init__(self, message: str, url: str | None = None) -> None:
+        super().__init__(message)
+        self.url = url
+
+
+class InvalidURLError(FetchError, ValueError):
+    """The text is not an http(s) URL we can fetch."""
+
+
+class BlockedAddressError(FetchError):
+    """The URL resolves to an address we refuse to connect to (SSRF protection)."""
+
+
+class FetchTimeoutError(FetchError, TimeoutError):
+    """The server was too slow to connect or to send the page."""
+
+
+class HTTPStatusError(FetchError):
+    """The server answered with an error status."""
+
+    def __init__(self, message: str, url: str | None = None, status: int = 0) -> None:
+        super().__init__(message, url)
+        self.status = status
+
+
+class TooLargeError(FetchError):
+    """The body is larger than ``fetch.max_bytes``."""
+
+
+class TooManyRedirectsError(FetchError):
+    """The redirect chain is longer than ``fetch.max_redirects`` (or loops)."""
+
+
+class UnsupportedContentError(FetchError):
+    """The response is not a web page (a PDF, an image, a binary file...)."""
+
+
+class ConnectError(FetchError):
+    """The host could not be resolved or the connection failed."""
+
+
+# --- extraction -----------------------------------------------------------
+
+
+class ExtractError(NewsdeskError):
+    """An article could not be extracted from a page."""
+
+
+class NotAnArticleError(ExtractError):
+    """The page has no article text (an index page, a login wall, an empty page)."""
+
+
+class ExtractTimeoutError(ExtractError, TimeoutError):
+    """Extraction took longer than the per-page time limit."""
+
+
+# --- storage ----------------------------------------------------------------
+
+
+class StorageError(NewsdeskError):
+    """The database could not be reached or a query failed."""
