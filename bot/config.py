@@ -119,6 +119,13 @@ class LogSettings(_Section):
         return value.upper() if isinstance(value, str) else value
 
 
+class HealthSettings(_Section):
+    heartbeat_file: str = "./data/heartbeat"
+    """File the running bot touches every 30 s while connected; `newsdesk health` checks it."""
+    max_age_s: int = Field(120, ge=1)
+    """`newsdesk health` fails when the heartbeat is older than this."""
+
+
 class Settings(_Section):
     """Every newsdesk setting; config.example.toml documents each one."""
 
@@ -129,6 +136,7 @@ class Settings(_Section):
     cache: CacheSettings = CacheSettings()
     commands: CommandSettings = CommandSettings()
     log: LogSettings = LogSettings()
+    health: HealthSettings = HealthSettings()
 
 
 def find_config_file(path: str | os.PathLike[str] | None, environ: Mapping[str, str]) -> Path | None:

@@ -1,0 +1,40 @@
+"""A story's internal state, shared by the grouper and its serialisation."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from bot.stories.vectors import SparseVector
+
+__all__ = ["Cluster"]
+
+
+@dataclass(slots=True)
+class Cluster:
+    """A story's internal state: the sum of its members' unit vectors, and its time span."""
+
+    id: str
+    members: list[str]
+    centroid: dict[str, float]
+    norm2: float
+    first: float | None
+    last: float | None
+    sources: dict[str, int] = field(default_factory=dict)
+    # Whether its terms are in the inverted index (i.e. it is recent enough to take new items).
+    indexed: bool = True
+
+    def add_vector(self, vec: SparseVector) -> None:
+        centroid = self.centroid
+        norm2 = self.norm2
+        for term, weight in vec.items():
+            old = centroid.get(term, 0.0)
+            new = old + weight
+            norm2 += new * new - old * old
+            centroid[term] = new
+        self.norm2 = norm2
+
+    def touch(self, when: float | None) -> None:
+        if when is None:
+            return
+        self.first = when if self.first is None else min(self.first, when)
+        self.last = when if self.last is None else max(self.last, when)

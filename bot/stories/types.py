@@ -1,0 +1,83 @@
+"""Public types of story grouping: the item to group and the grouping settings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+__all__ = ["GroupingConfig", "Story", "StoryItem"]
+
+
+@dataclass(frozen=True, slots=True)
+class StoryItem:
+    """One news item (a feed entry or an article) to assign to a story."""
+
+    #: A unique id for the item (a feed entry id, a canonical URL...).
+    id: str
+    #: The headline; most of the grouping signal is here.
+    title: str
+    #: The lead or body text, if known; only its beginning is used, at a lower weight than the title.
+    text: str | None = None
+    #: When the item was published (timezone-aware); drives the time window.
+    published: datetime | None = None
+    #: The outlet's name or host, for display and debugging only.
+    source: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class GroupingConfig:
+    """How items are grouped into stories.
+
+    The defaults were tuned on the UCI News Aggregator development half (titles only, shuffled
+    stream); see ``bench/stories_bench.py``.
+    """
+
+    #: Cosine similarity to a story's centroid needed to join it; below, the item starts a new story.
+    join_threshold: float = 0.25
+    #: Cosine similarity between two story centroids above which the stories are merged.
+    merge_threshold: float = 0.30
+    #: Run the centroid merge after every this many added items (0 disables periodic merging).
+    merge_every: int = 50
+    #: A story not updated for this long is no longer a candidate for new items or merges.
+    window: timedelta = timedelta(days=3)
+    #: A story not updated for this long is forgotten (dropped from the state), to bound memory.
+    retention: timedelta = timedelta(days=14)
+    #: Weight of the text's terms relative to the title's (0 ignores the text).
+    text_weight: float = 0.3
+    #: How many characters of the text to use: the lead carries the event, the rest dilutes it.
+    text_chars: int = 400
+    #: Terms in more than this fraction of all items (once enough are seen) are ignored as too common.
+    max_df_ratio: float = 0.2
+    #: How many leading centroid terms are used to find merge candidates.
+    merge_probe_terms: int = 12
+
+    def __post_init__(self) -> None:
+        if not 0.0 < self.join_threshold <= 1.0:
+            raise ValueError("join_threshold must be in (0, 1]")
+        if not 0.0 < self.merge_threshold <= 1.0:
+            raise ValueError("merge_threshold must be in (0, 1]")
+        if self.merge_every < 0:
+            raise ValueError("merge_every must be >= 0")
+        if self.window <= timedelta(0) or self.retention < self.window:
+            raise ValueError("window must be positive and retention at least the window")
+        if self.text_weight < 0 or self.text_chars < 0:
+            raise ValueError("text_weight and text_chars must be >= 0")
+        if not 0.0 < self.max_df_ratio <= 1.0:
+            raise ValueError("max_df_ratio must be in (0, 1]")
+        if self.merge_probe_terms < 1:
+            raise ValueError("merge_probe_terms must be >= 1")
+
+
+@dataclass(frozen=True, slots=True)
+class Story:
+    """A snapshot of one story: the items grouped together so far."""
+
+    #: The story's id (stable: merged-away ids keep resolving to the surviving story).
+    id: str
+    #: The ids of its items, in arrival order (a merged story's items follow the survivor's).
+    item_ids: tuple[str, ...]
+    #: The earliest and latest item times (``published``, else the time the item was added), if known.
+    first_seen: datetime | None
+    last_seen: datetime | None
+    #: How many items each outlet contributed (items without a source are not counted).
+    sources: dict[str, int] = field(default_factory=dict, hash=False)

@@ -1,0 +1,187 @@
+"""How an article looks on Discord: the summary embed, full-text pages and their buttons.
+
+The buttons are stateless (``DynamicItem``): the page number and the reader
+live in the ``custom_id`` and the article URL in the message's embed, so
+they keep working after a restart; the article itself comes from the cache.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from typing import Any
+
+import discord
+
+from bot.errors import NewsdeskError
+from bot.paging import split_text, truncate
+from bot.render import to_markdown
+from bot.types import Article
+from cogs.errors import handle_error
+
+# Discord's limits: 256 per title, 4096 per description, 6000 per message.
+TITLE_LIMIT = 256
+PAGE_CHARS = 3800
+SUMMARY_CHARS = 1500
+# Beyond this many pages an article is easier to read as a file.
+MAX_EMBED_PAGES = 8
+EMBED_COLOUR = discord.Colour.from_rgb(46, 134, 222)
+
+
+def article_link(article: Article) -> str | None:
+    return article.canonical_url or article.url
+
+
+def _base_embed(article: Article, description: str) -> discord.Embed:
+    embed = discord.Embed(
+        title=truncate(article.title or "Untitled", TITLE_LIMIT),
+        url=article_link(article),
+        description=description,
+        colour=EMBED_COLOUR,
+        timestamp=article.published,
+    )
+    if article.site_name:
+        embed.set_author(name=truncate(article.site_name, 256))
+    return embed
+
+
+def summary_embed(article: Article) -> discord.Embed:
+    """Linked title, site, author, date, lead image, summary and reading time."""
+    embed = _base_embed(article, truncate(article.summary or article.description or "", SUMMARY_CHARS))
+    if article.author:
+        embed.add_field(name="By", value=truncate(article.author, 1024), inline=True)
+    if article.published:
+        embed.add_field(name="Published", value=discord.utils.format_dt(article.published, "D"), inline=True)
+    minutes = "minute" if article.reading_minutes == 1 else "minutes"
+    embed.add_field(
+        name="Reading time",
+        value=f"{article.reading_minutes} {minutes} ({article.word_count:,} words)",
+        inline=True,
+    )
+    if article.image_url and article.image_url.startswith(("http://", "https://")):
+        embed.set_image(url=article.image_url)
+    return embed
+
+
+def article_pages(article: Article) -> list[str]:
+    return split_text(article.text, PAGE_CHARS) or [""]
+
+
+def page_embed(article: Article, pages: list[str], index: int) -> discord.Embed:
+    embed = _base_embed(article, pages[index])
+    embed.set_footer(text=f"Page {index + 1} of {len(pages)}")
+    return embed
+
+
+def markdown_file(article: Article) -> discord.File:
+    slug = re.sub(r"[^a-z0-9]+", "-", (article.title or "article").lower()).strip("-")[:60] or "article"
+    data = to_markdown(article).encode("utf-8")
+    return discord.File(io.BytesIO(data), filename=f"{slug}.md", description="Full text (Markdown)")
+
+
+def summary_message(article: Article) -> dict[str, Any]:
+    """Keyword arguments for sending the summary with its buttons."""
+    view = discord.ui.View(timeout=None)
+    view.add_item(FullTextButton())
+    link = article_link(article)
+    if link:
+        view.add_item(discord.ui.Button(label="Open article", url=link))
+    return {"embed": summary_embed(article), "view": view}
+
+
+def full_text_message(article: Article, *, page: int, reader_id: int) -> dict[str, Any]:
+    """Keyword arguments for one page of the full text, or a Markdown file when long."""
+    pages = article_pages(article)
+    if len(pages) > MAX_EMBED_PAGES:
+        embed = summary_embed(article)
+        embed.set_footer(text=f"The full text ({article.word_count:,} words) is attached as Markdown.")
+        return {"embed": embed, "file": markdown_file(article)}
+    page = max(0, min(page, len(pages) - 1))
+    view = discord.ui.View(timeout=None)
+    if len(pages) > 1:
+        view.add_item(PageButton(reader_id, "p", page - 1, disabled=page == 0))
+        view.add_item(PageButton(reader_id, "n", page + 1, disabled=page >= len(pages) - 1))
+    link = article_link(article)
+    if link:
+        view.add_item(discord.ui.Button(label="Open article", url=link))
+    return {"embed": page_embed(article, pages, page), "view": view}
+
+
+def url_of(message: discord.Message | None) -> str | None:
+    """The article URL a newsdesk message is about (its first embed's link)."""
+    if message is None or not message.embeds:
+        return None
+    return message.embeds[0].url
+
+
+class PageButton(
+    discord.ui.DynamicItem[discord.ui.Button],
+    template=r"nd:page:(?P<reader>\d+):(?P<direction>[pn]):(?P<page>-?\d+)",
+):
+    """Previous/Next on a full-text page. Others who click get their own private copy."""
+
+    def __init__(self, reader_id: int, direction: str, page: int, *, disabled: bool = False) -> None:
+        label = "Previous" if direction == "p" else "Next"
+        super().__init__(
+            discord.ui.Button(
+                label=label,
+                style=discord.ButtonStyle.secondary,
+                custom_id=f"nd:page:{reader_id}:{direction}:{page}",
+                disabled=disabled,
+            )
+        )
+        self.reader_id = reader_id
+        self.page = page
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction, item: discord.ui.Button, match: re.Match[str], /
+    ) -> PageButton:
+        return cls(int(match["reader"]), match["direction"], int(match["page"]))
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        try:
+            if interaction.user.id == self.reader_id:
+                await interaction.response.defer()
+                article = await _article_of(interaction)
+                kwargs = full_text_message(article, page=self.page, reader_id=self.reader_id)
+                await interaction.edit_original_response(**kwargs)
+            else:
+                await _send_private_copy(interaction, self.page)
+        except Exception as e:
+            await handle_error(interaction, e)
+
+
+class FullTextButton(discord.ui.DynamicItem[discord.ui.Button], template=r"nd:full"):
+    """"Full text" under a summary: the whole article, privately, for whoever clicks."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            discord.ui.Button(label="Full text", style=discord.ButtonStyle.primary, custom_id="nd:full")
+        )
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction, item: discord.ui.Button, match: re.Match[str], /
+    ) -> FullTextButton:
+        return cls()
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        try:
+            await _send_private_copy(interaction, 0)
+        except Exception as e:
+            await handle_error(interaction, e)
+
+
+async def _send_private_copy(interaction: discord.Interaction, page: int) -> None:
+    await interaction.response.defer(ephemeral=True, thinking=True)
+    article = await _article_of(interaction)
+    kwargs = full_text_message(article, page=page, reader_id=interaction.user.id)
+    await interaction.followup.send(**kwargs, ephemeral=True)
+
+
+async def _article_of(interaction: discord.Interaction) -> Article:
+    url = url_of(interaction.message)
+    if not url:
+        raise NewsdeskError("This message no longer links to an article.")
+    return await interaction.client.core.articles.get(url)  # type: ignore[attr-defined]
