@@ -104,3 +104,4 @@ class NewsdeskBot(commands.Bot):
             await super().close()
         finally:
             await self.core.close()
+

@@ -1,0 +1,214 @@
+"""The ``newsdesk`` command line.
+
+Every subcommand goes through the same services as the Discord bot. A failure
+prints one line to stderr and exits non-zero; tracebacks are for bugs only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import binascii
+import logging
+import os
+import sys
+import time
+from collections.abc import Callable, Coroutine, Sequence
+from pathlib import Path
+from typing import Any
+
+from bot.config import Settings, find_config_file, load_settings
+from bot.errors import ConfigError, NewsdeskError
+from bot.logs import setup_logging
+
+log = logging.getLogger("newsdesk")
+
+EXIT_ERROR = 1
+EXIT_USAGE = 2
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "handler", None):
+        parser.print_help()
+        return EXIT_USAGE
+    try:
+        settings = load_settings(args.config)
+        setup_logging(settings.log.model_copy(update={"level": "DEBUG"}) if args.verbose else settings.log)
+        return args.handler(args, settings) or 0
+    except NewsdeskError as e:
+        print(f"newsdesk: error: {e}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        return 130
+    except Exception as e:
+        if args.verbose:
+            raise
+        print(f"newsdesk: unexpected error: {type(e).__name__}: {e} (run with -v for details)", file=sys.stderr)
+        return EXIT_ERROR
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="newsdesk", description="A Discord news bot.")
+    parser.add_argument(
+        "--config",
+        metavar="PATH",
+        help="TOML config file (default: $NEWSDESK_CONFIG, else ./config.toml if present)",
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
+    sub = parser.add_subparsers(title="commands", metavar="COMMAND")
+
+    run = sub.add_parser("run", help="run the bot")
+    run.set_defaults(handler=cmd_run)
+
+    fetch = sub.add_parser("fetch", help="fetch a URL and print the article (the same code as /fetch)")
+    fetch.add_argument("url")
+    fetch.add_argument("--format", choices=("text", "markdown", "json"), default="text")
+    fetch.set_defaults(handler=cmd_fetch)
+
+    extract = sub.add_parser("extract", help="extract the article from HTML on stdin (no network)")
+    extract.add_argument("--url", help="the page's URL, to resolve relative links")
+    extract.add_argument("--format", choices=("text", "markdown", "json"), default="text")
+    extract.set_defaults(handler=cmd_extract)
+
+    db = sub.add_parser("db", help="database maintenance").add_subparsers(title="commands", metavar="COMMAND")
+    db.add_parser("upgrade", help="apply the database migrations").set_defaults(handler=cmd_db_upgrade)
+
+    config = sub.add_parser("config", help="configuration").add_subparsers(title="commands", metavar="COMMAND")
+    config.add_parser("check", help="validate the configuration").set_defaults(handler=cmd_config_check)
+
+    invite = sub.add_parser("invite", help="print the URL that adds the bot to a server")
+    invite.add_argument("--guild-id", type=int, help="preselect this server")
+    invite.set_defaults(handler=cmd_invite)
+
+    health = sub.add_parser("health", help="exit 0 if the running bot's heartbeat is fresh")
+    health.set_defaults(handler=cmd_health)
+
+    stories = sub.add_parser("stories", help="story grouping").add_subparsers(title="commands", metavar="COMMAND")
+    stories.add_parser(
+        "group", help="group JSON lines of items from stdin into stories (the bot's code path)"
+    ).set_defaults(handler=cmd_stories_group)
+    return parser
+
+
+def _run_async(factory: Callable[[], Coroutine[Any, Any, int | None]]) -> int:
+    return asyncio.run(factory()) or 0
+
+
+# --- commands ---------------------------------------------------------------
+
+
+def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
+    from cogs.runner import run_bot
+
+    return _run_async(lambda: run_bot(settings))
+
+
+def cmd_fetch(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.core import Newsdesk
+    from bot.render import render
+
+    async def fetch() -> int:
+        async with Newsdesk(settings) as core:
+            article = await core.articles.get(args.url)
+        sys.stdout.write(render(article, args.format))
+        return 0
+
+    return _run_async(fetch)
+
+
+def cmd_extract(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.extract import extract
+    from bot.render import render
+
+    html = sys.stdin.buffer.read().decode("utf-8", errors="replace")
+    if not html.strip():
+        raise NewsdeskError("no HTML on standard input (try: newsdesk extract < page.html)")
+    sys.stdout.write(render(extract(html, args.url), args.format))
+    return 0
+
+
+def cmd_db_upgrade(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.storage import Database
+
+    async def upgrade() -> int:
+        db = Database(settings.database.url, echo=settings.database.echo)
+        try:
+            await db.upgrade()
+            revision = await db.current_revision()
+        finally:
+            await db.close()
+        print(f"database is at revision {revision} ({_redact(settings.database.url)})")
+        return 0
+
+    return _run_async(upgrade)
+
+
+def cmd_config_check(args: argparse.Namespace, settings: Settings) -> int:
+    source = find_config_file(args.config, os.environ)
+    print(f"configuration is valid (file: {source or 'none, defaults and environment'})")
+    print(f"  database: {_redact(settings.database.url)}")
+    print(f"  discord api: {settings.discord.api_base}")
+    print(f"  discord token: {'set' if settings.discord.token.get_secret_value() else 'NOT SET'}")
+    if not settings.discord.token.get_secret_value():
+        print("  note: `newsdesk run` needs discord.token (or NEWSDESK_DISCORD__TOKEN / DISCORD_TOKEN)")
+    return 0
+
+
+def cmd_invite(args: argparse.Namespace, settings: Settings) -> int:
+    from cogs.invite import invite_url
+
+    print(invite_url(application_id(settings), guild_id=args.guild_id))
+    return 0
+
+
+def cmd_health(args: argparse.Namespace, settings: Settings) -> int:
+    path = Path(settings.health.heartbeat_file)
+    try:
+        age = time.time() - path.stat().st_mtime
+    except FileNotFoundError:
+        raise NewsdeskError(f"no heartbeat at {path}: the bot is not connected") from None
+    if age > settings.health.max_age_s:
+        raise NewsdeskError(f"heartbeat is {age:.0f} s old (limit {settings.health.max_age_s} s)")
+    print(f"healthy: heartbeat {age:.0f} s ago")
+    return 0
+
+
+def cmd_stories_group(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.stories.cli import group_stream
+
+    return group_stream(sys.stdin, sys.stdout)
+
+
+# --- helpers ----------------------------------------------------------------
+
+
+def application_id(settings: Settings) -> int:
+    """``discord.application_id``, else the bot's id encoded in the token's first part."""
+    if settings.discord.application_id:
+        return settings.discord.application_id
+    token = settings.discord.token.get_secret_value()
+    if not token:
+        raise ConfigError("set discord.token or discord.application_id first", key="discord.token")
+    first = token.split(".", 1)[0]
+    try:
+        return int(base64.b64decode(first + "=" * (-len(first) % 4), validate=False))
+    except (ValueError, binascii.Error):
+        raise ConfigError(
+            "discord.token does not look like a bot token; set discord.application_id", key="discord.token"
+        ) from None
+
+
+def _redact(url: str) -> str:
+    """The database URL without its password."""
+    scheme, sep, rest = url.partition("://")
+    if "@" in rest and ":" in rest.split("@", 1)[0]:
+        user = rest.split("@", 1)[0].split(":", 1)[0]
+        rest = f"{user}:***@" + rest.split("@", 1)[1]
+    return scheme + sep + rest
+
+
+if __name__ == "__main__":
+    sys.exit(main())
