@@ -25,7 +25,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
-from bot.stories.cluster import Cluster as _Cluster
+from bot.stories.cluster import Cluster
 from bot.stories.state import dump_state, load_state
 from bot.stories.text import terms
 from bot.stories.types import GroupingConfig, Story, StoryItem
@@ -46,7 +46,7 @@ class StoryGrouper:
         self.config = config if config is not None else GroupingConfig()
         self._lock = threading.RLock()
         self._df = DocumentFrequencies()
-        self._clusters: dict[str, _Cluster] = {}
+        self._clusters: dict[str, Cluster] = {}
         self._index: dict[str, set[str]] = {}
         self._item_story: dict[str, str] = {}
         self._aliases: dict[str, str] = {}
@@ -178,13 +178,13 @@ class StoryGrouper:
         # Sublinear term frequency: a word repeated in a lead is not that much more about the event.
         return {term: 1.0 + math.log(w) if w > 1.0 else w for term, w in weighted.items()}
 
-    def _in_window(self, cluster: _Cluster, when: float | None) -> bool:
+    def _in_window(self, cluster: Cluster, when: float | None) -> bool:
         if when is None or cluster.last is None or cluster.first is None:
             return True
         window = self.config.window.total_seconds()
         return cluster.first - window <= when <= cluster.last + window
 
-    def _best_cluster(self, vec: SparseVector, when: float | None) -> _Cluster | None:
+    def _best_cluster(self, vec: SparseVector, when: float | None) -> Cluster | None:
         """The story whose centroid is most similar to ``vec``, if similar enough to join."""
         # Term-at-a-time accumulation over the inverted index gives the exact dot products with
         # every story sharing a term, without visiting the others.
@@ -193,7 +193,7 @@ class StoryGrouper:
         for term, weight in vec.items():
             for story_id in self._index.get(term, ()):
                 scores[story_id] = scores.get(story_id, 0.0) + weight * clusters[story_id].centroid[term]
-        best: _Cluster | None = None
+        best: Cluster | None = None
         best_score = self.config.join_threshold
         for story_id, score in scores.items():
             cluster = clusters[story_id]
@@ -202,14 +202,14 @@ class StoryGrouper:
                 best, best_score = cluster, similarity
         return best
 
-    def _new_cluster(self) -> _Cluster:
+    def _new_cluster(self) -> Cluster:
         story_id = f"s{self._next_id}"
         self._next_id += 1
-        cluster = _Cluster(story_id, [], {}, 0.0, None, None)
+        cluster = Cluster(story_id, [], {}, 0.0, None, None)
         self._clusters[story_id] = cluster
         return cluster
 
-    def _join(self, cluster: _Cluster, item: StoryItem, vec: SparseVector, when: float | None) -> None:
+    def _join(self, cluster: Cluster, item: StoryItem, vec: SparseVector, when: float | None) -> None:
         cluster.members.append(item.id)
         cluster.add_vector(vec)
         cluster.touch(when)
@@ -242,13 +242,13 @@ class StoryGrouper:
             self._absorb(keep, gone)
             queue.append(keep)  # its centroid moved: it may now reach another fragment
 
-    def _merge_partner(self, cluster: _Cluster) -> _Cluster | None:
+    def _merge_partner(self, cluster: Cluster) -> Cluster | None:
         probe = heapq.nlargest(self.config.merge_probe_terms, cluster.centroid.items(), key=lambda tw: tw[1])
         candidates: set[str] = set()
         for term, _ in probe:
             candidates.update(self._index.get(term, ()))
         candidates.discard(cluster.id)
-        best: _Cluster | None = None
+        best: Cluster | None = None
         best_score = self.config.merge_threshold
         for story_id in candidates:
             other = self._clusters[story_id]
@@ -259,7 +259,7 @@ class StoryGrouper:
                 best, best_score = other, similarity
         return best
 
-    def _absorb(self, keep: _Cluster, gone: _Cluster) -> None:
+    def _absorb(self, keep: Cluster, gone: Cluster) -> None:
         self._unindex(gone)
         del self._clusters[gone.id]
         self._dirty.discard(gone.id)
@@ -298,7 +298,7 @@ class StoryGrouper:
                 old: new for old, new in self._aliases.items() if self._resolve(new) not in forgotten
             }
 
-    def _unindex(self, cluster: _Cluster) -> None:
+    def _unindex(self, cluster: Cluster) -> None:
         if not cluster.indexed:
             return
         for term in cluster.centroid:
@@ -327,7 +327,7 @@ class StoryGrouper:
         return seen
 
 
-def _outranks(a: _Cluster, b: _Cluster) -> bool:
+def _outranks(a: Cluster, b: Cluster) -> bool:
     """Whether ``a`` keeps its id when merged with ``b``: the larger story, else the older one."""
     if len(a.members) != len(b.members):
         return len(a.members) > len(b.members)
