@@ -64,6 +64,7 @@ def truncate(text: str, limit: int, *, ellipsis: str = "…") -> str:
         return text
     cut = text[: limit - len(ellipsis)]
     space = cut.rfind(" ")
-    if space > limit // 2:
+    ends_on_word = text[len(cut)].isspace()
+    if not ends_on_word and space > limit // 2:
         cut = cut[:space]
     return cut.rstrip(" ,;:-") + ellipsis
