@@ -1,0 +1,162 @@
+"""Extraction quality on the article-extraction benchmark: ours beside trafilatura's defaults.
+
+Metric (the benchmark's README): lower-cased word tokens, 4-word shingles with
+multiplicity, per-page precision and recall, mean P, mean R, F1 of the means.
+
+Run: ``python3 -m bench.extract_quality [--data DIR] [--workers N] [--worst K]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import re
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import trafilatura
+
+from bot.errors import ExtractError
+from bot.extract import extract
+
+DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "article-extraction-benchmark"
+_TOKEN = re.compile(r"\w+", re.UNICODE)
+SHINGLE_SIZE = 4
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    id: str
+    url: str
+    html: str
+    gold: str
+
+
+@dataclass(frozen=True, slots=True)
+class Score:
+    precision: float
+    recall: float
+
+    @property
+    def f1(self) -> float:
+        p, r = self.precision, self.recall
+        return 2 * p * r / (p + r) if p + r else 0.0
+
+
+def shingles(text: str | None, n: int = SHINGLE_SIZE) -> Counter[tuple[str, ...]]:
+    tokens = _TOKEN.findall((text or "").lower())
+    if len(tokens) < n:
+        return Counter([tuple(tokens)]) if tokens else Counter()
+    return Counter(tuple(tokens[i : i + n]) for i in range(len(tokens) - n + 1))
+
+
+def page_score(gold: str, predicted: str | None) -> Score:
+    """Precision and recall of one page's extracted text against the gold text."""
+    g, p = shingles(gold), shingles(predicted)
+    tp = sum((g & p).values())
+    fp = sum((p - g).values())
+    fn = sum((g - p).values())
+    if fp == fn == 0:
+        return Score(1.0, 1.0)
+    if tp == 0:
+        return Score(0.0, 0.0)
+    return Score(tp / (tp + fp), tp / (tp + fn))
+
+
+def mean_score(scores: Iterable[Score]) -> Score:
+    scores = list(scores)
+    return Score(
+        sum(s.precision for s in scores) / len(scores),
+        sum(s.recall for s in scores) / len(scores),
+    )
+
+
+def load_pages(data: Path) -> list[Page]:
+    truth = json.loads((data / "ground-truth.json").read_text(encoding="utf-8"))
+    pages = []
+    for page_id in sorted(truth):
+        html = gzip.decompress((data / "html" / f"{page_id}.html.gz").read_bytes()).decode("utf-8")
+        pages.append(Page(page_id, truth[page_id]["url"], html, truth[page_id]["articleBody"]))
+    return pages
+
+
+def ours(html: str, url: str) -> str:
+    try:
+        return extract(html, url).text
+    except ExtractError:
+        return ""
+
+
+def trafilatura_default(html: str, url: str) -> str:
+    return trafilatura.extract(html, url=url) or ""
+
+
+def trafilatura_no_comments(html: str, url: str) -> str:
+    return trafilatura.extract(html, url=url, include_comments=False) or ""
+
+
+EXTRACTORS: dict[str, Callable[[str, str], str]] = {
+    "newsdesk extract": ours,
+    "trafilatura default": trafilatura_default,
+    "trafilatura no comments": trafilatura_no_comments,
+}
+
+
+def _score_page(args: tuple[str, Page]) -> tuple[str, str, Score, float]:
+    name, page = args
+    started = time.perf_counter()
+    text = EXTRACTORS[name](page.html, page.url)
+    return name, page.id, page_score(page.gold, text), time.perf_counter() - started
+
+
+def evaluate(
+    pages: list[Page], names: Iterable[str], workers: int = 2
+) -> dict[str, tuple[Score, dict[str, Score], float]]:
+    """For each extractor: mean score, per-page scores, and CPU seconds spent extracting."""
+    names = list(names)
+    jobs = [(name, page) for page in pages for name in names]
+    per_page: dict[str, dict[str, Score]] = {name: {} for name in names}
+    seconds: dict[str, float] = dict.fromkeys(names, 0.0)
+    with ProcessPoolExecutor(workers) as pool:
+        for name, page_id, score, spent in pool.map(_score_page, jobs, chunksize=4):
+            per_page[name][page_id] = score
+            seconds[name] += spent
+    return {name: (mean_score(per_page[name].values()), per_page[name], seconds[name]) for name in names}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--worst", type=int, default=0, help="list the K pages where ours does worst")
+    args = parser.parse_args(argv)
+    if not (args.data / "ground-truth.json").is_file():
+        print(f"benchmark data not found in {args.data}", file=sys.stderr)
+        return 2
+    pages = load_pages(args.data)
+    results = evaluate(pages, EXTRACTORS, args.workers)
+    print(f"{len(pages)} pages from {args.data}")
+    print(f"{'extractor':<26} {'P':>7} {'R':>7} {'F1':>7} {'cpu s':>7}")
+    for name, (score, _, spent) in results.items():
+        print(f"{name:<26} {score.precision:7.4f} {score.recall:7.4f} {score.f1:7.4f} {spent:7.1f}")
+    if args.worst:
+        ours_pages = results["newsdesk extract"][1]
+        base_pages = results["trafilatura default"][1]
+        print(f"\nworst {args.worst} pages for ours (P/R, trafilatura default P/R):")
+        for page_id, score in sorted(ours_pages.items(), key=lambda kv: kv[1].f1)[: args.worst]:
+            base = base_pages[page_id]
+            print(
+                f"  {page_id[:12]} {score.precision:.2f}/{score.recall:.2f}"
+                f"  ({base.precision:.2f}/{base.recall:.2f})"
+            )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

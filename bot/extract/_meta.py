@@ -1,0 +1,131 @@
+"""Metadata trafilatura leaves coarse: a full publication timestamp, the language, absolute URLs."""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import datetime
+from urllib.parse import urljoin, urlsplit
+
+from lxml.html import HtmlElement
+
+try:  # The project's canonicalizer, when present; else the stand-in.
+    from bot.urls import canonicalize_url
+except ImportError:  # pragma: no cover - depends on the checkout
+    from bot.extract._urls import canonicalize_url
+
+# Meta tags carrying the publication time, most specific first.
+_DATE_META = (
+    "article:published_time",
+    "og:article:published_time",
+    "datepublished",
+    "publishdate",
+    "publish-date",
+    "publish_date",
+    "pubdate",
+    "dc.date.issued",
+    "dc.date",
+    "dcterms.created",
+    "sailthru.date",
+    "parsely-pub-date",
+    "date",
+)
+_LANGUAGE = re.compile(r"^[a-z]{2,3}(?:[-_][a-z0-9]{2,8})?$", re.IGNORECASE)
+
+
+def published_time(tree: HtmlElement) -> datetime | None:
+    """The publication time the page states with a time of day, timezone-aware when it gives one."""
+    metas: dict[str, str] = {}
+    for meta in tree.iter("meta"):
+        key = (meta.get("property") or meta.get("name") or meta.get("itemprop") or "").strip().lower()
+        content = meta.get("content") or meta.get("datetime")
+        if key and content and key not in metas:
+            metas[key] = content.strip()
+    candidates = [metas[k] for k in _DATE_META if k in metas]
+    candidates += _json_ld_dates(tree)
+    candidates += [t.get("datetime", "") for t in tree.iter("time") if t.get("pubdate") is not None]
+    for value in candidates:
+        parsed = parse_timestamp(value)
+        if parsed is not None:
+            return parsed
+    return None
+
+
+def parse_timestamp(value: str) -> datetime | None:
+    """An ISO 8601 timestamp with a time of day, else ``None`` (a bare date is left to htmldate)."""
+    value = value.strip()
+    if "T" not in value and " " not in value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace(" ", "T", 1))
+    except ValueError:
+        return None
+    return parsed
+
+
+def _json_ld_dates(tree: HtmlElement) -> list[str]:
+    dates: list[str] = []
+    for script in tree.iter("script"):
+        if (script.get("type") or "").lower() != "application/ld+json" or not script.text:
+            continue
+        try:
+            data = json.loads(script.text)
+        except ValueError:
+            continue
+        stack = [data]
+        while stack:
+            item = stack.pop()
+            if isinstance(item, list):
+                stack.extend(item)
+            elif isinstance(item, dict):
+                value = item.get("datePublished")
+                if isinstance(value, str):
+                    dates.append(value)
+                stack.extend(v for v in item.values() if isinstance(v, dict | list))
+    return dates
+
+
+def date_only(value: str | None) -> datetime | None:
+    """trafilatura's ``YYYY-MM-DD`` as a naive midnight: the page gave no time nor zone."""
+    if not value:
+        return None
+    try:
+        return datetime.strptime(value[:10], "%Y-%m-%d")
+    except ValueError:
+        return None
+
+
+def language(tree: HtmlElement) -> str | None:
+    """The page's declared language ("en", "pt-br"), lower case."""
+    candidates = [tree.get("lang"), tree.get("{http://www.w3.org/XML/1998/namespace}lang")]
+    for meta in tree.iter("meta"):
+        key = (meta.get("http-equiv") or meta.get("property") or meta.get("name") or "").lower()
+        if key in ("content-language", "og:locale", "language", "dc.language"):
+            candidates.append(meta.get("content"))
+    for value in candidates:
+        value = (value or "").strip().split(",")[0].strip()
+        if _LANGUAGE.match(value):
+            return value.replace("_", "-").lower()
+    return None
+
+
+def absolute(link: str | None, base: str | None) -> str | None:
+    """``link`` made absolute against ``base``; ``None`` unless the result is http(s)."""
+    if not link:
+        return None
+    link = urljoin(base, link.strip()) if base else link.strip()
+    return link if urlsplit(link).scheme in ("http", "https") else None
+
+
+def canonical(page_url: str | None, declared: str | None) -> str | None:
+    """The declared canonical URL (absolute), else the page's, tracking parameters removed."""
+    candidate = absolute(declared, page_url) or absolute(page_url, None)
+    return canonicalize_url(candidate) if candidate else None
+
+
+def host_name(url: str | None) -> str | None:
+    """The host of ``url`` without "www.", to name a site that does not name itself."""
+    host = urlsplit(url).hostname if url else None
+    if not host:
+        return None
+    return host.removeprefix("www.")
