@@ -1,0 +1,26 @@
+"""Storage: the database handle, migrations, and one repository per domain.
+
+>>> db = Database("sqlite+aiosqlite:///./data/newsdesk.db")
+>>> await db.upgrade()
+>>> cache = ArticleCache(db)
+>>> await cache.put(url, article, fetched_at=now)
+>>> await cache.get(url, now=now, max_age_s=settings.cache.article_ttl_s)
+>>> await db.close()
+
+Services type against the Protocols in :mod:`bot.storage.interfaces`.
+"""
+
+from bot.errors import StorageError
+from bot.storage.article_cache import ArticleCache
+from bot.storage.database import Database
+from bot.storage.interfaces import ArticleCacheStore, CachedArticle
+from bot.storage.migrate import head_revision
+
+__all__ = [
+    "ArticleCache",
+    "ArticleCacheStore",
+    "CachedArticle",
+    "Database",
+    "StorageError",
+    "head_revision",
+]

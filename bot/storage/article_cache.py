@@ -1,0 +1,113 @@
+"""The article cache repository: extracted articles by canonical URL.
+
+A fetch plus extraction costs seconds; the same link is often posted many
+times, so articles are reused for ``cache.article_ttl_s``. Freshness is a pure
+decision (:func:`is_fresh`); the SQL only stores and loads.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import delete, select
+
+from bot.storage.database import Database
+from bot.storage.interfaces import CachedArticle
+from bot.storage.schema import article_cache, insert
+from bot.types import Article
+
+log = logging.getLogger(__name__)
+
+#: Longest cache key, in UTF-8 bytes. PostgreSQL refuses b-tree keys over about
+#: 2,700 bytes; longer URLs are rare enough to simply not cache.
+MAX_KEY_BYTES = 2048
+
+
+def is_fresh(fetched_at: datetime, *, now: datetime, max_age_s: int) -> bool:
+    """Whether an article fetched at ``fetched_at`` may still be reused at ``now``.
+
+    ``max_age_s <= 0`` turns caching off. A ``fetched_at`` after ``now`` (another
+    host's clock ahead of ours) counts as fresh.
+    """
+    return max_age_s > 0 and now - fetched_at < timedelta(seconds=max_age_s)
+
+
+class ArticleCache:
+    """:class:`~bot.storage.interfaces.ArticleCacheStore` on a :class:`Database`."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def get(self, canonical_url: str, *, now: datetime, max_age_s: int) -> Article | None:
+        _require_aware("now", now)
+        if max_age_s <= 0:
+            return None
+        entry = await self.get_entry(canonical_url)
+        if entry is None or not is_fresh(entry.fetched_at, now=now, max_age_s=max_age_s):
+            return None
+        return entry.article
+
+    async def get_entry(self, canonical_url: str) -> CachedArticle | None:
+        if not _cacheable(canonical_url):
+            return None
+        query = select(article_cache.c.url, article_cache.c.fetched_at, article_cache.c.article).where(
+            article_cache.c.canonical_url == canonical_url
+        )
+        async with self._db.session() as conn:
+            row = (await conn.execute(query)).one_or_none()
+        if row is None:
+            return None
+        article = _decode(canonical_url, row.article)
+        if article is None:
+            return None
+        return CachedArticle(
+            canonical_url=canonical_url, url=row.url, fetched_at=row.fetched_at, article=article
+        )
+
+    async def put(self, canonical_url: str, article: Article, *, fetched_at: datetime) -> None:
+        _require_aware("fetched_at", fetched_at)
+        if not _cacheable(canonical_url):
+            log.debug("not caching %.80s...: URL longer than %d bytes", canonical_url, MAX_KEY_BYTES)
+            return
+        stmt = insert(self._db.dialect_name, article_cache).values(
+            canonical_url=canonical_url, url=article.url, fetched_at=fetched_at, article=article.to_dict()
+        )
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[article_cache.c.canonical_url],
+            set_={
+                "url": stmt.excluded.url,
+                "fetched_at": stmt.excluded.fetched_at,
+                "article": stmt.excluded.article,
+            },
+            where=article_cache.c.fetched_at <= stmt.excluded.fetched_at,
+        )
+        async with self._db.session() as conn:
+            await conn.execute(stmt)
+
+    async def purge(self, *, older_than: datetime) -> int:
+        _require_aware("older_than", older_than)
+        stmt = delete(article_cache).where(article_cache.c.fetched_at < older_than)
+        async with self._db.session() as conn:
+            result = await conn.execute(stmt)
+        return result.rowcount
+
+
+def _cacheable(canonical_url: str) -> bool:
+    return len(canonical_url.encode("utf-8", "surrogatepass")) <= MAX_KEY_BYTES
+
+
+def _require_aware(name: str, value: datetime) -> None:
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError(f"{name} must be timezone-aware, got {value!r}")
+
+
+def _decode(canonical_url: str, data: Any) -> Article | None:
+    # A row written before Article changed shape is a cache miss, not an error:
+    # the next put() overwrites it.
+    try:
+        return Article.from_dict(data)
+    except (TypeError, ValueError, AttributeError) as e:
+        log.warning("ignoring undecodable cached article for %s: %s", canonical_url, e)
+        return None
