@@ -1,0 +1,273 @@
+"""The fetcher: one guarded aiohttp session, redirects followed by hand, bodies capped."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from collections.abc import Collection
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Self
+
+import aiohttp
+from multidict import CIMultiDict, CIMultiDictProxy
+from yarl import URL
+
+from bot.config import FetchSettings
+from bot.errors import (
+    BlockedAddressError,
+    FetchError,
+    InvalidURLError,
+    TooLargeError,
+    TooManyRedirectsError,
+    UnsupportedContentError,
+)
+from bot.fetch import content, decode
+from bot.fetch.addresses import IPNetwork, parse_ip
+from bot.fetch.failures import client_error, size_text, status_error
+from bot.fetch.limits import HostLimiter
+from bot.fetch.resolver import BLOCKED_MESSAGE, AddressPolicy, GuardedResolver, guarded_connector
+from bot.fetch.result import FetchResult
+from bot.urls import normalize_url
+
+REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+_CHUNK_BYTES = 64 * 1024
+_JSON_OR_XML_DEFAULT = "utf-8"  # RFC 8259 and XML 1.0: UTF-8 unless declared otherwise
+
+
+@dataclass(frozen=True)
+class _Request:
+    """What one fetch asked for, shared by its hops."""
+
+    start: str
+    accept: frozenset[str]
+    headers: dict[str, str]
+    etag: str | None
+    last_modified: str | None
+    jar: aiohttp.CookieJar
+
+
+class Fetcher:
+    """Fetches http(s) URLs safely; one instance (and one session) per application.
+
+    The session is made lazily, inside the running event loop, and closed by :meth:`close`.
+    ``resolver`` replaces aiohttp's default DNS resolver underneath the address guard
+    (tests inject a fake one). ``allowed_networks`` exempts networks from the
+    private-address block when ``allow_private_networks`` is off (an intranet
+    allow-list; the tests use it to reach one loopback server and no other).
+    """
+
+    def __init__(
+        self,
+        settings: FetchSettings,
+        *,
+        resolver: aiohttp.abc.AbstractResolver | None = None,
+        allowed_networks: Collection[IPNetwork] = (),
+    ) -> None:
+        self._settings = settings
+        self._base_resolver = resolver
+        self._policy = AddressPolicy(
+            allow_private=settings.allow_private_networks, allowed_networks=allowed_networks
+        )
+        self._limiter = HostLimiter(settings.per_host_concurrency)
+        self._session: aiohttp.ClientSession | None = None
+        self._resolver: GuardedResolver | None = None
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        """Close the session and the resolver; a later fetch opens new ones."""
+        session, resolver = self._session, self._resolver
+        self._session = self._resolver = None
+        if session is not None:
+            await session.close()
+        if resolver is not None:
+            await resolver.close()
+
+    def _get_session(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            base = self._base_resolver or aiohttp.DefaultResolver()
+            self._resolver = GuardedResolver(base, self._policy, owns_base=self._base_resolver is None)
+            self._session = aiohttp.ClientSession(
+                connector=guarded_connector(self._resolver, self._policy),
+                # Each fetch keeps its own cookies (below): nothing leaks between users' fetches.
+                cookie_jar=aiohttp.DummyCookieJar(),
+                headers={"User-Agent": self._settings.user_agent},
+                timeout=aiohttp.ClientTimeout(total=None, sock_connect=self._settings.connect_timeout_s),
+                trust_env=False,  # a proxy would connect for us, out of the guard's sight
+            )
+        return self._session
+
+    async def fetch(
+        self,
+        url: str,
+        *,
+        accept_types: Collection[str] = content.HTML_TYPES,
+        etag: str | None = None,
+        last_modified: str | None = None,
+    ) -> FetchResult:
+        """Fetch ``url``, following redirects; raise a :class:`~bot.errors.FetchError` subclass on failure.
+
+        ``accept_types`` are the media types the caller can use; others raise
+        :class:`UnsupportedContentError`. ``etag``/``last_modified`` make the request
+        conditional: a 304 gives a result with ``not_modified=True``.
+        """
+        start = normalize_url(url)
+        accept = frozenset(kind.lower() for kind in accept_types)
+        headers = {"Accept": content.accept_header(accept)}
+        if etag:
+            headers["If-None-Match"] = etag
+        if last_modified:
+            headers["If-Modified-Since"] = last_modified
+        # Some sites set a cookie and redirect to themselves to check it; keep cookies for this fetch only.
+        request = _Request(start, accept, headers, etag, last_modified, aiohttp.CookieJar(unsafe=True))
+        loop = asyncio.get_running_loop()
+        budget = self._settings.timeout_s
+        current = URL(start, encoded=True)
+        visited: set[tuple[str, str]] = set()
+        for redirects in itertools.count():
+            current = self._checked_target(current, start)
+            cookies = request.jar.filter_cookies(current).values()
+            cookie = "; ".join(f"{m.key}={m.coded_value}" for m in cookies)
+            if (str(current), cookie) in visited:
+                raise TooManyRedirectsError("The link redirects in a loop.", url=start)
+            visited.add((str(current), cookie))
+            hop_headers = {**headers, "Cookie": cookie} if cookie else headers
+            async with self._limiter.hold(current.raw_host or ""):
+                # Time spent queueing for the host is not the site's fault: only count the hop itself.
+                began = loop.time()
+                outcome = await self._timed_hop(request, current, hop_headers, budget)
+                budget -= loop.time() - began
+            if isinstance(outcome, FetchResult):
+                return outcome
+            if redirects >= self._settings.max_redirects:
+                raise TooManyRedirectsError("The link redirects too many times.", url=start)
+            current = outcome
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _checked_target(self, url: URL, start: str) -> URL:
+        """Refuse a hop before any connection: local names and IP literals in any spelling."""
+        host = url.raw_host or ""
+        if not self._policy.allows_host_name(host):
+            raise BlockedAddressError(BLOCKED_MESSAGE, url=start)
+        address = parse_ip(host)
+        if address is None:
+            return url
+        if not self._policy.allows(str(address)):
+            raise BlockedAddressError(BLOCKED_MESSAGE, url=start)
+        # Connect to exactly the address we judged, whatever the spelling (0x7f.1, 127.1, ...).
+        return url if address.version == 6 else url.with_host(str(address))
+
+    async def _timed_hop(
+        self, request: _Request, url: URL, headers: dict[str, str], budget: float
+    ) -> FetchResult | URL:
+        host, start = url.host or "", request.start
+        try:
+            async with asyncio.timeout(max(budget, 0.0)):
+                response = await self._get_session().get(url, headers=headers, allow_redirects=False)
+                try:
+                    request.jar.update_cookies(response.cookies, response.url)
+                    outcome = await self._handle(request, response, url)
+                except BaseException:
+                    response.close()  # drop the connection rather than read the rest of a body
+                    raise
+                response.release()
+                return outcome
+        except FetchError:
+            raise
+        except TimeoutError as e:
+            # Both our overall deadline and aiohttp's connect timeout land here.
+            raise client_error(e, start, host) from e
+        except aiohttp.ClientError as e:
+            raise client_error(e, start, host) from e
+
+    async def _handle(
+        self, request: _Request, response: aiohttp.ClientResponse, url: URL
+    ) -> FetchResult | URL:
+        start, accept = request.start, request.accept
+        location = response.headers.get("Location")
+        if response.status in REDIRECT_STATUSES and location:
+            return _redirect_target(url, location, start)
+        headers = CIMultiDictProxy(CIMultiDict(response.headers))
+        kind = content.media_type(response.headers.get("Content-Type"))
+        if response.status == 304:
+            return FetchResult(
+                url=start,
+                final_url=str(url),
+                status=304,
+                content_type=kind,
+                charset=None,
+                body=b"",
+                headers=headers,
+                etag=response.headers.get("ETag") or request.etag,
+                last_modified=response.headers.get("Last-Modified") or request.last_modified,
+                not_modified=True,
+            )
+        if not 200 <= response.status < 300:
+            raise status_error(response.status, response.reason, start)
+        if kind is not None and kind not in accept:
+            raise _unsupported(kind, accept, start)
+        body = await self._read_capped(response, request)
+        sniffed = content.sniff_media_type(body)
+        if sniffed is not None and sniffed not in accept:
+            raise _unsupported(sniffed, accept, start)
+        return FetchResult(
+            url=start,
+            final_url=str(url),
+            status=response.status,
+            content_type=kind,
+            charset=await _charset(body, response.headers.get("Content-Type"), kind),
+            body=body,
+            headers=headers,
+            etag=response.headers.get("ETag"),
+            last_modified=response.headers.get("Last-Modified"),
+        )
+
+    async def _read_capped(self, response: aiohttp.ClientResponse, request: _Request) -> bytes:
+        limit = self._settings.max_bytes
+        what = content.wanted(request.accept).removeprefix("a ")
+        too_large = TooLargeError(
+            f"The {what} is larger than the {size_text(limit)} limit.", url=request.start
+        )
+        # Content-Length counts compressed bytes; the loop below counts decompressed ones (zip bombs).
+        if response.content_length is not None and response.content_length > limit:
+            raise too_large
+        body = bytearray()
+        async for chunk in response.content.iter_chunked(_CHUNK_BYTES):
+            body += chunk
+            if len(body) > limit:
+                raise too_large
+        return bytes(body)
+
+
+def _redirect_target(current: URL, location: str, start: str) -> URL:
+    try:
+        target = current.join(URL(location.strip()))
+        return URL(normalize_url(str(target)), encoded=True)
+    except (ValueError, InvalidURLError) as e:
+        raise InvalidURLError("The link redirects to an address that cannot be fetched.", url=start) from e
+
+
+def _unsupported(kind: str, accept: frozenset[str], start: str) -> UnsupportedContentError:
+    what = content.describe(kind)
+    return UnsupportedContentError(f"This link is {what}, not {content.wanted(accept)}.", url=start)
+
+
+async def _charset(body: bytes, content_type: str | None, kind: str | None) -> str:
+    declared = (
+        decode.charset_from_bom(body)
+        or decode.charset_from_content_type(content_type)
+        or decode.declared_charset(body)
+    )
+    if declared is not None:
+        return declared
+    if kind is not None and ("json" in kind or "xml" in kind):
+        return _JSON_OR_XML_DEFAULT
+    # Guessing is CPU work on up to 256 kB: keep it off the event loop.
+    return await asyncio.get_running_loop().run_in_executor(None, decode.guess_charset, body)

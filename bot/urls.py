@@ -1,0 +1,89 @@
+"""Parsing user-supplied links and reducing them to a canonical form.
+
+:func:`normalize_url` decides whether text is a link we would fetch at all
+(syntax only; the fetcher decides about addresses). :func:`canonicalize_url`
+maps the many spellings of one page to one key, for caches and deduplication.
+"""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import unquote_plus
+
+from yarl import URL
+
+from bot.errors import InvalidURLError
+
+MAX_URL_LENGTH = 2048
+_SCHEMES = frozenset({"http", "https"})
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+_CONTROL_OR_SPACE = re.compile(r"[\x00-\x20\x7f]")
+
+# Parameters that only say where a click came from; the page is the same without them.
+TRACKING_PARAMS = frozenset(
+    {
+        "fbclid", "gclid", "gclsrc", "dclid", "gbraid", "wbraid", "msclkid", "yclid", "twclid",
+        "ttclid", "li_fat_id", "igshid", "igsh", "mc_cid", "mc_eid", "_ga", "_gl", "_hsenc",
+        "_hsmi", "mkt_tok", "oly_anon_id", "oly_enc_id", "vero_id", "vero_conv", "wickedid",
+        "ref_src", "ref_url", "s_cid", "ocid", "cmpid", "ncid", "sr_share", "spm", "__twitter_impression",
+        "at_medium", "at_campaign", "at_custom1", "at_custom2", "at_custom3", "at_custom4",
+    }
+)  # fmt: skip
+TRACKING_PREFIXES = ("utm_", "pk_", "mtm_", "hsa_")
+
+
+def normalize_url(text: str) -> str:
+    """The http(s) URL in ``text``: trimmed, host IDNA-encoded, fragment dropped.
+
+    Raises :class:`InvalidURLError` with a message fit for the user.
+    """
+    candidate = text.strip()
+    # Discord users wrap links in <...> to suppress the embed.
+    if candidate.startswith("<") and candidate.endswith(">"):
+        candidate = candidate[1:-1].strip()
+    if not candidate:
+        raise InvalidURLError("Please give a link starting with http:// or https://.", url=text)
+    if len(candidate) > MAX_URL_LENGTH:
+        raise InvalidURLError("That link is too long.", url=text[:MAX_URL_LENGTH])
+    if _CONTROL_OR_SPACE.search(candidate):
+        raise InvalidURLError("That is not a valid link: it contains spaces.", url=text)
+    try:
+        url = URL(candidate)
+        host = url.raw_host
+        port = url.port
+    except (ValueError, TypeError, UnicodeError) as e:
+        raise InvalidURLError("That is not a valid link.", url=text) from e
+    if url.scheme.lower() not in _SCHEMES:
+        raise InvalidURLError("Only http:// and https:// links are supported.", url=text)
+    if not host or not url.absolute:
+        raise InvalidURLError("That link has no site name in it.", url=text)
+    if url.raw_user is not None or url.raw_password is not None:
+        raise InvalidURLError("Links with a user name or password in them are not supported.", url=text)
+    if port is not None and not 0 < port < 65536:
+        raise InvalidURLError("That link has an invalid port number.", url=text)
+    # A '%' is only meaningful in an IPv6 zone id; elsewhere it is an encoding trick.
+    if ("%" in host and ":" not in host) or any(c in host for c in "\\/@"):
+        raise InvalidURLError("That link has an invalid site name.", url=text)
+    return str(url.with_fragment(None))
+
+
+def canonicalize_url(url: str) -> str:
+    """One spelling per page: lowercase scheme and host, no default port, fragment or tracking params.
+
+    Other query parameters keep their order and their exact encoding.
+    """
+    parsed = URL(normalize_url(url))
+    scheme = parsed.scheme.lower()
+    host = (parsed.raw_host or "").lower().rstrip(".")
+    netloc = f"[{host}]" if ":" in host else host
+    port = parsed.explicit_port
+    if port is not None and port != _DEFAULT_PORTS[scheme]:
+        netloc = f"{netloc}:{port}"
+    pairs = [pair for pair in parsed.raw_query_string.split("&") if pair and not _is_tracking(pair)]
+    query = "?" + "&".join(pairs) if pairs else ""
+    return f"{scheme}://{netloc}{parsed.raw_path or '/'}{query}"
+
+
+def _is_tracking(raw_pair: str) -> bool:
+    key = unquote_plus(raw_pair.partition("=")[0]).lower()
+    return key in TRACKING_PARAMS or key.startswith(TRACKING_PREFIXES)
