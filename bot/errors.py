@@ -94,3 +94,26 @@ class ExtractTimeoutError(ExtractError, TimeoutError):
 
 class StorageError(NewsdeskError):
     """The database could not be reached or a query failed."""
+
+
+# --- feeds ------------------------------------------------------------------
+
+
+class FeedError(NewsdeskError):
+    """A feed could not be read or used."""
+
+
+class FeedParseError(FeedError, ValueError):
+    """The body is not a feed we can read (malformed, empty, or refused as unsafe)."""
+
+
+class NotAFeedError(FeedParseError):
+    """The body is a web page, not a feed; the caller may try feed discovery on it."""
+
+
+class FilterError(FeedError, ValueError):
+    """A feed filter pattern is invalid (bad regex, unknown flag, empty keyword)."""
+
+
+class OpmlError(FeedError, ValueError):
+    """An OPML file cannot be imported at all (not XML, not OPML, or refused as unsafe)."""

@@ -1,0 +1,94 @@
+"""Looks at a body before any parser does: entity bombs, HTML pages, JSON.
+
+Feed parsers expand what a DTD declares (feedparser's expat did, until it ran out of memory on
+a quadratic blowup), so a body that declares entities is refused before any parser sees it.
+"""
+
+from __future__ import annotations
+
+import codecs
+import re
+from typing import Literal
+
+from bot.errors import FeedParseError
+
+Kind = Literal["json", "html", "xml"]
+
+_BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32-le"),
+    (codecs.BOM_UTF32_BE, "utf-32-be"),
+    (codecs.BOM_UTF8, "utf-8"),
+    (codecs.BOM_UTF16_LE, "utf-16-le"),
+    (codecs.BOM_UTF16_BE, "utf-16-be"),
+)
+# Everything the XML grammar allows before the root element: declaration, comments, PIs, and
+# one DOCTYPE (whose internal subset may hold anything, so it is matched separately).
+_MISC = re.compile(r"\s+|<\?.*?\?>|<!--.*?-->", re.S)
+_DOCTYPE = re.compile(r"<!DOCTYPE\s+([^\s\[>]+)", re.I)
+_ENTITY = re.compile(r"<!ENTITY", re.I)
+_ROOT = re.compile(r"<([A-Za-z_][\w.:-]*)")
+
+
+def _text(data: bytes) -> str:
+    """The body as text, good enough to look for ASCII markup in."""
+    for bom, encoding in _BOMS:
+        if data.startswith(bom):
+            return data[len(bom) :].decode(encoding, "ignore")
+    # UTF-16/32 without a BOM shows up as NULs between ASCII characters.
+    if data[:4] in (b"<\0?\0", b"<\0\0\0"):
+        return data.decode("utf-16-le" if data[:4] == b"<\0?\0" else "utf-32-le", "ignore")
+    if data[:4] in (b"\0<\0?", b"\0\0\0<"):
+        return data.decode("utf-16-be" if data[:4] == b"\0<\0?" else "utf-32-be", "ignore")
+    return data.decode("latin-1")
+
+
+def sniff(body: bytes, content_type: str | None = None) -> Kind:
+    """What the body is: "json", "html" (a web page) or "xml" (try the feed parsers).
+
+    Raises :class:`FeedParseError` for bodies that declare XML entities.
+    """
+    head = _text(body).lstrip()
+    if head.startswith(("{", "[")) or (content_type and "json" in content_type.lower()):
+        return "json"
+    pos = 0
+    doctype: str | None = None
+    while True:
+        match = _MISC.match(head, pos)
+        if match:
+            pos = match.end()
+            continue
+        match = _DOCTYPE.match(head, pos)
+        if match and doctype is None:
+            doctype = match.group(1).lower()
+            # Entity declarations live in the internal subset, which only a DOCTYPE in the
+            # prolog opens; later "<!ENTITY" text (say in a CDATA post about XML) is harmless.
+            if _ENTITY.search(head, match.end()):
+                raise _refuse()
+            pos = _skip_doctype(head, match.end())
+            continue
+        break
+    root = _ROOT.match(head, pos)
+    if root is None and _ENTITY.search(head, pos):
+        # Not a prolog we understand: be safe rather than let a parser make sense of it.
+        raise _refuse()
+    root_name = root.group(1).lower() if root else ""
+    if doctype == "html" or root_name in ("html", "head", "body"):
+        return "html"
+    return "xml"
+
+
+def _skip_doctype(head: str, pos: int) -> int:
+    """The index after the DOCTYPE declaration that started before ``pos``."""
+    bracket = head.find("[", pos)
+    close = head.find(">", pos)
+    if bracket != -1 and (close == -1 or bracket < close):
+        end = head.find("]", bracket)
+        close = head.find(">", end) if end != -1 else -1
+    return len(head) if close == -1 else close + 1
+
+
+def _refuse() -> FeedParseError:
+    return FeedParseError(
+        "This feed declares XML entities, which could be used to exhaust memory "
+        "(an entity bomb); it was refused."
+    )

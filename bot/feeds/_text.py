@@ -1,0 +1,68 @@
+"""Text and URL clean-up shared by every parser path."""
+
+from __future__ import annotations
+
+import html
+import re
+from urllib.parse import urljoin, urlsplit
+
+# Regexes rather than an HTML parser: summaries are short, this runs for every entry of every
+# poll, and a pure-Python parser would cost more than fastfeedparser's whole parse.
+_DROP_BLOCKS = re.compile(r"<(script|style|template)\b[^>]*>.*?</\1\s*>|<!--.*?-->", re.I | re.S)
+_BLOCK_TAGS = re.compile(
+    r"</?(?:p|br|div|li|ul|ol|h[1-6]|tr|td|th|table|blockquote|pre|hr|section|article|figure|"
+    r"figcaption|header|footer|dd|dt)\b[^>]*>",
+    re.I,
+)
+_TAGS = re.compile(r"</?[a-zA-Z][^>]*>|<![^>]*>")
+_SPACE = re.compile(r"\s+")
+_IMG_SRC = re.compile(r"""<img\b[^>]*?\bsrc\s*=\s*(?:"([^"]+)"|'([^']+)'|([^\s>]+))""", re.I)
+
+
+def html_to_text(value: str | None) -> str | None:
+    """Plain text from an HTML fragment: tags stripped, entities decoded, whitespace collapsed."""
+    if not value:
+        return None
+    text = value
+    if "<" in text:
+        text = _DROP_BLOCKS.sub(" ", text)
+        text = _BLOCK_TAGS.sub(" ", text)
+        text = _TAGS.sub("", text)
+    if "&" in text:
+        text = html.unescape(text)
+    text = _SPACE.sub(" ", text).strip()
+    return text or None
+
+
+def first_image(html_text: str | None) -> str | None:
+    """The ``src`` of the first ``<img>`` in an HTML fragment, entity-decoded, not resolved."""
+    if not html_text or "<img" not in html_text.lower():
+        return None
+    match = _IMG_SRC.search(html_text)
+    if not match:
+        return None
+    src = next(g for g in match.groups() if g)
+    return html.unescape(src).strip() or None
+
+
+def absolute(url: str | None, base: str | None) -> str | None:
+    """``url`` resolved against ``base``; ``None`` for empty values and non-web schemes."""
+    if not url:
+        return None
+    url = url.strip()
+    if not url:
+        return None
+    resolved = urljoin(base, url) if base else url
+    # javascript:, data: and friends are never a link we want to post.
+    scheme = urlsplit(resolved).scheme.lower()
+    if scheme not in ("http", "https"):
+        return None
+    return resolved
+
+
+def clean_str(value: object) -> str | None:
+    """A stripped string, or ``None`` for empty/missing values."""
+    if value is None:
+        return None
+    text = str(value).strip()
+    return text or None

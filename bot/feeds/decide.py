@@ -1,0 +1,87 @@
+"""Which entries of a fetched feed to post, and which keys to remember. Pure."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from bot.feeds.identity import entry_key, link_key
+from bot.feeds.types import FeedEntry
+
+_EPOCH = datetime.min.replace(tzinfo=UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class NewItems:
+    """The outcome of one poll: what to post and what to mark as seen."""
+
+    #: Entries to post, oldest first.
+    to_post: tuple[FeedEntry, ...]
+    #: New entries not posted (first fetch, or over ``max_posts``), oldest first.
+    skipped: tuple[FeedEntry, ...]
+    #: Entry keys to add to the seen set once the posts went out (posted and skipped alike,
+    #: plus reposts recognised by their link, so a changed guid is learnt).
+    remember_keys: frozenset[str]
+    #: Link keys to add to the seen set.
+    remember_link_keys: frozenset[str]
+
+
+def chronological(entries: Sequence[FeedEntry]) -> list[FeedEntry]:
+    """Entries oldest first: by date, and in reversed feed order where dates are missing or equal.
+
+    Feeds list newest first, so reversed feed order is the best guess for undated entries; an
+    undated entry keeps its place right after its older dated neighbour.
+    """
+    reversed_entries = list(reversed(entries))
+    keyed: list[tuple[datetime, int, FeedEntry]] = []
+    last = _EPOCH
+    for index, entry in enumerate(reversed_entries):
+        if entry.published is not None:
+            last = entry.published
+        keyed.append((last, index, entry))
+    keyed.sort(key=lambda item: (item[0], item[1]))
+    return [entry for _, _, entry in keyed]
+
+
+def decide_new_items(
+    entries: Sequence[FeedEntry],
+    *,
+    seen_keys: Collection[str],
+    seen_link_keys: Collection[str],
+    first_fetch: bool,
+    first_fetch_count: int = 1,
+    max_posts: int | None = None,
+) -> NewItems:
+    """The entries to post from one fetch of a feed.
+
+    An entry is new when neither its key nor its link key was seen (a feed that changes the
+    guid of the same link does not post it again). On the first fetch after subscribing only
+    the newest ``first_fetch_count`` are posted and the rest remembered, so adding a feed does
+    not flood the channel; ``max_posts`` caps every later poll the same way (newest kept).
+    """
+    remember_keys: set[str] = set()
+    remember_link_keys: set[str] = set()
+    new: list[FeedEntry] = []
+    for entry in chronological(entries):
+        key, lkey = entry_key(entry), link_key(entry)
+        already = key in seen_keys or key in remember_keys
+        reposted = lkey is not None and (lkey in seen_link_keys or lkey in remember_link_keys)
+        if not already and not reposted:
+            new.append(entry)
+        if not already:
+            remember_keys.add(key)
+        if lkey is not None and lkey not in seen_link_keys:
+            remember_link_keys.add(lkey)
+    limit = first_fetch_count if first_fetch else max_posts
+    if limit is not None and len(new) > limit:
+        cut = len(new) - max(limit, 0)
+        skipped, to_post = new[:cut], new[cut:]
+    else:
+        skipped, to_post = [], new
+    return NewItems(
+        to_post=tuple(to_post),
+        skipped=tuple(skipped),
+        remember_keys=frozenset(remember_keys),
+        remember_link_keys=frozenset(remember_link_keys),
+    )

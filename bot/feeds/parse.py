@@ -1,0 +1,52 @@
+"""``parse_feed``: bytes from the network in, a :class:`ParsedFeed` out. Synchronous and CPU-bound;
+callers run it in an executor.
+
+Order: refuse entity bombs and spot web pages (:mod:`._sniff`), JSON Feed with ``json``,
+then fastfeedparser for well-formed XML (about 30x faster than feedparser on a 20-item feed,
+see ``bench/parse_bench.py``), then feedparser for the malformed rest.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Literal
+
+from bot.errors import FeedParseError, NotAFeedError
+from bot.feeds._fallback import parse_fallback
+from bot.feeds._fast import NeedsFallbackError, parse_fast
+from bot.feeds._jsonfeed import parse_json_feed
+from bot.feeds._sniff import sniff
+from bot.feeds.types import ParsedFeed
+
+log = logging.getLogger(__name__)
+
+ParserChoice = Literal["auto", "fastfeedparser", "feedparser"]
+
+
+def parse_feed(
+    body: bytes, *, url: str, content_type: str | None = None, parser: ParserChoice = "auto"
+) -> ParsedFeed:
+    """Parse an RSS 0.9x/1.0/2.0, Atom or JSON Feed document fetched from ``url``.
+
+    ``url`` is the address the body came from (after redirects): relative links resolve
+    against it. ``parser`` forces one XML path (tests, benchmarks); "auto" tries the fast
+    one and falls back to feedparser.
+
+    Raises :class:`NotAFeedError` for a web page (try discovery on it), and
+    :class:`FeedParseError` for anything else unreadable or unsafe.
+    """
+    if not body or not body.strip():
+        raise FeedParseError("The feed is empty.")
+    kind = sniff(body, content_type)
+    if kind == "json":
+        return parse_json_feed(body, url=url)
+    if kind == "html":
+        raise NotAFeedError("This is a web page, not a feed.")
+    if parser != "feedparser":
+        try:
+            return parse_fast(body, url=url)
+        except NeedsFallbackError as e:
+            if parser == "fastfeedparser":
+                raise FeedParseError(f"This feed could not be read: {e}") from e
+            log.debug("feed=%s fast parser declined, using feedparser: %s", url, e)
+    return parse_fallback(body, url=url, content_type=content_type)

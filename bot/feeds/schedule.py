@@ -1,0 +1,118 @@
+"""When to check a feed next, and when to stop trying. Pure: every function takes ``now``.
+
+Precedence in :func:`next_check_at`, each step working on the delay left by the one before:
+
+1. Start from the configured ``interval_s``.
+2. Feed and HTTP hints may only *lengthen* it: Cache-Control ``max-age`` (or, without one,
+   ``Expires``), RSS ``<ttl>`` and ``sy:updatePeriod``. The longest hint wins, since each says
+   "nothing new before then". A hint never shortens the interval: a ``<ttl>`` of 1 minute does not
+   make us poll every minute.
+3. Clamp to ``[min_interval_s, max_interval_s]``: a server asking for a week still gets checked
+   at ``max_interval_s``, and nothing is polled more often than ``min_interval_s``.
+4. After ``failures`` consecutive failures, back off exponentially:
+   ``interval_s * 2**failures`` capped at ``max_backoff_s`` (one day), if longer than step 3.
+5. Add jitter: a random ``[0, jitter_fraction)`` share of the delay, only ever later, so feeds
+   added together drift apart and a hint is never undercut.
+6. ``Retry-After`` (seconds or an HTTP date) is honoured at least, whatever the steps above
+   say, and is not clamped: the server said when it will talk to us again.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
+
+_MAX_AGE = re.compile(r"(?:^|[,\s])max-age\s*=\s*\"?(\d+)", re.I)
+_NO_CACHE = re.compile(r"(?:^|[,\s])(?:no-cache|no-store)(?:$|[,\s=])", re.I)
+
+
+def next_check_at(
+    now: datetime,
+    *,
+    interval_s: float,
+    min_interval_s: float = 300,
+    max_interval_s: float = 86400,
+    cache_control: str | None = None,
+    expires: str | datetime | None = None,
+    retry_after: str | float | datetime | None = None,
+    ttl_minutes: int | None = None,
+    update_period_s: float | None = None,
+    failures: int = 0,
+    max_backoff_s: float = 86400,
+    jitter_fraction: float = 0.1,
+    rng: random.Random | None = None,
+) -> datetime:
+    """The time to check a feed next (see the module docstring for the precedence)."""
+    delay = float(interval_s)
+    hints = [
+        _cache_hint(now, cache_control, expires),
+        ttl_minutes * 60 if ttl_minutes and ttl_minutes > 0 else None,
+        update_period_s if update_period_s and update_period_s > 0 else None,
+    ]
+    delay = max([delay, *(h for h in hints if h is not None)])
+    delay = min(max(delay, min_interval_s), max_interval_s)
+    if failures > 0:
+        # 2**failures overflows float for absurd counts; the cap is reached long before.
+        backoff = min(interval_s * 2 ** min(failures, 64), max_backoff_s)
+        delay = max(delay, backoff)
+    if jitter_fraction > 0:
+        delay += delay * jitter_fraction * (rng or random).random()
+    when = now + timedelta(seconds=delay)
+    retry_at = retry_after_at(now, retry_after)
+    if retry_at is not None and retry_at > when:
+        when = retry_at
+    return when
+
+
+def should_pause(failures: int, max_failures: int = 10, status: int | None = None) -> bool:
+    """Whether to stop polling a feed until someone resumes it.
+
+    410 Gone pauses at once (the publisher removed the feed for good); anything else after
+    ``max_failures`` consecutive failures.
+    """
+    if status == 410:
+        return True
+    return failures >= max_failures
+
+
+def retry_after_at(now: datetime, value: str | float | datetime | None) -> datetime | None:
+    """The instant a ``Retry-After`` value (delay in seconds, or HTTP date) points at."""
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        return _aware(value)
+    if isinstance(value, int | float):
+        return now + timedelta(seconds=max(0.0, float(value)))
+    text = value.strip()
+    if text.isdigit():
+        return now + timedelta(seconds=int(text))
+    return _http_date(text)
+
+
+def _cache_hint(now: datetime, cache_control: str | None, expires: str | datetime | None) -> float | None:
+    """Seconds the response stays fresh, from Cache-Control max-age, else Expires (RFC 9111)."""
+    if cache_control:
+        if _NO_CACHE.search(cache_control):
+            return None
+        match = _MAX_AGE.search(cache_control)
+        if match:
+            return float(match.group(1))
+    if expires is None:
+        return None
+    when = _aware(expires) if isinstance(expires, datetime) else _http_date(expires)
+    if when is None or when <= now:
+        return None
+    return (when - now).total_seconds()
+
+
+def _http_date(text: str) -> datetime | None:
+    try:
+        return _aware(parsedate_to_datetime(text))
+    except (TypeError, ValueError, IndexError):
+        return None
+
+
+def _aware(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)

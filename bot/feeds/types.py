@@ -1,0 +1,89 @@
+"""Public data types of feed parsing: plain, frozen, typed, and free of Discord."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class FeedEntry:
+    """One item of a feed, cleaned up so every parser gives the same shape."""
+
+    #: The entry's own id (RSS ``guid``, Atom ``id``, JSON Feed ``id``); ``None`` when absent or
+    #: when it is only the link again (fastfeedparser fills a missing id with the link, so the two
+    #: cannot be told apart; the link identifies the entry then).
+    guid: str | None
+    #: The entry's web page, absolute (resolved against ``xml:base`` and the feed URL).
+    link: str | None
+    #: The headline as plain text: tags stripped, entities decoded, whitespace collapsed.
+    title: str | None
+    #: The description (or the content when there is none) as plain text, cleaned like ``title``.
+    summary: str | None
+    #: The full content as HTML, when the feed carries it (not sanitised on the fast path).
+    content_html: str | None
+    #: The author's name.
+    author: str | None
+    #: When the entry was published, tz-aware UTC; the updated date when the feed gives only that.
+    published: datetime | None
+    #: When the entry was last updated, tz-aware UTC; the published date when the feed gives only that.
+    updated: datetime | None
+    #: Category terms, in feed order, without duplicates.
+    categories: tuple[str, ...]
+    #: A picture for the entry, absolute: media:content/media:thumbnail, an image enclosure,
+    #: the JSON Feed ``image``, else the first ``<img>`` of the content.
+    image_url: str | None
+    #: The first enclosure (podcast audio, attachment), absolute.
+    enclosure_url: str | None
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict (dates as ISO 8601, categories as a list)."""
+        data = dataclasses.asdict(self)
+        for key in ("published", "updated"):
+            value = getattr(self, key)
+            data[key] = value.isoformat() if value else None
+        data["categories"] = list(self.categories)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> FeedEntry:
+        """The inverse of :meth:`to_dict`; unknown keys are ignored."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        values = {k: v for k, v in data.items() if k in names}
+        for key in ("published", "updated"):
+            if isinstance(values.get(key), str):
+                values[key] = datetime.fromisoformat(values[key])
+        values["categories"] = tuple(values.get("categories") or ())
+        return cls(**values)
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedFeed:
+    """A parsed feed: its own metadata and its entries in feed order."""
+
+    #: The feed's title as plain text.
+    title: str | None
+    #: The site the feed belongs to (RSS ``<link>``, Atom alternate link, JSON ``home_page_url``), absolute.
+    link: str | None
+    #: The feed's description / subtitle as plain text.
+    description: str | None
+    #: The feed's icon or logo, absolute.
+    icon_url: str | None
+    #: The feed's language code ("en-us"), when it says.
+    language: str | None
+    #: RSS ``<ttl>``: minutes the feed may be cached.
+    ttl_minutes: int | None
+    #: Seconds between updates from ``sy:updatePeriod`` / ``sy:updateFrequency``.
+    update_period_s: int | None
+    #: The entries in feed order (usually newest first).
+    entries: tuple[FeedEntry, ...]
+    #: Which parser read it: "fastfeedparser", "feedparser" or "json".
+    parser: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict (entries as dicts)."""
+        data = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        data["entries"] = [e.to_dict() for e in self.entries]
+        return data
