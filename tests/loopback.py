@@ -4,15 +4,18 @@
         ...
 
 Only ever binds loopback addresses: tests never talk to anything else.
+:class:`StaticResolver` answers DNS from a table, so tests never ask real DNS.
 """
 
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import AsyncIterator
+import socket
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 
 from aiohttp import web
+from aiohttp.abc import AbstractResolver, ResolveResult
 
 
 @asynccontextmanager
@@ -30,3 +33,36 @@ async def serve(app: web.Application, host: str = "127.0.0.1") -> AsyncIterator[
         yield f"http://{netloc}:{port}"
     finally:
         await runner.cleanup()
+
+
+class StaticResolver(AbstractResolver):
+    """A DNS resolver answering from a fixed table, so tests never ask real DNS.
+
+    Unknown names fail like a real NXDOMAIN. ``queries`` records every lookup.
+    """
+
+    def __init__(self, table: Mapping[str, Sequence[str]]) -> None:
+        self.table = {name.lower(): list(addresses) for name, addresses in table.items()}
+        self.queries: list[str] = []
+
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ) -> list[ResolveResult]:
+        self.queries.append(host)
+        addresses = self.table.get(host.rstrip(".").lower())
+        if not addresses:
+            raise OSError(socket.EAI_NONAME, f"{host} does not resolve (test resolver)")
+        return [
+            ResolveResult(
+                hostname=host,
+                host=address,
+                port=port,
+                family=socket.AF_INET6 if ":" in address else socket.AF_INET,
+                proto=0,
+                flags=socket.AI_NUMERICHOST,
+            )
+            for address in addresses
+        ]
+
+    async def close(self) -> None:
+        pass

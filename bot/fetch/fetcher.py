@@ -179,7 +179,9 @@ class Fetcher:
                     raise
                 response.release()
                 return outcome
-        except FetchError:
+        except FetchError as e:
+            if e.url is None:  # raised by the resolver, which does not know the URL
+                e.url = start
             raise
         except TimeoutError as e:
             # Both our overall deadline and aiohttp's connect timeout land here.
