@@ -15,6 +15,7 @@ Two ways in:
 from __future__ import annotations
 
 import asyncio
+from logging.config import fileConfig
 
 from alembic import context
 from sqlalchemy import Connection
@@ -64,6 +65,10 @@ async def _run_from_command_line(url: str) -> None:
 
 
 connection = config.attributes.get("connection")
+if connection is None and config.config_file_name is not None:
+    # The command line: log as alembic.ini says. The bot has its own logging set up.
+    fileConfig(config.config_file_name)
+
 if connection is not None:
     _run_on(connection)
 elif context.is_offline_mode():
