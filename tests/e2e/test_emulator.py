@@ -3,26 +3,79 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
 
+import aiohttp
 import discord
 import pytest
-from discord import app_commands
 from discord.ext import commands
 
 from tests.e2e.inprocess import running
-from tests.emulator import Emulator
+from tests.emulator import BucketRule, Emulator, Perm, RateLimitConfig
 
 pytestmark = pytest.mark.e2e
 
 
-def make_bot(emu: Emulator) -> commands.Bot:
-    intents = discord.Intents.default()
-    bot = commands.Bot(command_prefix="!", intents=intents)
+@dataclass
+class Seen:
+    """What the in-process bot observed."""
+
+    errors: list[discord.HTTPException] = field(default_factory=list)
+    messages: list[discord.Message] = field(default_factory=list)
+    resumed: int = 0
+
+
+def make_bot(seen: Seen) -> commands.Bot:
+    bot = commands.Bot(command_prefix="!", intents=discord.Intents.default(), guild_ready_timeout=0.1)
+    feed = discord.app_commands.Group(name="feed", description="Feeds")
 
     @bot.tree.command(description="Answer after a deferral")
     async def ping(interaction: discord.Interaction, text: str = "pong") -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
         await interaction.followup.send(f"echo {text}", ephemeral=True)
+
+    @bot.tree.command(description="Answer too late")
+    async def slow(interaction: discord.Interaction) -> None:
+        await asyncio.sleep(3.3)
+        try:
+            await interaction.response.send_message("late")
+        except discord.HTTPException as e:
+            seen.errors.append(e)
+
+    @bot.tree.command(description="Acknowledge twice")
+    async def twice(interaction: discord.Interaction) -> None:
+        await interaction.response.send_message("first")
+        interaction.response._response_type = None  # what a second, unaware handler would do
+        try:
+            await interaction.response.send_message("second")
+        except discord.HTTPException as e:
+            seen.errors.append(e)
+
+    @feed.command(name="add", description="Add a feed")
+    async def feed_add(interaction: discord.Interaction, url: str, channel: discord.TextChannel) -> None:
+        view = discord.ui.View()
+        view.add_item(discord.ui.Button(label="Confirm", custom_id="confirm"))
+        await interaction.response.send_message(f"add {url} to {channel.name}?", view=view)
+
+    @feed_add.autocomplete("url")
+    async def url_choices(interaction: discord.Interaction, current: str) -> list[discord.app_commands.Choice[str]]:
+        return [discord.app_commands.Choice(name=f"{current}-{n}", value=f"{current}-{n}") for n in range(3)]
+
+    bot.tree.add_command(feed)
+
+    @bot.listen()
+    async def on_interaction(interaction: discord.Interaction) -> None:
+        if interaction.type is discord.InteractionType.component and interaction.data.get("custom_id") == "confirm":
+            await interaction.response.edit_message(content="confirmed", view=None)
+
+    @bot.listen()
+    async def on_message(message: discord.Message) -> None:
+        seen.messages.append(message)
+
+    @bot.listen()
+    async def on_resumed() -> None:
+        seen.resumed += 1
 
     async def setup_hook() -> None:
         await bot.tree.sync()
@@ -31,17 +84,240 @@ def make_bot(emu: Emulator) -> commands.Bot:
     return bot
 
 
-async def test_connect_ready_and_command_roundtrip() -> None:
-    async with Emulator() as emu:
-        bot = make_bot(emu)
+@dataclass
+class Env:
+    emu: Emulator
+    bot: commands.Bot
+    seen: Seen
+
+
+@pytest.fixture
+def rate_limits() -> RateLimitConfig | None:
+    return None
+
+
+@pytest.fixture
+async def env(rate_limits: RateLimitConfig | None) -> AsyncIterator[Env]:
+    async with Emulator(rate_limits=rate_limits) as emu:
+        seen = Seen()
+        bot = make_bot(seen)
         async with running(bot, emu):
-            assert bot.user is not None and bot.user.id == emu.bot_user_id
-            guild = bot.get_guild(emu.default.guild.id)
-            assert guild is not None and guild.get_channel(emu.default.general.id) is not None
             await emu.wait_for_commands()
-            result = await emu.invoke("ping", {"text": "hi"})
-            assert result.callback_type == 5
-            assert result.content == "echo hi"
-            assert result.ephemeral
-            assert result.ack_ms is not None and result.ack_ms < 3000
-        print(emu.recorder.dump())
+            yield Env(emu, bot, seen)
+
+
+def channel(env: Env, name: str) -> discord.TextChannel:
+    found = env.bot.get_channel(getattr(env.emu.default, name).id)
+    assert isinstance(found, discord.TextChannel)
+    return found
+
+
+async def test_ready_and_guild_create(env: Env) -> None:
+    emu, bot = env.emu, env.bot
+    assert bot.user is not None and bot.user.id == emu.bot_user_id
+    assert bot.application_id == emu.application_id
+    assert [e.event for e in emu.recorder.events() if e.event][:2] == ["READY", "GUILD_CREATE"]
+    guild = bot.get_guild(emu.default.guild.id)
+    assert guild is not None
+    assert {c.name for c in guild.text_channels} == {"general", "news", "locked"}
+    assert {r.name for r in guild.roles} >= {"@everyone", "admin", "manager"}
+    assert guild.me is not None and guild.me.id == emu.bot_user_id
+    # Computed from roles and overwrites: the bot may not send in #locked.
+    assert not channel(env, "locked").permissions_for(guild.me).send_messages
+    assert channel(env, "general").permissions_for(guild.me).send_messages
+
+
+async def test_commands_registered_with_schema(env: Env) -> None:
+    registered = env.emu.commands()
+    assert set(registered) == {"ping", "slow", "twice", "feed"}
+    add = registered["feed"]["options"][0]
+    assert (add["name"], add["type"]) == ("add", 1)
+    assert [(o["name"], o["type"], o.get("required")) for o in add["options"]] == [
+        ("url", 3, True),
+        ("channel", 7, True),
+    ]
+
+
+async def test_defer_then_followup_fills_the_deferral(env: Env) -> None:
+    result = await env.emu.invoke("ping", {"text": "hi"})
+    assert result.callback_type == 5
+    assert result.content == "echo hi"
+    assert result.ephemeral
+    assert result.ack_ms is not None and result.ack_ms < 3000
+    # The follow-up replaced the "thinking" message instead of adding one.
+    assert result.original is not None and result.followups[0]["id"] == result.original["id"]
+    assert env.emu.channel_messages(env.emu.default.general) == []  # ephemeral: not in the channel
+
+
+async def test_subcommand_with_channel_option_and_button_click(env: Env) -> None:
+    emu = env.emu
+    result = await emu.invoke("feed add", {"url": "https://x.test/rss", "channel": emu.default.news},
+                              user=emu.default.admin)
+    assert result.callback_type == 4 and not result.ephemeral
+    assert result.content == "add https://x.test/rss to news?"
+    button = result.components[0]["components"][0]
+    assert (button["label"], button["custom_id"]) == ("Confirm", "confirm")
+    assert result.message is not None
+    clicked = await emu.click(result.message, "confirm", user=emu.default.admin)
+    assert clicked.callback_type == 7
+    assert clicked.content == "confirmed" and clicked.components == []
+    assert emu.channel_messages(emu.default.general)[-1]["content"] == "confirmed"
+
+
+async def test_autocomplete(env: Env) -> None:
+    result = await env.emu.autocomplete("feed add", {"url": "ab"}, focused="url")
+    assert result.callback_type == 8
+    assert [c["value"] for c in result.choices or []] == ["ab-0", "ab-1", "ab-2"]
+
+
+async def test_unknown_option_is_a_test_error(env: Env) -> None:
+    with pytest.raises(ValueError, match="no option"):
+        await env.emu.invoke("feed add", {"link": "x"})
+
+
+async def test_response_after_three_seconds_is_10062(env: Env) -> None:
+    result = await env.emu.invoke("slow", timeout=6)
+    assert result.callback_type is None
+    assert [err.code for err in result.errors] == [10062]
+    assert [err.code for err in env.seen.errors] == [10062]
+    assert isinstance(env.seen.errors[0], discord.NotFound)
+
+
+async def test_second_acknowledgement_is_40060(env: Env) -> None:
+    result = await env.emu.invoke("twice")
+    assert result.content == "first"
+    assert [err.code for err in result.errors] == [40060]
+    assert [(err.status, err.code) for err in env.seen.errors] == [(400, 40060)]
+
+
+async def test_2001_characters_is_50035(env: Env) -> None:
+    with pytest.raises(discord.HTTPException) as info:
+        await channel(env, "general").send("x" * 2001)
+    assert (info.value.status, info.value.code) == (400, 50035)
+    last = env.emu.recorder.requests[-1]
+    assert last.response["errors"]["content"]["_errors"][0]["code"] == "BASE_TYPE_MAX_LENGTH"
+    await channel(env, "general").send("x" * 2000)
+    assert len(env.emu.channel_messages(env.emu.default.general)[-1]["content"]) == 2000
+
+
+async def test_embed_limits(env: Env) -> None:
+    general = channel(env, "general")
+    with pytest.raises(discord.HTTPException) as info:
+        await general.send(embed=discord.Embed(title="t" * 257))
+    assert info.value.code == 50035
+    too_much = [discord.Embed(description="d" * 4000) for _ in range(2)]
+    with pytest.raises(discord.HTTPException):
+        await general.send(embeds=too_much)  # 8000 characters across embeds > 6000
+    assert env.emu.recorder.requests[-1].response["errors"]["embeds"]["_errors"][0]["code"] == (
+        "MAX_EMBED_SIZE_EXCEEDED"
+    )
+    embed = discord.Embed(title="ok")
+    for n in range(26):
+        embed.add_field(name=f"f{n}", value="v")
+    with pytest.raises(discord.HTTPException):
+        await general.send(embed=embed)
+
+
+async def test_missing_permission_is_50013(env: Env) -> None:
+    with pytest.raises(discord.Forbidden) as info:
+        await channel(env, "locked").send("hello")
+    assert info.value.code == 50013
+    # Tests can change permissions: allow the bot role, and it may send.
+    emu = env.emu
+    emu.default.guild.set_overwrite(emu.default.locked, emu.default.bot_role, allow=Perm.SEND_MESSAGES)
+    await channel(env, "locked").send("now allowed")
+    assert emu.channel_messages(emu.default.locked)[-1]["content"] == "now allowed"
+
+
+@pytest.mark.parametrize(
+    "rate_limits", [RateLimitConfig(rules=(BucketRule("POST /channels/{channel_id}/messages", 3, 1.0),))]
+)
+async def test_429_burst_is_honoured_without_loss_or_duplicates(env: Env) -> None:
+    emu = env.emu
+    emu.inject("POST /channels/*/messages", 429, count=2, retry_after=0.3)
+    general = channel(env, "general")
+    await asyncio.gather(*(general.send(f"m{n}") for n in range(8)))
+    contents = [m["content"] for m in emu.channel_messages(emu.default.general)]
+    assert sorted(contents) == sorted(f"m{n}" for n in range(8))
+    statuses = [r.status for r in emu.recorder.calls("POST", f"/channels/{emu.default.general.id}/messages")]
+    assert statuses.count(429) >= 2
+    assert statuses.count(200) == 8
+
+
+async def test_rate_limit_headers_and_429_shape(env: Env) -> None:
+    emu = env.emu
+    emu.inject("GET /users/@me", 429, count=1, retry_after=2.5)
+    async with aiohttp.ClientSession() as session:
+        headers = {"Authorization": f"Bot {emu.token}"}
+        async with session.get(emu.api_base + "/users/@me", headers=headers) as limited:
+            assert limited.status == 429
+            assert limited.headers["Via"] == "1.1 google"
+            assert limited.headers["Retry-After"] == "3"
+            assert limited.headers["X-RateLimit-Scope"] == "shared"
+            assert (await limited.json())["retry_after"] == 2.5
+        async with session.get(emu.api_base + "/users/@me", headers=headers) as ok:
+            assert ok.status == 200
+            assert ok.headers["Content-Type"] == "application/json"
+            for name in ("Limit", "Remaining", "Reset", "Reset-After", "Bucket"):
+                assert f"X-RateLimit-{name}" in ok.headers
+        async with session.get(emu.api_base + "/users/@me") as anonymous:
+            assert anonymous.status == 401
+
+
+async def test_gateway_drop_resumes_and_replays_missed_events(env: Env) -> None:
+    emu = env.emu
+    await emu.drop_gateway()
+    # Sent while the bot is disconnected: must arrive through the RESUME replay.
+    await emu.post_user_message(emu.default.general, emu.default.member, "while you were away")
+    await emu.gateway.wait_for(lambda: env.seen.resumed == 1, timeout=10)
+    resume = emu.recorder.events(direction="recv")
+    assert any(g.op == 6 for g in resume)
+    assert emu.gateway.identifies == 1
+    await emu.gateway.wait_for(lambda: any(m.content == "while you were away" for m in env.seen.messages), 5)
+    # And the resumed session works: a command still round-trips.
+    assert (await emu.invoke("ping")).content == "echo pong"
+
+
+async def test_invalid_session_makes_the_client_identify_again(env: Env) -> None:
+    emu = env.emu
+    await emu.gateway.invalidate_sessions()
+    await emu.drop_gateway()
+    await emu.gateway.wait_for(lambda: emu.gateway.identifies == 2, timeout=15)
+    assert any(g.op == 9 for g in emu.recorder.events())
+    assert (await emu.invoke("ping")).content == "echo pong"
+
+
+async def test_unknown_endpoint_is_recorded(env: Env) -> None:
+    route = discord.http.Route("GET", "/guilds/{guild_id}/audit-logs", guild_id=env.emu.default.guild.id)
+    with pytest.raises(discord.NotFound):
+        await env.bot.http.request(route)
+    unknown = env.emu.recorder.unknown_requests
+    assert [(r.method, r.path) for r in unknown] == [("GET", f"/guilds/{env.emu.default.guild.id}/audit-logs")]
+    assert unknown[0].response == {"code": 0, "message": "404: Not Found"}
+
+
+async def test_nonce_is_enforced(env: Env) -> None:
+    general = channel(env, "general")
+    first = await general.send("once", nonce=12345)
+    second = await general.send("once", nonce=12345)
+    assert first.id == second.id
+    assert [m["content"] for m in env.emu.channel_messages(env.emu.default.general)] == ["once"]
+
+
+async def test_attachments_threads_and_webhooks(env: Env) -> None:
+    import io
+
+    emu = env.emu
+    general = channel(env, "general")
+    sent = await general.send("file", file=discord.File(io.BytesIO(b"hello"), filename="a.txt"))
+    assert [a.filename for a in sent.attachments] == ["a.txt"]
+    assert await sent.attachments[0].read() == b"hello"
+    thread = await sent.create_thread(name="discussion")
+    assert thread.id == sent.id
+    await thread.send("in thread")
+    assert [m["content"] for m in emu.channel_messages(thread.id)] == ["in thread"]
+    webhook = await general.create_webhook(name="news hook")
+    hooked = await webhook.send("via webhook", username="Wire", wait=True)
+    assert hooked.webhook_id == webhook.id and hooked.author.name == "Wire"
+    history = [m.content async for m in general.history(limit=10)]
+    assert history == ["via webhook", "file"]

@@ -126,7 +126,7 @@ class Gateway:
 
     async def drop(self, *, abrupt: bool = True, code: int = 4000) -> None:
         """Close every connection: abruptly (TCP abort, no close frame) or with ``code``."""
-        for session in self.live_sessions:
+        for session in self.sessions.values():
             connection, session.connection = session.connection, None
             if connection is None:
                 continue
