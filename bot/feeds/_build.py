@@ -6,7 +6,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from bot.feeds._text import absolute, clean_str, first_image, html_to_text
+from bot.feeds._text import absolute, clean_str, collapse_space, first_image, html_to_text
 from bot.feeds.types import FeedEntry
 
 _PERIOD_S = {
@@ -25,7 +25,10 @@ class RawEntry:
     base: str | None
     id: str | None = None
     link: str | None = None
-    title_html: str | None = None
+    #: The title as the parser gave it: HTML unless ``title_is_text``.
+    title: str | None = None
+    #: The feed says the title is plain text (Atom ``type="text"``): keep any "<" in it.
+    title_is_text: bool = False
     summary_html: str | None = None
     content_html: str | None = None
     author: str | None = None
@@ -57,7 +60,7 @@ def build_entry(raw: RawEntry) -> FeedEntry:
     return FeedEntry(
         guid=guid,
         link=link,
-        title=html_to_text(raw.title_html),
+        title=collapse_space(raw.title) if raw.title_is_text else html_to_text(raw.title),
         summary=html_to_text(summary_source),
         content_html=clean_str(raw.content_html),
         author=html_to_text(raw.author),

@@ -10,6 +10,7 @@ import io
 import time
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import feedparser
 
@@ -22,7 +23,8 @@ from bot.feeds.types import ParsedFeed
 
 def parse_fallback(body: bytes, *, url: str, content_type: str | None = None) -> ParsedFeed:
     """Parse any RSS/Atom feedparser can make sense of, well-formed or not."""
-    headers = {"content-location": url, "content-type": content_type or "application/xml"}
+    base = _Base(url)
+    headers = {"content-location": base.sentinel_url, "content-type": content_type or "application/xml"}
     # A stream, never the bytes themselves: feedparser opens a bytes argument as a file *name*
     # first, so a body like b"/etc/passwd" would be read from disk.
     result = feedparser.parse(io.BytesIO(body), response_headers=headers)
@@ -35,14 +37,14 @@ def parse_fallback(body: bytes, *, url: str, content_type: str | None = None) ->
         detail = f" ({reason})" if reason else ""
         raise FeedParseError(f"This is not a feed we can read: no title and no entries found{detail}.")
 
-    entries = tuple(build_entry(_raw_entry(e, url)) for e in raw_entries)
-    base = (feed.get("title_detail") or {}).get("base") or url
+    is_atom = str(result.get("version") or "").startswith("atom")
+    entries = tuple(build_entry(_raw_entry(e, base, is_atom)) for e in raw_entries)
     image = feed.get("image") or {}
     return ParsedFeed(
         title=html_to_text(feed.get("title")),
-        link=absolute(feed.get("link"), base),
+        link=absolute(base.real(feed.get("link")), url),
         description=html_to_text(feed.get("subtitle")),
-        icon_url=absolute(feed.get("icon") or feed.get("logo") or image.get("href"), base),
+        icon_url=absolute(base.real(feed.get("icon") or feed.get("logo") or image.get("href")), url),
         language=clean_str(feed.get("language")),
         ttl_minutes=parse_int(feed.get("ttl")),
         update_period_s=update_period_s(feed.get("sy_updateperiod"), feed.get("sy_updatefrequency")),
@@ -62,9 +64,43 @@ def _looks_like_html(body: bytes, content_type: str | None) -> bool:
     )
 
 
-def _raw_entry(entry: dict[str, Any], url: str) -> RawEntry:
-    details = [entry.get("title_detail"), entry.get("summary_detail"), *(entry.get("content") or ())]
-    base = next((d["base"] for d in details if d and d.get("base")), url)
+class _Base:
+    """The feed URL with its host swapped for a sentinel, handed to feedparser as the base.
+
+    feedparser resolves every URL against the base, guids included (unless
+    ``isPermaLink="false"``): "b-1" would become "https://site/path/b-1", and the guid would
+    differ from the fast path's, so every item of a feed that is malformed only now and then
+    would look new. With a sentinel host, what feedparser resolved is recognisable: URLs get the
+    real host back, guids their original relative form. ``xml:base`` keeps working in between.
+    """
+
+    def __init__(self, url: str) -> None:
+        parts = urlsplit(url)
+        self.url = url
+        self.real_root = f"{parts.scheme}://{parts.netloc}"
+        self.sentinel_root = f"{parts.scheme or 'http'}://{_SENTINEL_HOST}"
+        self.sentinel_url = urlunsplit((parts.scheme or "http", _SENTINEL_HOST, parts.path, parts.query, ""))
+        self.sentinel_dir = self.sentinel_url.split("?")[0].rsplit("/", 1)[0] + "/"
+
+    def real(self, value: str | None) -> str | None:
+        """A URL feedparser resolved, against the real feed URL again."""
+        if value and self.sentinel_root in value:
+            return value.replace(self.sentinel_root, self.real_root)
+        return value
+
+    def unresolved(self, value: str | None) -> str | None:
+        """A guid as the feed wrote it, when feedparser resolved it against the base."""
+        if not value or not value.startswith(self.sentinel_root):
+            return value
+        if value.startswith(self.sentinel_dir):
+            return value[len(self.sentinel_dir) :]
+        return value[len(self.sentinel_root) :]
+
+
+_SENTINEL_HOST = "feedparser-base.invalid"
+
+
+def _raw_entry(entry: dict[str, Any], base: _Base, is_atom: bool) -> RawEntry:
     content = next((c.get("value") for c in entry.get("content") or () if c.get("value")), None)
     summary = entry.get("summary")
     if summary and content and summary == content:
@@ -73,19 +109,23 @@ def _raw_entry(entry: dict[str, Any], url: str) -> RawEntry:
     images = [m["url"] for m in entry.get("media_content") or () if is_image_media(m)]
     images += [m["url"] for m in entry.get("media_thumbnail") or () if m.get("url")]
     enclosures = [(e["href"], e.get("type")) for e in entry.get("enclosures") or () if e.get("href")]
+    real = base.real
     return RawEntry(
-        base=base,
-        id=clean_str(entry.get("id")),
-        link=entry.get("link"),
-        title_html=entry.get("title"),
-        summary_html=summary,
-        content_html=content,
+        # feedparser resolved against xml:base already; what is left relative is relative to the feed.
+        base=base.url,
+        id=clean_str(base.unresolved(entry.get("id"))),
+        link=real(entry.get("link")),
+        title=entry.get("title"),
+        # Only Atom declares a title's type; feedparser's guess for RSS titles is not reliable.
+        title_is_text=is_atom and (entry.get("title_detail") or {}).get("type") == "text/plain",
+        summary_html=real(summary),
+        content_html=real(content),
         author=entry.get("author"),
         published=_date(entry, "published"),
         updated=_date(entry, "updated"),
         categories=[t.get("term") or t.get("label") or "" for t in entry.get("tags") or ()],
-        images=images,
-        enclosures=enclosures,
+        images=[u for u in map(real, images) if u],
+        enclosures=[(real(u) or u, t) for u, t in enclosures],
     )
 
 

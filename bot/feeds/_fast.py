@@ -27,6 +27,11 @@ _DC = "http://purl.org/dc/elements/1.1/"
 _SY = "http://purl.org/rss/1.0/modules/syndication/"
 _XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
 _ENTRY_TAGS = ("item", f"{{{_RSS1}}}item", f"{{{_ATOM}}}entry")
+_ATOM_TITLE = f"{{{_ATOM}}}title"
+# Local names of the elements any supported format keeps an entry's date in.
+_DATE_TAGS = frozenset(
+    {"pubDate", "pubdate", "date", "published", "updated", "issued", "modified", "created"}
+)
 _XHTML_WRAPPER = re.compile(r"^\s*<content\b[^>]*>(.*)</content>\s*$", re.S)
 
 
@@ -37,8 +42,10 @@ class NeedsFallbackError(Exception):
 class _Parsers(threading.local):
     # lxml parsers are not shared between threads (the executor runs several parses at once).
     def __init__(self) -> None:
+        # Not collect_ids=False: with it, libxml2 treats the unloadable external DTD of RSS 0.91
+        # feeds (the Netscape DOCTYPE) as a fatal error.
         self.strict = etree.XMLParser(
-            resolve_entities=False, no_network=True, huge_tree=False, collect_ids=False
+            resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False
         )
 
 
@@ -64,8 +71,15 @@ def parse_fast(body: bytes, *, url: str) -> ParsedFeed:
     if not raw_entries and not feed.get("title"):
         raise NeedsFallbackError(f"no title and no entries under <{etree.QName(root).localname}>")
 
-    bases = _entry_bases(root, len(raw_entries)) if b"xml:base" in body else [url] * len(raw_entries)
-    entries = tuple(build_entry(_raw_entry(e, base)) for e, base in zip(raw_entries, bases, strict=True))
+    # Our checks below need fastfeedparser's entries matched to the tree's, one to one.
+    elements = list(root.iter(*_ENTRY_TAGS))
+    if len(elements) != len(raw_entries):
+        raise NeedsFallbackError(f"{len(elements)} entry elements for {len(raw_entries)} entries")
+    has_base = b"xml:base" in body
+    entries = tuple(
+        build_entry(_raw_entry(e, el, (el.base or url) if has_base else url))
+        for e, el in zip(raw_entries, elements, strict=True)
+    )
 
     channel_base = channel.base or url
     image = feed.get("image") or {}
@@ -93,14 +107,6 @@ def _channel(root: etree._Element) -> etree._Element:
     return root
 
 
-def _entry_bases(root: etree._Element, count: int) -> list[str]:
-    """Each entry's base URL (``xml:base`` chain, then the feed URL), in document order."""
-    elements = list(root.iter(*_ENTRY_TAGS))
-    if len(elements) != count:
-        raise NeedsFallbackError(f"xml:base used and {len(elements)} entry elements for {count} entries")
-    return [el.base or "" for el in elements]
-
-
 def _language(feed: dict[str, Any], root: etree._Element, channel: etree._Element) -> str | None:
     return clean_str(
         feed.get("language")
@@ -110,7 +116,24 @@ def _language(feed: dict[str, Any], root: etree._Element, channel: etree._Elemen
     )
 
 
-def _raw_entry(entry: dict[str, Any], base: str) -> RawEntry:
+def _has_date(element: etree._Element) -> bool:
+    """Whether an entry element carries a date of its own.
+
+    fastfeedparser reads a date-less RSS item's guid as a date, and dateutil finds one in
+    almost anything ("m-1" is the 1st of this month); such dates are dropped.
+    """
+    return any(isinstance(child.tag, str) and etree.QName(child).localname in _DATE_TAGS for child in element)
+
+
+def _title_is_text(element: etree._Element) -> bool:
+    """Atom ``type="text"`` titles (the default) are plain text, where a "<" is a character and
+    not a tag. RSS titles do not say, so they are read as HTML.
+    """
+    title = element.find(_ATOM_TITLE)
+    return title is not None and title.get("type", "text") == "text"
+
+
+def _raw_entry(entry: dict[str, Any], element: etree._Element, base: str) -> RawEntry:
     content = None
     for item in entry.get("content") or ():
         value = item.get("value")
@@ -121,6 +144,11 @@ def _raw_entry(entry: dict[str, Any], base: str) -> RawEntry:
                 value = match.group(1) if match else value
             content = value
             break
+    if content is not None and content == entry.get("description"):
+        # fastfeedparser repeats the description as content when there is no content element.
+        content = None
+    links = entry.get("links") or ()
+    dated = _has_date(element)
     images: list[str] = []
     thumbnails: list[str] = []
     for media in entry.get("media_content") or ():
@@ -132,15 +160,18 @@ def _raw_entry(entry: dict[str, Any], base: str) -> RawEntry:
         base=base,
         id=clean_str(entry.get("id")),
         link=entry.get("link"),
-        title_html=entry.get("title"),
+        title=entry.get("title"),
+        title_is_text=_title_is_text(element),
         summary_html=entry.get("description"),
         content_html=content,
         author=entry.get("author"),
-        published=_date(entry.get("published")),
-        updated=_date(entry.get("updated")),
+        published=_date(entry.get("published")) if dated else None,
+        updated=_date(entry.get("updated")) if dated else None,
         categories=[t.get("term") or t.get("label") or "" for t in entry.get("tags") or ()],
         images=images + thumbnails,
-        enclosures=[(e["url"], e.get("type")) for e in entry.get("enclosures") or () if e.get("url")],
+        enclosures=[(e["url"], e.get("type")) for e in entry.get("enclosures") or () if e.get("url")]
+        # Atom enclosures only show up among the links.
+        + [(li["href"], li.get("type")) for li in links if li.get("rel") == "enclosure" and li.get("href")],
     )
 
 

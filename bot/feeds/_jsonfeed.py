@@ -68,7 +68,8 @@ def _entry(item: dict[str, Any], base: str) -> FeedEntry:
             # Ids are strings in the spec, numbers in the wild.
             id=str(item_id) if isinstance(item_id, str | int) and not isinstance(item_id, bool) else None,
             link=_str(item.get("url")) or _str(item.get("external_url")),
-            title_html=_str(item.get("title")),
+            # Plain text by the spec, but real feeds put entities and tags in titles.
+            title=_str(item.get("title")),
             summary_html=summary,
             content_html=content_html,
             author=_author(item),

@@ -66,3 +66,10 @@ def clean_str(value: object) -> str | None:
         return None
     text = str(value).strip()
     return text or None
+
+
+def collapse_space(value: str | None) -> str | None:
+    """Plain text with runs of whitespace collapsed to one space; ``None`` when empty."""
+    if not value:
+        return None
+    return _SPACE.sub(" ", value).strip() or None
