@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from dataclasses import dataclass
 
-from lxml import etree
 from lxml.html import HtmlElement
 
 # Headings that introduce other stories, matched against the whole heading text.
@@ -46,97 +46,188 @@ _TEASER_HEADING = re.compile(
 _HEADING_TAGS = {"h1": 1, "h2": 2, "h3": 3, "h4": 4, "h5": 5, "h6": 6}
 # Elements that may act as a heading on pages that do not use h1-h6.
 _PSEUDO_HEADING_TAGS = frozenset({"div", "span", "p", "strong", "b", "header", "dt", "label", "section"})
+_INLINE_TAGS = frozenset({"span", "strong", "b", "em", "i", "a", "svg", "small", "img", "br"})
+_INVISIBLE_TAGS = frozenset({"script", "style", "noscript", "template"})
 _PSEUDO_HEADING_LEVEL = 2
-_MAX_HEADING_CHARS = 60
+# Lengths are counted in non-space characters.
+_MAX_HEADING_CHARS = 50
+# Text a heading's wrapper may add to it ("See all", "›") and still be its wrapper.
+_MAX_WRAPPER_EXTRA_CHARS = 25
 # Prose an item may carry per link and still be a teaser (a headline and a standfirst).
-_TEASER_PROSE_PER_LINK = 400
-# Unheaded teaser runs: at least this many sibling items that each lead with a link.
+_TEASER_PROSE_PER_LINK = 350
+# A line that may sit between teasers without ending the block (a date, "Sponsored").
+_MAX_STRAY_CHARS = 35
+# A teaser's headline is a link of at least this length.
+_MIN_HEADLINE_CHARS = 12
+# Unheaded teaser runs: at least this many sibling items that each lead with a linked headline.
 _MIN_TEASER_RUN = 3
 # Never remove a block holding more than this share of the page's text: that is the article.
 _MAX_SHARE_OF_PAGE = 0.5
 
 
+@dataclass(slots=True)
+class _Stats:
+    """What the rules need to know about an element's subtree, measured once."""
+
+    chars: int = 0
+    link_chars: int = 0
+    links: int = 0
+    headings: int = 0
+    #: The lowest level (h1 = 1) of a heading in the subtree that is not a link; 7 when none.
+    plain_heading_level: int = 7
+    #: The subtree's first heading, when no text comes before it.
+    lead_heading: HtmlElement | None = None
+    in_link: bool = False
+
+
 def remove_teaser_blocks(tree: HtmlElement) -> int:
-    """Remove teaser blocks from ``tree`` in place; return how many were removed."""
+    """Remove teaser blocks from ``tree`` in place; return how many elements were removed."""
     body = tree.find(".//body")
     if body is None:
         body = tree
-    page_chars = len(_text(body))
+    stats = _measure(body)
+    page_chars = stats[body].chars
     if not page_chars:
         return 0
     doomed: list[HtmlElement] = []
-    for heading, level in _teaser_headings(body):
-        section = _section(heading, level, body)
-        if section and _removable(section, page_chars):
+    for heading, level in _teaser_headings(body, stats):
+        section = _section(heading, level, body, stats)
+        if _removable(section, stats, page_chars):
             doomed.extend(section)
-    for run in _teaser_runs(body):
-        if _removable(run, page_chars):
+    for run in _teaser_runs(body, stats):
+        if _removable(run, stats, page_chars):
             doomed.extend(run)
     removed = 0
     for element in doomed:
-        parent = element.getparent()
-        # An element may sit inside one removed earlier.
-        if parent is not None and _attached(element, body):
+        # An element may sit inside one removed before it.
+        if any(ancestor is body for ancestor in element.iterancestors()):
             _drop(element)
             removed += 1
     return removed
 
 
-def _teaser_headings(body: HtmlElement) -> Iterator[tuple[HtmlElement, int]]:
-    for element in body.iter():
-        tag = element.tag if isinstance(element.tag, str) else ""
+def _measure(body: HtmlElement) -> dict[HtmlElement, _Stats]:
+    """Stats for every element under ``body``, in one pass down and one pass up."""
+    order = [e for e in body.iter() if isinstance(e.tag, str)]
+    stats = {e: _Stats() for e in order}
+    for element in order:
+        parent = element.getparent()
+        parent_stats = stats.get(parent) if parent is not None else None
+        is_link = element.tag == "a" and bool(element.get("href"))
+        stats[element].in_link = is_link or (parent_stats is not None and parent_stats.in_link)
+    for element in reversed(order):
+        st = stats[element]
+        tag = element.tag
+        if tag in _INVISIBLE_TAGS:
+            continue
+        level = _HEADING_TAGS.get(tag)
+        lead_open = level is None
+        if level is not None:
+            st.lead_heading = element
+        st.chars = _nchars(element.text)
+        if st.chars:
+            lead_open = False
+        for child in element:
+            child_stats = stats.get(child)
+            if child_stats is not None:
+                if lead_open:
+                    if child_stats.lead_heading is not None:
+                        st.lead_heading = child_stats.lead_heading
+                        lead_open = False
+                    elif child_stats.chars:
+                        lead_open = False
+                st.chars += child_stats.chars
+                st.link_chars += child_stats.link_chars
+                st.links += child_stats.links
+                st.headings += child_stats.headings
+                st.plain_heading_level = min(st.plain_heading_level, child_stats.plain_heading_level)
+            tail = _nchars(child.tail)
+            if tail:
+                st.chars += tail
+                lead_open = False
+                if st.in_link:
+                    st.link_chars += tail
+        if tag == "a" and element.get("href"):
+            st.links += 1
+            st.link_chars = st.chars
+        elif st.in_link:
+            st.link_chars = st.chars
+        if level is not None:
+            st.headings += 1
+            if not st.links and not st.in_link:
+                st.plain_heading_level = min(st.plain_heading_level, level)
+    return stats
+
+
+def _teaser_headings(
+    body: HtmlElement, stats: dict[HtmlElement, _Stats]
+) -> Iterator[tuple[HtmlElement, int]]:
+    for element, st in stats.items():
+        if not 0 < st.chars <= _MAX_HEADING_CHARS:
+            continue
+        tag = element.tag
         if tag in _HEADING_TAGS:
             level = _HEADING_TAGS[tag]
-        elif tag in _PSEUDO_HEADING_TAGS and _is_leaf(element) and not _in_link(element):
+        elif tag in _PSEUDO_HEADING_TAGS and not st.in_link and _is_leaf(element):
             level = _PSEUDO_HEADING_LEVEL
         else:
             continue
-        text = _text(element)
-        if text and len(text) <= _MAX_HEADING_CHARS and _TEASER_HEADING.match(text):
+        if _TEASER_HEADING.match(" ".join(element.text_content().split())):
             yield element, level
 
 
-def _section(heading: HtmlElement, level: int, body: HtmlElement) -> list[HtmlElement]:
+def _section(
+    heading: HtmlElement, level: int, body: HtmlElement, stats: dict[HtmlElement, _Stats]
+) -> list[HtmlElement]:
     """The heading (with its wrapper) and the following siblings it introduces."""
-    heading_chars = len(_text(heading))
+    heading_chars = stats[heading].chars
+    own_headings = 1 if heading.tag in _HEADING_TAGS else 0
     wrapper = heading
     # Climb out of wrappers that add nothing but a "See all" link or an icon.
     while True:
         parent = wrapper.getparent()
         if parent is None or parent is body:
             break
-        extra = len(_text(parent)) - heading_chars
-        if extra > 30 or _has_other_heading(parent, heading):
+        parent_stats = stats[parent]
+        if (
+            parent_stats.chars - heading_chars > _MAX_WRAPPER_EXTRA_CHARS
+            or parent_stats.headings > own_headings
+        ):
             break
         wrapper = parent
     members = [wrapper]
-    previous_was_teaser = False
+    after_teaser = False
     for sibling in wrapper.itersiblings():
-        if not isinstance(sibling.tag, str):
+        st = stats.get(sibling)
+        if st is None:  # a comment
             continue
-        if _starts_new_section(sibling, level):
+        if st.plain_heading_level <= level:
             break
-        links = _links(sibling)
-        prose = len(_text(sibling)) - sum(len(_text(a)) for a in links)
-        if links and prose <= _TEASER_PROSE_PER_LINK * len(links):
-            previous_was_teaser = True
-        elif not links and prose <= _TEASER_PROSE_PER_LINK and (previous_was_teaser or prose < 40):
-            # A standfirst after a linked headline, in flat markup; or a date line.
-            previous_was_teaser = False
+        prose = st.chars - st.link_chars
+        if st.links and prose <= _TEASER_PROSE_PER_LINK * st.links:
+            after_teaser = True
+        elif not st.links and (
+            prose <= _MAX_STRAY_CHARS or (after_teaser and prose <= _TEASER_PROSE_PER_LINK)
+        ):
+            # A date line; or, in flat markup, the standfirst after a linked headline.
+            after_teaser = False
         else:
             break
         members.append(sibling)
     return members
 
 
-def _teaser_runs(body: HtmlElement) -> Iterator[list[HtmlElement]]:
-    """Runs of sibling items that each lead with a link to another page."""
-    for parent in body.iter():
-        if not isinstance(parent.tag, str) or len(parent) < _MIN_TEASER_RUN:
+def _teaser_runs(body: HtmlElement, stats: dict[HtmlElement, _Stats]) -> Iterator[list[HtmlElement]]:
+    """Runs of sibling items that each lead with a linked headline."""
+    for parent in stats:
+        if len(parent) < _MIN_TEASER_RUN:
             continue
         run: list[HtmlElement] = []
         for child in parent:
-            if isinstance(child.tag, str) and _is_teaser_item(child):
+            st = stats.get(child)
+            if st is None or not st.chars:
+                continue  # comments and empty spacers do not break a run
+            if _is_teaser_item(child, st, stats):
                 run.append(child)
                 continue
             if len(run) >= _MIN_TEASER_RUN:
@@ -146,86 +237,25 @@ def _teaser_runs(body: HtmlElement) -> Iterator[list[HtmlElement]]:
             yield run
 
 
-def _is_teaser_item(item: HtmlElement) -> bool:
-    """A headline link leading the item, then at most a short standfirst."""
-    if item.tag in ("p", "a", "span", "br", "img"):
+def _is_teaser_item(item: HtmlElement, st: _Stats, stats: dict[HtmlElement, _Stats]) -> bool:
+    """A linked headline leading the item, then at most a short standfirst."""
+    if item.tag in _INLINE_TAGS or item.tag == "p" or item.tag in _HEADING_TAGS:
         return False
-    headline = _leading_heading_link(item)
+    headline = st.lead_heading
     if headline is None:
         return False
-    text = _text(item)
-    prose = len(text) - sum(len(_text(a)) for a in _links(item))
-    return len(_text(headline)) >= 15 and prose <= _TEASER_PROSE_PER_LINK
+    headline_stats = stats[headline]
+    headline_link_chars = headline_stats.chars if headline_stats.in_link else headline_stats.link_chars
+    return headline_link_chars >= _MIN_HEADLINE_CHARS and st.chars - st.link_chars <= _TEASER_PROSE_PER_LINK
 
 
-def _leading_heading_link(item: HtmlElement) -> HtmlElement | None:
-    """The link in the item's first heading, when that heading is the item's first text."""
-    for element in item.iter():
-        if not isinstance(element.tag, str):
-            continue
-        if element.tag in _HEADING_TAGS:
-            links = (
-                element.xpath(".//a[@href]") or ([a for a in element.iterancestors("a") if a.get("href")][:1])
-            )
-            if not links:
-                return None
-            before = _text_before(item, element)
-            return links[0] if not before else None
-    return None
-
-
-def _text_before(container: HtmlElement, target: HtmlElement) -> str:
-    chunks: list[str] = []
-    for element in container.iter():
-        if element is target:
-            break
-        if element.text and isinstance(element.tag, str):
-            chunks.append(element.text)
-        if element.tail and element is not container and target not in element.iterdescendants():
-            chunks.append(element.tail)
-    return "".join(chunks).strip()
-
-
-def _starts_new_section(element: HtmlElement, level: int) -> bool:
-    """A heading of the same or a higher rank that is not a link (teaser headlines are)."""
-    candidates = [element] if element.tag in _HEADING_TAGS else []
-    candidates += element.xpath(".//h1|.//h2|.//h3|.//h4|.//h5|.//h6")
-    for heading in candidates:
-        if _HEADING_TAGS[heading.tag] <= level and not heading.xpath(".//a[@href]|ancestor::a"):
-            return True
-    return False
-
-
-def _removable(elements: list[HtmlElement], page_chars: int) -> bool:
-    chars = sum(len(_text(e)) for e in elements)
-    return chars <= _MAX_SHARE_OF_PAGE * page_chars
-
-
-def _has_other_heading(element: HtmlElement, heading: HtmlElement) -> bool:
-    return any(h is not heading for h in element.xpath(".//h1|.//h2|.//h3|.//h4|.//h5|.//h6"))
+def _removable(elements: list[HtmlElement], stats: dict[HtmlElement, _Stats], page_chars: int) -> bool:
+    return sum(stats[e].chars for e in elements) <= _MAX_SHARE_OF_PAGE * page_chars
 
 
 def _is_leaf(element: HtmlElement) -> bool:
     """No element children other than inline formatting."""
-    return all(
-        not isinstance(child.tag, str) or child.tag in ("span", "strong", "b", "em", "i", "a", "svg")
-        for child in element
-    )
-
-
-def _in_link(element: HtmlElement) -> bool:
-    return element.tag == "a" or any(True for _ in element.iterancestors("a"))
-
-
-def _links(element: HtmlElement) -> list[HtmlElement]:
-    links = element.xpath(".//a[@href]")
-    if element.tag == "a" and element.get("href"):
-        links.append(element)
-    return links
-
-
-def _attached(element: HtmlElement, root: HtmlElement) -> bool:
-    return any(ancestor is root for ancestor in element.iterancestors())
+    return all(not isinstance(child.tag, str) or child.tag in _INLINE_TAGS for child in element)
 
 
 def _drop(element: HtmlElement) -> None:
@@ -240,15 +270,8 @@ def _drop(element: HtmlElement) -> None:
     parent.remove(element)
 
 
-def _text(element: HtmlElement) -> str:
-    """The element's visible text, whitespace collapsed (scripts and styles left out)."""
-    try:
-        chunks = _VISIBLE_TEXT(element)
-    except etree.LxmlError:
-        return ""
-    return " ".join(" ".join(chunks).split())
-
-
-_VISIBLE_TEXT = etree.XPath(
-    ".//text()[not(ancestor::script) and not(ancestor::style) and not(ancestor::noscript)]"
-)
+def _nchars(text: str | None) -> int:
+    """Non-space characters: markup indentation must not count as text."""
+    if not text:
+        return 0
+    return len(text) - sum(map(text.count, " \n\t\r\xa0"))

@@ -7,6 +7,7 @@ from typing import Any
 
 import trafilatura
 from lxml.html import HtmlElement
+from trafilatura.metadata import extract_metadata
 from trafilatura.utils import load_html
 
 from bot.errors import ExtractError, NotAnArticleError
@@ -16,14 +17,19 @@ from bot.extract._summary import summarize
 from bot.extract._text import reading_minutes, word_count
 from bot.types import Article
 
-# Settings chosen by measurement on the article-extraction benchmark (bench/extract_quality.py).
+# Settings chosen by measurement on the article-extraction benchmark (bench/extract_quality.py):
+# reader comments are not the article; trafilatura's own extractor alone ("fast") scores
+# higher than with its readability/jusText fallbacks, which are kept for the pages where it
+# returns navigation (see _looks_like_navigation).
 _TRAFILATURA_OPTIONS: dict[str, Any] = {
     "include_comments": False,
     "include_tables": True,
     "include_images": False,
     "include_links": False,
-    "with_metadata": True,
 }
+# Text whose words mostly sit in lines this short is menus and link lists, not prose.
+_SHORT_LINE_WORDS = 4
+_MAX_SHORT_LINE_SHARE = 0.5
 
 
 def extract(html: str, url: str | None = None) -> Article:
@@ -45,35 +51,60 @@ def extract(html: str, url: str | None = None) -> Article:
 
 def article_from_tree(tree: HtmlElement, url: str | None) -> Article:
     """:func:`extract` on a parsed page; ``tree`` is modified."""
+    try:
+        metadata = extract_metadata(tree, default_url=url, extensive=False)
+    except Exception as e:  # trafilatura's failures have no common base
+        raise ExtractError("The page's metadata could not be read.") from e
     page_published = _meta.published_time(tree)
     page_language = _meta.language(tree)
     remove_teaser_blocks(tree)
-    try:
-        document = trafilatura.bare_extraction(tree, url=url, **_TRAFILATURA_OPTIONS)
-    except Exception as e:  # trafilatura's failures have no common base
-        raise ExtractError("The article could not be extracted from the page.") from e
-    if document is None or not (document.text or "").strip():
-        raise NotAnArticleError("The page has no article text.")
-
-    title = _clean_line(document.title)
-    text = _paragraphs(document.text, title)
+    raw_text = _main_text(tree, url)
+    title = _clean_line(metadata.title)
+    text = _paragraphs(raw_text, title)
     if not text:
         raise NotAnArticleError("The page has no article text.")
     return Article(
         url=url,
-        canonical_url=_meta.canonical(url, document.url),
+        canonical_url=_meta.canonical(url, metadata.url),
         title=title,
-        author=_clean_line(document.author),
-        published=page_published or _meta.date_only(document.date),
-        site_name=_clean_line(document.sitename) or _meta.host_name(url or document.url),
-        description=_clean_line(document.description),
-        image_url=_meta.absolute(document.image, url or document.url),
-        language=page_language or _clean_line(document.language),
+        author=_clean_line(metadata.author),
+        published=page_published or _meta.date_only(metadata.date),
+        site_name=_clean_line(metadata.sitename) or _meta.host_name(url or metadata.url),
+        description=_clean_line(metadata.description),
+        image_url=_meta.absolute(metadata.image, url or metadata.url),
+        language=page_language,
         text=text,
         word_count=word_count(text),
         reading_minutes=reading_minutes(text),
         summary=summarize(text),
     )
+
+
+def _main_text(tree: HtmlElement, url: str | None) -> str:
+    """The article text by trafilatura's own extractor, else with its fallbacks."""
+    text = _trafilatura_text(tree, url, fast=True)
+    if not text or _looks_like_navigation(text):
+        text = _trafilatura_text(tree, url, fast=False) or text
+    return text
+
+
+def _trafilatura_text(tree: HtmlElement, url: str | None, *, fast: bool) -> str:
+    try:
+        # bare_extraction copies the tree before cleaning it, so it can be called twice.
+        document = trafilatura.bare_extraction(tree, url=url, fast=fast, **_TRAFILATURA_OPTIONS)
+    except Exception as e:  # trafilatura's failures have no common base
+        raise ExtractError("The article could not be extracted from the page.") from e
+    return (document.text or "") if document is not None else ""
+
+
+def _looks_like_navigation(text: str) -> bool:
+    words = short = 0
+    for line in text.splitlines():
+        n = len(line.split())
+        words += n
+        if n <= _SHORT_LINE_WORDS:
+            short += n
+    return words > 0 and short > _MAX_SHORT_LINE_SHARE * words
 
 
 def _paragraphs(raw: str, title: str | None) -> str:
