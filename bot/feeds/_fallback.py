@@ -131,9 +131,10 @@ def _raw_entry(entry: dict[str, Any], base: _Base, is_atom: bool) -> RawEntry:
 
 def _date(entry: dict[str, Any], key: str) -> datetime | None:
     # Our parser first: feedparser reads named zones it does not know (CEST) as UTC.
-    parsed = parse_date(entry.get(key))
+    # dict.get: FeedParserDict.get("published") quietly (and deprecatedly) answers "updated".
+    parsed = parse_date(dict.get(entry, key))
     if parsed is None:
-        struct: time.struct_time | None = entry.get(f"{key}_parsed")
+        struct: time.struct_time | None = dict.get(entry, f"{key}_parsed")
         if struct is not None:
             parsed = datetime(*struct[:6], tzinfo=UTC)
     return parsed
