@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import gzip
+import socket
+import sys
 import time
 import zlib
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -152,6 +154,7 @@ FRENCH = "Le café crème coûte très cher à Noël ; déjà, la façade de l'h
         # A byte-order mark beats everything.
         (b"\xef\xbb\xbf" + PAGE.encode(), "text/html; charset=iso-8859-1", "utf-8", PAGE),
     ],
+    ids=["header-wins", "meta", "http-equiv-latin1", "guess-cp1251", "guess-utf8", "bom-wins"],
 )
 async def test_charset(raw: bytes, content_type: str, charset: str, text: str) -> None:
     result = await fetch_one({"/": html(raw, content_type)})
@@ -238,6 +241,32 @@ async def test_slow_server_times_out() -> None:
     assert 0.4 < time.monotonic() - began < 1.5
     assert "too long" in str(info.value)
     assert isinstance(info.value, TimeoutError)
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="relies on Linux dropping SYNs to a full accept queue")
+async def test_connect_timeout() -> None:
+    # A listener that never accepts, its queue already full: the kernel drops further SYNs,
+    # so the connection hangs exactly like a firewalled host, without leaving this machine.
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(0)
+        port = listener.getsockname()[1]
+        fillers = [socket.socket() for _ in range(4)]
+        try:
+            for filler in fillers:
+                filler.setblocking(False)
+                filler.connect_ex(("127.0.0.1", port))
+            await asyncio.sleep(0.05)
+            async with Fetcher(settings(connect_timeout_s=0.3, timeout_s=5)) as fetcher:
+                began = time.monotonic()
+                with pytest.raises(FetchTimeoutError) as info:
+                    await fetcher.fetch(f"http://127.0.0.1:{port}/")
+                elapsed = time.monotonic() - began
+        finally:
+            for filler in fillers:
+                filler.close()
+    assert str(info.value) == "The site took too long to accept the connection."
+    assert 0.25 < elapsed < 1.5
 
 
 async def test_trickling_body_times_out() -> None:
