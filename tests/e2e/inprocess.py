@@ -27,18 +27,22 @@ def pointed_at(emu: Emulator) -> Any:
 
 
 @contextlib.asynccontextmanager
-async def running(bot: commands.Bot, emu: Emulator, *, timeout: float = 10.0) -> AsyncIterator[commands.Bot]:
+async def running(
+    bot: commands.Bot, emu: Emulator, *, timeout_s: float = 10.0
+) -> AsyncIterator[commands.Bot]:
     """Start ``bot`` with the emulator's token; wait for READY; close it after."""
     with pointed_at(emu):
         task = asyncio.create_task(bot.start(emu.token))
         try:
             waiter = asyncio.create_task(bot.wait_until_ready())
-            done, _ = await asyncio.wait({task, waiter}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+            done, _ = await asyncio.wait(
+                {task, waiter}, timeout=timeout_s, return_when=asyncio.FIRST_COMPLETED
+            )
             if task in done:
                 task.result()  # raises what start() raised
             if waiter not in done:
                 waiter.cancel()
-                raise TimeoutError(f"the in-process bot was not ready within {timeout} s")
+                raise TimeoutError(f"the in-process bot was not ready within {timeout_s} s")
             yield bot
         finally:
             await bot.close()

@@ -59,14 +59,19 @@ def make_bot(seen: Seen) -> commands.Bot:
         await interaction.response.send_message(f"add {url} to {channel.name}?", view=view)
 
     @feed_add.autocomplete("url")
-    async def url_choices(interaction: discord.Interaction, current: str) -> list[discord.app_commands.Choice[str]]:
+    async def url_choices(
+        interaction: discord.Interaction, current: str
+    ) -> list[discord.app_commands.Choice[str]]:
         return [discord.app_commands.Choice(name=f"{current}-{n}", value=f"{current}-{n}") for n in range(3)]
 
     bot.tree.add_command(feed)
 
     @bot.listen()
     async def on_interaction(interaction: discord.Interaction) -> None:
-        if interaction.type is discord.InteractionType.component and interaction.data.get("custom_id") == "confirm":
+        if (
+            interaction.type is discord.InteractionType.component
+            and interaction.data.get("custom_id") == "confirm"
+        ):
             await interaction.response.edit_message(content="confirmed", view=None)
 
     @bot.listen()
@@ -151,8 +156,9 @@ async def test_defer_then_followup_fills_the_deferral(env: Env) -> None:
 
 async def test_subcommand_with_channel_option_and_button_click(env: Env) -> None:
     emu = env.emu
-    result = await emu.invoke("feed add", {"url": "https://x.test/rss", "channel": emu.default.news},
-                              user=emu.default.admin)
+    result = await emu.invoke(
+        "feed add", {"url": "https://x.test/rss", "channel": emu.default.news}, user=emu.default.admin
+    )
     assert result.callback_type == 4 and not result.ephemeral
     assert result.content == "add https://x.test/rss to news?"
     button = result.components[0]["components"][0]
@@ -176,7 +182,7 @@ async def test_unknown_option_is_a_test_error(env: Env) -> None:
 
 
 async def test_response_after_three_seconds_is_10062(env: Env) -> None:
-    result = await env.emu.invoke("slow", timeout=6)
+    result = await env.emu.invoke("slow", timeout_s=6)
     assert result.callback_type is None
     assert [err.code for err in result.errors] == [10062]
     assert [err.code for err in env.seen.errors] == [10062]
@@ -269,7 +275,7 @@ async def test_gateway_drop_resumes_and_replays_missed_events(env: Env) -> None:
     await emu.drop_gateway()
     # Sent while the bot is disconnected: must arrive through the RESUME replay.
     await emu.post_user_message(emu.default.general, emu.default.member, "while you were away")
-    await emu.gateway.wait_for(lambda: env.seen.resumed == 1, timeout=10)
+    await emu.gateway.wait_for(lambda: env.seen.resumed == 1, timeout_s=10)
     resume = emu.recorder.events(direction="recv")
     assert any(g.op == 6 for g in resume)
     assert emu.gateway.identifies == 1
@@ -282,7 +288,7 @@ async def test_invalid_session_makes_the_client_identify_again(env: Env) -> None
     emu = env.emu
     await emu.gateway.invalidate_sessions()
     await emu.drop_gateway()
-    await emu.gateway.wait_for(lambda: emu.gateway.identifies == 2, timeout=15)
+    await emu.gateway.wait_for(lambda: emu.gateway.identifies == 2, timeout_s=15)
     assert any(g.op == 9 for g in emu.recorder.events())
     assert (await emu.invoke("ping")).content == "echo pong"
 
@@ -292,7 +298,9 @@ async def test_unknown_endpoint_is_recorded(env: Env) -> None:
     with pytest.raises(discord.NotFound):
         await env.bot.http.request(route)
     unknown = env.emu.recorder.unknown_requests
-    assert [(r.method, r.path) for r in unknown] == [("GET", f"/guilds/{env.emu.default.guild.id}/audit-logs")]
+    assert [(r.method, r.path) for r in unknown] == [
+        ("GET", f"/guilds/{env.emu.default.guild.id}/audit-logs")
+    ]
     assert unknown[0].response == {"code": 0, "message": "404: Not Found"}
 
 

@@ -1,9 +1,9 @@
 """A local Discord API emulator that the unmodified discord.py client connects to.
 
-    async with Emulator() as emu:
-        Route.BASE, DiscordWebSocket.DEFAULT_GATEWAY = emu.api_base, yarl.URL(emu.gateway_url)
-        ... run a client with emu.token ...
-        result = await emu.invoke("feed add", {"url": "..."}, user=emu.default.admin)
+async with Emulator() as emu:
+    Route.BASE, DiscordWebSocket.DEFAULT_GATEWAY = emu.api_base, yarl.URL(emu.gateway_url)
+    ... run a client with emu.token ...
+    result = await emu.invoke("feed add", {"url": "..."}, user=emu.default.admin)
 """
 
 from tests.emulator.errors import ApiError

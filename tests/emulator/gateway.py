@@ -41,7 +41,7 @@ class _Compressor:
         if kind == "zlib-stream":
             self._zlib = zlib.compressobj()
         elif kind == "zstd-stream":
-            import zstandard  # noqa: PLC0415  # optional, only when the client asked for it
+            import zstandard  # optional, only when the client asked for it
 
             self._zstd = zstandard.ZstdCompressor().compressobj()
 
@@ -50,7 +50,7 @@ class _Compressor:
         if self.kind == "zlib-stream":
             return self._zlib.compress(raw) + self._zlib.flush(zlib.Z_SYNC_FLUSH)
         if self.kind == "zstd-stream":
-            import zstandard  # noqa: PLC0415
+            import zstandard
 
             return self._zstd.compress(raw) + self._zstd.flush(zstandard.COMPRESSOBJ_FLUSH_BLOCK)
         return text
@@ -117,12 +117,8 @@ class Gateway:
     async def dispatch(self, event: str, data: Any, *, intent: int | None = None) -> None:
         """Send a dispatch to every live session; a disconnected one keeps it for RESUME."""
         for session in self.live_sessions:
-            if intent is not None and not session.intents & intent:
-                continue
-            session.seq += 1
-            session.buffer.append((session.seq, event, data))
-            if session.connection is not None:
-                await self._send(session.connection, {"op": DISPATCH, "t": event, "s": session.seq, "d": data})
+            if intent is None or session.intents & intent:
+                await self._dispatch_to(session, event, data)
 
     async def drop(self, *, abrupt: bool = True, code: int = 4000) -> None:
         """Close every connection: abruptly (TCP abort, no close frame) or with ``code``."""
@@ -146,10 +142,10 @@ class Gateway:
             if session.connection is not None:
                 await self._send(session.connection, {"op": RECONNECT, "d": None})
 
-    async def wait_for(self, predicate: Callable[[], bool], timeout: float) -> None:
-        """Poll ``predicate`` until it holds (raises TimeoutError after ``timeout`` s)."""
-        async with asyncio.timeout(timeout):
-            while not predicate():
+    async def wait_for(self, predicate: Callable[[], bool], timeout_s: float) -> None:
+        """Poll ``predicate`` until it holds (raises TimeoutError after ``timeout_s`` s)."""
+        async with asyncio.timeout(timeout_s):
+            while not predicate():  # noqa: ASYNC110  # the predicates read plain state, no event to wait on
                 await asyncio.sleep(0.02)
 
     # -- the websocket -------------------------------------------------------------------------
@@ -179,10 +175,11 @@ class Gateway:
         finally:
             if session is not None and session.connection is connection:
                 session.connection = None
-            return ws
+        return ws
 
-    async def _on_message(self, connection: _Connection, session: Session | None,
-                          payload: dict[str, Any]) -> Session | None:
+    async def _on_message(
+        self, connection: _Connection, session: Session | None, payload: dict[str, Any]
+    ) -> Session | None:
         op, data = payload.get("op"), payload.get("d")
         if op == HEARTBEAT:
             await self._send(connection, {"op": HEARTBEAT_ACK})
@@ -277,14 +274,21 @@ class Gateway:
         query = (data.get("query") or "").lower()
         wanted = {int(u) for u in data.get("user_ids") or []}
         members = [
-            m.to_payload() for m in guild.members.values()
+            m.to_payload()
+            for m in guild.members.values()
             if (not wanted or m.user.id in wanted) and m.user.username.lower().startswith(query)
         ]
         limit = data.get("limit") or 0
         if limit:
             members = members[:limit]
-        chunk = {"guild_id": str(guild.id), "members": members, "chunk_index": 0, "chunk_count": 1,
-                 "not_found": [], "nonce": data.get("nonce")}
+        chunk = {
+            "guild_id": str(guild.id),
+            "members": members,
+            "chunk_index": 0,
+            "chunk_count": 1,
+            "not_found": [],
+            "nonce": data.get("nonce"),
+        }
         await self._dispatch_to(session, "GUILD_MEMBERS_CHUNK", chunk)
 
     # -- plumbing ------------------------------------------------------------------------------
@@ -313,6 +317,12 @@ class Gateway:
 
     def _record(self, direction: str, payload: dict[str, Any]) -> None:
         self.recorder.gateway.append(
-            GatewayRecord(time.monotonic(), direction, payload.get("op"), payload.get("t"), payload.get("s"),
-                          payload.get("d"))
+            GatewayRecord(
+                time.monotonic(),
+                direction,
+                payload.get("op"),
+                payload.get("t"),
+                payload.get("s"),
+                payload.get("d"),
+            )
         )

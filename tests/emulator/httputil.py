@@ -94,5 +94,9 @@ def query_int(request: web.Request, name: str, default: int | None = None) -> in
     try:
         return int(value)
     except ValueError as e:
-        raise ApiError(400, 50035, "Invalid Form Body",
-                       {name: {"_errors": [{"code": "NUMBER_TYPE_COERCE", "message": "Value is not int."}]}}) from e
+        raise ApiError(
+            400,
+            50035,
+            "Invalid Form Body",
+            {name: {"_errors": [{"code": "NUMBER_TYPE_COERCE", "message": "Value is not int."}]}},
+        ) from e

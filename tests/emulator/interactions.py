@@ -183,7 +183,9 @@ def command_options(
     by_name = {o["name"]: o for o in options_schema}
     unknown = set(values) - set(by_name)
     if unknown:
-        raise ValueError(f"/{schema['name']} {' '.join(path)} has no option {sorted(unknown)} (has {sorted(by_name)})")
+        raise ValueError(
+            f"/{schema['name']} {' '.join(path)} has no option {sorted(unknown)} (has {sorted(by_name)})"
+        )
     missing = [o["name"] for o in options_schema if o.get("required") and o["name"] not in values]
     if missing and focused is None:
         raise ValueError(f"/{schema['name']} {' '.join(path)} needs option(s) {missing}")
@@ -194,8 +196,9 @@ def command_options(
     return leaf
 
 
-def _option(schema: dict[str, Any], value: Any, guild: Guild | None, resolve: dict[str, Any],
-            focused: bool) -> dict[str, Any]:
+def _option(
+    schema: dict[str, Any], value: Any, guild: Guild | None, resolve: dict[str, Any], focused: bool
+) -> dict[str, Any]:
     kind = schema["type"]
     option: dict[str, Any] = {"name": schema["name"], "type": kind}
     if focused:
@@ -213,7 +216,9 @@ def _option(schema: dict[str, Any], value: Any, guild: Guild | None, resolve: di
         payload["permissions"] = str(guild.permissions_in(value, next(iter(guild.members)))) if guild else "0"
         resolve.setdefault("channels", {})[str(value.id)] = payload
         option["value"] = str(value.id)
-    elif kind in (OPTION_ROLE, OPTION_MENTIONABLE) and hasattr(value, "permissions") and hasattr(value, "name"):
+    elif (
+        kind in (OPTION_ROLE, OPTION_MENTIONABLE) and hasattr(value, "permissions") and hasattr(value, "name")
+    ):
         resolve.setdefault("roles", {})[str(value.id)] = value.to_payload()
         option["value"] = str(value.id)
     elif kind == OPTION_ATTACHMENT and isinstance(value, dict):

@@ -44,8 +44,14 @@ class MessageStore:
 
     # -- files ---------------------------------------------------------------------------------
 
-    def store_file(self, channel_id: int, upload: UploadedFile, description: str | None = None,
-                   *, ephemeral: bool = False) -> dict[str, Any]:
+    def store_file(
+        self,
+        channel_id: int,
+        upload: UploadedFile,
+        description: str | None = None,
+        *,
+        ephemeral: bool = False,
+    ) -> dict[str, Any]:
         attachment_id = snowflake()
         payload: dict[str, Any] = {
             "id": str(attachment_id),
@@ -88,8 +94,12 @@ class MessageStore:
                 upload = by_index[int(ref)]
                 if item.get("filename"):
                     upload = UploadedFile(upload.index, item["filename"], upload.content_type, upload.data)
-                result.append(self.store_file(channel_id, upload, item.get("description"), ephemeral=ephemeral))
-        result += [self.store_file(channel_id, u, ephemeral=ephemeral) for u in uploads if u.index not in used]
+                result.append(
+                    self.store_file(channel_id, upload, item.get("description"), ephemeral=ephemeral)
+                )
+        result += [
+            self.store_file(channel_id, u, ephemeral=ephemeral) for u in uploads if u.index not in used
+        ]
         return result
 
     # -- messages ------------------------------------------------------------------------------
@@ -144,7 +154,9 @@ class MessageStore:
             message["type"] = 19 if message_type == 0 else message_type
         return message
 
-    def dedupe(self, author_id: int, channel_id: int, payload: dict[str, Any], *, now: float) -> dict[str, Any] | None:
+    def dedupe(
+        self, author_id: int, channel_id: int, payload: dict[str, Any], *, now: float
+    ) -> dict[str, Any] | None:
         """The message already sent with this enforced nonce, if any."""
         nonce = payload.get("nonce")
         if nonce is None or not payload.get("enforce_nonce"):
@@ -154,7 +166,9 @@ class MessageStore:
             return None
         return self.get(channel_id, seen[1])
 
-    def add(self, message: dict[str, Any], *, nonce_author: int | None = None, now: float | None = None) -> None:
+    def add(
+        self, message: dict[str, Any], *, nonce_author: int | None = None, now: float | None = None
+    ) -> None:
         channel_id, message_id = int(message["channel_id"]), int(message["id"])
         if message["flags"] & EPHEMERAL:
             self.ephemeral[message_id] = message
@@ -170,7 +184,9 @@ class MessageStore:
             message = self.ephemeral.get(message_id)
         return message
 
-    def edit(self, message: dict[str, Any], payload: dict[str, Any], attachments: list[dict[str, Any]] | None) -> None:
+    def edit(
+        self, message: dict[str, Any], payload: dict[str, Any], attachments: list[dict[str, Any]] | None
+    ) -> None:
         """Apply a PATCH: only the keys present change."""
         if "content" in payload:
             message["content"] = payload["content"] or ""
@@ -191,13 +207,20 @@ class MessageStore:
         message = self.channels.get(channel_id, {}).pop(message_id, None)
         return message or self.ephemeral.pop(message_id, None)
 
-    def history(self, channel_id: int, *, limit: int = 50, before: int | None = None,
-                after: int | None = None, around: int | None = None) -> list[dict[str, Any]]:
+    def history(
+        self,
+        channel_id: int,
+        *,
+        limit: int = 50,
+        before: int | None = None,
+        after: int | None = None,
+        around: int | None = None,
+    ) -> list[dict[str, Any]]:
         """Newest first, as Discord returns them (``after`` alone: the oldest ones after it)."""
         ids = sorted(self.channels.get(channel_id, {}))
         stored = self.channels.get(channel_id, {})
         if around is not None:
-            older = [i for i in ids if i <= around][-((limit + 1) // 2):]
+            older = [i for i in ids if i <= around][-((limit + 1) // 2) :]
             newer = [i for i in ids if i > around][: limit // 2]
             chosen = older + newer
         elif after is not None:

@@ -78,12 +78,15 @@ class Overwrite:
     deny: int = 0
 
     def to_payload(self) -> dict[str, object]:
-        return {"id": str(self.target_id), "type": self.type, "allow": str(self.allow), "deny": str(self.deny)}
+        return {
+            "id": str(self.target_id),
+            "type": self.type,
+            "allow": str(self.allow),
+            "deny": str(self.deny),
+        }
 
 
-def base_permissions(
-    *, everyone: int, role_permissions: Iterable[int], is_owner: bool = False
-) -> int:
+def base_permissions(*, everyone: int, role_permissions: Iterable[int], is_owner: bool = False) -> int:
     """Guild-level permissions of a member."""
     if is_owner:
         return int(ALL)

@@ -115,8 +115,9 @@ class RateLimiter:
                 return rule.limit, rule.window_s
         return self.config.default_limit, self.config.default_window_s
 
-    def hit(self, method: str, template: str, major: str, *, now: float, wall: float,
-            exempt_global: bool = False) -> Verdict:
+    def hit(
+        self, method: str, template: str, major: str, *, now: float, wall: float, exempt_global: bool = False
+    ) -> Verdict:
         """Count one request at monotonic ``now`` (``wall`` is the Unix time for the Reset header)."""
         route_key = f"{method} {template}"
         limit, window_s = self.rule_for(method, template)
@@ -131,14 +132,24 @@ class RateLimiter:
                 self._global = _Window(now)
             if self._global.count >= self.config.global_limit:
                 retry = max(self._global.started + 1.0 - now, 0.001)
-                return Verdict(False, limit, max(limit - window.count, 0), retry, wall + retry, name,
-                               "global", is_global=True)
+                return Verdict(
+                    False,
+                    limit,
+                    max(limit - window.count, 0),
+                    retry,
+                    wall + retry,
+                    name,
+                    "global",
+                    is_global=True,
+                )
             self._global.count += 1
 
         if self.config.enabled and window.count >= limit:
             return Verdict(False, limit, 0, reset_after, wall + reset_after, name, "user")
         window.count += 1
-        return Verdict(True, limit, max(limit - window.count, 0), reset_after, wall + reset_after, name, "user")
+        return Verdict(
+            True, limit, max(limit - window.count, 0), reset_after, wall + reset_after, name, "user"
+        )
 
 
 def ratelimit_headers(verdict: Verdict) -> dict[str, str]:
@@ -152,7 +163,9 @@ def ratelimit_headers(verdict: Verdict) -> dict[str, str]:
     return headers
 
 
-def too_many_requests(retry_after: float, *, scope: str, is_global: bool) -> tuple[dict[str, object], dict[str, str]]:
+def too_many_requests(
+    retry_after: float, *, scope: str, is_global: bool
+) -> tuple[dict[str, object], dict[str, str]]:
     """Body and extra headers of a 429, as Discord sends them (``Via`` included: discord.py checks it)."""
     body: dict[str, object] = {
         "message": "You are being rate limited.",

@@ -55,24 +55,21 @@ class Recorder:
 
     def calls(self, method: str | None = None, path_prefix: str = "") -> list[RequestRecord]:
         return [
-            r for r in self.requests
+            r
+            for r in self.requests
             if (method is None or r.method == method) and r.path.startswith(path_prefix)
         ]
 
     def events(self, name: str | None = None, *, direction: str = "send") -> list[GatewayRecord]:
-        return [
-            g for g in self.gateway
-            if g.direction == direction and (name is None or g.event == name)
-        ]
+        return [g for g in self.gateway if g.direction == direction and (name is None or g.event == name)]
 
     def dump(self, *, last: int = 60) -> str:
         """A readable report of the last ``last`` requests and gateway frames."""
         lines = [f"--- emulator: {len(self.requests)} requests, {len(self.gateway)} gateway frames ---"]
         for r in self.requests[-last:]:
             mark = "" if r.route else "  [UNKNOWN ENDPOINT]"
-            lines.append(
-                f"+{r.at - self.started:8.3f}s {r.method:6} {r.path} -> {r.status} ({r.duration_ms:.0f} ms){mark}"
-            )
+            at = r.at - self.started
+            lines.append(f"+{at:8.3f}s {r.method:6} {r.path} -> {r.status} ({r.duration_ms:.0f} ms){mark}")
             if r.body not in (None, "", b""):
                 lines.append(f"           body: {_short(r.body)}")
             if r.status >= 300 and r.response is not None:

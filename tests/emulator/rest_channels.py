@@ -22,8 +22,9 @@ if TYPE_CHECKING:
     from tests.emulator.server import Emulator
 
 
-def check_message_payload(payload: dict[str, Any], *, attachments: int, prefix: str | None = None,
-                          require_body: bool = True) -> None:
+def check_message_payload(
+    payload: dict[str, Any], *, attachments: int, prefix: str | None = None, require_body: bool = True
+) -> None:
     """Raise 50035 / 50006 as Discord would for ``payload``."""
     problems = limits.validate_message(payload)
     if problems:
@@ -47,7 +48,9 @@ class ChannelRoutes:
         r.add_delete(prefix + "/channels/{channel_id}/messages/{message_id}", self.delete_message)
         r.add_post(prefix + "/channels/{channel_id}/messages/{message_id}/threads", self.thread_from_message)
         r.add_put(prefix + "/channels/{channel_id}/messages/{message_id}/reactions/{emoji}/@me", self.react)
-        r.add_delete(prefix + "/channels/{channel_id}/messages/{message_id}/reactions/{emoji}/@me", self.unreact)
+        r.add_delete(
+            prefix + "/channels/{channel_id}/messages/{message_id}/reactions/{emoji}/@me", self.unreact
+        )
         r.add_post(prefix + "/channels/{channel_id}/threads", self.thread_without_message)
         r.add_put(prefix + "/channels/{channel_id}/thread-members/@me", self.join_thread)
         r.add_post(prefix + "/channels/{channel_id}/typing", self.typing)
@@ -95,10 +98,23 @@ class ChannelRoutes:
         self.require(guild, channel, Perm.VIEW_CHANNEL | Perm.READ_MESSAGE_HISTORY)
         limit = query_int(request, "limit", 50) or 50
         if not 1 <= limit <= 100:
-            raise e.invalid_form_body({"limit": {"_errors": [
-                {"code": "NUMBER_TYPE_MAX", "message": "Int value should be less than or equal to 100."}]}})
+            raise e.invalid_form_body(
+                {
+                    "limit": {
+                        "_errors": [
+                            {
+                                "code": "NUMBER_TYPE_MAX",
+                                "message": "Int value should be less than or equal to 100.",
+                            }
+                        ]
+                    }
+                }
+            )
         found = self.emu.messages.history(
-            channel_id, limit=limit, before=query_int(request, "before"), after=query_int(request, "after"),
+            channel_id,
+            limit=limit,
+            before=query_int(request, "before"),
+            after=query_int(request, "after"),
             around=query_int(request, "around"),
         )
         return json_response(found)
@@ -111,7 +127,9 @@ class ChannelRoutes:
     async def create_message(self, request: web.Request) -> web.Response:
         guild, channel, channel_id = self.channel(request)
         body = await read_body(request)
-        send = Perm.SEND_MESSAGES_IN_THREADS if channel is not None and channel.is_thread else Perm.SEND_MESSAGES
+        send = (
+            Perm.SEND_MESSAGES_IN_THREADS if channel is not None and channel.is_thread else Perm.SEND_MESSAGES
+        )
         self.require(guild, channel, send | (Perm.ATTACH_FILES if body.uploads else 0))
         check_message_payload(body.payload, attachments=len(body.uploads))
         now = time.monotonic()
@@ -157,8 +175,18 @@ class ChannelRoutes:
         self.require(guild, channel, Perm.MANAGE_MESSAGES)
         ids = (await read_body(request)).payload.get("messages") or []
         if not 2 <= len(ids) <= 100:
-            raise e.invalid_form_body({"messages": {"_errors": [
-                {"code": "BASE_TYPE_BAD_LENGTH", "message": "Must be between 2 and 100 in length."}]}})
+            raise e.invalid_form_body(
+                {
+                    "messages": {
+                        "_errors": [
+                            {
+                                "code": "BASE_TYPE_BAD_LENGTH",
+                                "message": "Must be between 2 and 100 in length.",
+                            }
+                        ]
+                    }
+                }
+            )
         for message_id in ids:
             await self.emu.publish_delete(channel_id, int(message_id))
         return no_content()
@@ -217,8 +245,18 @@ class ChannelRoutes:
     @staticmethod
     def _check_thread_name(name: str) -> None:
         if not 1 <= len(name) <= 100:
-            raise e.invalid_form_body({"name": {"_errors": [
-                {"code": "BASE_TYPE_BAD_LENGTH", "message": "Must be between 1 and 100 in length."}]}})
+            raise e.invalid_form_body(
+                {
+                    "name": {
+                        "_errors": [
+                            {
+                                "code": "BASE_TYPE_BAD_LENGTH",
+                                "message": "Must be between 1 and 100 in length.",
+                            }
+                        ]
+                    }
+                }
+            )
 
     async def join_thread(self, request: web.Request) -> web.Response:
         self.channel(request)
@@ -231,8 +269,15 @@ class ChannelRoutes:
         self.require(guild, channel, Perm.MANAGE_WEBHOOKS)
         name = (await read_body(request)).payload.get("name") or ""
         if not 1 <= len(name) <= 80 or "discord" in name.lower():
-            raise e.invalid_form_body({"name": {"_errors": [
-                {"code": "BASE_TYPE_BAD_LENGTH", "message": "Must be between 1 and 80 in length."}]}})
+            raise e.invalid_form_body(
+                {
+                    "name": {
+                        "_errors": [
+                            {"code": "BASE_TYPE_BAD_LENGTH", "message": "Must be between 1 and 80 in length."}
+                        ]
+                    }
+                }
+            )
         webhook = {
             "id": str(self.emu.new_id()),
             "type": 1,

@@ -34,16 +34,27 @@ class InteractionRoutes:
         r.add_get(prefix + "/webhooks/{webhook_id}/{token}", self.get_webhook)
         r.add_delete(prefix + "/webhooks/{webhook_id}/{token}", self.delete_webhook)
         r.add_post(prefix + "/webhooks/{webhook_id}/{token}", self.execute)
-        for method, handler in (("GET", self.get_webhook_message), ("PATCH", self.edit_webhook_message),
-                                ("DELETE", self.delete_webhook_message)):
+        for method, handler in (
+            ("GET", self.get_webhook_message),
+            ("PATCH", self.edit_webhook_message),
+            ("DELETE", self.delete_webhook_message),
+        ):
             r.add_route(method, prefix + "/webhooks/{webhook_id}/{token}/messages/{message_id}", handler)
 
     # -- interaction callbacks -----------------------------------------------------------------
 
     def _fail(self, rec: i.InteractionRecord | None, request: web.Request, error: e.ApiError) -> e.ApiError:
         if rec is not None:
-            rec.errors.append(i.CallError(round(rec.ms_since_dispatch(), 1), request.method,
-                                          request.path, error.status, error.code, error.message))
+            rec.errors.append(
+                i.CallError(
+                    round(rec.ms_since_dispatch(), 1),
+                    request.method,
+                    request.path,
+                    error.status,
+                    error.code,
+                    error.message,
+                )
+            )
             rec.note(f"refused {request.method} {error.code}")
         return error
 
@@ -60,9 +71,22 @@ class InteractionRoutes:
         kind = body.payload.get("type")
         data = body.payload.get("data") or {}
         if kind not in i.CALLBACKS_FOR.get(rec.type, set()):
-            raise self._fail(rec, request, e.invalid_form_body({"type": {"_errors": [
-                {"code": "INTERACTION_RESPONSE_TYPE_INVALID",
-                 "message": f"Callback type {kind} is not valid for interaction type {rec.type}"}]}}))
+            raise self._fail(
+                rec,
+                request,
+                e.invalid_form_body(
+                    {
+                        "type": {
+                            "_errors": [
+                                {
+                                    "code": "INTERACTION_RESPONSE_TYPE_INVALID",
+                                    "message": f"Callback {kind} is invalid for interaction type {rec.type}",
+                                }
+                            ]
+                        }
+                    }
+                ),
+            )
         try:
             message = await self._apply_callback(rec, kind, data, body.uploads)
         except e.ApiError as error:
@@ -84,8 +108,9 @@ class InteractionRoutes:
             answer["resource"] = {"type": kind, "message": message}
         return json_response(answer)
 
-    async def _apply_callback(self, rec: i.InteractionRecord, kind: int, data: dict[str, Any],
-                              uploads: list[Any]) -> dict[str, Any] | None:
+    async def _apply_callback(
+        self, rec: i.InteractionRecord, kind: int, data: dict[str, Any], uploads: list[Any]
+    ) -> dict[str, Any] | None:
         if kind == i.MESSAGE:
             check_message_payload(data, attachments=len(uploads), prefix="data")
             rec.original = await self._interaction_message(rec, data, uploads)
@@ -101,15 +126,35 @@ class InteractionRoutes:
             await self._edit(rec, rec.source_message, data, uploads)
             return rec.source_message
         if kind == i.AUTOCOMPLETE_RESULT and len(data.get("choices") or []) > 25:
-            raise e.invalid_form_body({"data": {"choices": {"_errors": [
-                {"code": "BASE_TYPE_MAX_LENGTH", "message": "Must be 25 or fewer in length."}]}}})
+            raise e.invalid_form_body(
+                {
+                    "data": {
+                        "choices": {
+                            "_errors": [
+                                {"code": "BASE_TYPE_MAX_LENGTH", "message": "Must be 25 or fewer in length."}
+                            ]
+                        }
+                    }
+                }
+            )
         if kind == i.MODAL and not (data.get("custom_id") and data.get("title") and data.get("components")):
-            raise e.invalid_form_body({"data": {"_errors": [
-                {"code": "BASE_TYPE_REQUIRED", "message": "A modal needs custom_id, title and components"}]}})
+            raise e.invalid_form_body(
+                {
+                    "data": {
+                        "_errors": [
+                            {
+                                "code": "BASE_TYPE_REQUIRED",
+                                "message": "A modal needs custom_id, title and components",
+                            }
+                        ]
+                    }
+                }
+            )
         return None
 
-    async def _interaction_message(self, rec: i.InteractionRecord, data: dict[str, Any], uploads: list[Any],
-                                   *, flags: int = 0) -> dict[str, Any]:
+    async def _interaction_message(
+        self, rec: i.InteractionRecord, data: dict[str, Any], uploads: list[Any], *, flags: int = 0
+    ) -> dict[str, Any]:
         ephemeral = bool((int(data.get("flags") or 0) | flags) & EPHEMERAL)
         attachments = self.emu.messages.attachments_for(rec.channel_id, data, uploads, ephemeral=ephemeral)
         user = rec.payload.get("member", {}).get("user") or rec.payload.get("user")
@@ -121,19 +166,31 @@ class InteractionRoutes:
             flags=flags,
             webhook_id=self.emu.application_id,
             application_id=self.emu.application_id,
-            interaction_metadata={"id": str(rec.id), "type": rec.type, "user": user,
-                                  "authorizing_integration_owners": {"0": str(rec.guild_id or 0)}},
+            interaction_metadata={
+                "id": str(rec.id),
+                "type": rec.type,
+                "user": user,
+                "authorizing_integration_owners": {"0": str(rec.guild_id or 0)},
+            },
             message_type=20 if rec.type == i.APPLICATION_COMMAND else 0,
         )
         await self.emu.publish_message(message)
         return message
 
-    async def _edit(self, rec: i.InteractionRecord | None, message: dict[str, Any], data: dict[str, Any],
-                    uploads: list[Any]) -> None:
+    async def _edit(
+        self,
+        rec: i.InteractionRecord | None,
+        message: dict[str, Any],
+        data: dict[str, Any],
+        uploads: list[Any],
+    ) -> None:
         attachments = None
         if "attachments" in data or uploads:
             attachments = self.emu.messages.attachments_for(
-                int(message["channel_id"]), data, uploads, message["attachments"],
+                int(message["channel_id"]),
+                data,
+                uploads,
+                message["attachments"],
                 ephemeral=bool(message["flags"] & EPHEMERAL),
             )
         self.emu.messages.edit(message, data, attachments)
@@ -185,16 +242,29 @@ class InteractionRoutes:
         webhook = self._channel_webhook(request)
         channel_id = int(request.query.get("thread_id") or webhook["channel_id"])
         attachments = self.emu.messages.attachments_for(channel_id, body.payload, body.uploads)
-        author = {"id": webhook["id"], "username": body.payload.get("username") or webhook["name"],
-                  "discriminator": "0000", "avatar": None, "bot": True, "global_name": None}
-        message = self.emu.messages.build(channel_id=channel_id, author=author, payload=body.payload,
-                                          attachments=attachments, webhook_id=int(webhook["id"]))
+        author = {
+            "id": webhook["id"],
+            "username": body.payload.get("username") or webhook["name"],
+            "discriminator": "0000",
+            "avatar": None,
+            "bot": True,
+            "global_name": None,
+        }
+        message = self.emu.messages.build(
+            channel_id=channel_id,
+            author=author,
+            payload=body.payload,
+            attachments=attachments,
+            webhook_id=int(webhook["id"]),
+        )
         await self.emu.publish_message(message)
         if request.query.get("wait") in ("true", "1", "True"):
             return json_response(message)
         return no_content()
 
-    async def _followup(self, rec: i.InteractionRecord, payload: dict[str, Any], uploads: list[Any]) -> dict[str, Any]:
+    async def _followup(
+        self, rec: i.InteractionRecord, payload: dict[str, Any], uploads: list[Any]
+    ) -> dict[str, Any]:
         original = rec.original
         if rec.callback_type == i.DEFERRED_MESSAGE and original is not None and original["flags"] & LOADING:
             # Discord: the first follow-up after a "thinking" deferral replaces the loading message,
@@ -213,7 +283,9 @@ class InteractionRoutes:
         ref = request.match_info["message_id"]
         if rec is not None:
             if ref == "@original":
-                message = rec.source_message if rec.callback_type in (i.UPDATE, i.DEFERRED_UPDATE) else rec.original
+                message = (
+                    rec.source_message if rec.callback_type in (i.UPDATE, i.DEFERRED_UPDATE) else rec.original
+                )
             else:
                 candidates = [m for m in [rec.original, *rec.followups] if m is not None]
                 message = next((m for m in candidates if m["id"] == ref), None)

@@ -43,7 +43,9 @@ def validate_command(command: dict[str, Any], path: str) -> dict[str, Any] | Non
             problem = validate_command({**option, "type": 1}, f"{path}.options.{index}")
         else:
             if option.get("required") and seen_optional:
-                return _bad(f"{path}.options.{index}", "Required options must be placed before non-required options")
+                return _bad(
+                    f"{path}.options.{index}", "Required options must be placed before non-required options"
+                )
             seen_optional = seen_optional or not option.get("required")
             problem = validate_command({**option, "type": 1}, f"{path}.options.{index}")
             if len(option.get("choices") or []) > 25:
@@ -79,8 +81,10 @@ class MiscRoutes:
             r.add_get(prefix + base + "/commands/{command_id}", self.get_command)
             r.add_patch(prefix + base + "/commands/{command_id}", self.edit_command)
             r.add_delete(prefix + base + "/commands/{command_id}", self.delete_command)
-        r.add_get(prefix + "/applications/{application_id}/guilds/{guild_id}/commands/permissions",
-                  self.command_permissions)
+        r.add_get(
+            prefix + "/applications/{application_id}/guilds/{guild_id}/commands/permissions",
+            self.command_permissions,
+        )
 
     # -- discovery, users, application ---------------------------------------------------------
 
@@ -88,12 +92,18 @@ class MiscRoutes:
         return json_response({"url": self.emu.gateway_url})
 
     async def gateway_bot(self, request: web.Request) -> web.Response:
-        return json_response({
-            "url": self.emu.gateway_url,
-            "shards": 1,
-            "session_start_limit": {"total": 1000, "remaining": 999, "reset_after": 14400000,
-                                    "max_concurrency": 1},
-        })
+        return json_response(
+            {
+                "url": self.emu.gateway_url,
+                "shards": 1,
+                "session_start_limit": {
+                    "total": 1000,
+                    "remaining": 999,
+                    "reset_after": 14400000,
+                    "max_concurrency": 1,
+                },
+            }
+        )
 
     async def me(self, request: web.Request) -> web.Response:
         user = self.emu.bot_user.to_payload()
@@ -115,26 +125,33 @@ class MiscRoutes:
             if channel["recipients"][0]["id"] == str(recipient):
                 return json_response(channel)
         channel_id = self.emu.new_id()
-        channel = {"id": str(channel_id), "type": DM, "last_message_id": None, "recipients": [user.to_payload()]}
+        channel = {
+            "id": str(channel_id),
+            "type": DM,
+            "last_message_id": None,
+            "recipients": [user.to_payload()],
+        }
         self.emu.dm_channels[channel_id] = channel
         return json_response(channel)
 
     async def application(self, request: web.Request) -> web.Response:
-        return json_response({
-            "id": str(self.emu.application_id),
-            "name": self.emu.bot_user.username,
-            "icon": None,
-            "description": "",
-            "summary": "",
-            "bot_public": True,
-            "bot_require_code_grant": False,
-            "verify_key": "0" * 64,
-            "flags": 0,
-            "owner": self.emu.world.users[self.emu.default.owner.id].to_payload(),
-            "team": None,
-            "bot": self.emu.bot_user.to_payload(),
-            "rpc_origins": [],
-        })
+        return json_response(
+            {
+                "id": str(self.emu.application_id),
+                "name": self.emu.bot_user.username,
+                "icon": None,
+                "description": "",
+                "summary": "",
+                "bot_public": True,
+                "bot_require_code_grant": False,
+                "verify_key": "0" * 64,
+                "flags": 0,
+                "owner": self.emu.world.users[self.emu.default.owner.id].to_payload(),
+                "team": None,
+                "bot": self.emu.bot_user.to_payload(),
+                "rpc_origins": [],
+            }
+        )
 
     # -- guilds --------------------------------------------------------------------------------
 
@@ -151,7 +168,9 @@ class MiscRoutes:
         return json_response(payload)
 
     async def guild_channels(self, request: web.Request) -> web.Response:
-        return json_response([c.to_payload() for c in self._guild(request).channels.values() if not c.is_thread])
+        return json_response(
+            [c.to_payload() for c in self._guild(request).channels.values() if not c.is_thread]
+        )
 
     async def guild_roles(self, request: web.Request) -> web.Response:
         return json_response([r.to_payload() for r in self._guild(request).roles.values()])
@@ -184,7 +203,9 @@ class MiscRoutes:
             return self.emu.guild_commands.setdefault(int(guild_id), {})
         return self.emu.global_commands
 
-    def _stored(self, command: dict[str, Any], request: web.Request, command_id: int | None = None) -> dict[str, Any]:
+    def _stored(
+        self, command: dict[str, Any], request: web.Request, command_id: int | None = None
+    ) -> dict[str, Any]:
         stored = {
             "type": 1,
             "description": "",

@@ -139,17 +139,27 @@ class Emulator:
         stored = self.messages.channels.get(channel_id, {})
         return [stored[k] for k in sorted(stored)]
 
-    async def wait_until_ready(self, timeout: float = 10.0) -> None:
-        await asyncio.wait_for(self.gateway.ready.wait(), timeout)
+    async def wait_until_ready(self, timeout_s: float = 10.0) -> None:
+        await asyncio.wait_for(self.gateway.ready.wait(), timeout_s)
 
-    async def wait_for_commands(self, timeout: float = 10.0, *, guild_id: int | None = None) -> None:
-        await self.gateway.wait_for(lambda: bool(self.commands(guild_id)), timeout)
+    async def wait_for_commands(self, timeout_s: float = 10.0, *, guild_id: int | None = None) -> None:
+        await self.gateway.wait_for(lambda: bool(self.commands(guild_id)), timeout_s)
 
     # -- driving the bot -----------------------------------------------------------------------
 
-    def inject(self, pattern: str, status: int = 429, count: int = 1, *, retry_after: float = 0.5,
-               is_global: bool = False) -> Injection:
-        """Answer the next ``count`` requests matching ``pattern`` (``"POST /channels/*/messages"``) with ``status``."""
+    def inject(
+        self,
+        pattern: str,
+        status: int = 429,
+        count: int = 1,
+        *,
+        retry_after: float = 0.5,
+        is_global: bool = False,
+    ) -> Injection:
+        """Answer the next ``count`` requests matching ``pattern`` with ``status``.
+
+        ``pattern`` is ``"POST /channels/*/messages"`` or ``"/channels/{channel_id}/messages"``.
+        """
         injection = Injection(pattern, status, count, retry_after, is_global)
         self.injections.append(injection)
         return injection
@@ -160,18 +170,24 @@ class Emulator:
     async def drop_gateway(self, *, abrupt: bool = True, code: int = 4000) -> None:
         await self.gateway.drop(abrupt=abrupt, code=code)
 
-    def upload(self, filename: str, data: bytes, content_type: str = "application/octet-stream",
-               channel: Channel | None = None) -> dict[str, Any]:
+    def upload(
+        self,
+        filename: str,
+        data: bytes,
+        content_type: str = "application/octet-stream",
+        channel: Channel | None = None,
+    ) -> dict[str, Any]:
         """A file as a user would attach it to a command option."""
-        from tests.emulator.messages import UploadedFile  # noqa: PLC0415
+        from tests.emulator.messages import UploadedFile
 
         channel_id = (channel or self.default.general).id
         return self.messages.store_file(channel_id, UploadedFile(0, filename, content_type, data))
 
     async def post_user_message(self, channel: Channel, member: Member, content: str) -> dict[str, Any]:
         """A message written by a user (e.g. to test a message listener)."""
-        message = self.messages.build(channel_id=channel.id, author=member.user, payload={"content": content},
-                                       attachments=[])
+        message = self.messages.build(
+            channel_id=channel.id, author=member.user, payload={"content": content}, attachments=[]
+        )
         await self.publish_message(message)
         return message
 
@@ -213,7 +229,9 @@ class Emulator:
         }
         if message is not None:
             payload["message"] = message
-        rec = i.InteractionRecord(interaction_id, token, kind, payload, channel.id, guild.id, source_message=message)
+        rec = i.InteractionRecord(
+            interaction_id, token, kind, payload, channel.id, guild.id, source_message=message
+        )
         self.interactions[interaction_id] = rec
         self.interactions_by_token[token] = rec
         rec.dispatched_at = time.monotonic()
@@ -221,13 +239,14 @@ class Emulator:
         await self.gateway.dispatch("INTERACTION_CREATE", payload)
         return rec
 
-    async def await_result(self, rec: i.InteractionRecord, *, timeout: float = 10.0,
-                           settle: float = 0.3) -> i.InteractionResult:
+    async def await_result(
+        self, rec: i.InteractionRecord, *, timeout_s: float = 10.0, settle: float = 0.3
+    ) -> i.InteractionResult:
         """Wait until the bot answered (and stayed quiet ``settle`` s); a snapshot of the answer.
 
-        Raises :class:`InteractionTimeout` when nothing came back within ``timeout``.
+        Raises :class:`InteractionTimeout` when nothing came back within ``timeout_s``.
         """
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             now = time.monotonic()
             if rec.settled and now - rec.last_activity >= settle:
@@ -235,7 +254,7 @@ class Emulator:
             await asyncio.sleep(0.02)
         if rec.callback_type is None and not rec.errors:
             raise InteractionTimeout(
-                f"the bot did not answer interaction {rec.id} ({_describe(rec)}) within {timeout} s; "
+                f"the bot did not answer interaction {rec.id} ({_describe(rec)}) within {timeout_s} s; "
                 f"timeline: {rec.timeline}"
             )
         return rec.snapshot()
@@ -249,23 +268,36 @@ class Emulator:
         channel: Channel | None = None,
         guild_id: int | None = None,
         wait: bool = True,
-        timeout: float = 10.0,
+        timeout_s: float = 10.0,
         settle: float = 0.3,
     ) -> i.InteractionResult | i.InteractionRecord:
         """Run ``/command`` (``"feed add"`` for a subcommand) as ``user``; the bot's answer."""
         data = self.command_data(command, options or {}, guild_id=guild_id)
         rec = await self.create_interaction(i.APPLICATION_COMMAND, data, member=user, channel=channel)
-        return await self.await_result(rec, timeout=timeout, settle=settle) if wait else rec
+        return await self.await_result(rec, timeout_s=timeout_s, settle=settle) if wait else rec
 
-    async def autocomplete(self, command: str, options: dict[str, Any], focused: str, *,
-                           user: Member | None = None, channel: Channel | None = None,
-                           timeout: float = 10.0) -> i.InteractionResult:
+    async def autocomplete(
+        self,
+        command: str,
+        options: dict[str, Any],
+        focused: str,
+        *,
+        user: Member | None = None,
+        channel: Channel | None = None,
+        timeout_s: float = 10.0,
+    ) -> i.InteractionResult:
         data = self.command_data(command, options, focused=focused)
         rec = await self.create_interaction(i.AUTOCOMPLETE, data, member=user, channel=channel)
-        return await self.await_result(rec, timeout=timeout, settle=0.05)
+        return await self.await_result(rec, timeout_s=timeout_s, settle=0.05)
 
-    def command_data(self, command: str, options: dict[str, Any], *, guild_id: int | None = None,
-                     focused: str | None = None) -> dict[str, Any]:
+    def command_data(
+        self,
+        command: str,
+        options: dict[str, Any],
+        *,
+        guild_id: int | None = None,
+        focused: str | None = None,
+    ) -> dict[str, Any]:
         name, *path = command.lstrip("/").split()
         schema = self.commands(guild_id).get(name)
         if schema is None:
@@ -274,16 +306,28 @@ class Emulator:
         resolved: dict[str, Any] = {}
         guild = self.world.guilds.get(guild_id or self.default.guild.id)
         built = i.command_options(schema, path, options, guild=guild, resolve=resolved, focused=focused)
-        data: dict[str, Any] = {"id": schema["id"], "name": name, "type": schema.get("type", 1), "options": built}
+        data: dict[str, Any] = {
+            "id": schema["id"],
+            "name": name,
+            "type": schema.get("type", 1),
+            "options": built,
+        }
         if resolved:
             data["resolved"] = resolved
         if guild_id is not None:
             data["guild_id"] = str(guild_id)
         return data
 
-    async def click(self, message: dict[str, Any], custom_id: str, *, user: Member | None = None,
-                    values: list[str] | None = None, timeout: float = 10.0,
-                    settle: float = 0.3) -> i.InteractionResult:
+    async def click(
+        self,
+        message: dict[str, Any],
+        custom_id: str,
+        *,
+        user: Member | None = None,
+        values: list[str] | None = None,
+        timeout_s: float = 10.0,
+        settle: float = 0.3,
+    ) -> i.InteractionResult:
         """Press the button (or pick ``values`` in the select) ``custom_id`` on ``message``."""
         component = _find_component(message.get("components") or [], custom_id)
         if component is None:
@@ -297,25 +341,38 @@ class Emulator:
         channel = found[1] if found else None
         # Components live on the stored message: always send the current version of it.
         current = self.messages.get(int(message["channel_id"]), int(message["id"])) or message
-        rec = await self.create_interaction(i.MESSAGE_COMPONENT, data, member=user, channel=channel, message=current)
-        return await self.await_result(rec, timeout=timeout, settle=settle)
+        rec = await self.create_interaction(
+            i.MESSAGE_COMPONENT, data, member=user, channel=channel, message=current
+        )
+        return await self.await_result(rec, timeout_s=timeout_s, settle=settle)
 
-    async def submit_modal(self, result: i.InteractionResult, values: dict[str, str], *,
-                           user: Member | None = None, timeout: float = 10.0) -> i.InteractionResult:
+    async def submit_modal(
+        self,
+        result: i.InteractionResult,
+        values: dict[str, str],
+        *,
+        user: Member | None = None,
+        timeout_s: float = 10.0,
+    ) -> i.InteractionResult:
         """Fill in and submit the modal the bot answered ``result`` with."""
         if result.modal is None:
             raise ValueError("that interaction was not answered with a modal")
-        rows = [{"type": 1, "components": [{"type": 4, "custom_id": k, "value": v}]} for k, v in values.items()]
+        rows = [
+            {"type": 1, "components": [{"type": 4, "custom_id": k, "value": v}]} for k, v in values.items()
+        ]
         data = {"custom_id": result.modal["custom_id"], "components": rows}
         original = self.interactions[result.id]
         found = self.world.find_channel(original.channel_id)
-        rec = await self.create_interaction(i.MODAL_SUBMIT, data, member=user, channel=found[1] if found else None)
-        return await self.await_result(rec, timeout=timeout)
+        rec = await self.create_interaction(
+            i.MODAL_SUBMIT, data, member=user, channel=found[1] if found else None
+        )
+        return await self.await_result(rec, timeout_s=timeout_s)
 
     # -- publishing (store + gateway) ----------------------------------------------------------
 
-    async def publish_message(self, message: dict[str, Any], *, nonce_author: int | None = None,
-                              now: float | None = None) -> None:
+    async def publish_message(
+        self, message: dict[str, Any], *, nonce_author: int | None = None, now: float | None = None
+    ) -> None:
         self.messages.add(message, nonce_author=nonce_author, now=now)
         if message["flags"] & EPHEMERAL:
             return
@@ -360,7 +417,9 @@ class Emulator:
 
     async def publish_role(self, guild_id: int, role_id: int) -> None:
         role = self.world.guilds[guild_id].roles[role_id]
-        await self.gateway.dispatch("GUILD_ROLE_UPDATE", {"guild_id": str(guild_id), "role": role.to_payload()})
+        await self.gateway.dispatch(
+            "GUILD_ROLE_UPDATE", {"guild_id": str(guild_id), "role": role.to_payload()}
+        )
 
     async def publish_member(self, guild_id: int, member: Member) -> None:
         await self.gateway.dispatch("GUILD_MEMBER_UPDATE", {"guild_id": str(guild_id), **member.to_payload()})
@@ -372,11 +431,11 @@ class Emulator:
         if not request.path.startswith(API_PREFIX + "/"):
             return await handler(request)
         started = time.monotonic()
-        path = request.path[len(API_PREFIX):]
+        path = request.path[len(API_PREFIX) :]
         resource = request.match_info.route.resource
         template = None
         if resource is not None and handler != self._unknown:
-            template = resource.canonical[len(API_PREFIX):]
+            template = resource.canonical[len(API_PREFIX) :]
         body: Any = None
         headers: dict[str, str] = {}
         try:
@@ -393,11 +452,19 @@ class Emulator:
             response = json_response(error.body(), status=error.status)
         for key, value in headers.items():
             response.headers.setdefault(key, value)
-        self.recorder.requests.append(RequestRecord(
-            at=started, method=request.method, path=path, query=dict(request.query), body=body,
-            status=response.status, response=_response_body(response), route=template,
-            duration_ms=(time.monotonic() - started) * 1000,
-        ))
+        self.recorder.requests.append(
+            RequestRecord(
+                at=started,
+                method=request.method,
+                path=path,
+                query=dict(request.query),
+                body=body,
+                status=response.status,
+                response=_response_body(response),
+                route=template,
+                duration_ms=(time.monotonic() - started) * 1000,
+            )
+        )
         return response
 
     def _injected(self, method: str, path: str) -> web.Response | None:
@@ -406,17 +473,29 @@ class Emulator:
                 continue
             injection.hits += 1
             if injection.status == 429:
-                body, headers = too_many_requests(injection.retry_after, scope="shared" if not injection.is_global
-                                                  else "global", is_global=injection.is_global)
+                body, headers = too_many_requests(
+                    injection.retry_after,
+                    scope="shared" if not injection.is_global else "global",
+                    is_global=injection.is_global,
+                )
                 return json_response(body, 429, headers)
             return json_response({"code": 0, "message": f"{injection.status}: injected"}, injection.status)
         return None
 
-    def _rate_limit(self, request: web.Request, template: str, *,
-                    exempt_global: bool) -> tuple[web.Response | None, dict[str, str]]:
-        major = ":".join(request.match_info.get(k, "") for k in ("channel_id", "guild_id", "webhook_id", "token"))
-        verdict = self.ratelimiter.hit(request.method, template, major, now=time.monotonic(), wall=time.time(),
-                                       exempt_global=exempt_global)
+    def _rate_limit(
+        self, request: web.Request, template: str, *, exempt_global: bool
+    ) -> tuple[web.Response | None, dict[str, str]]:
+        major = ":".join(
+            request.match_info.get(k, "") for k in ("channel_id", "guild_id", "webhook_id", "token")
+        )
+        verdict = self.ratelimiter.hit(
+            request.method,
+            template,
+            major,
+            now=time.monotonic(),
+            wall=time.time(),
+            exempt_global=exempt_global,
+        )
         headers = ratelimit_headers(verdict)
         if verdict.allowed:
             return None, headers
@@ -430,8 +509,9 @@ class Emulator:
         stored = self.messages.files.get(int(request.match_info["attachment_id"]))
         if stored is None:
             return web.Response(status=404)
-        return web.Response(body=stored.data, content_type=stored.payload.get("content_type") or
-                            "application/octet-stream")
+        return web.Response(
+            body=stored.data, content_type=stored.payload.get("content_type") or "application/octet-stream"
+        )
 
 
 class InteractionTimeout(AssertionError):
@@ -457,8 +537,12 @@ def _find_component(components: list[dict[str, Any]], custom_id: str) -> dict[st
 
 
 def _response_body(response: web.StreamResponse) -> Any:
-    if isinstance(response, web.Response) and response.body is not None and response.content_type == "application/json":
-        import json  # noqa: PLC0415
+    if (
+        isinstance(response, web.Response)
+        and response.body is not None
+        and response.content_type == "application/json"
+    ):
+        import json
 
         try:
             return json.loads(response.body)  # type: ignore[arg-type]

@@ -169,17 +169,33 @@ class Guild:
         type: int = TEXT,
     ) -> Channel:
         channel = Channel(
-            snowflake(), self.id, name, type=type, position=len(self.channels), topic=topic,
+            snowflake(),
+            self.id,
+            name,
+            type=type,
+            position=len(self.channels),
+            topic=topic,
             overwrites=list(overwrites or []),
         )
         self.channels[channel.id] = channel
         return channel
 
-    def add_thread(self, parent: Channel, name: str, *, owner_id: int, thread_id: int | None = None,
-                   private: bool = False) -> Channel:
+    def add_thread(
+        self,
+        parent: Channel,
+        name: str,
+        *,
+        owner_id: int,
+        thread_id: int | None = None,
+        private: bool = False,
+    ) -> Channel:
         thread = Channel(
-            thread_id or snowflake(), self.id, name, type=PRIVATE_THREAD if private else PUBLIC_THREAD,
-            parent_id=parent.id, owner_id=owner_id,
+            thread_id or snowflake(),
+            self.id,
+            name,
+            type=PRIVATE_THREAD if private else PUBLIC_THREAD,
+            parent_id=parent.id,
+            owner_id=owner_id,
         )
         self.channels[thread.id] = thread
         return thread
@@ -189,8 +205,9 @@ class Guild:
         self.members[user.id] = member
         return member
 
-    def set_overwrite(self, channel: Channel, target: Role | User | Member, *, allow: int = 0,
-                      deny: int = 0) -> None:
+    def set_overwrite(
+        self, channel: Channel, target: Role | User | Member, *, allow: int = 0, deny: int = 0
+    ) -> None:
         """Replace ``target``'s overwrite on ``channel``."""
         if isinstance(target, Role):
             key = (0, target.id)
@@ -332,9 +349,16 @@ def default_world(bot_user_id: int | None = None, *, bot_name: str = "newsdesk")
     manager_role = guild.add_role("manager", p.Perm.MANAGE_CHANNELS | p.Perm.MANAGE_MESSAGES)
     bot_role = guild.add_role(
         bot_name,
-        p.Perm.VIEW_CHANNEL | p.Perm.SEND_MESSAGES | p.Perm.EMBED_LINKS | p.Perm.ATTACH_FILES
-        | p.Perm.READ_MESSAGE_HISTORY | p.Perm.CREATE_PUBLIC_THREADS | p.Perm.SEND_MESSAGES_IN_THREADS
-        | p.Perm.MANAGE_WEBHOOKS | p.Perm.ADD_REACTIONS | p.Perm.MANAGE_THREADS,
+        p.Perm.VIEW_CHANNEL
+        | p.Perm.SEND_MESSAGES
+        | p.Perm.EMBED_LINKS
+        | p.Perm.ATTACH_FILES
+        | p.Perm.READ_MESSAGE_HISTORY
+        | p.Perm.CREATE_PUBLIC_THREADS
+        | p.Perm.SEND_MESSAGES_IN_THREADS
+        | p.Perm.MANAGE_WEBHOOKS
+        | p.Perm.ADD_REACTIONS
+        | p.Perm.MANAGE_THREADS,
         managed=True,
     )
     general = guild.add_text_channel("general")
@@ -346,6 +370,18 @@ def default_world(bot_user_id: int | None = None, *, bot_name: str = "newsdesk")
     manager = guild.add_member(world.add_user("mona-manager"), [manager_role])
     member = guild.add_member(world.add_user("pat-member"))
     return DefaultWorld(
-        world, bot, owner, guild, admin_role, manager_role, bot_role, general, news, locked,
-        admin, manager, member, bot_member,
+        world,
+        bot,
+        owner,
+        guild,
+        admin_role,
+        manager_role,
+        bot_role,
+        general,
+        news,
+        locked,
+        admin,
+        manager,
+        member,
+        bot_member,
     )
