@@ -179,9 +179,13 @@ class Fetcher:
                     raise
                 response.release()
                 return outcome
-        except FetchError as e:
-            if e.url is None:  # raised by the resolver, which does not know the URL
-                e.url = start
+        except BlockedAddressError as e:
+            if e.url is not None:
+                raise
+            # Raised by the resolver, which knows no URL; its error may be shared by
+            # concurrent lookups of one host, so make a new one rather than edit it.
+            raise BlockedAddressError(e.message, url=start) from e
+        except FetchError:
             raise
         except TimeoutError as e:
             # Both our overall deadline and aiohttp's connect timeout land here.
