@@ -5,7 +5,8 @@
 """
 
 from bot.extract._core import extract
+from bot.extract._pool import ExtractorPool
 from bot.extract._summary import split_sentences, summarize
 from bot.extract._text import reading_minutes, word_count
 
-__all__ = ["extract", "reading_minutes", "split_sentences", "summarize", "word_count"]
+__all__ = ["ExtractorPool", "extract", "reading_minutes", "split_sentences", "summarize", "word_count"]

@@ -1,0 +1,51 @@
+"""Framing between the pool and its workers: length-prefixed pickles over pipes.
+
+Only the pool's own child processes are on the other end, so pickle is safe here.
+"""
+
+from __future__ import annotations
+
+import pickle
+import struct
+from typing import Any, BinaryIO
+
+_HEADER = struct.Struct("!I")
+HEADER_SIZE = _HEADER.size
+
+
+def encode(message: Any) -> bytes:
+    """``message`` pickled, prefixed with its length."""
+    payload = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
+    return _HEADER.pack(len(payload)) + payload
+
+
+def payload_size(header: bytes) -> int:
+    (size,) = _HEADER.unpack(header)
+    return size
+
+
+def decode(payload: bytes) -> Any:
+    return pickle.loads(payload)
+
+
+def read_message(stream: BinaryIO) -> Any | None:
+    """The next message on a blocking stream; ``None`` at end of stream."""
+    header = _read_exactly(stream, HEADER_SIZE)
+    if header is None:
+        return None
+    payload = _read_exactly(stream, payload_size(header))
+    if payload is None:
+        return None
+    return decode(payload)
+
+
+def _read_exactly(stream: BinaryIO, size: int) -> bytes | None:
+    chunks: list[bytes] = []
+    remaining = size
+    while remaining:
+        chunk = stream.read(remaining)
+        if not chunk:
+            return None
+        chunks.append(chunk)
+        remaining -= len(chunk)
+    return b"".join(chunks)

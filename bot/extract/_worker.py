@@ -1,0 +1,80 @@
+"""A pool worker process: reads pages on stdin, writes articles or errors on stdout.
+
+Run by :class:`~bot.extract.ExtractorPool` as ``python -m bot.extract._worker``.
+A fresh interpreter rather than ``multiprocessing`` keeps the parent's ``__main__``
+(a notebook, a test runner) from being imported again in every worker.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import sys
+from typing import BinaryIO
+
+import trafilatura
+
+from bot.errors import ExtractError, NotAnArticleError
+from bot.extract import _protocol
+from bot.extract._core import extract
+
+# A small page that walks every code path once (metadata, dates, the fallback
+# extractors and their stop lists), so the first real page is not slowed by
+# lazy imports and caches.
+_WARM_UP_PAGE = """<html lang="en"><head><title>Warm-up</title>
+<meta property="article:published_time" content="2024-01-02T03:04:05Z"></head><body>
+<nav><a href="/">Home</a></nav><article><h1>Warm-up</h1><p>Published on 2 January 2024.</p>
+<p>This paragraph is long enough to count as the text of an article for the extractor.
+It has a few sentences. It talks about nothing in particular, and that is fine.</p></article>
+<ul><li>One</li><li>Two</li><li>Three</li><li>Four</li></ul></body></html>"""
+
+
+def serve(requests: BinaryIO, responses: BinaryIO) -> None:
+    """Answer requests until the pool closes the pipe."""
+    _warm_up()
+    _write(responses, ("ready", os.getpid()))
+    while True:
+        request = _protocol.read_message(requests)
+        if request is None:
+            return
+        html, url = request
+        try:
+            answer = ("ok", extract(html, url))
+        except NotAnArticleError as e:
+            answer = ("not-an-article", str(e))
+        except ExtractError as e:
+            answer = ("error", str(e))
+        except Exception as e:  # keep serving: one bad page must not cost the worker
+            answer = ("error", f"Extraction failed: {type(e).__name__}")
+        _write(responses, answer)
+
+
+def _warm_up() -> None:
+    try:
+        extract(_WARM_UP_PAGE, "https://example.com/warm-up")
+        trafilatura.bare_extraction(_WARM_UP_PAGE, fast=False, include_comments=False)
+    except ExtractError:
+        pass
+
+
+def _write(stream: BinaryIO, message: object) -> None:
+    stream.write(_protocol.encode(message))
+    stream.flush()
+
+
+def main() -> None:
+    # trafilatura logs a warning for every page it discards; here that is a normal answer.
+    for name in ("trafilatura", "htmldate", "justext", "readability"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+    # Answers go on a private copy of stdout; anything a library prints goes to stderr
+    # instead of corrupting the framing.
+    responses = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
+    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
+    # The pool going away is the normal way for a worker to end.
+    with contextlib.suppress(BrokenPipeError, KeyboardInterrupt):
+        serve(sys.stdin.buffer, responses)
+
+
+if __name__ == "__main__":
+    main()
