@@ -393,6 +393,30 @@ async def test_unsupported_content(content_type: str, body: bytes, message: str)
     assert str(info.value) == message
 
 
+async def test_mislabelled_pdf_is_refused_without_downloading_it() -> None:
+    sent, done = [0], asyncio.Event()
+
+    async def big_pdf(request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"Content-Type": "text/html"})
+        await response.prepare(request)
+        try:
+            await response.write(b"%PDF-1.7\n")
+            for _ in range(1000):  # 64 MB, if anyone read it all
+                await response.write(b"\0" * 65536)
+                sent[0] += 65536
+        except (ConnectionError, RuntimeError):
+            pass
+        finally:
+            done.set()
+        return response
+
+    async with site({"/": big_pdf}) as base, Fetcher(settings(max_bytes=100_000_000)) as fetcher:
+        with pytest.raises(UnsupportedContentError, match=r"PDF document"):
+            await fetcher.fetch(base)
+        await asyncio.wait_for(done.wait(), 5)
+    assert sent[0] < 30_000_000
+
+
 async def test_caller_chooses_the_accepted_types() -> None:
     rss = b'<?xml version="1.0"?><rss version="2.0"><channel><title>t</title></channel></rss>'
     routes = {

@@ -6,7 +6,9 @@ HTML_TYPES: frozenset[str] = frozenset({"text/html", "application/xhtml+xml"})
 FEED_TYPES: frozenset[str] = frozenset(
     {
         "application/rss+xml",
+        "application/x-rss+xml",
         "application/atom+xml",
+        "application/x-atom+xml",
         "application/rdf+xml",
         "application/xml",
         "text/xml",
@@ -40,7 +42,14 @@ _NAMES = {
     "text/csv": "a CSV file",
 }
 _FAMILIES = {"image": "an image", "video": "a video", "audio": "an audio file", "font": "a font"}
-_FEED_NAMES = {"application/rss+xml", "application/atom+xml", "application/rdf+xml", "application/feed+json"}
+_FEED_NAMES = {
+    "application/rss+xml",
+    "application/x-rss+xml",
+    "application/atom+xml",
+    "application/x-atom+xml",
+    "application/rdf+xml",
+    "application/feed+json",
+}
 
 # Leading bytes of formats people link to by mistake, for servers that label them wrongly.
 _MAGIC = (

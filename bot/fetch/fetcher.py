@@ -220,9 +220,7 @@ class Fetcher:
         if kind is not None and kind not in accept:
             raise _unsupported(kind, accept, start)
         body = await self._read_capped(response, request)
-        sniffed = content.sniff_media_type(body)
-        if sniffed is not None and sniffed not in accept:
-            raise _unsupported(sniffed, accept, start)
+        _refuse_disguised_binary(body, request)
         return FetchResult(
             url=start,
             final_url=str(url),
@@ -246,6 +244,9 @@ class Fetcher:
             raise too_large
         body = bytearray()
         async for chunk in response.content.iter_chunked(_CHUNK_BYTES):
+            if not body:
+                # The first bytes can unmask a mislabelled PDF before we download all of it.
+                _refuse_disguised_binary(chunk, request)
             body += chunk
             if len(body) > limit:
                 raise too_large
@@ -258,6 +259,12 @@ def _redirect_target(current: URL, location: str, start: str) -> URL:
         return URL(normalize_url(str(target)), encoded=True)
     except (ValueError, InvalidURLError) as e:
         raise InvalidURLError("The link redirects to an address that cannot be fetched.", url=start) from e
+
+
+def _refuse_disguised_binary(head: bytes, request: _Request) -> None:
+    sniffed = content.sniff_media_type(head)
+    if sniffed is not None and sniffed not in request.accept:
+        raise _unsupported(sniffed, request.accept, request.start)
 
 
 def _unsupported(kind: str, accept: frozenset[str], start: str) -> UnsupportedContentError:
