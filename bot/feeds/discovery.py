@@ -41,6 +41,9 @@ COMMON_FEED_PATHS: tuple[str, ...] = (
     "/?feed=rss2",
 )
 
+# Under a page's directory only the most common few are worth a request each.
+_DIRECTORY_PATHS = 6
+
 
 @dataclass(frozen=True, slots=True)
 class FeedLink:
@@ -87,17 +90,14 @@ def discover_feed_links(html: str, base_url: str) -> list[FeedLink]:
 
 
 def candidate_paths(base_url: str) -> list[str]:
-    """Absolute URLs to probe when a page announces no feed: the common paths under the page's
-    directory first (a blog at ``/blog/``), then under the site root; no duplicates.
+    """Absolute URLs to probe when a page announces no feed: the six most common paths under the
+    page's directory first (a blog at ``/blog/``), then all of them under the site root.
     """
     parts = urlsplit(base_url)
     root = urlunsplit((parts.scheme, parts.netloc, "", "", ""))
     directory = parts.path.rsplit("/", 1)[0] if parts.path else ""
-    prefixes = [directory, ""] if directory else [""]
     candidates: list[str] = []
-    for prefix in prefixes:
-        for path in COMMON_FEED_PATHS:
-            url = root + prefix + path
-            if url not in candidates:
-                candidates.append(url)
+    if directory:
+        candidates += [root + directory + path for path in COMMON_FEED_PATHS[:_DIRECTORY_PATHS]]
+    candidates += [root + path for path in COMMON_FEED_PATHS if root + path not in candidates]
     return candidates
