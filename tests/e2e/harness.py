@@ -191,11 +191,9 @@ class Harness:
         settle: float = 0.3,
     ) -> InteractionResult:
         """Run ``/command`` (``"feed add"`` for a subcommand) as ``user`` (default: a plain member)."""
-        result = await self.emu.invoke(
+        return await self.emu.invoke(
             command, options, user=user, channel=channel, timeout_s=timeout_s, settle=settle
         )
-        assert isinstance(result, InteractionResult)
-        return result
 
     async def click(
         self,

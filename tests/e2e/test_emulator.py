@@ -26,7 +26,7 @@ class Seen:
     resumed: int = 0
 
 
-def make_bot(seen: Seen) -> commands.Bot:
+def make_bot(seen: Seen, guild_id: int) -> commands.Bot:
     bot = commands.Bot(command_prefix="!", intents=discord.Intents.default(), guild_ready_timeout=0.1)
     feed = discord.app_commands.Group(name="feed", description="Feeds")
 
@@ -66,6 +66,27 @@ def make_bot(seen: Seen) -> commands.Bot:
 
     bot.tree.add_command(feed)
 
+    class Rename(discord.ui.Modal, title="Rename"):
+        name = discord.ui.TextInput(label="New name", custom_id="name")
+
+        async def on_submit(self, interaction: discord.Interaction) -> None:
+            await interaction.response.send_message(f"renamed to {self.name.value}", ephemeral=True)
+
+    @bot.tree.command(description="Open a modal")
+    async def rename(interaction: discord.Interaction) -> None:
+        await interaction.response.send_modal(Rename())
+
+    @bot.tree.command(description="Deferred, then the original edited twice")
+    async def progress(interaction: discord.Interaction) -> None:
+        await interaction.response.defer(thinking=True)
+        await interaction.edit_original_response(content="50%")
+        await interaction.edit_original_response(content="done", embed=discord.Embed(title="Report"))
+
+    @bot.tree.command(description="Only in the test guild")
+    @discord.app_commands.guilds(guild_id)
+    async def local(interaction: discord.Interaction) -> None:
+        await interaction.response.send_message("guild only")
+
     @bot.listen()
     async def on_interaction(interaction: discord.Interaction) -> None:
         if (
@@ -84,6 +105,7 @@ def make_bot(seen: Seen) -> commands.Bot:
 
     async def setup_hook() -> None:
         await bot.tree.sync()
+        await bot.tree.sync(guild=discord.Object(guild_id))
 
     bot.setup_hook = setup_hook  # type: ignore[method-assign]
     return bot
@@ -95,6 +117,9 @@ class Env:
     bot: commands.Bot
     seen: Seen
 
+    def failure_report(self) -> str:
+        return self.emu.recorder.dump()
+
 
 @pytest.fixture
 def rate_limits() -> RateLimitConfig | None:
@@ -105,7 +130,7 @@ def rate_limits() -> RateLimitConfig | None:
 async def env(rate_limits: RateLimitConfig | None) -> AsyncIterator[Env]:
     async with Emulator(rate_limits=rate_limits) as emu:
         seen = Seen()
-        bot = make_bot(seen)
+        bot = make_bot(seen, emu.default.guild.id)
         async with running(bot, emu):
             await emu.wait_for_commands()
             yield Env(emu, bot, seen)
@@ -134,7 +159,8 @@ async def test_ready_and_guild_create(env: Env) -> None:
 
 async def test_commands_registered_with_schema(env: Env) -> None:
     registered = env.emu.commands()
-    assert set(registered) == {"ping", "slow", "twice", "feed"}
+    assert set(registered) == {"ping", "slow", "twice", "feed", "rename", "progress"}
+    assert set(env.emu.commands(env.emu.default.guild.id)) == {"local"}
     add = registered["feed"]["options"][0]
     assert (add["name"], add["type"]) == ("add", 1)
     assert [(o["name"], o["type"], o.get("required")) for o in add["options"]] == [
@@ -329,3 +355,37 @@ async def test_attachments_threads_and_webhooks(env: Env) -> None:
     assert hooked.webhook_id == webhook.id and hooked.author.name == "Wire"
     history = [m.content async for m in general.history(limit=10)]
     assert history == ["via webhook", "file"]
+
+
+async def test_guild_command(env: Env) -> None:
+    result = await env.emu.invoke("local", guild_id=env.emu.default.guild.id)
+    assert result.content == "guild only"
+
+
+async def test_modal_round_trip(env: Env) -> None:
+    opened = await env.emu.invoke("rename")
+    assert opened.callback_type == 9
+    assert opened.modal is not None and opened.modal["title"] == "Rename"
+    submitted = await env.emu.submit_modal(opened, {"name": "Morning brief"})
+    assert submitted.content == "renamed to Morning brief" and submitted.ephemeral
+
+
+async def test_deferred_then_original_edited(env: Env) -> None:
+    result = await env.emu.invoke("progress", settle=0.5)
+    assert result.callback_type == 5 and not result.ephemeral
+    assert result.content == "done" and result.embeds[0]["title"] == "Report"
+    assert result.followups == []
+    public = env.emu.channel_messages(env.emu.default.general)
+    assert [m["content"] for m in public] == ["done"]  # one message, edited in place
+    assert public[0]["flags"] & 128 == 0  # no longer "thinking"
+
+
+async def test_history_paging(env: Env) -> None:
+    general = channel(env, "general")
+    sent = [await general.send(f"n{n}") for n in range(5)]
+    newest_first = [m.content async for m in general.history(limit=3)]
+    assert newest_first == ["n4", "n3", "n2"]
+    after = [m.content async for m in general.history(after=sent[1], oldest_first=True)]
+    assert after == ["n2", "n3", "n4"]
+    before = [m.content async for m in general.history(before=sent[2])]
+    assert before == ["n1", "n0"]

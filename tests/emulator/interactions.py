@@ -163,6 +163,7 @@ def command_options(
     guild: Guild | None,
     resolve: dict[str, Any],
     focused: str | None = None,
+    user_id: int | None = None,
 ) -> list[dict[str, Any]]:
     """Interaction ``options`` for ``values``, typed from the registered schema.
 
@@ -189,7 +190,10 @@ def command_options(
     missing = [o["name"] for o in options_schema if o.get("required") and o["name"] not in values]
     if missing and focused is None:
         raise ValueError(f"/{schema['name']} {' '.join(path)} needs option(s) {missing}")
-    leaf = [_option(by_name[name], value, guild, resolve, focused == name) for name, value in values.items()]
+    leaf = [
+        _option(by_name[name], value, guild, resolve, focused == name, user_id)
+        for name, value in values.items()
+    ]
     for name in reversed(path):
         kind = OPTION_SUB_COMMAND if name == path[-1] else OPTION_GROUP
         leaf = [{"name": name, "type": kind, "options": leaf}]
@@ -197,7 +201,12 @@ def command_options(
 
 
 def _option(
-    schema: dict[str, Any], value: Any, guild: Guild | None, resolve: dict[str, Any], focused: bool
+    schema: dict[str, Any],
+    value: Any,
+    guild: Guild | None,
+    resolve: dict[str, Any],
+    focused: bool,
+    user_id: int | None,
 ) -> dict[str, Any]:
     kind = schema["type"]
     option: dict[str, Any] = {"name": schema["name"], "type": kind}
@@ -213,7 +222,9 @@ def _option(
         option["value"] = str(value.user.id)
     elif kind == OPTION_CHANNEL and isinstance(value, Channel):
         payload = value.to_payload()
-        payload["permissions"] = str(guild.permissions_in(value, next(iter(guild.members)))) if guild else "0"
+        # Resolved channels carry the invoking member's permissions in them.
+        member_id = user_id if guild and user_id in guild.members else None
+        payload["permissions"] = str(guild.permissions_in(value, member_id)) if guild and member_id else "0"
         resolve.setdefault("channels", {})[str(value.id)] = payload
         option["value"] = str(value.id)
     elif (

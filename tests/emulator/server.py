@@ -259,6 +259,20 @@ class Emulator:
             )
         return rec.snapshot()
 
+    async def dispatch_command(
+        self,
+        command: str,
+        options: dict[str, Any] | None = None,
+        *,
+        user: Member | None = None,
+        channel: Channel | None = None,
+        guild_id: int | None = None,
+    ) -> i.InteractionRecord:
+        """Send ``/command`` without waiting: the live record (see :meth:`await_result`)."""
+        member = user or self.default.member
+        data = self.command_data(command, options or {}, guild_id=guild_id, user=member)
+        return await self.create_interaction(i.APPLICATION_COMMAND, data, member=member, channel=channel)
+
     async def invoke(
         self,
         command: str,
@@ -267,14 +281,12 @@ class Emulator:
         user: Member | None = None,
         channel: Channel | None = None,
         guild_id: int | None = None,
-        wait: bool = True,
         timeout_s: float = 10.0,
         settle: float = 0.3,
-    ) -> i.InteractionResult | i.InteractionRecord:
+    ) -> i.InteractionResult:
         """Run ``/command`` (``"feed add"`` for a subcommand) as ``user``; the bot's answer."""
-        data = self.command_data(command, options or {}, guild_id=guild_id)
-        rec = await self.create_interaction(i.APPLICATION_COMMAND, data, member=user, channel=channel)
-        return await self.await_result(rec, timeout_s=timeout_s, settle=settle) if wait else rec
+        rec = await self.dispatch_command(command, options, user=user, channel=channel, guild_id=guild_id)
+        return await self.await_result(rec, timeout_s=timeout_s, settle=settle)
 
     async def autocomplete(
         self,
@@ -286,8 +298,9 @@ class Emulator:
         channel: Channel | None = None,
         timeout_s: float = 10.0,
     ) -> i.InteractionResult:
-        data = self.command_data(command, options, focused=focused)
-        rec = await self.create_interaction(i.AUTOCOMPLETE, data, member=user, channel=channel)
+        member = user or self.default.member
+        data = self.command_data(command, options, focused=focused, user=member)
+        rec = await self.create_interaction(i.AUTOCOMPLETE, data, member=member, channel=channel)
         return await self.await_result(rec, timeout_s=timeout_s, settle=0.05)
 
     def command_data(
@@ -297,6 +310,7 @@ class Emulator:
         *,
         guild_id: int | None = None,
         focused: str | None = None,
+        user: Member | None = None,
     ) -> dict[str, Any]:
         name, *path = command.lstrip("/").split()
         schema = self.commands(guild_id).get(name)
@@ -305,7 +319,15 @@ class Emulator:
             raise ValueError(f"the bot registered no command /{name} (it registered {known})")
         resolved: dict[str, Any] = {}
         guild = self.world.guilds.get(guild_id or self.default.guild.id)
-        built = i.command_options(schema, path, options, guild=guild, resolve=resolved, focused=focused)
+        built = i.command_options(
+            schema,
+            path,
+            options,
+            guild=guild,
+            resolve=resolved,
+            focused=focused,
+            user_id=(user or self.default.member).user.id,
+        )
         data: dict[str, Any] = {
             "id": schema["id"],
             "name": name,
