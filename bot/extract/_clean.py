@@ -61,6 +61,8 @@ _MAX_STRAY_CHARS = 35
 _MIN_HEADLINE_CHARS = 12
 # Unheaded teaser runs: at least this many sibling items that each lead with a linked headline.
 _MIN_TEASER_RUN = 3
+# A sign-up box: a form asking for an e-mail address, with at most this much text around it.
+_MAX_SIGNUP_BOX_CHARS = 250
 # Never remove a block holding more than this share of the page's text: that is the article.
 _MAX_SHARE_OF_PAGE = 0.5
 
@@ -97,6 +99,7 @@ def remove_teaser_blocks(tree: HtmlElement) -> int:
     for run in _teaser_runs(body, stats):
         if _removable(run, stats, page_chars):
             doomed.extend(run)
+    doomed.extend(_signup_boxes(body, stats))
     removed = 0
     for element in doomed:
         # An element may sit inside one removed before it.
@@ -235,6 +238,19 @@ def _teaser_runs(body: HtmlElement, stats: dict[HtmlElement, _Stats]) -> Iterato
             run = []
         if len(run) >= _MIN_TEASER_RUN:
             yield run
+
+
+def _signup_boxes(body: HtmlElement, stats: dict[HtmlElement, _Stats]) -> Iterator[HtmlElement]:
+    """Newsletter sign-up boxes: the largest small block around an e-mail form."""
+    for form in body.iter("form"):
+        if not form.xpath(".//input[@type='email' or contains(@name, 'mail')]"):
+            continue
+        box = form
+        while (parent := box.getparent()) is not None and parent is not body:
+            if stats[parent].chars > _MAX_SIGNUP_BOX_CHARS:
+                break
+            box = parent
+        yield box
 
 
 def _is_teaser_item(item: HtmlElement, st: _Stats, stats: dict[HtmlElement, _Stats]) -> bool:

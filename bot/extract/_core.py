@@ -29,6 +29,11 @@ _TRAFILATURA_OPTIONS: dict[str, Any] = {
 }
 # Text whose words mostly sit in lines this short is menus and link lists, not prose.
 _SHORT_LINE_WORDS = 4
+# "By Jane Doe", "By Jane Doe and John Roe, 4 March 2025", near the top.
+_BYLINE = re.compile(
+    r"^By\s+(?:[A-Z][\w'’.-]*\s*){1,4}(?:(?:,|and|&)\s*(?:[A-Z][\w'’.-]*\s*){1,4})*[,|·–-]?[^.!?]{0,40}$"
+)
+_BYLINE_SEARCH_LINES = 3
 _MAX_SHORT_LINE_SHARE = 0.5
 
 
@@ -114,6 +119,8 @@ def _paragraphs(raw: str, title: str | None) -> str:
     # The headline is the article's title, not its text.
     if lines and title and _same_text(lines[0], title):
         lines = lines[1:]
+    # A byline is the article's author, not its text.
+    lines = [line for i, line in enumerate(lines) if not (i < _BYLINE_SEARCH_LINES and _BYLINE.match(line))]
     return "\n\n".join(lines)
 
 
