@@ -93,7 +93,7 @@ class Harness:
             "database": {"url": f"sqlite+aiosqlite:///{self.database_path}"},
             "fetch": {"allow_private_networks": True},
             "commands": {"fetch_cooldown_per_s": 0},
-            "log": {"level": "DEBUG"},
+            "log": {"level": "INFO"},
         }
         return merge(base, self.overrides)
 
@@ -229,7 +229,8 @@ class Harness:
         if not self.log_path.exists():
             return "(no bot log)"
         text = self.log_path.read_text(encoding="utf-8", errors="replace").splitlines()
-        return "\n".join(text[-lines:])
+        # Debug lines carry whole payloads; the start of each line is what a reader needs.
+        return "\n".join(line if len(line) <= 400 else line[:400] + " …" for line in text[-lines:])
 
     def failure_report(self) -> str:
         messages = []

@@ -20,3 +20,21 @@ async def test_fetch_with_an_invalid_url_answers_an_ephemeral_error(newsdesk: Ha
     assert result.text, result
     # Nothing public was posted for a refused URL.
     assert newsdesk.messages(newsdesk.emu.default.general) == []
+
+
+async def test_bot_resumes_after_a_gateway_drop(newsdesk: Harness) -> None:
+    emu = newsdesk.emu
+    await newsdesk.drop_gateway()
+    await emu.gateway.wait_for(lambda: any(g.event == "RESUMED" for g in emu.recorder.events()), timeout_s=15)
+    assert emu.gateway.identifies == 1  # resumed, not a new session
+    result = await newsdesk.invoke("fetch", {"url": "not a url"})
+    assert result.ephemeral and result.text
+
+
+async def test_bot_comes_back_after_sigkill(newsdesk: Harness) -> None:
+    assert await newsdesk.kill_bot() == -9
+    await newsdesk.start_bot()
+    assert newsdesk.emu.gateway.identifies == 2
+    result = await newsdesk.invoke("fetch", {"url": "not a url"})
+    assert result.ephemeral and result.text
+    assert await newsdesk.stop_bot() == 0  # SIGTERM: a clean exit
