@@ -61,6 +61,7 @@ def article_from_tree(tree: HtmlElement, url: str | None) -> Article:
     except Exception as e:  # trafilatura's failures have no common base
         raise ExtractError("The page's metadata could not be read.") from e
     page_published = _meta.published_time(tree)
+    declared_canonical = _meta.declared_canonical(tree)
     page_language = _meta.language(tree)
     remove_teaser_blocks(tree)
     raw_text = _main_text(tree, url)
@@ -70,7 +71,7 @@ def article_from_tree(tree: HtmlElement, url: str | None) -> Article:
         raise NotAnArticleError("The page has no article text.")
     return Article(
         url=url,
-        canonical_url=_meta.canonical(url, metadata.url),
+        canonical_url=_meta.canonical(url, declared_canonical or metadata.url),
         title=title,
         author=_clean_line(metadata.author),
         published=page_published or _meta.date_only(metadata.date),

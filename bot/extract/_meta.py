@@ -9,10 +9,8 @@ from urllib.parse import urljoin, urlsplit
 
 from lxml.html import HtmlElement
 
-try:  # The project's canonicalizer, when present; else the stand-in.
-    from bot.urls import canonicalize_url
-except ImportError:  # pragma: no cover - depends on the checkout
-    from bot.extract._urls import canonicalize_url
+from bot.errors import InvalidURLError
+from bot.urls import canonicalize_url
 
 # Meta tags carrying the publication time, most specific first.
 _DATE_META = (
@@ -96,7 +94,7 @@ def date_only(value: str | None) -> datetime | None:
 
 
 def language(tree: HtmlElement) -> str | None:
-    """The page's declared language ("en", "pt-br"), lower case."""
+    """The page's declared language as its primary subtag ("en" for "en-GB")."""
     candidates = [tree.get("lang"), tree.get("{http://www.w3.org/XML/1998/namespace}lang")]
     for meta in tree.iter("meta"):
         key = (meta.get("http-equiv") or meta.get("property") or meta.get("name") or "").lower()
@@ -105,7 +103,7 @@ def language(tree: HtmlElement) -> str | None:
     for value in candidates:
         value = (value or "").strip().split(",")[0].strip()
         if _LANGUAGE.match(value):
-            return value.replace("_", "-").lower()
+            return re.split(r"[-_]", value)[0].lower()
     return None
 
 
@@ -117,10 +115,26 @@ def absolute(link: str | None, base: str | None) -> str | None:
     return link if urlsplit(link).scheme in ("http", "https") else None
 
 
+def declared_canonical(tree: HtmlElement) -> str | None:
+    """``<link rel=canonical>``, else ``og:url``, as written in the page."""
+    for link in tree.iter("link"):
+        if "canonical" in (link.get("rel") or "").lower().split() and link.get("href"):
+            return link.get("href")
+    for meta in tree.iter("meta"):
+        if (meta.get("property") or meta.get("name") or "").lower() == "og:url" and meta.get("content"):
+            return meta.get("content")
+    return None
+
+
 def canonical(page_url: str | None, declared: str | None) -> str | None:
     """The declared canonical URL (absolute), else the page's, tracking parameters removed."""
-    candidate = absolute(declared, page_url) or absolute(page_url, None)
-    return canonicalize_url(candidate) if candidate else None
+    for candidate in (absolute(declared, page_url), absolute(page_url, None)):
+        if candidate:
+            try:
+                return canonicalize_url(candidate)
+            except InvalidURLError:
+                continue  # a malformed declaration: fall back to the page's own URL
+    return None
 
 
 def host_name(url: str | None) -> str | None:
