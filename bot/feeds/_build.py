@@ -48,7 +48,7 @@ def build_entry(raw: RawEntry) -> FeedEntry:
     guid = clean_str(raw.id)
     # A missing id comes back as the link from fastfeedparser and as nothing from feedparser;
     # dropping an id that merely repeats the link makes both paths agree.
-    if guid is not None and link is not None and absolute(guid, base) == link:
+    if guid is not None and link is not None and _same_as_link(guid, raw.link, link, base):
         guid = None
     enclosures = [(u, t) for u, t in ((absolute(u, base), t) for u, t in raw.enclosures) if u]
     image = _first_url(raw.images, base)
@@ -72,6 +72,13 @@ def build_entry(raw: RawEntry) -> FeedEntry:
         image_url=image,
         enclosure_url=enclosures[0][0] if enclosures else None,
     )
+
+
+def _same_as_link(guid: str, raw_link: str | None, link: str, base: str | None) -> bool:
+    if guid in (raw_link, link):
+        return True
+    # Resolving is only worth it for relative guids; absolute ones were compared above.
+    return not guid.startswith(("http:", "https:")) and absolute(guid, base) == link
 
 
 def is_image_media(media: dict[str, object]) -> bool:

@@ -28,6 +28,7 @@ _SY = "http://purl.org/rss/1.0/modules/syndication/"
 _XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
 _ENTRY_TAGS = ("item", f"{{{_RSS1}}}item", f"{{{_ATOM}}}entry")
 _ATOM_TITLE = f"{{{_ATOM}}}title"
+_ATOM_ENTRY = f"{{{_ATOM}}}entry"
 # Local names of the elements any supported format keeps an entry's date in.
 _DATE_TAGS = frozenset(
     {"pubDate", "pubdate", "date", "published", "updated", "issued", "modified", "created"}
@@ -122,13 +123,15 @@ def _has_date(element: etree._Element) -> bool:
     fastfeedparser reads a date-less RSS item's guid as a date, and dateutil finds one in
     almost anything ("m-1" is the 1st of this month); such dates are dropped.
     """
-    return any(isinstance(child.tag, str) and etree.QName(child).localname in _DATE_TAGS for child in element)
+    return any(isinstance(child.tag, str) and child.tag.rpartition("}")[2] in _DATE_TAGS for child in element)
 
 
 def _title_is_text(element: etree._Element) -> bool:
     """Atom ``type="text"`` titles (the default) are plain text, where a "<" is a character and
     not a tag. RSS titles do not say, so they are read as HTML.
     """
+    if element.tag != _ATOM_ENTRY:
+        return False
     title = element.find(_ATOM_TITLE)
     return title is not None and title.get("type", "text") == "text"
 

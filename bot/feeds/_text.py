@@ -15,7 +15,6 @@ _BLOCK_TAGS = re.compile(
     re.I,
 )
 _TAGS = re.compile(r"</?[a-zA-Z][^>]*>|<![^>]*>")
-_SPACE = re.compile(r"\s+")
 _IMG_SRC = re.compile(r"""<img\b[^>]*?\bsrc\s*=\s*(?:"([^"]+)"|'([^']+)'|([^\s>]+))""", re.I)
 
 
@@ -30,15 +29,20 @@ def html_to_text(value: str | None) -> str | None:
         text = _TAGS.sub("", text)
     if "&" in text:
         text = html.unescape(text)
-    text = _SPACE.sub(" ", text).strip()
-    return text or None
+    # split/join rather than re.sub: several times faster on text that is mostly single spaces.
+    return " ".join(text.split()) or None
 
 
 def first_image(html_text: str | None) -> str | None:
     """The ``src`` of the first ``<img>`` in an HTML fragment, entity-decoded, not resolved."""
-    if not html_text or "<img" not in html_text.lower():
+    if not html_text:
         return None
-    match = _IMG_SRC.search(html_text)
+    start = html_text.find("<img")
+    if start == -1:
+        start = html_text.lower().find("<img")
+        if start == -1:
+            return None
+    match = _IMG_SRC.search(html_text, start)
     if not match:
         return None
     src = next(g for g in match.groups() if g)
@@ -52,6 +56,9 @@ def absolute(url: str | None, base: str | None) -> str | None:
     url = url.strip()
     if not url:
         return None
+    # Most feed URLs are absolute already; urljoin costs more than the rest of an entry.
+    if url.startswith(("https://", "http://")) and " " not in url:
+        return url
     resolved = urljoin(base, url) if base else url
     # javascript:, data: and friends are never a link we want to post.
     scheme = urlsplit(resolved).scheme.lower()
@@ -72,4 +79,4 @@ def collapse_space(value: str | None) -> str | None:
     """Plain text with runs of whitespace collapsed to one space; ``None`` when empty."""
     if not value:
         return None
-    return _SPACE.sub(" ", value).strip() or None
+    return " ".join(value.split()) or None
