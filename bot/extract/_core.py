@@ -34,6 +34,11 @@ _BYLINE = re.compile(
     r"^By\s+(?:[A-Z][\w'’.-]*\s*){1,4}(?:(?:,|and|&)\s*(?:[A-Z][\w'’.-]*\s*){1,4})*[,|·–-]?[^.!?]{0,40}$"
 )
 _BYLINE_SEARCH_LINES = 3
+# An article has at least this many words in lines that read like prose: index pages
+# (headlines), login walls and "enable JavaScript" notices do not.
+_MIN_PROSE_WORDS = 20
+_LONG_LINE_WORDS = 25
+_SENTENCE_END = re.compile(r"[.!?…。！？][\"'”’»)\]]*$")
 _MAX_SHORT_LINE_SHARE = 0.5
 
 
@@ -67,7 +72,7 @@ def article_from_tree(tree: HtmlElement, url: str | None) -> Article:
     raw_text = _main_text(tree, url)
     title = _clean_line(metadata.title)
     text = _paragraphs(raw_text, title)
-    if not text:
+    if not _has_prose(text):
         raise NotAnArticleError("The page has no article text.")
     return Article(
         url=url,
@@ -123,6 +128,17 @@ def _paragraphs(raw: str, title: str | None) -> str:
     # A byline is the article's author, not its text.
     lines = [line for i, line in enumerate(lines) if not (i < _BYLINE_SEARCH_LINES and _BYLINE.match(line))]
     return "\n\n".join(lines)
+
+
+def _has_prose(text: str) -> bool:
+    """Whether ``text`` has sentences, not just headlines, menu items or a one-line notice."""
+    prose = 0
+    for line in text.split("\n\n"):
+        words = word_count(line)
+        # Headlines are short and unpunctuated; a long line is prose even without a full stop.
+        if words >= _LONG_LINE_WORDS or _SENTENCE_END.search(line):
+            prose += words
+    return prose >= _MIN_PROSE_WORDS
 
 
 def _same_text(a: str, b: str) -> bool:
