@@ -167,6 +167,13 @@ def test_atom_text_title_keeps_angle_brackets_but_html_title_is_stripped() -> No
         assert second.title == "Why x bold"
 
 
+def test_feed_served_as_html_with_blank_lines_before_the_declaration() -> None:
+    body = b"\n\n  " + _body("rss2_quirks.xml")
+    feed = parse_feed(body, url=URL, content_type="text/html; charset=UTF-8")
+    assert feed.parser == "fastfeedparser"
+    assert _comparable(feed) == _expected("rss2_quirks.xml")
+
+
 # --- refusals ---------------------------------------------------------------------------------
 
 

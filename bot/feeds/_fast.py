@@ -55,6 +55,9 @@ _PARSERS = _Parsers()
 
 def parse_fast(body: bytes, *, url: str) -> ParsedFeed:
     """Parse a well-formed XML feed; raises :class:`NeedsFallbackError` for anything else."""
+    if body[:1].isspace():
+        # Blank lines before "<?xml" (a classic of WordPress plugins) are fatal to libxml2.
+        body = body.lstrip()
     try:
         root = etree.fromstring(body, _PARSERS.strict, base_url=url)
     except etree.XMLSyntaxError as e:

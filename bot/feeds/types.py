@@ -22,7 +22,8 @@ class FeedEntry:
     title: str | None
     #: The description (or the content when there is none) as plain text, cleaned like ``title``.
     summary: str | None
-    #: The full content as HTML, when the feed carries it (not sanitised on the fast path).
+    #: The full content as HTML, as the feed wrote it (relative URLs left, NOT sanitised: clean
+    #: it before rendering it anywhere as HTML).
     content_html: str | None
     #: The author's name.
     author: str | None
