@@ -82,6 +82,16 @@ def make_bot(seen: Seen, guild_id: int) -> commands.Bot:
         await interaction.edit_original_response(content="50%")
         await interaction.edit_original_response(content="done", embed=discord.Embed(title="Report"))
 
+    @bot.tree.command(description="Read an attached file")
+    async def inspect(interaction: discord.Interaction, file: discord.Attachment) -> None:
+        data = await file.read()
+        await interaction.response.send_message(f"{file.filename}: {len(data)} bytes", ephemeral=True)
+
+    @bot.tree.command(description="What may I do here?")
+    async def whoami(interaction: discord.Interaction) -> None:
+        can = interaction.permissions.manage_channels
+        await interaction.response.send_message(f"manage_channels={can}", ephemeral=True)
+
     @bot.tree.command(description="Only in the test guild")
     @discord.app_commands.guilds(guild_id)
     async def local(interaction: discord.Interaction) -> None:
@@ -159,7 +169,7 @@ async def test_ready_and_guild_create(env: Env) -> None:
 
 async def test_commands_registered_with_schema(env: Env) -> None:
     registered = env.emu.commands()
-    assert set(registered) == {"ping", "slow", "twice", "feed", "rename", "progress"}
+    assert set(registered) == {"ping", "slow", "twice", "feed", "rename", "progress", "inspect", "whoami"}
     assert set(env.emu.commands(env.emu.default.guild.id)) == {"local"}
     add = registered["feed"]["options"][0]
     assert (add["name"], add["type"]) == ("add", 1)
@@ -389,3 +399,31 @@ async def test_history_paging(env: Env) -> None:
     assert after == ["n2", "n3", "n4"]
     before = [m.content async for m in general.history(before=sent[2])]
     assert before == ["n1", "n0"]
+
+
+async def test_attachment_option_is_resolved_and_downloadable(env: Env) -> None:
+    upload = env.emu.upload("report.csv", b"a,b\n1,2\n", "text/csv")
+    result = await env.emu.invoke("inspect", {"file": upload})
+    assert result.content == "report.csv: 8 bytes"
+
+
+async def test_member_permissions_are_computed_per_channel(env: Env) -> None:
+    emu = env.emu
+    editor = await emu.add_member("eddie", permissions=Perm.MANAGE_CHANNELS)
+    assert (await emu.invoke("whoami", user=editor)).content == "manage_channels=True"
+    assert (await emu.invoke("whoami", user=emu.default.member)).content == "manage_channels=False"
+    await emu.set_overwrite(emu.default.news, editor, deny=Perm.MANAGE_CHANNELS)
+    denied = await emu.invoke("whoami", user=editor, channel=emu.default.news)
+    assert denied.content == "manage_channels=False"
+    # The CHANNEL_UPDATE reached the bot's cache too.
+    news = env.bot.get_channel(emu.default.news.id)
+    assert isinstance(news, discord.TextChannel) and news.overwrites
+
+
+async def test_injected_500_is_retried(env: Env) -> None:
+    emu = env.emu
+    emu.inject("POST /channels/*/messages", 500, count=1)
+    await channel(env, "general").send("after a 500")
+    statuses = [r.status for r in emu.recorder.calls("POST", f"/channels/{emu.default.general.id}/messages")]
+    assert statuses == [500, 200]
+    assert [m["content"] for m in emu.channel_messages(emu.default.general)] == ["after a 500"]

@@ -17,25 +17,20 @@ from aiohttp import web
 from tests.emulator import errors as e
 from tests.emulator import interactions as i
 from tests.emulator.gateway import INTENT_GUILD_MESSAGES, Gateway
-from tests.emulator.httputil import API_PREFIX, json_response, read_body
+from tests.emulator.httputil import API_PREFIX
 from tests.emulator.ids import make_token, snowflake, user_id_from_token
-from tests.emulator.messages import EPHEMERAL, MessageStore
+from tests.emulator.messages import EPHEMERAL, MessageStore, UploadedFile
+from tests.emulator.middleware import api_middleware, unknown_endpoint
 from tests.emulator.ratelimit import (
     Injection,
     RateLimitConfig,
     RateLimiter,
-    ratelimit_headers,
-    too_many_requests,
 )
-from tests.emulator.recorder import Recorder, RequestRecord
+from tests.emulator.recorder import Recorder
 from tests.emulator.rest_channels import ChannelRoutes
 from tests.emulator.rest_interactions import InteractionRoutes
 from tests.emulator.rest_misc import MiscRoutes
-from tests.emulator.world import Channel, DefaultWorld, Member, User, default_world
-
-# Routes that answer with the interaction token instead of the bot token and that
-# Discord keeps out of the global limit.
-_TOKEN_ROUTES = ("/interactions/", "/webhooks/")
+from tests.emulator.world import Channel, DefaultWorld, Member, Role, User, default_world
 
 
 class Emulator:
@@ -84,14 +79,14 @@ class Emulator:
     # -- lifecycle -----------------------------------------------------------------------------
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> Emulator:
-        app = web.Application(middlewares=[self._middleware], client_max_size=64 * 1024 * 1024)
+        app = web.Application(middlewares=[api_middleware(self)], client_max_size=64 * 1024 * 1024)
         app.router.add_get("/gateway", self.gateway.handle)
         app.router.add_get("/gateway/resume", self.gateway.handle)
         app.router.add_get("/attachments/{channel_id}/{attachment_id}/{filename}", self._attachment)
         MiscRoutes(self).add_to(app.router, API_PREFIX)
         ChannelRoutes(self).add_to(app.router, API_PREFIX)
         InteractionRoutes(self).add_to(app.router, API_PREFIX)
-        app.router.add_route("*", API_PREFIX + "/{tail:.*}", self._unknown)
+        app.router.add_route("*", API_PREFIX + "/{tail:.*}", unknown_endpoint)
         self._runner = web.AppRunner(app, handle_signals=False, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, host, port)
@@ -178,10 +173,37 @@ class Emulator:
         channel: Channel | None = None,
     ) -> dict[str, Any]:
         """A file as a user would attach it to a command option."""
-        from tests.emulator.messages import UploadedFile
-
         channel_id = (channel or self.default.general).id
         return self.messages.store_file(channel_id, UploadedFile(0, filename, content_type, data))
+
+    async def add_member(
+        self, name: str, *, permissions: int | None = None, roles: tuple[Role, ...] = ()
+    ) -> Member:
+        """A new member of the default guild; ``permissions`` gives them a role of their own with those."""
+        guild = self.default.guild
+        granted = list(roles)
+        if permissions is not None:
+            role = guild.add_role(f"{name}-role", permissions)
+            await self.gateway.dispatch(
+                "GUILD_ROLE_CREATE", {"guild_id": str(guild.id), "role": role.to_payload()}
+            )
+            granted.append(role)
+        member = guild.add_member(self.world.add_user(name), granted)
+        await self.gateway.dispatch("GUILD_MEMBER_ADD", {"guild_id": str(guild.id), **member.to_payload()})
+        return member
+
+    async def set_overwrite(
+        self, channel: Channel, target: Role | Member | User, *, allow: int = 0, deny: int = 0
+    ) -> None:
+        """Change a channel's permission overwrite and tell the bot (CHANNEL_UPDATE)."""
+        self.world.guilds[channel.guild_id].set_overwrite(channel, target, allow=allow, deny=deny)
+        await self.publish_channel(channel)
+
+    async def set_role_permissions(self, role: Role, permissions: int) -> None:
+        """Change a role's permissions and tell the bot (GUILD_ROLE_UPDATE)."""
+        role.permissions = int(permissions)
+        guild = next(g for g in self.world.guilds.values() if role.id in g.roles)
+        await self.publish_role(guild.id, role.id)
 
     async def post_user_message(self, channel: Channel, member: Member, content: str) -> dict[str, Any]:
         """A message written by a user (e.g. to test a message listener)."""
@@ -446,86 +468,7 @@ class Emulator:
     async def publish_member(self, guild_id: int, member: Member) -> None:
         await self.gateway.dispatch("GUILD_MEMBER_UPDATE", {"guild_id": str(guild_id), **member.to_payload()})
 
-    # -- HTTP plumbing -------------------------------------------------------------------------
-
-    @web.middleware
-    async def _middleware(self, request: web.Request, handler: Any) -> web.StreamResponse:
-        if not request.path.startswith(API_PREFIX + "/"):
-            return await handler(request)
-        started = time.monotonic()
-        path = request.path[len(API_PREFIX) :]
-        resource = request.match_info.route.resource
-        template = None
-        if resource is not None and handler != self._unknown:
-            template = resource.canonical[len(API_PREFIX) :]
-        body: Any = None
-        headers: dict[str, str] = {}
-        try:
-            body = (await read_body(request)).summary() if request.can_read_body else None
-            token_route = path.startswith(_TOKEN_ROUTES) and path.count("/") >= 3
-            if not token_route and request.headers.get("Authorization") != f"Bot {self.token}":
-                raise e.ApiError(401, 0, "401: Unauthorized")
-            response = self._injected(request.method, path)
-            if response is None and template is not None:
-                response, headers = self._rate_limit(request, template, exempt_global=token_route)
-            if response is None:
-                response = await handler(request)
-        except e.ApiError as error:
-            response = json_response(error.body(), status=error.status)
-        for key, value in headers.items():
-            response.headers.setdefault(key, value)
-        self.recorder.requests.append(
-            RequestRecord(
-                at=started,
-                method=request.method,
-                path=path,
-                query=dict(request.query),
-                body=body,
-                status=response.status,
-                response=_response_body(response),
-                route=template,
-                duration_ms=(time.monotonic() - started) * 1000,
-            )
-        )
-        return response
-
-    def _injected(self, method: str, path: str) -> web.Response | None:
-        for injection in self.injections:
-            if injection.exhausted or not injection.matches(method, path):
-                continue
-            injection.hits += 1
-            if injection.status == 429:
-                body, headers = too_many_requests(
-                    injection.retry_after,
-                    scope="shared" if not injection.is_global else "global",
-                    is_global=injection.is_global,
-                )
-                return json_response(body, 429, headers)
-            return json_response({"code": 0, "message": f"{injection.status}: injected"}, injection.status)
-        return None
-
-    def _rate_limit(
-        self, request: web.Request, template: str, *, exempt_global: bool
-    ) -> tuple[web.Response | None, dict[str, str]]:
-        major = ":".join(
-            request.match_info.get(k, "") for k in ("channel_id", "guild_id", "webhook_id", "token")
-        )
-        verdict = self.ratelimiter.hit(
-            request.method,
-            template,
-            major,
-            now=time.monotonic(),
-            wall=time.time(),
-            exempt_global=exempt_global,
-        )
-        headers = ratelimit_headers(verdict)
-        if verdict.allowed:
-            return None, headers
-        body, extra = too_many_requests(verdict.reset_after, scope=verdict.scope, is_global=verdict.is_global)
-        return json_response(body, 429, {**headers, **extra}), headers
-
-    async def _unknown(self, request: web.Request) -> web.Response:
-        return json_response({"code": 0, "message": "404: Not Found"}, status=404)
+    # -- files ---------------------------------------------------------------------------------
 
     async def _attachment(self, request: web.Request) -> web.Response:
         stored = self.messages.files.get(int(request.match_info["attachment_id"]))
@@ -555,19 +498,4 @@ def _find_component(components: list[dict[str, Any]], custom_id: str) -> dict[st
         accessory = component.get("accessory")
         if isinstance(accessory, dict) and accessory.get("custom_id") == custom_id:
             return accessory
-    return None
-
-
-def _response_body(response: web.StreamResponse) -> Any:
-    if (
-        isinstance(response, web.Response)
-        and response.body is not None
-        and response.content_type == "application/json"
-    ):
-        import json
-
-        try:
-            return json.loads(response.body)  # type: ignore[arg-type]
-        except ValueError:
-            return None
     return None
