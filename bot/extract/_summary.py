@@ -94,12 +94,12 @@ def _ends_sentence(before: str, punct: str, after: str) -> bool:
     """Whether ``punct`` between ``before`` and ``after`` closes a sentence."""
     if not after:
         return True
-    if punct[0] != ".":
-        return True
     first = after.lstrip("\"'“‘([")[:1]
-    # "... 3.5 million" never gets here (no space); "e.g. some" continues in lower case.
+    # "e.g. some", "“Stop!” she said": a sentence goes on in lower case.
     if first and first.islower():
         return False
+    if punct[0] != ".":
+        return True
     last_word = before.rsplit(None, 1)[-1] if before.split() else ""
     bare = last_word.lstrip("\"'“‘([").lower()
     if bare in _ABBREVIATIONS:

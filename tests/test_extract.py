@@ -1,0 +1,328 @@
+"""Tests of ``bot.extract.extract`` and ``summarize``: golden pages, metadata, non-articles.
+
+Golden pages live in ``tests/data/pages/``: ``NAME.html`` beside ``NAME.expected.json``
+with the headline, the article's paragraphs in order, the lines the page may
+add or leave out without being wrong (``optional``: the standfirst, a subheading),
+and strings that must not be in the text (other stories' headlines and teasers,
+navigation, footer, reader comments).
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+import trafilatura
+
+from bot.errors import ExtractError, NotAnArticleError
+from bot.extract import extract, reading_minutes, split_sentences, summarize, word_count
+
+PAGES = Path(__file__).parent / "data" / "pages"
+GOLDEN = sorted(p.name.removesuffix(".html") for p in PAGES.glob("*.html"))
+ARTICLE_URL = "https://www.harbourgazette.example/news/2025/03/riverside-park-approved?utm_source=newsletter"
+
+
+def load(name: str) -> tuple[str, dict]:
+    html = (PAGES / f"{name}.html").read_text(encoding="utf-8")
+    expected = json.loads((PAGES / f"{name}.expected.json").read_text(encoding="utf-8"))
+    return html, expected
+
+
+def paragraphs(text: str) -> list[str]:
+    return text.split("\n\n")
+
+
+# --- the "latest posts" problem ------------------------------------------------------
+
+
+def test_golden_pages_present() -> None:
+    assert {"latest-semantic", "latest-plain-divs", "latest-before-article", "read-more-inline"} <= set(
+        GOLDEN
+    )
+
+
+@pytest.mark.parametrize("name", GOLDEN)
+def test_golden_page_gives_the_article_alone(name: str) -> None:
+    html, expected = load(name)
+    article = extract(html, expected["url"])
+
+    assert article.title == expected["title"]
+    got = [p for p in paragraphs(article.text) if p not in expected["optional"]]
+    assert got == expected["paragraphs"]
+    for fragment in expected["absent"]:
+        assert fragment not in article.text, fragment
+
+
+@pytest.mark.parametrize("name", ["latest-plain-divs", "read-more-inline"])
+def test_golden_page_is_hard_for_trafilatura_defaults(name: str) -> None:
+    """The plain-div pages are worth testing: trafilatura alone lets teasers through."""
+    html, expected = load(name)
+    text = trafilatura.extract(html, url=expected["url"]) or ""
+    leaked = [fragment for fragment in expected["absent"] if fragment in text]
+    assert leaked
+
+
+ARTICLE_PARAGRAPHS = [
+    "The regional parliament passed the water bill on Thursday after a debate that lasted nine hours. "
+    "The law sets a cap on how much groundwater farms may pump during a drought.",
+    "Farmers' unions said the cap would cost them a third of their harvest in dry years, "
+    "while environmental groups called it the first serious attempt to protect the aquifer.",
+    "The cap takes effect in June. Inspectors will read the meters of the 4,000 largest wells every month, "
+    "and fines will rise with each month a farm stays above its limit.",
+]
+
+
+def page(body: str, head: str = "<title>Water bill passes</title>") -> str:
+    return f"<!DOCTYPE html><html lang='en'><head>{head}</head><body>{body}</body></html>"
+
+
+def article_div() -> str:
+    inner = "".join(f"<p>{p}</p>" for p in ARTICLE_PARAGRAPHS)
+    return f"<div class='c1'><h1>Water bill passes</h1>{inner}</div>"
+
+
+def cards(n: int) -> str:
+    return "".join(
+        f"<div class='c3'><h4><a href='/story-{i}'>Another story headline number {i} here</a></h4>"
+        f"<p>A teaser for story {i}, a sentence long, written to make readers click on it.</p></div>"
+        for i in range(n)
+    )
+
+
+def test_unheaded_row_of_teaser_cards_is_removed() -> None:
+    html = page(f"<div class='c0'>{article_div()}<div class='c2'>{cards(4)}</div></div>")
+
+    article = extract(html, "https://example.com/water")
+
+    assert paragraphs(article.text) == ARTICLE_PARAGRAPHS
+    assert "teaser" not in article.text
+
+
+def test_two_teaser_cards_without_heading_are_left_to_trafilatura() -> None:
+    """Fewer than three unheaded cards are no pattern: the rule does not fire on them."""
+    html = page(f"<div class='c0'>{article_div()}<div class='c2'>{cards(2)}</div></div>")
+
+    article = extract(html, "https://example.com/water")
+
+    assert paragraphs(article.text)[:3] == ARTICLE_PARAGRAPHS
+
+
+def test_article_paragraphs_with_links_are_kept() -> None:
+    linked = (
+        "<p>The bill follows <a href='/a'>last year's drought</a>, <a href='/b'>the court ruling</a> "
+        "on well permits and <a href='/c'>a report by the water agency</a>, which found the aquifer "
+        "had dropped by two metres in a decade.</p>"
+    )
+    body = article_div().replace("</div>", linked + "</div>")
+    article = extract(page(body), "https://example.com/water")
+
+    assert paragraphs(article.text)[-1].startswith("The bill follows last year's drought, the court ruling")
+
+
+def test_article_subheading_like_a_teaser_heading_keeps_the_prose_after_it() -> None:
+    """A "Read more" heading followed by prose (no links) removes nothing but the heading."""
+    body = article_div().replace(
+        "</div>", "<h2>Read more</h2><p>" + ARTICLE_PARAGRAPHS[0].replace("Thursday", "Friday") + "</p></div>"
+    )
+    article = extract(page(body), "https://example.com/water")
+
+    assert paragraphs(article.text)[-1] == ARTICLE_PARAGRAPHS[0].replace("Thursday", "Friday")
+
+
+# --- metadata ------------------------------------------------------------------------
+
+
+def test_metadata_of_golden_page() -> None:
+    html, expected = load("latest-semantic")
+    article = extract(html, expected["url"])
+
+    assert article.url == expected["url"]
+    assert article.title == expected["title"]
+    assert article.author == "Lena Okafor"
+    assert article.published == datetime(2025, 3, 4, 20, 15, tzinfo=UTC)
+    assert article.published.utcoffset() == timedelta(hours=1)
+    assert article.site_name == "The Harbour Gazette"
+    assert article.description.startswith("The 12-hectare park will replace a disused rail yard")
+    assert article.image_url == "https://www.harbourgazette.example/images/2025/03/rail-yard-aerial.jpg"
+    assert article.language == "en"
+    # From <link rel=canonical> (it keeps ref=home), tracking parameters removed.
+    assert (
+        article.canonical_url
+        == "https://www.harbourgazette.example/news/2025/03/riverside-park-approved?ref=home"
+    )
+    assert article.word_count == word_count(article.text)
+    assert 300 < article.word_count < 400
+    assert article.reading_minutes == 2
+
+
+def test_metadata_fallbacks_without_open_graph() -> None:
+    head = (
+        "<title>Water bill passes</title>"
+        '<script type="application/ld+json">{"@context": "https://schema.org", "@type": "NewsArticle",'
+        ' "headline": "Water bill passes", "datePublished": "2024-06-01T08:30:00Z",'
+        ' "author": {"@type": "Person", "name": "Sam Reyes"}}</script>'
+    )
+    url = "https://news.example.org/2024/water-bill?utm_source=rss&id=7#top"
+
+    article = extract(page(article_div(), head), url)
+
+    assert article.title == "Water bill passes"
+    assert article.author == "Sam Reyes"
+    assert article.published == datetime(2024, 6, 1, 8, 30, tzinfo=UTC)
+    assert article.published.tzinfo is not None
+    assert article.site_name == "news.example.org"
+    assert article.canonical_url == "https://news.example.org/2024/water-bill?id=7"
+    assert article.image_url is None
+
+
+def test_date_without_time_is_a_naive_midnight() -> None:
+    head = '<title>Water bill passes</title><meta name="date" content="2023-11-05">'
+
+    article = extract(page(article_div(), head), "https://example.com/water")
+
+    assert article.published == datetime(2023, 11, 5)
+    assert article.published.tzinfo is None
+
+
+def test_offset_in_meta_time_is_kept() -> None:
+    head = '<meta property="article:published_time" content="2024-02-29T23:30:00-05:00">'
+
+    article = extract(page(article_div(), head), "https://example.com/water")
+
+    assert article.published == datetime(2024, 2, 29, 23, 30, tzinfo=timezone(timedelta(hours=-5)))
+
+
+def test_extract_without_url() -> None:
+    article = extract(page(article_div()))
+
+    assert article.url is None
+    assert article.canonical_url is None
+    assert paragraphs(article.text) == ARTICLE_PARAGRAPHS
+
+
+# --- non-articles ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("html", ["", "   \n", "<html></html>", page("")])
+def test_empty_page_is_not_an_article(html: str) -> None:
+    with pytest.raises(NotAnArticleError):
+        extract(html, "https://example.com/")
+
+
+def test_index_page_is_not_an_article() -> None:
+    items = "".join(
+        f"<li><a href='/n{i}'>Headline number {i} about something that happened today in the city</a></li>"
+        for i in range(15)
+    )
+    html = page(f"<nav><a href='/'>Home</a> <a href='/w'>World</a></nav><h1>News</h1><ul>{items}</ul>")
+
+    with pytest.raises(NotAnArticleError):
+        extract(html, "https://example.com/news")
+
+
+def test_login_wall_is_not_an_article() -> None:
+    html = page(
+        "<h1>Sign in</h1><form><label>Email</label><input type='email' name='email'>"
+        "<label>Password</label><input type='password' name='pw'><button>Sign in</button></form>"
+        "<p><a href='/forgot'>Forgot your password?</a></p>"
+    )
+    with pytest.raises(NotAnArticleError):
+        extract(html, "https://example.com/login")
+
+
+def test_javascript_shell_is_not_an_article() -> None:
+    html = page("<div id='root'></div><noscript>You need to enable JavaScript to run this app.</noscript>")
+
+    with pytest.raises(NotAnArticleError) as info:
+        extract(html, "https://example.com/app")
+    assert isinstance(info.value, ExtractError)
+    assert str(info.value)  # a message fit for the user
+
+
+def test_reader_comments_are_not_article_text() -> None:
+    html, expected = load("with-comments")
+    article = extract(html, expected["url"])
+
+    assert "I have walked past that fence" in html
+    assert "walked past that fence" not in article.text
+    assert "Leave a comment" not in article.text
+    assert paragraphs(article.text)[-1] == expected["paragraphs"][-1]
+
+
+# --- summary, sentences, counts --------------------------------------------------------
+
+
+def test_summary_of_golden_page_is_extractive_and_short() -> None:
+    html, expected = load("latest-plain-divs")
+    article = extract(html, expected["url"])
+
+    sentences = split_sentences(article.summary)
+    assert 2 <= len(sentences) <= 3
+    assert len(article.summary) <= 500
+    for sentence in sentences:
+        assert sentence in article.text
+    # News is written lead first.
+    assert sentences[0] == split_sentences(article.text)[0]
+
+
+def test_summary_keeps_original_order_and_limit() -> None:
+    text = "\n\n".join(ARTICLE_PARAGRAPHS)
+
+    summary = summarize(text, max_sentences=2, max_chars=300)
+
+    sentences = split_sentences(summary)
+    assert len(sentences) == 2
+    assert len(summary) <= 300
+    positions = [text.index(s) for s in sentences]
+    assert positions == sorted(positions)
+
+
+def test_summary_of_text_without_sentences_is_truncated() -> None:
+    text = "word " * 400
+
+    summary = summarize(text, max_chars=100)
+
+    assert len(summary) <= 100
+    assert summary.endswith("…")
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "Mr. Smith met Dr. Jones at 10 a.m. on Monday. They talked.",
+            ["Mr. Smith met Dr. Jones at 10 a.m. on Monday.", "They talked."],
+        ),
+        (
+            "The U.S. economy grew 3.5% last year. Exports rose.",
+            ["The U.S. economy grew 3.5% last year.", "Exports rose."],
+        ),
+        (
+            "Prices rose sharply in the U.S. The Fed is worried.",
+            ["Prices rose sharply in the U.S.", "The Fed is worried."],
+        ),
+        ("J. K. Rowling wrote it. Gov. Newsom agreed.", ["J. K. Rowling wrote it.", "Gov. Newsom agreed."]),
+        ("“Stop!” she said. He did.", ["“Stop!” she said.", "He did."]),
+        ("He asked: “Why?” Nobody knew.", ["He asked: “Why?”", "Nobody knew."]),
+        ("東京で会議が開かれた。首相が出席した。", ["東京で会議が開かれた。", "首相が出席した。"]),
+    ],
+)
+def test_split_sentences(text: str, expected: list[str]) -> None:
+    assert split_sentences(text) == expected
+
+
+def test_counts_for_cjk_text() -> None:
+    japanese = "日本の経済は昨年成長した。" * 100  # 1,200 characters
+
+    assert word_count(japanese) == 1200
+    # About 500 characters a minute, not 1,200 "words" at 230 a minute.
+    assert reading_minutes(japanese) == 3
+
+
+def test_counts_for_alphabetic_text() -> None:
+    assert word_count("It's the U.S. economy, 3.5 times larger.") == 7
+    assert reading_minutes("") == 1
+    assert reading_minutes("word " * 460) == 2
+    assert reading_minutes("word " * 461) == 3
