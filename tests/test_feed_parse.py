@@ -38,6 +38,8 @@ WELL_FORMED = [
 ]
 # Not well-formed XML: only feedparser reads them; forcing the fast path must fail cleanly.
 MALFORMED = ["malformed.xml", "html_entities.xml"]
+# Well-formed, but a format fastfeedparser does not know (RSS 0.90's namespace).
+FALLBACK_ONLY = ["rss090.xml"]
 JSON_FEEDS = ["jsonfeed_1_1.json", "jsonfeed_1_0.json"]
 BOMBS = ["billion_laughs.xml", "external_entity.xml"]
 
@@ -75,6 +77,15 @@ def test_golden_malformed_falls_back_to_feedparser(name: str) -> None:
         parse_feed(_body(name), url=URL, parser="fastfeedparser")
 
 
+@pytest.mark.parametrize("name", FALLBACK_ONLY)
+def test_golden_formats_only_feedparser_knows(name: str) -> None:
+    feed = parse_feed(_body(name), url=URL)
+    assert feed.parser == "feedparser"
+    assert _comparable(feed) == _expected(name)
+    with pytest.raises(FeedParseError, match="no title and no entries"):
+        parse_feed(_body(name), url=URL, parser="fastfeedparser")
+
+
 @pytest.mark.parametrize("parser", ["auto", "fastfeedparser", "feedparser"])
 @pytest.mark.parametrize("name", JSON_FEEDS)
 def test_golden_json_feed(name: str, parser: str) -> None:
@@ -102,7 +113,7 @@ def test_json_that_is_not_a_feed(body: bytes, message: str) -> None:
         parse_feed(body, url=URL)
 
 
-@pytest.mark.parametrize("name", WELL_FORMED + MALFORMED + JSON_FEEDS)
+@pytest.mark.parametrize("name", WELL_FORMED + MALFORMED + FALLBACK_ONLY + JSON_FEEDS)
 def test_dates_are_utc_and_types_hold(name: str) -> None:
     feed = parse_feed(_body(name), url=URL)
     assert feed.entries
