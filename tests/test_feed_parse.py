@@ -94,10 +94,12 @@ def test_golden_json_feed(name: str, parser: str) -> None:
     assert _comparable(feed) == _expected(name)
 
 
-def test_json_feed_detected_by_content_type_and_by_body() -> None:
+def test_the_body_decides_json_or_xml_not_the_content_type() -> None:
     body = _body("jsonfeed_1_0.json")
     assert parse_feed(body, url=URL, content_type="application/feed+json").title == "Old JSON feed"
-    assert parse_feed(b"\n  " + body, url=URL, content_type=None).title == "Old JSON feed"
+    assert parse_feed(b"\n  " + body, url=URL, content_type="text/xml").title == "Old JSON feed"
+    rss = parse_feed(_body("rss1_rdf.xml"), url=URL, content_type="application/json")
+    assert rss.parser == "fastfeedparser" and rss.title == "RDF Site Summary"
 
 
 @pytest.mark.parametrize(

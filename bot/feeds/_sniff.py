@@ -42,13 +42,14 @@ def _text(data: bytes) -> str:
     return data.decode("latin-1")
 
 
-def sniff(body: bytes, content_type: str | None = None) -> Kind:
+def sniff(body: bytes) -> Kind:
     """What the body is: "json", "html" (a web page) or "xml" (try the feed parsers).
 
     Raises :class:`FeedParseError` for bodies that declare XML entities.
     """
     head = _text(body).lstrip()
-    if head.startswith(("{", "[")) or (content_type and "json" in content_type.lower()):
+    # The body decides, not the Content-Type: servers label feeds every which way.
+    if head.startswith(("{", "[")):
         return "json"
     pos = 0
     doctype: str | None = None

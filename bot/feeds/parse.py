@@ -29,7 +29,8 @@ def parse_feed(
     """Parse an RSS 0.9x/1.0/2.0, Atom or JSON Feed document fetched from ``url``.
 
     ``url`` is the address the body came from (after redirects): relative links resolve
-    against it. ``parser`` forces one XML path (tests, benchmarks); "auto" tries the fast
+    against it. ``content_type`` (the response header) only helps feedparser with a charset the
+    document does not declare; whether the body is JSON, XML or a web page is read from the body. ``parser`` forces one XML path (tests, benchmarks); "auto" tries the fast
     one and falls back to feedparser.
 
     Raises :class:`NotAFeedError` for a web page (try discovery on it), and
@@ -37,7 +38,7 @@ def parse_feed(
     """
     if not body or not body.strip():
         raise FeedParseError("The feed is empty.")
-    kind = sniff(body, content_type)
+    kind = sniff(body)
     if kind == "json":
         return parse_json_feed(body, url=url)
     if kind == "html":
