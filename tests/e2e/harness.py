@@ -233,21 +233,8 @@ class Harness:
         return "\n".join(line if len(line) <= 400 else line[:400] + " …" for line in text[-lines:])
 
     def failure_report(self) -> str:
-        messages = []
-        for channel_id, stored in self.emu.messages.channels.items():
-            for message in stored.values():
-                messages.append(
-                    f"#{channel_id} {message['id']}: {message['content'][:200]!r}"
-                    f" embeds={len(message['embeds'])} flags={message['flags']}"
-                )
         return "\n".join(
-            [
-                self.emu.recorder.dump(),
-                "--- messages ---",
-                *messages[-40:],
-                f"--- bot log tail ({self.log_path}) ---",
-                self.log_tail(),
-            ]
+            [self.emu.failure_report(), f"--- bot log tail ({self.log_path}) ---", self.log_tail()]
         )
 
     def _why(self, headline: str) -> str:

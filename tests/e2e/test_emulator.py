@@ -128,7 +128,7 @@ class Env:
     seen: Seen
 
     def failure_report(self) -> str:
-        return self.emu.recorder.dump()
+        return self.emu.failure_report()
 
 
 @pytest.fixture

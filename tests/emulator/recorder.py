@@ -43,6 +43,13 @@ def _short(value: Any, limit: int = 400) -> str:
     return text if len(text) <= limit else text[:limit] + f"… ({len(text)} chars)"
 
 
+def _redacted(data: Any) -> Any:
+    # IDENTIFY and RESUME carry the bot token; a log has no use for it.
+    if isinstance(data, dict) and "token" in data:
+        return {**data, "token": "<redacted>"}
+    return data
+
+
 @dataclass
 class Recorder:
     requests: list[RequestRecord] = field(default_factory=list)
@@ -77,6 +84,6 @@ class Recorder:
         lines.append("--- gateway ---")
         for g in self.gateway[-last:]:
             what = g.event or f"op {g.op}"
-            data = "" if g.event in {"GUILD_CREATE", "READY"} else _short(g.data, 200)
+            data = "" if g.event in {"GUILD_CREATE", "READY"} else _short(_redacted(g.data), 200)
             lines.append(f"+{g.at - self.started:8.3f}s {g.direction:4} s={g.seq} {what} {data}")
         return "\n".join(lines)

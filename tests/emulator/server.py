@@ -134,6 +134,28 @@ class Emulator:
         stored = self.messages.channels.get(channel_id, {})
         return [stored[k] for k in sorted(stored)]
 
+    def failure_report(self) -> str:
+        """Requests, gateway frames, interactions and messages: what a failing test prints."""
+        lines = [self.recorder.dump(), "--- interactions ---"]
+        for rec in self.interactions.values():
+            snap = rec.snapshot()
+            lines.append(
+                f"{rec.id} {_describe(rec)!r}: callback={snap.callback_type} ack_ms={snap.ack_ms} "
+                f"errors={[(err.status, err.code) for err in rec.errors]} timeline={rec.timeline}"
+            )
+        lines.append("--- messages (channel, id, content, embeds, flags) ---")
+        for channel_id, stored in self.messages.channels.items():
+            for message in list(stored.values())[-20:]:
+                lines.append(
+                    f"#{channel_id} {message['id']} {message['content'][:160]!r} "
+                    f"embeds={len(message['embeds'])} flags={message['flags']}"
+                )
+        for message in list(self.messages.ephemeral.values())[-20:]:
+            lines.append(
+                f"(ephemeral) {message['id']} {message['content'][:160]!r} embeds={len(message['embeds'])}"
+            )
+        return "\n".join(lines)
+
     async def wait_until_ready(self, timeout_s: float = 10.0) -> None:
         await asyncio.wait_for(self.gateway.ready.wait(), timeout_s)
 
