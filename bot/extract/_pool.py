@@ -140,6 +140,7 @@ class ExtractorPool:
         """
         await self.start()
         worker = await self._acquire()
+        worker.busy = True
         try:
             async with asyncio.timeout(self._timeout_s):
                 status, value = await worker.request((html, url))
@@ -157,6 +158,7 @@ class ExtractorPool:
             # Cancelled mid-request: the worker may still answer, so it cannot be reused.
             self._retire(worker, kill=True)
             raise
+        worker.busy = False
         worker.pages += 1
         if worker.pages >= self._max_pages:
             self._retire(worker, kill=False)
@@ -176,7 +178,8 @@ class ExtractorPool:
             task.cancel()
         await asyncio.gather(*self._background, return_exceptions=True)
         workers, self._workers = list(self._workers), set()
-        await asyncio.gather(*(self._stop(w, kill=False) for w in workers), return_exceptions=True)
+        # Idle workers exit on end of input; busy ones would finish their page first, so they are killed.
+        await asyncio.gather(*(self._stop(w, kill=w.busy) for w in workers), return_exceptions=True)
         if self._idle is not None:
             # Wake the callers still waiting for a worker; they see None and fail.
             for _ in range(self._waiting):
