@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import gzip
 import json
+import multiprocessing
 import re
 import sys
 import time
@@ -118,12 +119,16 @@ def _score_page(args: tuple[str, Page]) -> tuple[str, str, Score, float]:
 def evaluate(
     pages: list[Page], names: Iterable[str], workers: int = 2
 ) -> dict[str, tuple[Score, dict[str, Score], float]]:
-    """For each extractor: mean score, per-page scores, and CPU seconds spent extracting."""
+    """For each extractor: mean score, per-page scores, and seconds spent extracting (summed).
+
+    Every extractor sees the same pages in the same run, spread over ``workers`` processes.
+    """
     names = list(names)
     jobs = [(name, page) for page in pages for name in names]
     per_page: dict[str, dict[str, Score]] = {name: {} for name in names}
     seconds: dict[str, float] = dict.fromkeys(names, 0.0)
-    with ProcessPoolExecutor(workers) as pool:
+    # spawn, not fork: the caller may be a test process with threads running.
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
         for name, page_id, score, spent in pool.map(_score_page, jobs, chunksize=4):
             per_page[name][page_id] = score
             seconds[name] += spent

@@ -1,0 +1,46 @@
+"""Extraction quality on the shared article-extraction benchmark (98 real pages).
+
+Ours must score at least as well as trafilatura's defaults measured in the same
+run, with the benchmark's own metric (see ``bench/extract_quality.py``). Skipped
+when the shared data folder is absent; ``tests/test_extract.py`` covers the
+behaviour on the project's own golden pages.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from bench.extract_quality import DEFAULT_DATA, evaluate, load_pages, page_score
+
+pytestmark = pytest.mark.skipif(
+    not (DEFAULT_DATA / "ground-truth.json").is_file(),
+    reason=f"the article-extraction benchmark is not in {DEFAULT_DATA}",
+)
+
+
+def test_metric_matches_the_benchmark_definition() -> None:
+    gold = "one two three four five six"
+    assert page_score(gold, gold).f1 == 1.0
+    # 3 shingles each; 2 shared ("one two three four", "two three four five").
+    score = page_score(gold, "One, two; three four five SEVEN")
+    assert score.precision == pytest.approx(2 / 3)
+    assert score.recall == pytest.approx(2 / 3)
+    assert page_score(gold, "").precision == 0.0
+    # Multiplicity: a repeated passage is counted twice.
+    assert page_score(gold, gold + " " + gold).precision < 0.6
+
+
+def test_ours_is_at_least_as_good_as_trafilatura_defaults() -> None:
+    pages = load_pages(DEFAULT_DATA)
+    assert len(pages) >= 90
+
+    results = evaluate(pages, ["newsdesk extract", "trafilatura default"], workers=2)
+
+    ours, _, _ = results["newsdesk extract"]
+    baseline, _, _ = results["trafilatura default"]
+    print(
+        f"\nours P={ours.precision:.4f} R={ours.recall:.4f} F1={ours.f1:.4f}; "
+        f"trafilatura default P={baseline.precision:.4f} R={baseline.recall:.4f} F1={baseline.f1:.4f}"
+    )
+    assert ours.f1 >= baseline.f1
+    assert ours.precision >= baseline.precision
