@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import random
 import time
 from datetime import UTC
 from pathlib import Path
@@ -19,7 +20,7 @@ import pytest
 from aiohttp import web
 
 from bot.errors import FeedParseError, NotAFeedError
-from bot.feeds import FeedEntry, ParsedFeed, parse_feed
+from bot.feeds import FeedEntry, ParsedFeed, entry_key, parse_feed
 from bot.feeds._text import html_to_text
 from tests.loopback import serve
 
@@ -314,3 +315,61 @@ async def test_parse_in_executor_from_a_loopback_fetch() -> None:
         "tag:blog.example.org,2024:1",
         "tag:blog.example.org,2024:2",
     ]
+
+
+# --- robustness -------------------------------------------------------------------------------
+
+_INSERTS = [
+    b'<!DOCTYPE x [<!ENTITY a "b">]>',
+    b"<![CDATA[",
+    b"]]>",
+    b"<item>",
+    b"</item>",
+    b"<entry>",
+    b'xml:base="../x/"',
+    b"<pubDate>31 Feb 2020</pubDate>",
+    b"&#xD800;",
+    b"<link>http://[broken</link>",
+    b'{"version":"https://jsonfeed.org/version/1","items":[{"id":[1],"url":5,"tags":"x"}]}',
+]
+
+
+def _mutate(rng: random.Random, body: bytes) -> bytes:
+    data = bytearray(body)
+    for _ in range(rng.randint(1, 6)):
+        pos = rng.randrange(len(data)) if data else 0
+        op = rng.random()
+        if op < 0.3:
+            del data[pos : pos + rng.randint(1, 50)]
+        elif op < 0.6:
+            data[pos:pos] = bytes(
+                rng.choice(b"<>&\"'/![]{}:;\x00\xff\xfe abc") for _ in range(rng.randint(1, 5))
+            )
+        elif op < 0.8:
+            del data[pos:]
+        else:
+            data[pos:pos] = rng.choice(_INSERTS)
+    return bytes(data)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_mangled_feeds_give_a_feed_or_feed_parse_error(seed: int) -> None:
+    """Callers catch FeedParseError; nothing else may escape, whatever the bytes."""
+    rng = random.Random(seed)
+    names = WELL_FORMED + MALFORMED + FALLBACK_ONLY + JSON_FEEDS + BOMBS + ["html_page.html"]
+    bodies = [_body(name) for name in names]
+    outcomes = {"feed": 0, "error": 0}
+    for _ in range(60):
+        body = _mutate(rng, rng.choice(bodies))
+        for parser in ("auto", "fastfeedparser", "feedparser"):
+            try:
+                feed = parse_feed(body, url=URL, parser=parser)  # type: ignore[arg-type]
+            except FeedParseError:
+                outcomes["error"] += 1
+                continue
+            outcomes["feed"] += 1
+            for entry in feed.entries:
+                assert entry_key(entry)
+                assert entry.published is None or entry.published.tzinfo == UTC
+                assert entry.link is None or entry.link.startswith(("http://", "https://"))
+    assert outcomes["feed"] and outcomes["error"]  # the mutations exercise both outcomes

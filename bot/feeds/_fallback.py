@@ -29,9 +29,12 @@ def parse_fallback(body: bytes, *, url: str, content_type: str | None = None) ->
     # first, so a body like b"/etc/passwd" would be read from disk.
     # No sanitising or rewriting of embedded HTML: it is the slowest part of feedparser, we
     # strip tags from summaries anyway, and content_html then matches the fast path's.
-    result = feedparser.parse(
-        io.BytesIO(body), response_headers=headers, sanitize_html=False, resolve_relative_uris=False
-    )
+    try:
+        result = feedparser.parse(
+            io.BytesIO(body), response_headers=headers, sanitize_html=False, resolve_relative_uris=False
+        )
+    except Exception as e:  # feedparser raises whatever its innards hit on garbage (KeyError, ...)
+        raise FeedParseError(f"This feed could not be read: {type(e).__name__}: {e}") from e
     feed: dict[str, Any] = result.get("feed") or {}
     raw_entries: list[dict[str, Any]] = result.get("entries") or []
     if not raw_entries and not feed.get("title"):

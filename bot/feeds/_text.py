@@ -57,11 +57,14 @@ def absolute(url: str | None, base: str | None) -> str | None:
     if not url:
         return None
     # Most feed URLs are absolute already; urljoin costs more than the rest of an entry.
-    if url.startswith(("https://", "http://")) and " " not in url:
+    if url.startswith(("https://", "http://")) and " " not in url and "[" not in url:
         return url
-    resolved = urljoin(base, url) if base else url
+    try:
+        resolved = urljoin(base, url) if base else url
+        scheme = urlsplit(resolved).scheme.lower()
+    except ValueError:  # "http://[broken" and other unparseable URLs
+        return None
     # javascript:, data: and friends are never a link we want to post.
-    scheme = urlsplit(resolved).scheme.lower()
     if scheme not in ("http", "https"):
         return None
     return resolved

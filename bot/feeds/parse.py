@@ -30,8 +30,9 @@ def parse_feed(
 
     ``url`` is the address the body came from (after redirects): relative links resolve
     against it. ``content_type`` (the response header) only helps feedparser with a charset the
-    document does not declare; whether the body is JSON, XML or a web page is read from the body. ``parser`` forces one XML path (tests, benchmarks); "auto" tries the fast
-    one and falls back to feedparser.
+    document does not declare; whether the body is JSON, XML or a web page is read from the
+    body. ``parser`` forces one XML path (tests, benchmarks); "auto" tries the fast one and
+    falls back to feedparser.
 
     Raises :class:`NotAFeedError` for a web page (try discovery on it), and
     :class:`FeedParseError` for anything else unreadable or unsafe.
