@@ -240,6 +240,16 @@ def test_discovery_on_the_golden_page_resolves_against_the_page_url() -> None:
     ]
 
 
+def test_discovery_on_xhtml_with_an_xml_declaration() -> None:
+    page = (
+        '<?xml version="1.0" encoding="iso-8859-1"?>\n<html xmlns="http://www.w3.org/1999/xhtml"><head>'
+        '<link rel="alternate" type="application/atom+xml" href="/atom"/></head><body/></html>'
+    )
+    assert [link.url for link in discover_feed_links(page, "https://x.example/")] == [
+        "https://x.example/atom"
+    ]
+
+
 @pytest.mark.parametrize(
     "html", ["", "   ", "<html><head></head><body>no feeds</body></html>", "not html at all"]
 )
@@ -405,6 +415,11 @@ def test_opml_external_entities_are_refused() -> None:
     <opml version="2.0"><body><outline text="&x;" xmlUrl="https://x.example/feed"/></body></opml>"""
     with pytest.raises(OpmlError, match="entities"):
         parse_opml(xxe)
+
+
+def test_opml_with_a_broken_prefixed_root_is_refused_cleanly() -> None:
+    with pytest.raises(OpmlError):
+        parse_opml(b"<b:><body><outline xmlUrl='https://x.example/f'/></body></b:>")
 
 
 def test_malformed_opml_is_read_as_far_as_possible() -> None:

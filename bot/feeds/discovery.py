@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
@@ -41,6 +42,7 @@ COMMON_FEED_PATHS: tuple[str, ...] = (
     "/?feed=rss2",
 )
 
+_XML_DECLARATION = re.compile(r"^\s*<\?xml[^>]*\?>")
 # Under a page's directory only the most common few are worth a request each.
 _DIRECTORY_PATHS = 6
 
@@ -61,6 +63,8 @@ def discover_feed_links(html: str, base_url: str) -> list[FeedLink]:
     """Feeds announced by ``<link rel="alternate" type=...>`` in a page, absolute, deduplicated,
     in page order. ``<base href>`` is honoured.
     """
+    # lxml refuses str input that declares an encoding (XHTML pages start with one).
+    html = _XML_DECLARATION.sub("", html, count=1)
     if not html or not html.strip():
         return []
     try:

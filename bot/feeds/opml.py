@@ -65,7 +65,7 @@ def parse_opml(data: bytes) -> OpmlResult:
     dtd = root.getroottree().docinfo.internalDTD
     if dtd is not None and any(True for _ in dtd.iterentities()):
         raise OpmlError("This OPML file declares XML entities (a possible entity bomb); it was refused.")
-    if not isinstance(root.tag, str) or etree.QName(root).localname.lower() != "opml":
+    if not isinstance(root.tag, str) or root.tag.rpartition("}")[2].lower() != "opml":
         raise OpmlError("This XML file is not OPML (its root element is not <opml>).")
     body = next((el for el in root if isinstance(el.tag, str) and el.tag.lower() == "body"), None)
     if body is None:
