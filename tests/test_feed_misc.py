@@ -313,6 +313,8 @@ def test_regex_flags() -> None:
         ("", "empty"),
         ("   ", "empty"),
         ("/(unclosed/", "Invalid regex"),
+        ("/a{2,1}/", "Invalid regex"),
+        ("/(?V0)(?V1)x/", "Invalid regex"),
         ("/ok/q", "Unknown regex flag"),
         ("/r/python", "Unknown regex flag"),
         ("//i", "empty"),

@@ -73,7 +73,7 @@ def parse_fast(body: bytes, *, url: str) -> ParsedFeed:
     raw_entries: list[dict[str, Any]] = data.get("entries") or []
     channel = _channel(root)
     if not raw_entries and not feed.get("title"):
-        raise NeedsFallbackError(f"no title and no entries under <{etree.QName(root).localname}>")
+        raise NeedsFallbackError(f"no title and no entries under <{root.tag.rpartition('}')[2]}>")
 
     # Our checks below need fastfeedparser's entries matched to the tree's, one to one.
     elements = list(root.iter(*_ENTRY_TAGS))

@@ -66,8 +66,8 @@ def compile_pattern(source: str) -> Pattern:
         for letter in flag_text:
             flags |= _FLAGS[letter]
         try:
-            compiled = regex.compile(body, flags | regex.VERSION0)
-        except regex.error as e:
+            compiled = regex.compile(body, flags)
+        except Exception as e:  # regex.error mostly, but odd inline flags raise other things
             raise FilterError(f"Invalid regex {text!r}: {e}.") from e
         return Pattern(source=text, compiled=compiled)
     # Lookarounds rather than \b, so keywords that start or end with punctuation ("c++", ".NET")
