@@ -192,11 +192,25 @@ def test_mixed_dates_sort_chronologically_with_undated_after_their_older_neighbo
 
 def test_duplicates_within_one_fetch_post_once() -> None:
     a = make_entry(guid="a", link="https://x.example/a", published=T0)
-    same_link = make_entry(guid="a2", link="https://x.example/a#again", published=T0)
-    result = decide_new_items([a, a, same_link], seen_keys=set(), seen_link_keys=set(), first_fetch=False)
-    # Same date: the entry lower in the feed counts as older, so it is the one posted.
-    assert [e.guid for e in result.to_post] == ["a2"]
-    assert result.remember_keys == {"guid:a", "guid:a2"}
+    b = make_entry(guid="b", link="https://x.example/b", published=T0 - timedelta(hours=1))
+    result = decide_new_items([a, b, a, b], seen_keys=set(), seen_link_keys=set(), first_fetch=False)
+    assert [e.guid for e in result.to_post] == ["b", "a"]
+    assert result.remember_keys == {"guid:a", "guid:b"}
+
+
+def test_a_link_shared_by_several_entries_does_not_hide_them() -> None:
+    # A changelog feed whose items all point at the same page, told apart by their guids.
+    old = [
+        make_entry(guid=f"v{i}", link="https://x.example/changelog", published=T0 + timedelta(days=i))
+        for i in (2, 1)
+    ]
+    first = decide_new_items(old, seen_keys=set(), seen_link_keys=set(), first_fetch=True)
+    assert first.remember_link_keys == frozenset()
+    new = make_entry(guid="v3", link="https://x.example/changelog#v3", published=T0 + timedelta(days=3))
+    result = decide_new_items(
+        [new, *old], seen_keys=first.remember_keys, seen_link_keys=first.remember_link_keys, first_fetch=False
+    )
+    assert [e.guid for e in result.to_post] == ["v3"]
 
 
 def test_max_posts_caps_a_flood_keeping_the_newest() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -59,12 +60,22 @@ def decide_new_items(
     guid of the same link does not post it again). On the first fetch after subscribing only
     the newest ``first_fetch_count`` are posted and the rest remembered, so adding a feed does
     not flood the channel; ``max_posts`` caps every later poll the same way (newest kept).
+
+    A link shared by entries with different keys in the same fetch (a changelog whose items all
+    point at one page) identifies none of them, so it is neither checked nor remembered.
     """
+    ordered = chronological(entries)
+    keyed = [(entry, entry_key(entry), link_key(entry)) for entry in ordered]
+    keys_by_link: dict[str, set[str]] = defaultdict(set)
+    for _, key, lkey in keyed:
+        if lkey is not None:
+            keys_by_link[lkey].add(key)
     remember_keys: set[str] = set()
     remember_link_keys: set[str] = set()
     new: list[FeedEntry] = []
-    for entry in chronological(entries):
-        key, lkey = entry_key(entry), link_key(entry)
+    for entry, key, lkey in keyed:
+        if lkey is not None and len(keys_by_link[lkey]) > 1:
+            lkey = None
         already = key in seen_keys or key in remember_keys
         reposted = lkey is not None and (lkey in seen_link_keys or lkey in remember_link_keys)
         if not already and not reposted:
