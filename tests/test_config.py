@@ -87,7 +87,7 @@ def test_example_file_is_valid_and_documents_every_setting() -> None:
     settings = load_settings(example, environ={})
     assert settings.database.url == Settings().database.url
     text = example.read_text()
-    for section_name, section in Settings.model_fields.items():
+    for section_name in Settings.model_fields:
         assert f"[{section_name}]" in text, section_name
         for key in type(getattr(Settings(), section_name)).model_fields:
             assert re.search(rf"^#? ?{key} =", text, re.M), f"{section_name}.{key} missing"
