@@ -194,12 +194,18 @@ class StoryGrouper:
             for story_id in self._index.get(term, ()):
                 scores[story_id] = scores.get(story_id, 0.0) + weight * clusters[story_id].centroid[term]
         best: Cluster | None = None
-        best_score = self.config.join_threshold
+        best_margin = 1.0
+        join_relative, join_floor = self.config.join_relative, self.config.join_floor
         for story_id, score in scores.items():
             cluster = clusters[story_id]
-            similarity = score / math.sqrt(cluster.norm2)
-            if similarity >= best_score and self._in_window(cluster, when):
-                best, best_score = cluster, similarity
+            length = math.sqrt(cluster.norm2)
+            similarity = score / length
+            threshold = max(join_floor, join_relative * _cohesion(cluster, length))
+            # Ranked by margin over each story's own threshold, so a broad story is not
+            # out-voted by a tight one the item only just passes.
+            margin = similarity / threshold
+            if margin >= best_margin and self._in_window(cluster, when):
+                best, best_margin = cluster, margin
         return best
 
     def _new_cluster(self) -> Cluster:
@@ -249,14 +255,22 @@ class StoryGrouper:
             candidates.update(self._index.get(term, ()))
         candidates.discard(cluster.id)
         best: Cluster | None = None
-        best_score = self.config.merge_threshold
+        best_margin = 1.0
+        merge_relative, merge_floor = self.config.merge_relative, self.config.merge_floor
+        length = math.sqrt(cluster.norm2)
         for story_id in candidates:
             other = self._clusters[story_id]
             if not (self._in_window(other, cluster.first) or self._in_window(other, cluster.last)):
                 continue
-            similarity = dot(cluster.centroid, other.centroid) / math.sqrt(cluster.norm2 * other.norm2)
-            if similarity >= best_score:
-                best, best_score = other, similarity
+            other_length = math.sqrt(other.norm2)
+            similarity = dot(cluster.centroid, other.centroid) / (length * other_length)
+            larger, larger_length = (
+                (cluster, length) if len(cluster.members) >= len(other.members) else (other, other_length)
+            )
+            threshold = max(merge_floor, merge_relative * _cohesion(larger, larger_length))
+            margin = similarity / threshold
+            if margin >= best_margin:
+                best, best_margin = other, margin
         return best
 
     def _absorb(self, keep: Cluster, gone: Cluster) -> None:
@@ -325,6 +339,15 @@ class StoryGrouper:
         while story_id in aliases and aliases[story_id] != seen:
             aliases[story_id], story_id = seen, aliases[story_id]
         return seen
+
+
+def _cohesion(cluster: Cluster, length: float) -> float:
+    """The mean cosine of a story's items to its centroid.
+
+    The centroid is the sum of the items' unit vectors, so the sum of their cosines to it is
+    sum(v . C) / |C| = |C|^2 / |C| = |C|: no need to visit the items.
+    """
+    return length / len(cluster.members)
 
 
 def _outranks(a: Cluster, b: Cluster) -> bool:

@@ -32,10 +32,18 @@ class GroupingConfig:
     stream); see ``bench/stories_bench.py``.
     """
 
-    #: Cosine similarity to a story's centroid needed to join it; below, the item starts a new story.
-    join_threshold: float = 0.25
-    #: Cosine similarity between two story centroids above which the stories are merged.
-    merge_threshold: float = 0.30
+    # A story's *cohesion* is the mean cosine of its items to its centroid (1 for a one-item story).
+    # Thresholds scale with it: a tight story needs a close match, while a broad one, whose centroid
+    # is spread over many words and so scores every item lower, accepts a looser one.
+
+    #: An item joins a story if its cosine to the centroid is at least this times the cohesion...
+    join_relative: float = 0.3
+    #: ...and at least this, whatever the cohesion; otherwise it starts a new story.
+    join_floor: float = 0.1
+    #: Two stories merge if their centroids' cosine is at least this times the larger one's cohesion...
+    merge_relative: float = 0.4
+    #: ...and at least this.
+    merge_floor: float = 0.15
     #: Run the centroid merge after every this many added items (0 disables periodic merging).
     merge_every: int = 50
     #: A story not updated for this long is no longer a candidate for new items or merges.
@@ -52,10 +60,9 @@ class GroupingConfig:
     merge_probe_terms: int = 12
 
     def __post_init__(self) -> None:
-        if not 0.0 < self.join_threshold <= 1.0:
-            raise ValueError("join_threshold must be in (0, 1]")
-        if not 0.0 < self.merge_threshold <= 1.0:
-            raise ValueError("merge_threshold must be in (0, 1]")
+        for name in ("join_relative", "join_floor", "merge_relative", "merge_floor"):
+            if not 0.0 < getattr(self, name) <= 1.0:
+                raise ValueError(f"{name} must be in (0, 1]")
         if self.merge_every < 0:
             raise ValueError("merge_every must be >= 0")
         if self.window <= timedelta(0) or self.retention < self.window:
