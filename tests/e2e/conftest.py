@@ -1,6 +1,12 @@
 """End-to-end fixtures: ``newsdesk`` (emulator + ``newsdesk run`` subprocess).
 
-Per-test config overrides: ``@pytest.mark.bot_config({"commands": {"manager_role": "manager"}})``.
+Per-test config overrides: ``@pytest.mark.bot_config({"commands": {"manager_role": "manager"}})``;
+emulator options: ``@pytest.mark.emulator(rate_limits=RateLimitConfig(...), interaction_deadline_s=3.0)``.
+
+    async def test_fetch(newsdesk: Harness) -> None:
+        result = await newsdesk.invoke("fetch", {"url": url}, user=newsdesk.member)
+        assert result.ephemeral and "not a valid link" in result.text
+
 A failing test gets the emulator's requests, gateway frames, messages and the
 bot's log tail appended to its report.
 """
@@ -14,6 +20,7 @@ from typing import Any
 import pytest
 
 from tests.e2e.harness import Harness, harness
+from tests.emulator import Emulator
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -45,7 +52,15 @@ def bot_config(request: pytest.FixtureRequest) -> dict[str, dict[str, Any]]:
 
 
 @pytest.fixture
-async def newsdesk(tmp_path: Path, bot_config: dict[str, dict[str, Any]]) -> AsyncIterator[Harness]:
+def emulator_options(request: pytest.FixtureRequest) -> dict[str, Any]:
+    marker = request.node.get_closest_marker("emulator")
+    return dict(marker.kwargs) if marker else {}
+
+
+@pytest.fixture
+async def newsdesk(
+    tmp_path: Path, bot_config: dict[str, dict[str, Any]], emulator_options: dict[str, Any]
+) -> AsyncIterator[Harness]:
     """The emulator with ``newsdesk run`` connected to it, ready and with its commands synced."""
-    async with harness(tmp_path, bot_config) as h:
+    async with harness(tmp_path, bot_config, Emulator(**emulator_options)) as h:
         yield h

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.emulator import Emulator, Injection, InteractionResult, Member
-from tests.emulator.world import Channel
+from tests.emulator.world import Channel, Guild
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 START_TIMEOUT_S = 45.0
@@ -68,6 +68,28 @@ class Harness:
     overrides: Mapping[str, Mapping[str, Any]]
     process: asyncio.subprocess.Process | None = None
     starts: int = 0
+
+    # -- the default server's parts, for short tests ----------------------------------------------
+
+    @property
+    def guild(self) -> Guild:
+        return self.emu.default.guild
+
+    @property
+    def general(self) -> Channel:
+        return self.emu.default.general
+
+    @property
+    def admin(self) -> Member:
+        return self.emu.default.admin
+
+    @property
+    def manager(self) -> Member:
+        return self.emu.default.manager
+
+    @property
+    def member(self) -> Member:
+        return self.emu.default.member
 
     # -- configuration -------------------------------------------------------------------------
 

@@ -390,6 +390,7 @@ async def test_deferred_then_original_edited(env: Env) -> None:
     assert public[0]["flags"] & 128 == 0  # no longer "thinking"
 
 
+@pytest.mark.parametrize("rate_limits", [RateLimitConfig(rules=())])  # no 5-per-5-s send limit
 async def test_history_paging(env: Env) -> None:
     general = channel(env, "general")
     sent = [await general.send(f"n{n}") for n in range(5)]
@@ -427,3 +428,12 @@ async def test_injected_500_is_retried(env: Env) -> None:
     statuses = [r.status for r in emu.recorder.calls("POST", f"/channels/{emu.default.general.id}/messages")]
     assert statuses == [500, 200]
     assert [m["content"] for m in emu.channel_messages(emu.default.general)] == ["after a 500"]
+
+
+@pytest.mark.parametrize("rate_limits", [RateLimitConfig(rules=(), global_limit=4)])
+async def test_global_limit_is_honoured(env: Env) -> None:
+    emu = env.emu
+    users = await asyncio.gather(*(env.bot.fetch_user(emu.default.member.user.id) for _ in range(10)))
+    assert {u.name for u in users} == {"pat-member"}
+    refused = [r for r in emu.recorder.calls("GET", "/users/") if r.status == 429]
+    assert refused and all(r.response["global"] for r in refused)
