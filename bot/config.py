@@ -119,6 +119,25 @@ class LogSettings(_Section):
         return value.upper() if isinstance(value, str) else value
 
 
+class FeedSettings(_Section):
+    interval_s: int = Field(600, ge=1)
+    """How often a feed is checked when it gives no other hint."""
+    min_interval_s: int = Field(60, ge=1)
+    """Never check one feed more often than this (tests may set 1)."""
+    max_interval_s: int = Field(86400, ge=1)
+    """Always check a feed at least this often, whatever its hints say."""
+    max_failures: int = Field(10, ge=1)
+    """Consecutive failures after which a feed is paused and its channels told."""
+    first_post_count: int = Field(1, ge=0)
+    """Items posted when a feed is first added (the rest are remembered, not posted)."""
+    poll_concurrency: int = Field(32, ge=1)
+    """Feeds fetched at the same time."""
+    per_host_spacing_s: float = Field(1.0, ge=0)
+    """Minimum seconds between two requests to the same host."""
+    max_subscriptions_per_guild: int = Field(200, ge=1)
+    """Subscriptions one server may have."""
+
+
 class HealthSettings(_Section):
     heartbeat_file: str = "./data/heartbeat"
     """File the running bot touches every 30 s while connected; `newsdesk health` checks it."""
@@ -135,6 +154,7 @@ class Settings(_Section):
     extract: ExtractSettings = ExtractSettings()
     cache: CacheSettings = CacheSettings()
     commands: CommandSettings = CommandSettings()
+    feeds: FeedSettings = FeedSettings()
     log: LogSettings = LogSettings()
     health: HealthSettings = HealthSettings()
 

@@ -1,0 +1,1 @@
+"""Delivery of posts to channels through a persistent outbox."""

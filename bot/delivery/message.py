@@ -1,0 +1,126 @@
+"""Discord-shaped, Discord-free message specifications.
+
+Services describe what to post as a :class:`MessageSpec`; it is stored in the
+outbox as JSON and turned into a real Discord message only by the publisher in
+``cogs/``. Limits are Discord's, so a spec that validates here posts there.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+TITLE_LIMIT = 256
+DESCRIPTION_LIMIT = 4096
+FIELD_NAME_LIMIT = 256
+FIELD_VALUE_LIMIT = 1024
+FOOTER_LIMIT = 2048
+AUTHOR_LIMIT = 256
+EMBED_TOTAL_LIMIT = 6000
+EMBEDS_PER_MESSAGE = 10
+CONTENT_LIMIT = 2000
+
+
+@dataclass(frozen=True, slots=True)
+class FieldSpec:
+    name: str
+    value: str
+    inline: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class EmbedSpec:
+    """One embed. Every text is plain Discord markdown; URLs are absolute http(s)."""
+
+    title: str | None = None
+    url: str | None = None
+    description: str | None = None
+    #: The source line above the title ("The Guardian"), with its icon and link.
+    author_name: str | None = None
+    author_url: str | None = None
+    author_icon_url: str | None = None
+    footer_text: str | None = None
+    footer_icon_url: str | None = None
+    timestamp: datetime | None = None
+    image_url: str | None = None
+    thumbnail_url: str | None = None
+    colour: int | None = None
+    fields: tuple[FieldSpec, ...] = ()
+
+    def total_length(self) -> int:
+        """Characters that count towards Discord's 6000-per-message limit."""
+        texts = [self.title, self.description, self.author_name, self.footer_text]
+        texts += [f.name for f in self.fields] + [f.value for f in self.fields]
+        return sum(len(t) for t in texts if t)
+
+    def to_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            name: getattr(self, name)
+            for name in self.__slots__  # type: ignore[attr-defined]
+            if name not in ("timestamp", "fields") and getattr(self, name) is not None
+        }
+        if self.timestamp is not None:
+            data["timestamp"] = self.timestamp.isoformat()
+        if self.fields:
+            data["fields"] = [{"name": f.name, "value": f.value, "inline": f.inline} for f in self.fields]
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> EmbedSpec:
+        values = dict(data)
+        if values.get("timestamp"):
+            values["timestamp"] = datetime.fromisoformat(values["timestamp"])
+        values["fields"] = tuple(FieldSpec(**f) for f in values.get("fields", ()))
+        return cls(**values)
+
+
+@dataclass(frozen=True, slots=True)
+class MessageSpec:
+    """A message to post. Mentions are off unless ``allowed_role_ids`` names a role."""
+
+    content: str | None = None
+    embeds: tuple[EmbedSpec, ...] = ()
+    #: Roles this message may ping; empty means it pings nobody.
+    allowed_role_ids: tuple[int, ...] = field(default=())
+
+    def validate(self) -> None:
+        """Raise ValueError if Discord would refuse this message for its size."""
+        if self.content and len(self.content) > CONTENT_LIMIT:
+            raise ValueError(f"content is {len(self.content)} characters (limit {CONTENT_LIMIT})")
+        if not self.content and not self.embeds:
+            raise ValueError("a message needs content or an embed")
+        if len(self.embeds) > EMBEDS_PER_MESSAGE:
+            raise ValueError(f"{len(self.embeds)} embeds (limit {EMBEDS_PER_MESSAGE})")
+        if sum(e.total_length() for e in self.embeds) > EMBED_TOTAL_LIMIT:
+            raise ValueError(f"embeds exceed {EMBED_TOTAL_LIMIT} characters in total")
+        for embed in self.embeds:
+            _check(embed.title, TITLE_LIMIT, "embed title")
+            _check(embed.description, DESCRIPTION_LIMIT, "embed description")
+            _check(embed.author_name, AUTHOR_LIMIT, "embed author")
+            _check(embed.footer_text, FOOTER_LIMIT, "embed footer")
+            if len(embed.fields) > 25:
+                raise ValueError("more than 25 fields")
+            for f in embed.fields:
+                _check(f.name, FIELD_NAME_LIMIT, "field name")
+                _check(f.value, FIELD_VALUE_LIMIT, "field value")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "content": self.content,
+            "embeds": [e.to_dict() for e in self.embeds],
+            "allowed_role_ids": list(self.allowed_role_ids),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> MessageSpec:
+        return cls(
+            content=data.get("content"),
+            embeds=tuple(EmbedSpec.from_dict(e) for e in data.get("embeds", ())),
+            allowed_role_ids=tuple(int(r) for r in data.get("allowed_role_ids", ())),
+        )
+
+
+def _check(text: str | None, limit: int, what: str) -> None:
+    if text and len(text) > limit:
+        raise ValueError(f"{what} is {len(text)} characters (limit {limit})")
