@@ -257,6 +257,7 @@ class StoryGrouper:
         best: Cluster | None = None
         best_margin = 1.0
         merge_relative, merge_floor = self.config.merge_relative, self.config.merge_floor
+        settled_size, settled_floor = self.config.settled_size, self.config.settled_merge_floor
         length = math.sqrt(cluster.norm2)
         for story_id in candidates:
             other = self._clusters[story_id]
@@ -268,6 +269,8 @@ class StoryGrouper:
                 (cluster, length) if len(cluster.members) >= len(other.members) else (other, other_length)
             )
             threshold = max(merge_floor, merge_relative * _cohesion(larger, larger_length))
+            if min(len(cluster.members), len(other.members)) >= settled_size:
+                threshold = max(threshold, settled_floor)
             margin = similarity / threshold
             if margin >= best_margin:
                 best, best_margin = other, margin

@@ -44,6 +44,11 @@ class GroupingConfig:
     merge_relative: float = 0.4
     #: ...and at least this.
     merge_floor: float = 0.15
+    #: Two stories that both have this many items are *settled*: their centroids are stable, so a
+    #: low similarity between them is shared vocabulary ("market", "bank"), not a shared event...
+    settled_size: int = 10
+    #: ...and they merge only if their centroids' cosine is at least this.
+    settled_merge_floor: float = 0.3
     #: Run the centroid merge after every this many added items (0 disables periodic merging).
     merge_every: int = 50
     #: A story not updated for this long is no longer a candidate for new items or merges.
@@ -60,9 +65,11 @@ class GroupingConfig:
     merge_probe_terms: int = 12
 
     def __post_init__(self) -> None:
-        for name in ("join_relative", "join_floor", "merge_relative", "merge_floor"):
+        for name in ("join_relative", "join_floor", "merge_relative", "merge_floor", "settled_merge_floor"):
             if not 0.0 < getattr(self, name) <= 1.0:
                 raise ValueError(f"{name} must be in (0, 1]")
+        if self.settled_size < 2:
+            raise ValueError("settled_size must be >= 2")
         if self.merge_every < 0:
             raise ValueError("merge_every must be >= 0")
         if self.window <= timedelta(0) or self.retention < self.window:
