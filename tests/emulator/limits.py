@@ -119,7 +119,10 @@ def validate_components(components: list[dict[str, Any]]) -> Errors:
     return errors
 
 
-def validate_message(payload: dict[str, Any], *, require_body: bool = True) -> Errors:
+IS_COMPONENTS_V2 = 1 << 15
+
+
+def validate_message(payload: dict[str, Any]) -> Errors:
     """The ``errors`` tree for a message create/edit payload; empty when it is valid."""
     errors: Errors = {}
     _check_length(errors, "content", payload.get("content"), CONTENT_MAX)
@@ -135,7 +138,9 @@ def validate_message(payload: dict[str, Any], *, require_body: bool = True) -> E
                 "MAX_EMBED_SIZE_EXCEEDED", f"Embed size exceeds maximum size of {EMBED_TOTAL_MAX}"
             )
     components = payload.get("components") or []
-    if components and (component_errors := validate_components(components)):
+    # Components V2 layouts have their own (40-component) rules, not modelled here.
+    v2 = int(payload.get("flags") or 0) & IS_COMPONENTS_V2
+    if components and not v2 and (component_errors := validate_components(components)):
         errors["components"] = component_errors
     return errors
 

@@ -12,8 +12,16 @@ from tests.emulator.world import User
 
 EPHEMERAL = 1 << 6
 LOADING = 1 << 7
+CHANNEL_MESSAGE_FLAGS = (1 << 2) | (1 << 12) | (1 << 15)
+"""What a plain (non-interaction) message may set: suppress embeds/notifications, components V2."""
 NONCE_WINDOW_S = 300.0
 """How long an enforced nonce dedupes (Discord: "the past few minutes")."""
+
+
+def plain_message(payload: dict[str, Any]) -> dict[str, Any]:
+    """``payload`` with the flags a channel or webhook message cannot set (ephemeral ...) removed."""
+    flags = int(payload.get("flags") or 0) & CHANNEL_MESSAGE_FLAGS
+    return {**payload, "flags": flags}
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ from aiohttp import web
 from tests.emulator import errors as e
 from tests.emulator import limits
 from tests.emulator.httputil import int_param, json_response, no_content, query_int, read_body
+from tests.emulator.messages import plain_message
 from tests.emulator.permissions import Perm, missing
 from tests.emulator.world import PRIVATE_THREAD, PUBLIC_THREAD, Channel, Guild
 
@@ -138,7 +139,10 @@ class ChannelRoutes:
             return json_response(existing)
         attachments = self.emu.messages.attachments_for(channel_id, body.payload, body.uploads)
         message = self.emu.messages.build(
-            channel_id=channel_id, author=self.emu.bot_user, payload=body.payload, attachments=attachments
+            channel_id=channel_id,
+            author=self.emu.bot_user,
+            payload=plain_message(body.payload),
+            attachments=attachments,
         )
         await self.emu.publish_message(message, nonce_author=self.emu.bot_user_id, now=now)
         return json_response(message)

@@ -15,7 +15,7 @@ from aiohttp import web
 from tests.emulator import errors as e
 from tests.emulator import interactions as i
 from tests.emulator.httputil import json_response, no_content, read_body
-from tests.emulator.messages import EPHEMERAL, LOADING
+from tests.emulator.messages import EPHEMERAL, LOADING, plain_message
 from tests.emulator.rest_channels import check_message_payload
 
 if TYPE_CHECKING:
@@ -253,7 +253,7 @@ class InteractionRoutes:
         message = self.emu.messages.build(
             channel_id=channel_id,
             author=author,
-            payload=body.payload,
+            payload=plain_message(body.payload),
             attachments=attachments,
             webhook_id=int(webhook["id"]),
         )
