@@ -315,6 +315,7 @@ async def test_gateway_drop_resumes_and_replays_missed_events(env: Env) -> None:
     resume = emu.recorder.events(direction="recv")
     assert any(g.op == 6 for g in resume)
     assert emu.gateway.identifies == 1
+    assert [c.split("?")[0] for c in emu.gateway.connections] == ["/gateway", "/gateway/resume"]
     await emu.gateway.wait_for(lambda: any(m.content == "while you were away" for m in env.seen.messages), 5)
     # And the resumed session works: a command still round-trips.
     assert (await emu.invoke("ping")).content == "echo pong"
@@ -437,3 +438,47 @@ async def test_global_limit_is_honoured(env: Env) -> None:
     assert {u.name for u in users} == {"pat-member"}
     refused = [r for r in emu.recorder.calls("GET", "/users/") if r.status == 429]
     assert refused and all(r.response["global"] for r in refused)
+
+
+@pytest.mark.parametrize("compress", ["zlib-stream", None])
+async def test_gateway_compression_and_heartbeat(compress: str | None) -> None:
+    import json
+    import zlib
+
+    async with Emulator() as emu, aiohttp.ClientSession() as session:
+        query = "v=10&encoding=json" + (f"&compress={compress}" if compress else "")
+        async with session.ws_connect(f"{emu.gateway_url}?{query}") as ws:
+            inflate = zlib.decompressobj()
+
+            async def receive() -> dict:
+                message = await ws.receive(timeout=5)
+                if compress:
+                    assert message.type is aiohttp.WSMsgType.BINARY
+                    assert message.data.endswith(b"\x00\x00\xff\xff")  # Z_SYNC_FLUSH after each payload
+                    return json.loads(inflate.decompress(message.data))  # one context for the whole stream
+                return json.loads(message.data)
+
+            hello = await receive()
+            assert hello["op"] == 10 and hello["d"]["heartbeat_interval"] > 0
+            await ws.send_json({"op": 1, "d": None})
+            assert (await receive())["op"] == 11
+            await ws.send_json({"op": 2, "d": {"token": emu.token, "intents": 1, "properties": {}}})
+            ready = await receive()
+            assert ready["t"] == "READY" and ready["s"] == 1
+            assert ready["d"]["resume_gateway_url"].startswith(emu.gateway_url)
+            guild = await receive()
+            assert guild["t"] == "GUILD_CREATE" and guild["s"] == 2
+            # Without the GUILD_MEMBERS intent only the bot's own member comes with the guild.
+            assert [m["user"]["id"] for m in guild["d"]["members"]] == [str(emu.bot_user_id)]
+
+
+async def test_gateway_refuses_a_bad_token() -> None:
+    async with (
+        Emulator() as emu,
+        aiohttp.ClientSession() as session,
+        session.ws_connect(f"{emu.gateway_url}?v=10&encoding=json") as ws,
+    ):
+        await ws.receive(timeout=5)
+        await ws.send_json({"op": 2, "d": {"token": "bad", "intents": 1, "properties": {}}})
+        closing = await ws.receive(timeout=5)
+        assert closing.type is aiohttp.WSMsgType.CLOSE and closing.data == 4004

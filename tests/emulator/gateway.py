@@ -103,6 +103,8 @@ class Gateway:
         self.sessions: dict[str, Session] = {}
         self.ready = asyncio.Event()
         self.identifies = 0
+        self.connections: list[str] = []
+        """Path and query of every websocket connection, in order (shows use of resume_gateway_url)."""
 
     # -- public --------------------------------------------------------------------------------
 
@@ -153,6 +155,7 @@ class Gateway:
     async def handle(self, request: web.Request) -> web.WebSocketResponse:
         ws = web.WebSocketResponse(max_msg_size=0, autoclose=True)
         await ws.prepare(request)
+        self.connections.append(request.path_qs)
         compress = request.query.get("compress")
         if compress not in (None, "zlib-stream", "zstd-stream"):
             await ws.close(code=4000)
