@@ -15,6 +15,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from lxml import etree
 from lxml.html import HtmlElement
 
 # Headings that introduce other stories, matched against the whole heading text.
@@ -111,54 +112,55 @@ def remove_teaser_blocks(tree: HtmlElement) -> int:
 
 def _measure(body: HtmlElement) -> dict[HtmlElement, _Stats]:
     """Stats for every element under ``body``, in one pass down and one pass up."""
-    order = [e for e in body.iter() if isinstance(e.tag, str)]
-    stats = {e: _Stats() for e in order}
-    for element in order:
-        parent = element.getparent()
-        parent_stats = stats.get(parent) if parent is not None else None
-        is_link = element.tag == "a" and bool(element.get("href"))
-        stats[element].in_link = is_link or (parent_stats is not None and parent_stats.in_link)
-    for element in reversed(order):
-        st = stats[element]
+    stats: dict[HtmlElement, _Stats] = {}
+    for element in body.iter(etree.Element):  # elements only, parents before children
+        st = _Stats()
+        parent_stats = stats.get(element.getparent())
+        st.in_link = (element.tag == "a" and bool(element.get("href"))) or (
+            parent_stats is not None and parent_stats.in_link
+        )
+        stats[element] = st
+    for element, st in reversed(stats.items()):
         tag = element.tag
         if tag in _INVISIBLE_TAGS:
             continue
         level = _HEADING_TAGS.get(tag)
+        lead = element if level is not None else None
         lead_open = level is None
-        if level is not None:
-            st.lead_heading = element
-        st.chars = _nchars(element.text)
-        if st.chars:
+        chars = _nchars(element.text)
+        if chars:
             lead_open = False
+        link_chars = links = headings = 0
+        plain_level = 7
         for child in element:
             child_stats = stats.get(child)
-            if child_stats is not None:
+            if child_stats is not None:  # not a comment
                 if lead_open:
                     if child_stats.lead_heading is not None:
-                        st.lead_heading = child_stats.lead_heading
+                        lead = child_stats.lead_heading
                         lead_open = False
                     elif child_stats.chars:
                         lead_open = False
-                st.chars += child_stats.chars
-                st.link_chars += child_stats.link_chars
-                st.links += child_stats.links
-                st.headings += child_stats.headings
-                st.plain_heading_level = min(st.plain_heading_level, child_stats.plain_heading_level)
+                chars += child_stats.chars
+                link_chars += child_stats.link_chars
+                links += child_stats.links
+                headings += child_stats.headings
+                if child_stats.plain_heading_level < plain_level:
+                    plain_level = child_stats.plain_heading_level
             tail = _nchars(child.tail)
             if tail:
-                st.chars += tail
+                chars += tail
                 lead_open = False
-                if st.in_link:
-                    st.link_chars += tail
+        if st.in_link:
+            link_chars = chars
         if tag == "a" and element.get("href"):
-            st.links += 1
-            st.link_chars = st.chars
-        elif st.in_link:
-            st.link_chars = st.chars
+            links += 1
         if level is not None:
-            st.headings += 1
-            if not st.links and not st.in_link:
-                st.plain_heading_level = min(st.plain_heading_level, level)
+            headings += 1
+            if not links and not st.in_link and level < plain_level:
+                plain_level = level
+        st.chars, st.link_chars, st.links, st.headings = chars, link_chars, links, headings
+        st.plain_heading_level, st.lead_heading = plain_level, lead
     return stats
 
 
@@ -288,6 +290,6 @@ def _drop(element: HtmlElement) -> None:
 
 def _nchars(text: str | None) -> int:
     """Non-space characters: markup indentation must not count as text."""
-    if not text:
+    if not text or text.isspace():  # most text nodes are markup indentation
         return 0
     return len(text) - sum(map(text.count, " \n\t\r\xa0"))

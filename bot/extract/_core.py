@@ -7,7 +7,6 @@ from typing import Any
 
 import trafilatura
 from lxml.html import HtmlElement
-from trafilatura.metadata import extract_metadata
 from trafilatura.utils import load_html
 
 from bot.errors import ExtractError, NotAnArticleError
@@ -62,7 +61,7 @@ def extract(html: str, url: str | None = None) -> Article:
 def article_from_tree(tree: HtmlElement, url: str | None) -> Article:
     """:func:`extract` on a parsed page; ``tree`` is modified."""
     try:
-        metadata = extract_metadata(tree, default_url=url, extensive=False)
+        metadata = _meta.trafilatura_metadata(tree, url)
     except Exception as e:  # trafilatura's failures have no common base
         raise ExtractError("The page's metadata could not be read.") from e
     page_published = _meta.published_time(tree)

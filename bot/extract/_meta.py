@@ -1,16 +1,22 @@
-"""Metadata trafilatura leaves coarse: a full publication timestamp, the language, absolute URLs."""
+"""Page metadata: trafilatura's, plus what it leaves coarse (a full timestamp, the language, URLs)."""
 
 from __future__ import annotations
 
 import json
+import logging
 import re
 from datetime import datetime
 from urllib.parse import urljoin, urlsplit
 
+from htmldate import find_date
 from lxml.html import HtmlElement
+from trafilatura import metadata as tmeta
+from trafilatura.settings import Document, set_date_params
 
 from bot.errors import InvalidURLError
 from bot.urls import canonicalize_url
+
+log = logging.getLogger(__name__)
 
 # Meta tags carrying the publication time, most specific first.
 _DATE_META = (
@@ -143,3 +149,35 @@ def host_name(url: str | None) -> str | None:
     if not host:
         return None
     return host.removeprefix("www.")
+
+
+def trafilatura_metadata(tree: HtmlElement, url: str | None) -> Document:
+    """trafilatura's ``extract_metadata`` without categories, tags and licence, which we do not use.
+
+    The same steps in the same order; skipping the three unused ones saves about
+    a third of its time, a tenth of a page's extraction.
+    """
+    metadata = tmeta.examine_meta(tree)
+    if metadata.author and " " not in metadata.author:
+        metadata.author = None  # a one-word "author" is a handle or a site name, not a byline
+    try:
+        metadata = tmeta.extract_meta_json(tree, metadata)
+    except Exception:  # trafilatura guards this call the same way: its JSON-LD reader has bugs
+        log.debug("extract: JSON-LD metadata unreadable", exc_info=True)
+    if not metadata.title:
+        metadata.title = tmeta.extract_title(tree)
+    if not metadata.author:
+        metadata.author = tmeta.extract_author(tree)
+    if not metadata.url:
+        metadata.url = tmeta.extract_url(tree, url)
+    date_config = set_date_params(extensive=False)
+    date_config["url"] = metadata.url
+    metadata.date = find_date(tree, **date_config)
+    if not metadata.sitename:
+        metadata.sitename = tmeta.extract_sitename(tree)
+    if metadata.sitename:
+        metadata.sitename = metadata.sitename.lstrip("@")
+        if "." not in metadata.sitename and not metadata.sitename[0].isupper():
+            metadata.sitename = metadata.sitename.title()
+    metadata.clean_and_trim()
+    return metadata
