@@ -33,6 +33,10 @@ _BYLINE = re.compile(
     r"^By\s+(?:[A-Z][\w'’.-]*\s*){1,4}(?:(?:,|and|&)\s*(?:[A-Z][\w'’.-]*\s*){1,4})*[,|·–-]?[^.!?]{0,40}$"
 )
 _BYLINE_SEARCH_LINES = 3
+# The headline is one of the first lines, shares most of its words with the page's title.
+_HEADLINE_SEARCH_LINES = 2
+_MAX_HEADLINE_WORDS = 30
+_HEADLINE_OVERLAP = 0.75
 # An article has at least this many words in lines that read like prose: index pages
 # (headlines), login walls and "enable JavaScript" notices do not.
 _MIN_PROSE_WORDS = 20
@@ -70,7 +74,13 @@ def article_from_tree(tree: HtmlElement, url: str | None) -> Article:
     remove_teaser_blocks(tree)
     raw_text = _main_text(tree, url)
     title = _clean_line(metadata.title)
-    text = _paragraphs(raw_text, title)
+    lines = _lines(raw_text)
+    headline = _headline_index(lines, title)
+    if headline is not None:
+        # The page's own headline is the title without the site's name glued to it,
+        # and it is the article's title, not its text.
+        title = lines.pop(headline)
+    text = _paragraphs(lines)
     if not _has_prose(text):
         raise NotAnArticleError("The page has no article text.")
     return Article(
@@ -117,16 +127,36 @@ def _looks_like_navigation(text: str) -> bool:
     return words > 0 and short > _MAX_SHORT_LINE_SHARE * words
 
 
-def _paragraphs(raw: str, title: str | None) -> str:
-    """trafilatura's lines as paragraphs separated by blank lines, without a repeated headline."""
+def _lines(raw: str) -> list[str]:
     lines = [" ".join(line.split()) for line in raw.splitlines()]
-    lines = [line for line in lines if line]
-    # The headline is the article's title, not its text.
-    if lines and title and _same_text(lines[0], title):
-        lines = lines[1:]
-    # A byline is the article's author, not its text.
+    return [line for line in lines if line]
+
+
+def _headline_index(lines: list[str], title: str | None) -> int | None:
+    """Which of the first lines, if any, is the headline: nearly the title's words."""
+    if not title:
+        return None
+    title_words = _words(title)
+    for index, line in enumerate(lines[:_HEADLINE_SEARCH_LINES]):
+        line_words = _words(line)
+        if not line_words or len(line_words) > _MAX_HEADLINE_WORDS:
+            continue
+        # The title may carry the site's name ("Headline | The Gazette") or a section.
+        if len(line_words & title_words) >= _HEADLINE_OVERLAP * len(line_words | title_words) or (
+            line_words <= title_words and len(line_words) >= _HEADLINE_OVERLAP * len(title_words) - 3
+        ):
+            return index
+    return None
+
+
+def _paragraphs(lines: list[str]) -> str:
+    """Lines as paragraphs separated by blank lines, without a byline: it is the author, not text."""
     lines = [line for i, line in enumerate(lines) if not (i < _BYLINE_SEARCH_LINES and _BYLINE.match(line))]
     return "\n\n".join(lines)
+
+
+def _words(text: str) -> set[str]:
+    return set(re.findall(r"\w+", text.casefold()))
 
 
 def _has_prose(text: str) -> bool:
@@ -138,13 +168,6 @@ def _has_prose(text: str) -> bool:
         if words >= _LONG_LINE_WORDS or _SENTENCE_END.search(line):
             prose += words
     return prose >= _MIN_PROSE_WORDS
-
-
-def _same_text(a: str, b: str) -> bool:
-    def norm(s: str) -> str:
-        return re.sub(r"\W+", " ", s).strip().casefold()
-
-    return norm(a) == norm(b)
 
 
 def _clean_line(value: str | None) -> str | None:
