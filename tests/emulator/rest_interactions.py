@@ -87,11 +87,13 @@ class InteractionRoutes:
                     }
                 ),
             )
+        # Acknowledged before the first await, so a concurrent second callback gets 40060.
+        rec.acked_at, rec.callback_type, rec.callback_data = now, kind, data
         try:
             message = await self._apply_callback(rec, kind, data, body.uploads)
         except e.ApiError as error:
+            rec.acked_at = rec.callback_type = rec.callback_data = None
             raise self._fail(rec, request, error) from None
-        rec.acked_at, rec.callback_type, rec.callback_data = now, kind, data
         rec.note(f"callback {kind}", now)
         if request.query.get("with_response") not in ("1", "true", "True"):
             return no_content()
@@ -320,4 +322,7 @@ class InteractionRoutes:
         await self.emu.publish_delete(int(message["channel_id"]), int(message["id"]))
         if rec is not None:
             rec.note(f"delete {request.match_info['message_id']}")
+            if rec.original is not None and int(rec.original["id"]) == int(message["id"]):
+                # Once the original response is gone, follow-ups are new messages with their own flags.
+                rec.original = None
         return no_content()
