@@ -46,7 +46,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as e:
         if args.verbose:
             raise
-        print(f"newsdesk: unexpected error: {type(e).__name__}: {e} (run with -v for details)", file=sys.stderr)
+        print(
+            f"newsdesk: unexpected error: {type(e).__name__}: {e} (run with -v for details)", file=sys.stderr
+        )
         return EXIT_ERROR
 
 
@@ -76,7 +78,9 @@ def build_parser() -> argparse.ArgumentParser:
     db = sub.add_parser("db", help="database maintenance").add_subparsers(title="commands", metavar="COMMAND")
     db.add_parser("upgrade", help="apply the database migrations").set_defaults(handler=cmd_db_upgrade)
 
-    config = sub.add_parser("config", help="configuration").add_subparsers(title="commands", metavar="COMMAND")
+    config = sub.add_parser("config", help="configuration").add_subparsers(
+        title="commands", metavar="COMMAND"
+    )
     config.add_parser("check", help="validate the configuration").set_defaults(handler=cmd_config_check)
 
     invite = sub.add_parser("invite", help="print the URL that adds the bot to a server")
@@ -86,7 +90,9 @@ def build_parser() -> argparse.ArgumentParser:
     health = sub.add_parser("health", help="exit 0 if the running bot's heartbeat is fresh")
     health.set_defaults(handler=cmd_health)
 
-    stories = sub.add_parser("stories", help="story grouping").add_subparsers(title="commands", metavar="COMMAND")
+    stories = sub.add_parser("stories", help="story grouping").add_subparsers(
+        title="commands", metavar="COMMAND"
+    )
     stories.add_parser(
         "group", help="group JSON lines of items from stdin into stories (the bot's code path)"
     ).set_defaults(handler=cmd_stories_group)

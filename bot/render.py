@@ -15,7 +15,7 @@ Format = Literal["text", "markdown", "json"]
 
 
 def byline(article: Article) -> str:
-    """"Site · Author · 28 Nov 2026 · 4 min read", leaving out what is unknown."""
+    """ "Site · Author · 28 Nov 2026 · 4 min read", leaving out what is unknown."""
     parts = [article.site_name, article.author]
     if article.published:
         parts.append(article.published.strftime("%d %b %Y"))

@@ -153,7 +153,7 @@ class PageButton(
 
 
 class FullTextButton(discord.ui.DynamicItem[discord.ui.Button], template=r"nd:full"):
-    """"Full text" under a summary: the whole article, privately, for whoever clicks."""
+    """ "Full text" under a summary: the whole article, privately, for whoever clicks."""
 
     def __init__(self) -> None:
         super().__init__(

@@ -104,4 +104,3 @@ class NewsdeskBot(commands.Bot):
             await super().close()
         finally:
             await self.core.close()
-

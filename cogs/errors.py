@@ -77,7 +77,5 @@ async def handle_error(interaction: discord.Interaction, error: BaseException) -
 
 
 class NewsdeskTree(app_commands.CommandTree):
-    async def on_error(
-        self, interaction: discord.Interaction, error: app_commands.AppCommandError
-    ) -> None:
+    async def on_error(self, interaction: discord.Interaction, error: app_commands.AppCommandError) -> None:
         await handle_error(interaction, error)

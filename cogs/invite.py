@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import discord
 
-
 #: What the bot needs in a channel: read it, post embeds and files there.
 REQUIRED_PERMISSIONS = discord.Permissions(
     view_channel=True,

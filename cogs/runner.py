@@ -43,7 +43,9 @@ async def run_bot(settings: Settings) -> int:
             with contextlib.suppress(asyncio.CancelledError):
                 await runner
     except discord.LoginFailure:
-        raise NewsdeskError("Discord rejected the token (discord.token): check it in the developer portal") from None
+        raise NewsdeskError(
+            "Discord rejected the token (discord.token): check it in the developer portal"
+        ) from None
     except discord.PrivilegedIntentsRequired as e:
         raise NewsdeskError(f"Discord refused a privileged intent: {e}") from None
     except (aiohttp.ClientConnectorError, OSError) as e:

@@ -14,8 +14,7 @@ def _words(text: str) -> list[str]:
 @pytest.mark.parametrize("limit", [20, 50, 200, 4000])
 def test_pages_fit_and_keep_every_word(limit: int) -> None:
     text = "\n\n".join(
-        f"Paragraph {i}. " + " ".join(f"word{i}_{j}" for j in range(i * 7)) + ". The end."
-        for i in range(30)
+        f"Paragraph {i}. " + " ".join(f"word{i}_{j}" for j in range(i * 7)) + ". The end." for i in range(30)
     )
     pages = split_text(text, limit)
     assert all(0 < len(p) <= limit for p in pages)
