@@ -1,0 +1,110 @@
+"""Is a story breaking, and what should a channel's alert do about it? Pure: takes ``now``.
+
+A story is breaking when at least ``min_sources`` distinct outlets reported it within a sliding
+window of ``window``, and that window ended recently: within the last ``window`` before ``now``.
+So a story that reached three outlets two days ago is not breaking today when a fourth joins,
+while a check that runs a few minutes late still sees a burst that just happened.
+
+Each story alerts a channel once. When more outlets join later, the alert is edited to show the
+new count, not posted again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import UTC, datetime, timedelta
+
+from bot.alerts.types import AlertAction, AlertSettings, AlertStory, ChannelAlertState
+from bot.digests.text import outlet_key
+
+__all__ = ["decide_alert", "distinct_outlets", "is_breaking"]
+
+
+def is_breaking(
+    articles: Iterable[tuple[str, datetime | None]],
+    *,
+    min_sources: int,
+    window: timedelta,
+    now: datetime,
+) -> bool:
+    """Whether ``min_sources`` distinct outlets published within one ``window``, ending recently.
+
+    ``articles`` are ``(source, published)`` pairs; sources are compared by outlet (two feeds of
+    one outlet count once). Undated articles are ignored; future-dated ones count as ``now``
+    (feed clocks are wrong more often than news comes from the future).
+    """
+    if window <= timedelta(0):
+        raise ValueError("window must be positive")
+    now = _utc(now)
+    oldest = now - 2 * window  # windows end no earlier than now - window
+    points = sorted(
+        (min(_utc(published), now), outlet_key(source))
+        for source, published in articles
+        if published is not None and source.strip()
+    )
+    points = [(when, outlet) for when, outlet in points if when >= oldest]
+    if len({outlet for _, outlet in points}) < min_sources:
+        return False
+    # The outlets in a window change only where an article enters or leaves it, so it is enough to
+    # try windows ending at an article, starting at one, or at the bounds of the allowed ends.
+    ends = {now - window, now}
+    for when, _ in points:
+        ends.add(when)
+        ends.add(when + window)
+    for end in ends:
+        if not now - window <= end <= now:
+            continue
+        start = end - window
+        outlets = {outlet for when, outlet in points if start <= when <= end}
+        if len(outlets) >= min_sources:
+            return True
+    return False
+
+
+def distinct_outlets(articles: Iterable[tuple[str, datetime | None]], *, now: datetime) -> list[str]:
+    """The outlet keys that reported the story (undated articles included), first report first."""
+    now = _utc(now)
+    # Future-dated reports count as now, as in is_breaking.
+    reports = [(source, None if p is None else min(_utc(p), now)) for source, p in articles if source.strip()]
+    reports.sort(key=lambda sp: (sp[1] is None, sp[1] if sp[1] is not None else now))
+    seen: dict[str, None] = {}
+    for source, _ in reports:
+        seen.setdefault(outlet_key(source), None)
+    return list(seen)
+
+
+def decide_alert(
+    story: AlertStory,
+    channel_state: ChannelAlertState | None,
+    now: datetime,
+    *,
+    settings: AlertSettings | None = None,
+) -> AlertAction:
+    """``post`` the first time a story is breaking, ``edit`` when outlets joined since, else ``none``.
+
+    ``channel_state`` is None if the channel was never alerted about the story. The caller records
+    the alert (compare-and-set on the story and channel) before posting, so it is never posted
+    twice; while that row has no message id yet there is nothing to edit.
+    """
+    settings = settings if settings is not None else AlertSettings()
+    count = len(distinct_outlets(story.sightings(), now=now))
+    if channel_state is None:
+        breaking = is_breaking(
+            story.sightings(), min_sources=settings.min_sources, window=settings.window, now=now
+        )
+        if breaking:
+            return AlertAction("post", count, f"{count} outlets within {settings.window_minutes} min")
+        return AlertAction("none", count, "not breaking")
+    if channel_state.story_id != story.story_id:
+        raise ValueError("channel_state is about another story")
+    if channel_state.message_id is None:
+        return AlertAction("none", count, "alert not sent yet")
+    if count > channel_state.source_count:
+        return AlertAction("edit", count, f"{count - channel_state.source_count} more outlets")
+    return AlertAction("none", count, "already alerted")
+
+
+def _utc(value: datetime) -> datetime:
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError("datetimes must be timezone-aware")
+    return value.astimezone(UTC)

@@ -1,0 +1,75 @@
+"""The text of a breaking-story alert: who is mentioned, and nothing else can ping.
+
+Feed text goes into the message, and feed text is untrusted: a headline "@everyone Breaking" or
+"<@&123> wins" must not ping anyone. Mentions in it are broken with a zero-width space, and the
+caller passes ``allowed_role_ids`` as the message's allowed mentions (no everyone, no users, only
+that role), so even a mention that slipped through could not ping.
+"""
+
+from __future__ import annotations
+
+from bot.alerts.types import AlertArticle, AlertStory
+from bot.digests.embeds import DESCRIPTION_LIMIT, FOOTER_LIMIT, TITLE_LIMIT, EmbedSpec, discord_length
+from bot.digests.headline import pick_headline
+from bot.digests.text import escape_markdown, join_names, lead_sentences, link, outlet_key, safe_url
+from bot.paging import truncate
+
+__all__ = ["CONTENT_LIMIT", "alert_content"]
+
+#: Discord's limit on a message's text.
+CONTENT_LIMIT = 2000
+#: Outlets linked in the alert before "and N more".
+MAX_NAMED_SOURCES = 8
+
+
+def alert_content(story: AlertStory, *, role_id: int | None) -> tuple[str, EmbedSpec, tuple[int, ...]]:
+    """``(content, embed, allowed_role_ids)`` for the alert message (post or edit).
+
+    The content mentions ``role_id`` if the channel set one; ``allowed_role_ids`` is that role
+    alone, or empty. The embed shows the best headline, a short summary and the outlets so far.
+    """
+    if not story.articles:
+        raise ValueError("a story without articles cannot be alerted")
+    articles = sorted(story.articles, key=_chronological)
+    best = articles[pick_headline([a.title for a in articles], [a.published for a in articles])]
+    headline = " ".join(best.title.split()) or "Breaking story"
+    firsts = _outlets(articles)
+    count = len(firsts)
+
+    mention = f"<@&{role_id}> " if role_id is not None else ""
+    prefix = f"{mention}**Breaking:** "
+    content = prefix + truncate(escape_markdown(headline), CONTENT_LIMIT - len(prefix))
+    allowed = (role_id,) if role_id is not None else ()
+
+    title = truncate(escape_markdown(headline), TITLE_LIMIT)
+    summary = escape_markdown(lead_sentences(best.summary, max_chars=300))
+    names = [link(a.source, a.url) for a in firsts]
+    outlets = "outlet" if count == 1 else "outlets"
+    byline = f"Reported by {count} {outlets}: {join_names(names, max_named=MAX_NAMED_SOURCES)}"
+    if discord_length(byline) + discord_length(summary) + 2 > DESCRIPTION_LIMIT:
+        plain = [escape_markdown(a.source) for a in firsts]
+        byline = truncate(f"Reported by {count} {outlets}: {join_names(plain)}", DESCRIPTION_LIMIT // 2)
+        summary = truncate(summary, DESCRIPTION_LIMIT - discord_length(byline) - 4)
+    description = "\n\n".join(part for part in (summary, byline) if part)
+    embed = EmbedSpec(
+        title=title,
+        url=safe_url(best.url),
+        description=description,
+        footer=truncate(f"{count} {outlets} so far", FOOTER_LIMIT),
+        timestamp=articles[0].published,
+    )
+    return content, embed, allowed
+
+
+def _chronological(article: AlertArticle) -> tuple[bool, float]:
+    published = article.published
+    return (published is None, published.timestamp() if published is not None else 0.0)
+
+
+def _outlets(articles: list[AlertArticle]) -> list[AlertArticle]:
+    """The first article of each outlet (``articles`` are in chronological order)."""
+    firsts: dict[str, AlertArticle] = {}
+    for article in articles:
+        if article.source.strip():
+            firsts.setdefault(outlet_key(article.source), article)
+    return list(firsts.values())
