@@ -73,12 +73,14 @@ async def test_upgrade_creates_the_schema_and_is_idempotent(db_url: str) -> None
     try:
         assert await db.current_revision() is None
         await db.upgrade()
-        assert await db.current_revision() == head_revision() == "0001"
+        head = head_revision()
+        assert head is not None
+        assert await db.current_revision() == head
         await db.upgrade()
-        assert await db.current_revision() == "0001"
+        assert await db.current_revision() == head
         async with db.session() as conn:
             tables = await conn.run_sync(lambda c: set(inspect(c).get_table_names()))
-        assert tables == {"alembic_version", "article_cache"}
+        assert {"alembic_version", "article_cache"} <= tables
     finally:
         await db.close()
 
@@ -87,7 +89,7 @@ async def test_concurrent_upgrades_in_one_process(db_url: str) -> None:
     dbs = [Database(db_url) for _ in range(4)]
     try:
         await asyncio.gather(*(db.upgrade() for db in dbs))
-        assert [await db.current_revision() for db in dbs] == ["0001"] * 4
+        assert [await db.current_revision() for db in dbs] == [head_revision()] * 4
     finally:
         await asyncio.gather(*(db.close() for db in dbs))
 
@@ -115,7 +117,7 @@ async def test_concurrent_upgrades_in_separate_processes(db_url: str) -> None:
     assert [p.returncode for p in procs] == [0, 0], [err.decode()[-2000:] for _, err in results]
     db = Database(db_url)
     try:
-        assert await db.current_revision() == "0001"
+        assert await db.current_revision() == head_revision()
     finally:
         await db.close()
 
@@ -139,7 +141,7 @@ async def test_upgrade_waits_for_a_migration_in_progress(db_url: str) -> None:
         else:
             other.execute("COMMIT")
         await asyncio.wait_for(upgrade, 10)
-        assert await db.current_revision() == "0001"
+        assert await db.current_revision() == head_revision()
     finally:
         if isinstance(other, sqlite3.Connection):
             other.close()
@@ -173,7 +175,7 @@ async def test_alembic_command_line_uses_the_same_migrations(db_url: str) -> Non
     assert proc.returncode == 0, err.decode()[-2000:]
     db = Database(db_url)
     try:
-        assert await db.current_revision() == "0001"
+        assert await db.current_revision() == head_revision()
     finally:
         await db.close()
 
