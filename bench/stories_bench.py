@@ -19,8 +19,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bot.stories import GroupingConfig, StoryGrouper, StoryItem  # noqa: E402
-from bot.stories.evaluation import Score, evaluate, load_labelled, run_grouper  # noqa: E402
+from bot.stories import GroupingConfig, StoryGrouper, StoryItem
+from bot.stories.evaluation import Score, evaluate, load_labelled, run_grouper
 
 DEFAULT_DATA = Path("/work/shared/data/uci-news-aggregator-head")
 _WORD = re.compile(r"\w+")
@@ -31,13 +31,11 @@ def baseline(threshold: float):
 
     def group(items: Sequence[StoryItem]) -> dict[str, str]:
         df: dict[str, int] = {}
-        docs = 0
         centroids: list[dict[str, float]] = []
         norms2: list[float] = []
         out: dict[str, str] = {}
-        for item in items:
+        for docs, item in enumerate(items, start=1):
             words = set(_WORD.findall(item.title.lower()))
-            docs += 1
             for w in words:
                 df[w] = df.get(w, 0) + 1
             vec = {w: math.log((1 + docs) / (1 + df[w])) + 1 for w in words}
@@ -84,7 +82,9 @@ def speed_on_long_stream(items: Sequence[StoryItem], copies: int) -> float:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3, 4, 5])
     parser.add_argument("--copies", type=int, default=5, help="length of the speed stream, in data sets")
@@ -100,7 +100,9 @@ def main(argv: list[str] | None = None) -> int:
         key=lambda ts: ts[1].f1,
     )
     print(_line(f"baseline single-pass (cos>={best[0]})", best[1]))
-    print(_line("ours, no merge", evaluate(items, gold, run_grouper(GroupingConfig(merge_every=0)), args.seeds)))
+    print(
+        _line("ours, no merge", evaluate(items, gold, run_grouper(GroupingConfig(merge_every=0)), args.seeds))
+    )
     print(_line("ours (default config)", evaluate(items, gold, run_grouper(), args.seeds)))
     print(f"ours on a {args.copies}x longer stream: {speed_on_long_stream(items, args.copies):,.0f} items/s")
     return 0

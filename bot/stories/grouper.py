@@ -18,7 +18,6 @@ keeps an add O(terms x postings) and the state a plain sum per story.
 
 from __future__ import annotations
 
-import heapq
 import math
 import threading
 from collections.abc import Iterable
@@ -29,7 +28,7 @@ from bot.stories.cluster import Cluster
 from bot.stories.state import dump_state, load_state
 from bot.stories.text import terms
 from bot.stories.types import GroupingConfig, Story, StoryItem
-from bot.stories.vectors import DocumentFrequencies, SparseVector, dot
+from bot.stories.vectors import DocumentFrequencies, SparseVector
 
 __all__ = ["StoryGrouper"]
 
@@ -249,22 +248,26 @@ class StoryGrouper:
             queue.append(keep)  # its centroid moved: it may now reach another fragment
 
     def _merge_partner(self, cluster: Cluster) -> Cluster | None:
-        probe = heapq.nlargest(self.config.merge_probe_terms, cluster.centroid.items(), key=lambda tw: tw[1])
-        candidates: set[str] = set()
-        for term, _ in probe:
-            candidates.update(self._index.get(term, ()))
-        candidates.discard(cluster.id)
+        """The story ``cluster`` should merge with, if any: the one it passes the threshold by most."""
+        # Exact dot products with every indexed story sharing a term, accumulated term at a time
+        # through the index (as for an item): no story without a common term is visited.
+        dots: dict[str, float] = {}
+        clusters = self._clusters
+        for term, weight in cluster.centroid.items():
+            for story_id in self._index.get(term, ()):
+                dots[story_id] = dots.get(story_id, 0.0) + weight * clusters[story_id].centroid[term]
+        dots.pop(cluster.id, None)
         best: Cluster | None = None
         best_margin = 1.0
         merge_relative, merge_floor = self.config.merge_relative, self.config.merge_floor
         settled_size, settled_floor = self.config.settled_size, self.config.settled_merge_floor
         length = math.sqrt(cluster.norm2)
-        for story_id in candidates:
-            other = self._clusters[story_id]
+        for story_id, product in dots.items():
+            other = clusters[story_id]
             if not (self._in_window(other, cluster.first) or self._in_window(other, cluster.last)):
                 continue
             other_length = math.sqrt(other.norm2)
-            similarity = dot(cluster.centroid, other.centroid) / (length * other_length)
+            similarity = product / (length * other_length)
             larger, larger_length = (
                 (cluster, length) if len(cluster.members) >= len(other.members) else (other, other_length)
             )

@@ -89,7 +89,9 @@ def load_state(grouper: StoryGrouper, state: dict[str, Any], *, keep_config: boo
     try:
         if keep_config:
             grouper.config = config_from_dict(state["config"])
-        grouper._df = DocumentFrequencies(int(state["docs"]), {str(t): int(n) for t, n in state["df"].items()})
+        grouper._df = DocumentFrequencies(
+            int(state["docs"]), {str(t): int(n) for t, n in state["df"].items()}
+        )
         clusters: dict[str, Cluster] = {}
         item_story: dict[str, str] = {}
         for raw in state["stories"]:

@@ -13,8 +13,7 @@ __all__ = ["STOPWORDS", "stem", "terms"]
 
 # English function words plus the boilerplate of news headlines ("update", "video", "report"...),
 # which appear in every story and would only pull unrelated items together.
-STOPWORDS: frozenset[str] = frozenset(
-    """
+_STOPWORDS_TEXT = """
     a about above after again against all also am an and any are as at be because been before being
     below between both but by can could did do does doing down during each few for from further had has
     have having he her here hers herself him himself his how i if in into is it its itself just me more
@@ -25,8 +24,8 @@ STOPWORDS: frozenset[str] = frozenset(
     amp quot via says say said new news update updated updates report reports reported video videos
     watch photos photo pictures live latest breaking exclusive first get gets got make makes one two
     may might must shall us vs per
-    """.split()
-)
+"""
+STOPWORDS: frozenset[str] = frozenset(_STOPWORDS_TEXT.split())
 
 # Tokens: runs of letters/digits, keeping in-word dots and commas of numbers ("2.1", "25,000")
 # and a leading currency sign, so "$2.1M" stays one term.

@@ -61,8 +61,6 @@ class GroupingConfig:
     text_chars: int = 400
     #: Terms in more than this fraction of all items (once enough are seen) are ignored as too common.
     max_df_ratio: float = 0.2
-    #: How many leading centroid terms are used to find merge candidates.
-    merge_probe_terms: int = 12
 
     def __post_init__(self) -> None:
         for name in ("join_relative", "join_floor", "merge_relative", "merge_floor", "settled_merge_floor"):
@@ -78,8 +76,6 @@ class GroupingConfig:
             raise ValueError("text_weight and text_chars must be >= 0")
         if not 0.0 < self.max_df_ratio <= 1.0:
             raise ValueError("max_df_ratio must be in (0, 1]")
-        if self.merge_probe_terms < 1:
-            raise ValueError("merge_probe_terms must be >= 1")
 
 
 @dataclass(frozen=True, slots=True)
