@@ -20,6 +20,7 @@ import os
 import statistics
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import trafilatura
@@ -31,20 +32,40 @@ from bot.extract import ExtractorPool, extract
 _TICK_S = 0.001
 
 
-def single_process_rate(pages: list[Page], *, ours: bool) -> float:
-    started = time.perf_counter()
+@dataclass(frozen=True, slots=True)
+class Rate:
+    pages_per_s: float
+    #: CPU milliseconds per page, in the process(es) doing the extraction.
+    cpu_ms_per_page: float
+
+
+def single_process_rate(pages: list[Page], *, ours: bool) -> Rate:
+    started, cpu_started = time.perf_counter(), time.process_time()
     for page in pages:
         if ours:
             with contextlib.suppress(ExtractError):
                 extract(page.html, page.url)
         else:
             trafilatura.extract(page.html, url=page.url)
-    return len(pages) / (time.perf_counter() - started)
+    wall, cpu = time.perf_counter() - started, time.process_time() - cpu_started
+    return Rate(len(pages) / wall, cpu / len(pages) * 1000)
 
 
-async def pool_rate(pool: ExtractorPool, pages: list[Page]) -> tuple[float, list[float], float]:
-    """Pages per second through the pool, the ticker's lags (seconds) meanwhile, and the
-    CPU seconds this (the event loop's) process spent per page, ticker included."""
+def process_cpu_s(pids: frozenset[int]) -> float | None:
+    """User + system CPU seconds of ``pids`` (Linux /proc), or None where unavailable."""
+    total = 0
+    try:
+        for pid in pids:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])  # utime, stime
+    except (OSError, IndexError, ValueError):
+        return None
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+async def pool_rate(pool: ExtractorPool, pages: list[Page]) -> tuple[Rate, list[float], float]:
+    """Throughput of the pool (workers' CPU per page), the ticker's lags (seconds) meanwhile,
+    and the CPU milliseconds per page of this, the event loop's, process (ticker included)."""
     lags: list[float] = []
     stop = asyncio.Event()
 
@@ -60,14 +81,20 @@ async def pool_rate(pool: ExtractorPool, pages: list[Page]) -> tuple[float, list
 
     tick = asyncio.create_task(ticker())
     await asyncio.sleep(0.01)
-    started = time.perf_counter()
-    cpu_started = time.process_time()
+    pids = pool.worker_pids
+    workers_cpu_started = process_cpu_s(pids)
+    started, cpu_started = time.perf_counter(), time.process_time()
     await asyncio.gather(*(one(page) for page in pages))
-    elapsed = time.perf_counter() - started
-    cpu = time.process_time() - cpu_started
+    wall, loop_cpu = time.perf_counter() - started, time.process_time() - cpu_started
+    workers_cpu_ended = process_cpu_s(pids)
     stop.set()
     await tick
-    return len(pages) / elapsed, lags, cpu / len(pages)
+    workers_cpu = (
+        (workers_cpu_ended - workers_cpu_started) / len(pages) * 1000
+        if workers_cpu_started is not None and workers_cpu_ended is not None
+        else float("nan")
+    )
+    return Rate(len(pages) / wall, workers_cpu), lags, loop_cpu / len(pages) * 1000
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -79,39 +106,56 @@ async def run(pages: list[Page], workers: int, rounds: int) -> None:
     # Warm both sides: imports, stop lists and caches are not what is measured.
     single_process_rate(pages[:5], ours=False)
     single_process_rate(pages[:5], ours=True)
-    baseline_rates, ours_rates, pool_rates, all_lags = [], [], [], []
+    baselines: list[Rate] = []
+    ours_single: list[Rate] = []
+    pooled: list[Rate] = []
+    loop_cpus: list[float] = []
+    lags: list[float] = []
     async with ExtractorPool(workers=workers, timeout_s=60) as pool:
         await pool_rate(pool, pages[:10])
         for round_number in range(1, rounds + 1):
-            baseline = single_process_rate(pages, ours=False)
-            ours = single_process_rate(pages, ours=True)
-            pooled, lags, loop_cpu = await pool_rate(pool, pages)
-            baseline_rates.append(baseline)
-            ours_rates.append(ours)
-            pool_rates.append(pooled)
-            all_lags.extend(lags)
+            baselines.append(single_process_rate(pages, ours=False))
+            ours_single.append(single_process_rate(pages, ours=True))
+            rate, round_lags, loop_cpu = await pool_rate(pool, pages)
+            pooled.append(rate)
+            loop_cpus.append(loop_cpu)
+            lags.extend(round_lags)
             print(
-                f"round {round_number}: trafilatura 1 proc {baseline:6.1f} p/s | ours 1 proc {ours:6.1f} p/s"
-                f" | pool({workers}) {pooled:6.1f} p/s = {pooled / baseline:4.2f}x"
-                f" | lag p99 {percentile(lags, 0.99) * 1000:5.2f} ms"
-                f" | loop CPU {loop_cpu * 1000:4.1f} ms/page",
+                f"round {round_number}: trafilatura 1 proc {baselines[-1].pages_per_s:5.1f} p/s"
+                f" | ours 1 proc {ours_single[-1].pages_per_s:5.1f} p/s"
+                f" | pool({workers}) {rate.pages_per_s:5.1f} p/s"
+                f" = {rate.pages_per_s / baselines[-1].pages_per_s:4.2f}x"
+                f" | lag p99 {percentile(round_lags, 0.99) * 1000:5.2f} ms",
                 flush=True,
             )
-    baseline, ours, pooled = (statistics.median(r) for r in (baseline_rates, ours_rates, pool_rates))
+
+    def median(rates: list[Rate]) -> Rate:
+        return Rate(
+            statistics.median(r.pages_per_s for r in rates),
+            statistics.median(r.cpu_ms_per_page for r in rates),
+        )
+
+    base, ours, pool_median = median(baselines), median(ours_single), median(pooled)
+    load = os.getloadavg()[0]
     print()
+    print(f"{len(pages)} pages x {rounds} rounds (medians), {os.cpu_count()} CPUs, load average {load:.2f}")
+    print(f"{'':34} {'pages/s':>8} {'vs trafilatura':>15} {'CPU ms/page':>12}")
+    rows = [
+        ("trafilatura.extract, 1 process", base),
+        ("bot.extract.extract, 1 process", ours),
+        (f"ExtractorPool({workers} workers)", pool_median),
+    ]
+    for label, rate in rows:
+        print(
+            f"{label:34} {rate.pages_per_s:8.1f} {rate.pages_per_s / base.pages_per_s:14.2f}x"
+            f" {rate.cpu_ms_per_page:12.1f}"
+        )
+    print(f"{'  event loop process, per page':34} {'':8} {'':15} {statistics.median(loop_cpus):12.1f}")
+    print("target: pool >= 1.7x trafilatura.extract in 1 process")
     print(
-        f"{len(pages)} pages x {rounds} rounds, {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}"
-    )
-    print(f"{'':34} {'pages/s':>8} {'vs trafilatura':>15}")
-    print(f"{'trafilatura.extract, 1 process':34} {baseline:8.1f} {1.0:14.2f}x")
-    print(f"{'bot.extract.extract, 1 process':34} {ours:8.1f} {ours / baseline:14.2f}x")
-    print(
-        f"{f'ExtractorPool({workers} workers)':34} {pooled:8.1f} {pooled / baseline:14.2f}x   (target >= 1.7x)"
-    )
-    print(
-        f"event-loop lag while saturated: p50 {percentile(all_lags, 0.5) * 1000:.2f} ms, "
-        f"p99 {percentile(all_lags, 0.99) * 1000:.2f} ms, max {max(all_lags) * 1000:.2f} ms "
-        f"over {len(all_lags)} ticks   (target p99 < 5 ms)"
+        f"event-loop lag while saturated: p50 {percentile(lags, 0.5) * 1000:.2f} ms, "
+        f"p99 {percentile(lags, 0.99) * 1000:.2f} ms, max {max(lags) * 1000:.2f} ms "
+        f"over {len(lags)} ticks of {_TICK_S * 1000:g} ms (target p99 < 5 ms)"
     )
 
 

@@ -19,6 +19,9 @@ from bot.errors import ExtractError, NotAnArticleError
 from bot.extract import _protocol
 from bot.extract._core import extract
 
+#: Added to the worker's nice value.
+WORKER_NICENESS = 5
+
 # A small page that walks every code path once (metadata, dates, the fallback
 # extractors and their stop lists), so the first real page is not slowed by
 # lazy imports and caches.
@@ -64,6 +67,10 @@ def _write(stream: BinaryIO, message: object) -> None:
 
 
 def main() -> None:
+    # Below the bot's own priority: when the cores are busy, the event loop (answering
+    # Discord) must win over extraction, which can wait a few milliseconds.
+    with contextlib.suppress(OSError):
+        os.nice(WORKER_NICENESS)
     # trafilatura logs a warning for every page it discards; here that is a normal answer.
     for name in ("trafilatura", "htmldate", "justext", "readability"):
         logging.getLogger(name).setLevel(logging.ERROR)
