@@ -1,0 +1,30 @@
+"""Grouping quality on real headlines labelled by story (UCI News Aggregator, development half).
+
+B-cubed F1 of the bot's grouper (default configuration, no model) on shuffled streams, averaged
+over fixed seeds, must stay at or above 0.80. A single-pass TF-IDF baseline scores about 0.71-0.75
+here (``python3 bench/stories_bench.py`` prints both).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bot.stories.evaluation import evaluate, load_labelled, run_grouper
+
+DATA = Path("/work/shared/data/uci-news-aggregator-head/articles.jsonl")
+SEEDS = (1, 2, 3)
+MIN_F1 = 0.80
+
+pytestmark = pytest.mark.skipif(not DATA.exists(), reason=f"shared data set absent: {DATA}")
+
+
+def test_bcubed_f1_on_shuffled_streams_stays_above_target():
+    items, gold = load_labelled(DATA)
+    assert len(items) == len(gold) > 3000
+    score = evaluate(items, gold, run_grouper(), SEEDS)
+    print(f"B-cubed P={score.precision:.3f} R={score.recall:.3f} F1={score.f1:.3f} {score.per_seed}")
+    assert score.f1 >= MIN_F1, f"B-cubed F1 {score.f1:.3f} < {MIN_F1} (per seed: {score.per_seed})"
+    # A mean can hide one collapsed stream (a runaway merge): no stream may fall far below.
+    assert min(score.per_seed) >= MIN_F1 - 0.03
