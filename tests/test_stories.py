@@ -433,3 +433,12 @@ def test_cli_on_empty_input():
     out = io.StringIO()
     assert group_stream(io.StringIO(""), out, errfile=io.StringIO()) == 0
     assert out.getvalue() == ""
+
+
+def test_stories_expire_even_without_periodic_merge():
+    config = GroupingConfig(window=timedelta(days=1), retention=timedelta(days=2), merge_every=0)
+    grouper = StoryGrouper(config)
+    grouper.add(dated(BANANA[0], T0))
+    later = T0 + timedelta(days=5)
+    grouper.add_many(copy_of(OTHERS[0], f"o{n}", later) for n in range(60))
+    assert grouper.story_of("r1") is None

@@ -32,6 +32,9 @@ from bot.stories.vectors import DocumentFrequencies, SparseVector
 
 __all__ = ["StoryGrouper"]
 
+# Expiry also runs on its own when periodic merging is off; scanning the stories is cheap at this rate.
+_EXPIRE_EVERY = 50
+
 
 class StoryGrouper:
     """Assigns news items to stories, one at a time, as they arrive.
@@ -80,6 +83,8 @@ class StoryGrouper:
             self._added += 1
             if self.config.merge_every and self._added % self.config.merge_every == 0:
                 self._merge_pass()
+            elif self._added % _EXPIRE_EVERY == 0:
+                self._expire()
             return self._resolve(cluster.id)
 
     def add_many(self, items: Iterable[StoryItem], now: datetime | None = None) -> list[str]:
