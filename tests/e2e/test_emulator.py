@@ -92,6 +92,17 @@ def make_bot(seen: Seen, guild_id: int) -> commands.Bot:
         can = interaction.permissions.manage_channels
         await interaction.response.send_message(f"manage_channels={can}", ephemeral=True)
 
+    @bot.tree.command(description="Public deferral, then a private error")
+    async def oops(interaction: discord.Interaction) -> None:
+        await interaction.response.defer(thinking=True)
+        await interaction.followup.send("would be public", ephemeral=True)
+
+    @bot.tree.command(description="Public deferral removed before a private error")
+    async def oops_fixed(interaction: discord.Interaction) -> None:
+        await interaction.response.defer(thinking=True)
+        await interaction.delete_original_response()
+        await interaction.followup.send("private", ephemeral=True)
+
     @bot.tree.command(description="Only in the test guild")
     @discord.app_commands.guilds(guild_id)
     async def local(interaction: discord.Interaction) -> None:
@@ -169,7 +180,18 @@ async def test_ready_and_guild_create(env: Env) -> None:
 
 async def test_commands_registered_with_schema(env: Env) -> None:
     registered = env.emu.commands()
-    assert set(registered) == {"ping", "slow", "twice", "feed", "rename", "progress", "inspect", "whoami"}
+    assert set(registered) == {
+        "ping",
+        "slow",
+        "twice",
+        "feed",
+        "rename",
+        "progress",
+        "inspect",
+        "whoami",
+        "oops",
+        "oops_fixed",
+    }
     assert set(env.emu.commands(env.emu.default.guild.id)) == {"local"}
     add = registered["feed"]["options"][0]
     assert (add["name"], add["type"]) == ("add", 1)
@@ -482,3 +504,14 @@ async def test_gateway_refuses_a_bad_token() -> None:
         await ws.send_json({"op": 2, "d": {"token": "bad", "intents": 1, "properties": {}}})
         closing = await ws.receive(timeout=5)
         assert closing.type is aiohttp.WSMsgType.CLOSE and closing.data == 4004
+
+
+async def test_first_followup_after_public_deferral_is_public(env: Env) -> None:
+    emu = env.emu
+    # Discord ignores the ephemeral flag here: the follow-up fills the public "thinking" message.
+    leaked = await emu.invoke("oops")
+    assert not leaked.ephemeral and leaked.content == "would be public"
+    assert [m["content"] for m in emu.channel_messages(emu.default.general)] == ["would be public"]
+    fixed = await emu.invoke("oops_fixed")
+    assert fixed.ephemeral and fixed.content == "private"
+    assert [m["content"] for m in emu.channel_messages(emu.default.general)] == ["would be public"]
