@@ -264,7 +264,8 @@ async def test_non_ascii_text_and_urls(db: Database) -> None:
         canonical_url=url,
         title="東京で会議 — «Débat» 🗞️",
         author="Zoë Ångström",
-        text="مرحبا بالعالم\n\nПривет, мир. Combining: e\u0301. Emoji: 👩‍👩‍👧.",
+        # NUL and a lone surrogate too: JSON escapes them (JSONB or a text column would refuse them).
+        text="مرحبا بالعالم\n\nПривет, мир. Combining: e\u0301. Emoji: 👩‍👩‍👧. NUL: \x00. Lone: \ud800.",
         summary="Привет, мир.",
     )
     await cache.put(url, article, fetched_at=T0)

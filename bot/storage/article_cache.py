@@ -83,13 +83,13 @@ class ArticleCache:
             },
             where=article_cache.c.fetched_at <= stmt.excluded.fetched_at,
         )
-        async with self._db.session() as conn:
+        async with self._db.session(write=True) as conn:
             await conn.execute(stmt)
 
     async def purge(self, *, older_than: datetime) -> int:
         _require_aware("older_than", older_than)
         stmt = delete(article_cache).where(article_cache.c.fetched_at < older_than)
-        async with self._db.session() as conn:
+        async with self._db.session(write=True) as conn:
             result = await conn.execute(stmt)
         return result.rowcount
 

@@ -93,17 +93,19 @@ class Database:
         connecting, come out as :class:`StorageError`; other exceptions pass
         through unchanged.
 
-        ``write=True`` is for transactions that read and then write: on SQLite it
-        takes the write lock at ``BEGIN`` (``BEGIN IMMEDIATE``), because a read
-        transaction that later writes fails at once if another connection wrote
-        in between; PostgreSQL ignores it. Single-statement writes don't need it.
+        ``write=True`` marks a transaction that writes. On SQLite it takes the
+        write lock at ``BEGIN`` (``BEGIN IMMEDIATE``): a transaction that reads
+        first and writes later would otherwise fail at once if another connection
+        wrote in between. PostgreSQL ignores it. Required for read-then-write
+        transactions, harmless for single-statement writes. Don't nest sessions:
+        on SQLite an inner writer waits for the outer one until the busy timeout.
 
         Called by the repositories (e.g. :class:`~bot.storage.ArticleCache`).
         """
-        return self._session(write=write)
+        return self._transaction(write=write)
 
     @asynccontextmanager
-    async def _session(self, *, write: bool) -> AsyncIterator[AsyncConnection]:
+    async def _transaction(self, *, write: bool) -> AsyncIterator[AsyncConnection]:
         try:
             conn = await self.engine.connect()
         except DRIVER_ERRORS as e:
