@@ -78,9 +78,9 @@ def page(body: str, head: str = "<title>Water bill passes</title>") -> str:
     return f"<!DOCTYPE html><html lang='en'><head>{head}</head><body>{body}</body></html>"
 
 
-def article_div() -> str:
+def article_div(css_class: str = "c1") -> str:
     inner = "".join(f"<p>{p}</p>" for p in ARTICLE_PARAGRAPHS)
-    return f"<div class='c1'><h1>Water bill passes</h1>{inner}</div>"
+    return f"<div class='{css_class}'><h1>Water bill passes</h1>{inner}</div>"
 
 
 def cards(n: int) -> str:
@@ -121,14 +121,31 @@ def test_article_paragraphs_with_links_are_kept() -> None:
     assert paragraphs(article.text)[-1].startswith("The bill follows last year's drought, the court ruling")
 
 
-def test_article_subheading_like_a_teaser_heading_keeps_the_prose_after_it() -> None:
-    """A "Read more" heading followed by prose (no links) removes nothing but the heading."""
-    body = article_div().replace(
+def test_article_subheading_like_a_teaser_heading_is_kept_with_the_prose_after_it() -> None:
+    """A "Read more" heading followed by prose (no links) is the article's own subheading."""
+    # (trafilatura keeps subheadings only inside a container it recognises as the article.)
+    body = article_div("article-body").replace(
         "</div>", "<h2>Read more</h2><p>" + ARTICLE_PARAGRAPHS[0].replace("Thursday", "Friday") + "</p></div>"
     )
     article = extract(page(body), "https://example.com/water")
 
-    assert paragraphs(article.text)[-1] == ARTICLE_PARAGRAPHS[0].replace("Thursday", "Friday")
+    assert paragraphs(article.text)[-2:] == ["Read more", ARTICLE_PARAGRAPHS[0].replace("Thursday", "Friday")]
+
+
+def test_article_subheading_like_a_teaser_heading_keeps_linked_prose_after_it() -> None:
+    """Paragraphs with an inline link are prose, not teasers, even after "More on ..."."""
+    linked = [
+        f"<p>{p[:60]}<a href='/source-{i}'>a source</a>{p[60:]}</p>" for i, p in enumerate(ARTICLE_PARAGRAPHS)
+    ]
+    body = article_div("article-body").replace(
+        "</div>", "<h2>More on the drought</h2>" + "".join(linked) + "</div>"
+    )
+    article = extract(page(body), "https://example.com/water")
+
+    lines = paragraphs(article.text)
+    assert "More on the drought" in lines
+    assert lines[-1].endswith(ARTICLE_PARAGRAPHS[-1][60:])
+    assert len(lines) == 2 * len(ARTICLE_PARAGRAPHS) + 1
 
 
 # --- metadata ------------------------------------------------------------------------

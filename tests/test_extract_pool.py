@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
 import time
 from pathlib import Path
 
@@ -87,6 +88,21 @@ async def test_other_requests_are_served_while_one_page_times_out() -> None:
         assert all(a.site_name == "The Harbour Gazette" for a in fast)
         with pytest.raises(ExtractTimeoutError):
             await slow
+
+
+async def test_worker_that_dies_is_replaced() -> None:
+    async with ExtractorPool(workers=1, timeout_s=30) as pool:
+        (pid,) = pool.worker_pids
+        task = asyncio.create_task(pool.extract(huge_page(10_000), URL))
+        await asyncio.sleep(0.3)
+        os.kill(pid, signal.SIGKILL)  # what the kernel's OOM killer would do
+
+        with pytest.raises(ExtractError) as info:
+            await task
+        assert not isinstance(info.value, ExtractTimeoutError)
+        article = await pool.extract(golden("latest-semantic"), URL)
+        assert article.author == "Lena Okafor"
+        assert pid not in pool.worker_pids
 
 
 async def test_cancelled_request_does_not_poison_the_pool() -> None:

@@ -56,6 +56,8 @@ _MAX_HEADING_CHARS = 50
 _MAX_WRAPPER_EXTRA_CHARS = 25
 # Prose an item may carry per link and still be a teaser (a headline and a standfirst).
 _TEASER_PROSE_PER_LINK = 350
+# A teaser's links are a good share of its text; an article paragraph's inline link is not.
+_MIN_TEASER_LINK_SHARE = 0.15
 # A line that may sit between teasers without ending the block (a date, "Sponsored").
 _MAX_STRAY_CHARS = 35
 # A teaser's headline is a link of at least this length.
@@ -171,6 +173,8 @@ def _teaser_headings(
         if not 0 < st.chars <= _MAX_HEADING_CHARS:
             continue
         tag = element.tag
+        if tag == "h1":
+            continue  # the page's own headline, even when it reads "Latest news"
         if tag in _HEADING_TAGS:
             level = _HEADING_TAGS[tag]
         elif tag in _PSEUDO_HEADING_TAGS and not st.in_link and _is_leaf(element):
@@ -184,7 +188,8 @@ def _teaser_headings(
 def _section(
     heading: HtmlElement, level: int, body: HtmlElement, stats: dict[HtmlElement, _Stats]
 ) -> list[HtmlElement]:
-    """The heading (with its wrapper) and the following siblings it introduces."""
+    """The heading (with its wrapper) and the following siblings it introduces; empty when
+    prose follows the heading directly."""
     heading_chars = stats[heading].chars
     own_headings = 1 if heading.tag in _HEADING_TAGS else 0
     wrapper = heading
@@ -209,13 +214,20 @@ def _section(
         if st.plain_heading_level <= level:
             break
         prose = st.chars - st.link_chars
-        if st.links and prose <= _TEASER_PROSE_PER_LINK * st.links:
+        if (
+            st.links
+            and prose <= _TEASER_PROSE_PER_LINK * st.links
+            and st.link_chars >= _MIN_TEASER_LINK_SHARE * st.chars
+        ):
             after_teaser = True
         elif not st.links and (
             prose <= _MAX_STRAY_CHARS or (after_teaser and prose <= _TEASER_PROSE_PER_LINK)
         ):
             # A date line; or, in flat markup, the standfirst after a linked headline.
             after_teaser = False
+        elif len(members) == 1:
+            # Prose right under the heading: an article's own subheading ("More on the drought").
+            return []
         else:
             break
         members.append(sibling)

@@ -28,6 +28,7 @@ _TRAFILATURA_OPTIONS: dict[str, Any] = {
 }
 # Text whose words mostly sit in lines this short is menus and link lists, not prose.
 _SHORT_LINE_WORDS = 4
+_MAX_SHORT_LINE_SHARE = 0.5
 # "By Jane Doe", "By Jane Doe and John Roe, 4 March 2025", near the top.
 _BYLINE = re.compile(
     r"^By\s+(?:[A-Z][\w'’.-]*\s*){1,4}(?:(?:,|and|&)\s*(?:[A-Z][\w'’.-]*\s*){1,4})*[,|·–-]?[^.!?]{0,40}$"
@@ -42,7 +43,6 @@ _HEADLINE_OVERLAP = 0.75
 _MIN_PROSE_WORDS = 20
 _LONG_LINE_WORDS = 25
 _SENTENCE_END = re.compile(r"[.!?…。！？][\"'”’»)\]]*$")
-_MAX_SHORT_LINE_SHARE = 0.5
 
 
 def extract(html: str, url: str | None = None) -> Article:
