@@ -338,7 +338,10 @@ async def test_gateway_drop_resumes_and_replays_missed_events(env: Env) -> None:
     assert any(g.op == 6 for g in resume)
     assert emu.gateway.identifies == 1
     assert [c.split("?")[0] for c in emu.gateway.connections] == ["/gateway", "/gateway/resume"]
-    await emu.gateway.wait_for(lambda: any(m.content == "while you were away" for m in env.seen.messages), 5)
+    await emu.gateway.wait_for(lambda: len(env.seen.messages) == 1, 5)
+    # Without the MESSAGE_CONTENT intent a user's message arrives with its content blanked.
+    assert env.seen.messages[0].author.id == emu.default.member.user.id
+    assert env.seen.messages[0].content == ""
     # And the resumed session works: a command still round-trips.
     assert (await emu.invoke("ping")).content == "echo pong"
 
@@ -515,3 +518,19 @@ async def test_first_followup_after_public_deferral_is_public(env: Env) -> None:
     fixed = await emu.invoke("oops_fixed")
     assert fixed.ephemeral and fixed.content == "private"
     assert [m["content"] for m in emu.channel_messages(emu.default.general)] == ["would be public"]
+
+
+async def test_message_content_intent_shows_content() -> None:
+    intents = discord.Intents.default()
+    intents.message_content = True
+    bot = commands.Bot(command_prefix="!", intents=intents, guild_ready_timeout=0.1)
+    seen: list[str] = []
+
+    async def on_message(message: discord.Message) -> None:
+        seen.append(message.content)
+
+    bot.add_listener(on_message)
+    async with Emulator() as emu, running(bot, emu):
+        await emu.post_user_message(emu.default.general, emu.default.member, "https://x.test/story")
+        await emu.gateway.wait_for(lambda: bool(seen), timeout_s=5)
+    assert seen == ["https://x.test/story"]

@@ -30,6 +30,7 @@ INVALID_SESSION, HELLO, HEARTBEAT_ACK = 9, 10, 11
 
 INTENT_GUILD_MEMBERS = 1 << 1
 INTENT_GUILD_MESSAGES = 1 << 9
+INTENT_MESSAGE_CONTENT = 1 << 15
 PRIVILEGED_INTENTS = (1 << 1) | (1 << 8) | (1 << 15)
 BUFFERED_EVENTS = 2000
 """Dispatches kept per session for RESUME; an older sequence gets INVALID_SESSION."""
@@ -116,11 +117,21 @@ class Gateway:
     def connected(self) -> bool:
         return any(s.connection is not None for s in self.live_sessions)
 
-    async def dispatch(self, event: str, data: Any, *, intent: int | None = None) -> None:
-        """Send a dispatch to every live session; a disconnected one keeps it for RESUME."""
+    async def dispatch(
+        self, event: str, data: Any, *, intent: int | None = None, content_gated: bool = False
+    ) -> None:
+        """Send a dispatch to every live session; a disconnected one keeps it for RESUME.
+
+        ``content_gated``: a message the MESSAGE_CONTENT intent guards (another user's, not
+        mentioning the bot): a session without the intent gets it with the content blanked.
+        """
         for session in self.live_sessions:
-            if intent is None or session.intents & intent:
-                await self._dispatch_to(session, event, data)
+            if intent is not None and not session.intents & intent:
+                continue
+            payload = data
+            if content_gated and not session.intents & INTENT_MESSAGE_CONTENT:
+                payload = {**data, "content": "", "embeds": [], "attachments": [], "components": []}
+            await self._dispatch_to(session, event, payload)
 
     async def drop(self, *, abrupt: bool = True, code: int = 4000) -> None:
         """Close every connection: abruptly (TCP abort, no close frame) or with ``code``."""

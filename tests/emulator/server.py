@@ -452,7 +452,16 @@ class Emulator:
             member = guild.members.get(int(message["author"]["id"]))
             if member is not None and "webhook_id" not in message:
                 event["member"] = {k: v for k, v in member.to_payload().items() if k != "user"}
-        await self.gateway.dispatch("MESSAGE_CREATE", event, intent=INTENT_GUILD_MESSAGES)
+        await self.gateway.dispatch(
+            "MESSAGE_CREATE", event, intent=INTENT_GUILD_MESSAGES, content_gated=self._content_gated(message)
+        )
+
+    def _content_gated(self, message: dict[str, Any]) -> bool:
+        """Discord hides content from bots without the intent, unless the message is theirs or pings them."""
+        if int(message["author"]["id"]) == self.bot_user_id or int(message["channel_id"]) in self.dm_channels:
+            return False
+        mentioned = any(int(u["id"]) == self.bot_user_id for u in message.get("mentions") or [])
+        return not (mentioned or f"<@{self.bot_user_id}>" in (message.get("content") or ""))
 
     async def publish_edit(self, message: dict[str, Any]) -> None:
         if message["flags"] & EPHEMERAL:
@@ -461,7 +470,9 @@ class Emulator:
         event = dict(message)
         if found is not None:
             event["guild_id"] = str(found[0].id)
-        await self.gateway.dispatch("MESSAGE_UPDATE", event, intent=INTENT_GUILD_MESSAGES)
+        await self.gateway.dispatch(
+            "MESSAGE_UPDATE", event, intent=INTENT_GUILD_MESSAGES, content_gated=self._content_gated(message)
+        )
 
     async def publish_delete(self, channel_id: int, message_id: int) -> None:
         message = self.messages.delete(channel_id, message_id)
