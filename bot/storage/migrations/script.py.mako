@@ -1,12 +1,12 @@
+## Template of `alembic revision`. For migration authors (these lines are not rendered):
+## spell tables and types out (sa.DateTime(timezone=True), not schema.UTCDateTime) instead of
+## importing bot.storage.schema, so a migration keeps meaning what it meant when written;
+## number revisions by hand: alembic revision --rev-id 0004 -m "..." [--autogenerate].
 """${message}
 
 Revision ID: ${up_revision}
 Revises: ${down_revision | comma,n}
 Create Date: ${create_date}
-
-Spell tables and types out here (sa.DateTime(timezone=True), not the
-UTCDateTime decorator) instead of importing bot.storage.schema: a migration
-must keep meaning what it meant when it was written.
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 ${imports if imports else ""}
-
 revision: str = ${repr(up_revision)}
 down_revision: str | None = ${repr(down_revision)}
 branch_labels: str | Sequence[str] | None = ${repr(branch_labels)}
