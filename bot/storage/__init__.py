@@ -16,6 +16,9 @@ from bot.storage.database import Database
 from bot.storage.interfaces import ArticleCacheStore, CachedArticle
 from bot.storage.migrate import head_revision
 
+# Importing a table module registers its tables on schema.metadata (alembic, schema test).
+from bot.storage import outbox_tables  # noqa: F401  isort: skip
+
 __all__ = [
     "ArticleCache",
     "ArticleCacheStore",
