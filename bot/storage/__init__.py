@@ -11,6 +11,10 @@ Services type against the Protocols in :mod:`bot.storage.interfaces`.
 """
 
 from bot.errors import StorageError
+
+# Importing a *_tables module registers its tables on schema.metadata, which alembic
+# (env.py) and the schema test compare with the migrations: list each one here.
+from bot.storage import outbox_tables  # noqa: F401
 from bot.storage.article_cache import ArticleCache
 from bot.storage.database import Database
 from bot.storage.interfaces import ArticleCacheStore, CachedArticle
@@ -18,6 +22,7 @@ from bot.storage.migrate import head_revision
 
 # Importing a table module registers its tables on schema.metadata (alembic, schema test).
 from bot.storage import outbox_tables  # noqa: F401  isort: skip
+from bot.storage import feed_tables  # noqa: E402,F401  isort: skip
 
 __all__ = [
     "ArticleCache",
