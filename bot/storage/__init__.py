@@ -20,10 +20,6 @@ from bot.storage.database import Database
 from bot.storage.interfaces import ArticleCacheStore, CachedArticle
 from bot.storage.migrate import head_revision
 
-# Importing a table module registers its tables on schema.metadata (alembic, schema test).
-from bot.storage import outbox_tables  # noqa: F401  isort: skip
-from bot.storage import feed_tables  # noqa: E402,F401  isort: skip
-
 __all__ = [
     "ArticleCache",
     "ArticleCacheStore",
