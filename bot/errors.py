@@ -117,3 +117,18 @@ class FilterError(FeedError, ValueError):
 
 class OpmlError(FeedError, ValueError):
     """An OPML file cannot be imported at all (not XML, not OPML, or refused as unsafe)."""
+
+
+# --- feed subscriptions -----------------------------------------------------------
+
+
+class AlreadySubscribedError(FeedError, ValueError):
+    """The channel already follows this feed."""
+
+
+class SubscriptionLimitError(FeedError):
+    """The guild has as many subscriptions as ``feeds.max_subscriptions_per_guild`` allows."""
+
+
+class SubscriptionNotFoundError(FeedError, LookupError):
+    """No subscription with that id in this guild."""

@@ -1,0 +1,461 @@
+"""The feed service: what ``/feed`` commands call. Discord-free: the CLI and tests use it too.
+
+It finds feeds (:meth:`FeedService.resolve`), subscribes channels with a preview and without a
+flood (:meth:`FeedService.subscribe`), and manages subscriptions (list, filter, resume, remove,
+OPML import/export). Polling is :class:`bot.feeds.poller.FeedPoller`'s job.
+
+Errors raised for the user are :class:`~bot.errors.FeedError` subclasses (and
+:class:`~bot.errors.FetchError` ones from fetching), each with a message fit to show.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from concurrent.futures import Executor
+from dataclasses import dataclass
+from datetime import datetime
+
+from bot.config import FeedSettings
+from bot.errors import (
+    AlreadySubscribedError,
+    FeedError,
+    FeedParseError,
+    FetchError,
+    NewsdeskError,
+    NotAFeedError,
+    SubscriptionLimitError,
+    SubscriptionNotFoundError,
+)
+from bot.feeds.decide import chronological, decide_new_items
+from bot.feeds.discovery import candidate_paths, discover_feed_links
+from bot.feeds.filters import EntryFilter
+from bot.feeds.identity import entry_key, link_key
+from bot.feeds.opml import OpmlFeed, parse_opml, write_opml
+from bot.feeds.poller import (
+    body_hash,
+    feed_info,
+    item_row,
+    parse_off_loop,
+    post,
+    update_hint_s,
+    utcnow,
+)
+from bot.feeds.schedule import next_check_at
+from bot.feeds.types import FeedEntry, ParsedFeed
+from bot.fetch import FEED_TYPES, HTML_TYPES, Fetcher, FetchResult
+from bot.storage.database import Database
+from bot.storage.feeds import FeedStore, LimitReached, NewFeed, SubscriptionRecord, SubscriptionStatus
+from bot.storage.outbox import OutboxMessage
+
+log = logging.getLogger(__name__)
+
+#: Feeds announced by a page that are validated (fetched) at most.
+MAX_CANDIDATES = 8
+#: Feeds validated at the same time (discovery, OPML import).
+VALIDATE_CONCURRENCY = 4
+
+Progress = Callable[[int, int], Awaitable[None]]
+
+
+@dataclass(frozen=True, slots=True)
+class FeedCandidate:
+    """A feed found for a URL, validated by fetching and parsing it."""
+
+    #: The feed's URL, after redirects: what to pass to :meth:`FeedService.subscribe`.
+    url: str
+    #: The feed's title.
+    title: str | None
+    #: The site the feed belongs to.
+    site_url: str | None
+    #: The newest entry, as a preview (``None`` for an empty feed).
+    newest: FeedEntry | None
+    #: Entries in the feed now.
+    entry_count: int
+
+
+@dataclass(frozen=True, slots=True)
+class FeedCandidates:
+    """What a URL leads to: the feed itself, or the feeds a web page announces."""
+
+    #: The URL asked about.
+    url: str
+    #: Whether ``url`` is itself a feed (then there is exactly one candidate).
+    direct: bool
+    #: Valid feeds, in page order; several means the user picks one.
+    candidates: tuple[FeedCandidate, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class SubscribeResult:
+    """A new subscription."""
+
+    subscription: SubscriptionRecord
+    #: The feed as fetched just now.
+    feed: FeedCandidate
+    #: Items queued for the channel now (the newest ``first_post_count``).
+    posted: int
+    #: Whether this is the first subscription to the feed anywhere.
+    new_feed: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ImportReport:
+    """The outcome of an OPML import."""
+
+    #: Feed URLs subscribed.
+    added: tuple[str, ...]
+    #: Feed URLs the channel already followed.
+    skipped: tuple[str, ...]
+    #: One message per entry that could not be added (or note on the file), fit to show.
+    errors: tuple[str, ...]
+
+
+class FeedService:
+    """Feed subscriptions of guilds and channels, over a :class:`Database` and a :class:`Fetcher`."""
+
+    def __init__(
+        self,
+        db: Database,
+        fetcher: Fetcher,
+        settings: FeedSettings,
+        *,
+        parse_executor: Executor | None = None,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self._store = FeedStore(db)
+        self._fetcher = fetcher
+        self._settings = settings
+        self._executor = parse_executor
+        self._clock = clock
+
+    @property
+    def store(self) -> FeedStore:
+        """The repository (for the poller's owner, status views and tests)."""
+        return self._store
+
+    # --- finding feeds -------------------------------------------------------------------
+
+    async def resolve(self, url: str) -> FeedCandidates:
+        """The feed at ``url``, or the feeds of the web page at ``url``.
+
+        A feed gives itself with a preview. A page gives the feeds its ``<link rel=alternate>``
+        announce, else the first of the common paths (``/feed``, ``/rss.xml``...) that is a
+        feed; each is fetched and parsed to be sure. Raises :class:`FeedError` ("No feed found
+        at ...") when there is none, and :class:`FetchError` when ``url`` cannot be fetched.
+        """
+        result = await self._fetcher.fetch(url, accept_types=FEED_TYPES | HTML_TYPES)
+        if result.content_type not in HTML_TYPES:
+            try:
+                parsed = await parse_off_loop(self._executor, result)
+            except NotAFeedError:
+                pass  # a page sent as XML or text: look for its feeds
+            except FeedParseError as e:
+                raise FeedParseError(f"{result.final_url} is not a readable feed: {e}") from e
+            else:
+                return FeedCandidates(url=url, direct=True, candidates=(_candidate(result, parsed),))
+        links = [link.url for link in discover_feed_links(result.text(), result.final_url)]
+        candidates = await self._validate_all(links[:MAX_CANDIDATES])
+        if not candidates:
+            candidates = await self._probe_common_paths(result.final_url)
+        if not candidates:
+            raise FeedError(
+                f"No feed found at {url}: the page announces none and none of the usual "
+                "addresses (/feed, /rss.xml, ...) is a feed. Try the feed's own address."
+            )
+        return FeedCandidates(url=url, direct=False, candidates=tuple(_unique(candidates)))
+
+    async def _validate_all(self, urls: Sequence[str]) -> list[FeedCandidate]:
+        semaphore = asyncio.Semaphore(VALIDATE_CONCURRENCY)
+
+        async def one(url: str) -> FeedCandidate | None:
+            async with semaphore:
+                try:
+                    result, parsed = await self._fetch_feed(url)
+                except (FetchError, FeedError) as e:
+                    log.info("feed=%s announced but not usable: %s", url, e)
+                    return None
+                return _candidate(result, parsed)
+
+        found = await asyncio.gather(*(one(url) for url in urls))
+        return [c for c in found if c is not None]
+
+    async def _probe_common_paths(self, page_url: str) -> list[FeedCandidate]:
+        # In order, one at a time: the first hit is enough, and a site need not take 18 requests.
+        for url in candidate_paths(page_url):
+            try:
+                result, parsed = await self._fetch_feed(url)
+            except (FetchError, FeedError):
+                continue
+            return [_candidate(result, parsed)]
+        return []
+
+    async def _fetch_feed(self, url: str) -> tuple[FetchResult, ParsedFeed]:
+        result = await self._fetcher.fetch(url, accept_types=FEED_TYPES)
+        return result, await parse_off_loop(self._executor, result)
+
+    # --- subscribing -----------------------------------------------------------------------
+
+    async def subscribe(
+        self,
+        guild_id: int | None,
+        channel_id: int,
+        feed_url: str,
+        *,
+        user_id: int | None,
+        extract: bool = False,
+    ) -> SubscribeResult:
+        """Subscribe ``channel_id`` to the feed at ``feed_url`` (a feed, not a page: see
+        :meth:`resolve`), fetching it once to validate it.
+
+        The newest ``first_post_count`` items are queued for the channel and the rest remembered
+        as seen, so adding a feed does not flood. Raises :class:`AlreadySubscribedError`,
+        :class:`SubscriptionLimitError` (``max_subscriptions_per_guild``), :class:`FeedError`
+        for a page or an unreadable feed, and :class:`FetchError` when it cannot be fetched.
+        """
+        return await self._subscribe(
+            guild_id, channel_id, feed_url, user_id=user_id, extract=extract,
+            post_count=self._settings.first_post_count,
+        )  # fmt: skip
+
+    async def _subscribe(
+        self,
+        guild_id: int | None,
+        channel_id: int,
+        feed_url: str,
+        *,
+        user_id: int | None,
+        extract: bool,
+        post_count: int,
+    ) -> SubscribeResult:
+        limit = self._settings.max_subscriptions_per_guild
+        if guild_id is not None and await self._store.count_subscriptions(guild_id) >= limit:
+            raise SubscriptionLimitError(_limit_message(limit))
+        if await self._store.find_subscription(feed_url, channel_id) is not None:
+            raise AlreadySubscribedError(_already_message(feed_url))
+        try:
+            result, parsed = await self._fetch_feed(feed_url)
+        except NotAFeedError as e:
+            raise NotAFeedError(
+                f"{feed_url} is a web page, not a feed: add the site's feed, or let /feed add find it."
+            ) from e
+        except FeedParseError as e:
+            raise FeedParseError(f"{feed_url} is not a readable feed: {e}") from e
+        now = self._clock()
+        url = result.final_url
+        # Everything the feed shows now counts as seen; only the newest few are posted.
+        new = decide_new_items(
+            parsed.entries, seen_keys=(), seen_link_keys=(), first_fetch=True, first_fetch_count=post_count
+        )
+        rows = {}
+        for entry in parsed.entries:
+            key, lkey = entry_key(entry), link_key(entry)
+            rows.setdefault(key, item_row(entry, key, lkey if lkey in new.remember_link_keys else None))
+        items = tuple(rows.values())
+        source = feed_info(url, parsed)
+
+        def messages_for(subscription: SubscriptionRecord) -> list[OutboxMessage]:
+            return [post(subscription, entry, source, None) for entry in new.to_post]
+
+        s = self._settings
+        new_feed = NewFeed(
+            url=url,
+            title=parsed.title,
+            site_url=parsed.link,
+            icon_url=parsed.icon_url,
+            etag=result.etag,
+            last_modified=result.last_modified,
+            body_hash=body_hash(result.body),
+            update_hint_s=update_hint_s(parsed),
+            next_check_at=next_check_at(
+                now,
+                interval_s=s.interval_s,
+                min_interval_s=s.min_interval_s,
+                max_interval_s=s.max_interval_s,
+                cache_control=result.headers.get("Cache-Control"),
+                expires=result.headers.get("Expires"),
+                update_period_s=update_hint_s(parsed),
+            ),
+        )
+        try:
+            added = await self._store.subscribe(
+                new_feed=new_feed,
+                guild_id=guild_id,
+                channel_id=channel_id,
+                created_by=user_id,
+                extract=extract,
+                items=items,
+                messages_for=messages_for,
+                now=now,
+                max_per_guild=limit if guild_id is not None else None,
+            )
+        except LimitReached as e:
+            raise SubscriptionLimitError(_limit_message(e.limit)) from e
+        if added is None:
+            raise AlreadySubscribedError(_already_message(url))
+        subscription, created = added
+        log.info("guild=%s channel=%s subscribed to feed=%s", guild_id, channel_id, url)
+        return SubscribeResult(
+            subscription=subscription,
+            feed=_candidate(result, parsed),
+            posted=len(new.to_post),
+            new_feed=created,
+        )
+
+    # --- managing ------------------------------------------------------------------------------
+
+    async def remove(self, guild_id: int | None, subscription_id: int) -> bool:
+        """Delete a subscription of ``guild_id``; ``False`` when it has no such subscription."""
+        return await self._store.remove_subscription(guild_id, subscription_id)
+
+    async def list(self, guild_id: int | None, channel_id: int | None = None) -> list[SubscriptionStatus]:
+        """The guild's subscriptions (one channel's when given) with each feed's health."""
+        return await self._store.list_subscriptions(guild_id, channel_id=channel_id)
+
+    async def set_filter(
+        self, guild_id: int | None, subscription_id: int, include: Sequence[str], exclude: Sequence[str]
+    ) -> SubscriptionStatus:
+        """Replace a subscription's include/exclude patterns (keywords or ``/regex/flags``).
+
+        Raises :class:`~bot.errors.FilterError` for a bad pattern and
+        :class:`SubscriptionNotFoundError`.
+        """
+        include = [p.strip() for p in include if p.strip()]
+        exclude = [p.strip() for p in exclude if p.strip()]
+        EntryFilter(include, exclude)  # validates; raises FilterError
+        if not await self._store.set_filters(guild_id, subscription_id, include, exclude):
+            raise SubscriptionNotFoundError(_not_found_message(subscription_id))
+        return await self._status(guild_id, subscription_id)
+
+    async def resume(self, guild_id: int | None, subscription_id: int) -> SubscriptionStatus:
+        """Resume a subscription and its feed if paused: failures forgotten, checked soon.
+        Raises :class:`SubscriptionNotFoundError`.
+        """
+        if not await self._store.resume(guild_id, subscription_id, now=self._clock()):
+            raise SubscriptionNotFoundError(_not_found_message(subscription_id))
+        return await self._status(guild_id, subscription_id)
+
+    async def pause_channel(self, channel_id: int, reason: str) -> int:
+        """Pause every subscription of a channel the bot can no longer post to; how many.
+        Called by delivery when Discord answers 403/404 for the channel.
+        """
+        count = await self._store.pause_channel(channel_id, reason)
+        if count:
+            log.warning("channel=%s: %d subscriptions paused: %s", channel_id, count, reason)
+        return count
+
+    async def autocomplete(self, guild_id: int | None, query: str, limit: int = 25) -> list[tuple[str, str]]:
+        """``(name, value)`` choices for a subscription option: the guild's subscriptions whose
+        feed title or URL contains ``query``; the value is the subscription id.
+        """
+        found = await self._store.list_subscriptions(guild_id, query=query.strip() or None, limit=limit)
+        return [(_choice_name(s), str(s.subscription.id)) for s in found]
+
+    async def _status(self, guild_id: int | None, subscription_id: int) -> SubscriptionStatus:
+        status = await self._store.get_subscription(guild_id, subscription_id)
+        if status is None:  # removed in between
+            raise SubscriptionNotFoundError(_not_found_message(subscription_id))
+        return status
+
+    # --- OPML ---------------------------------------------------------------------------------
+
+    async def import_opml(
+        self,
+        guild_id: int | None,
+        channel_id: int,
+        data: bytes,
+        *,
+        user_id: int | None,
+        progress: Progress | None = None,
+    ) -> ImportReport:
+        """Subscribe ``channel_id`` to every feed of an OPML file, each validated by fetching.
+
+        Bad entries are reported and good ones kept. Imported feeds post nothing now (an import
+        of 100 feeds must not post 100 messages); their new items come with the next polls.
+        ``progress(done, total)`` is awaited after each feed. Raises
+        :class:`~bot.errors.OpmlError` only when the file cannot be read at all.
+        """
+        opml = parse_opml(data)
+        added: list[str] = []
+        skipped: list[str] = []
+        errors: list[str] = list(opml.errors)
+        total = len(opml.feeds)
+        done = 0
+        semaphore = asyncio.Semaphore(VALIDATE_CONCURRENCY)
+        lock = asyncio.Lock()  # subscriptions count against the guild limit one at a time
+
+        async def one(feed: OpmlFeed) -> None:
+            nonlocal done
+            async with semaphore:
+                try:
+                    async with lock:
+                        await self._subscribe(
+                            guild_id, channel_id, feed.url, user_id=user_id, extract=False, post_count=0
+                        )
+                    added.append(feed.url)
+                except AlreadySubscribedError:
+                    skipped.append(feed.url)
+                except NewsdeskError as e:
+                    errors.append(f"{feed.title or feed.url} ({feed.url}): {e}")
+                done += 1
+                if progress is not None:
+                    await progress(done, total)
+
+        await asyncio.gather(*(one(feed) for feed in opml.feeds))
+        order = {feed.url: i for i, feed in enumerate(opml.feeds)}
+        return ImportReport(
+            added=tuple(sorted(added, key=order.get)),  # type: ignore[arg-type]
+            skipped=tuple(sorted(skipped, key=order.get)),  # type: ignore[arg-type]
+            errors=tuple(errors),
+        )
+
+    async def export_opml(self, guild_id: int | None, channel_id: int | None = None) -> bytes:
+        """An OPML 2.0 file of the guild's feeds (one channel's when given), each once."""
+        seen: set[str] = set()
+        feeds: list[OpmlFeed] = []
+        for status in await self._store.list_subscriptions(guild_id, channel_id=channel_id):
+            if status.feed.url not in seen:
+                seen.add(status.feed.url)
+                feeds.append(OpmlFeed(url=status.feed.url, title=status.feed.title))
+        return write_opml(feeds, title="newsdesk feeds")
+
+
+def _candidate(result: FetchResult, parsed: ParsedFeed) -> FeedCandidate:
+    ordered = chronological(parsed.entries)
+    return FeedCandidate(
+        url=result.final_url,
+        title=parsed.title,
+        site_url=parsed.link,
+        newest=ordered[-1] if ordered else None,
+        entry_count=len(parsed.entries),
+    )
+
+
+def _unique(candidates: Sequence[FeedCandidate]) -> list[FeedCandidate]:
+    seen: set[str] = set()
+    kept = []
+    for candidate in candidates:
+        if candidate.url not in seen:
+            seen.add(candidate.url)
+            kept.append(candidate)
+    return kept
+
+
+def _choice_name(status: SubscriptionStatus) -> str:
+    title = status.feed.title or status.feed.url
+    name = f"{title} · {status.feed.url}" if status.feed.title else title
+    # Discord: choice names are 1-100 characters.
+    return name if len(name) <= 100 else name[:99] + "…"
+
+
+def _limit_message(limit: int) -> str:
+    return f"This server already has {limit} feed subscriptions, the most allowed. Remove one first."
+
+
+def _already_message(url: str) -> str:
+    return f"This channel already follows {url}."
+
+
+def _not_found_message(subscription_id: int) -> str:
+    return f"There is no subscription #{subscription_id} in this server."
