@@ -17,7 +17,6 @@ from bot.digests.schedule import (
     next_due_at,
     parse_schedule,
     timezone_choices,
-    trigger_for,
 )
 from bot.digests.text import escape_markdown, join_names, lead_sentences, neutralize_mentions, outlet_key
 
@@ -48,5 +47,4 @@ __all__ = [
     "render_digest",
     "render_entry",
     "timezone_choices",
-    "trigger_for",
 ]

@@ -13,10 +13,19 @@ several processes. Per due row the caller does::
         elif updated:
             log the skipped digest
 
-Due times come from apscheduler's ``CronTrigger`` / ``IntervalTrigger``, with one correction: on
-the night clocks go back, a wall time like 02:30 happens twice and apscheduler 3 returns both (and
-then gets stuck inside the repeated hour). A daily digest must fire once, so the second occurrence
-is skipped, except for an hourly schedule, where it is a genuinely different hour.
+Due times come from apscheduler 3. Its ``CronTrigger`` is wrong across DST changes when given a
+time zone: it skips days (a daily 00:00 in Europe/Paris jumps from 29 to 31 March), returns a
+repeated wall time twice and then loops inside the repeated hour. So cron schedules run on
+*wall-clock* time, a ``CronTrigger`` in UTC (which has no DST) fed the local wall time, and the
+wall times are placed in the zone with ``zoneinfo``:
+
+* a wall time that does not exist (the skipped hour) takes the offset before the change, so
+  02:30 on a spring-forward night fires at 03:30 new time, once;
+* a wall time that happens twice (the repeated hour) fires at its first occurrence only, except
+  for an hourly schedule, where the second one is a different hour and fires too.
+
+Intervals that do not divide a day ("every 5 hours") use ``IntervalTrigger``, which counts real
+time and is right across DST.
 """
 
 from __future__ import annotations
@@ -24,7 +33,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from functools import cache
+from functools import cache, lru_cache
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
@@ -43,7 +52,6 @@ __all__ = [
     "next_due_at",
     "parse_schedule",
     "timezone_choices",
-    "trigger_for",
 ]
 
 ScheduleKind = Literal["daily", "weekly", "every_hours"]
@@ -141,47 +149,13 @@ def parse_schedule(
     )
 
 
-def trigger_for(schedule: DigestSchedule) -> CronTrigger | IntervalTrigger:
-    """The apscheduler trigger that computes the schedule's due times."""
-    tz = schedule.tz
-    if schedule.kind == "daily":
-        return CronTrigger(hour=schedule.hour, minute=schedule.minute, timezone=tz)
-    if schedule.kind == "weekly":
-        assert schedule.day_of_week is not None
-        day = _CRON_DAYS[schedule.day_of_week]
-        return CronTrigger(day_of_week=day, hour=schedule.hour, minute=schedule.minute, timezone=tz)
-    hours = schedule.every_hours
-    assert hours is not None
-    if 24 % hours == 0:
-        # Divisors of 24 keep to the same wall-clock times every day (06, 12, 18, 00), DST or not.
-        first = schedule.hour % hours
-        return CronTrigger(hour=f"{first}-23/{hours}", minute=schedule.minute, timezone=tz)
-    # Others cannot repeat daily: count real hours from a fixed anchor, so restarts do not shift them.
-    anchor = datetime(*_INTERVAL_EPOCH, schedule.hour, schedule.minute, tzinfo=tz)
-    return IntervalTrigger(hours=hours, start_date=anchor, timezone=tz)
-
-
 def next_due_at(schedule: DigestSchedule, *, after: datetime) -> datetime:
     """The first due time strictly after ``after`` (timezone-aware), in UTC."""
     after = _aware_utc(after, "after")
-    tz = schedule.tz
-    trigger = trigger_for(schedule)
-    # Only an hourly schedule fires twice in a repeated hour; see the module docstring.
-    keep_repeats = schedule.kind == "every_hours" and schedule.every_hours == 1
-    start = after + timedelta(microseconds=1)
-    for _ in range(16):
-        fire = trigger.get_next_fire_time(None, start)
-        if fire is None:  # pragma: no cover - our triggers have no end date
-            raise ScheduleError("This schedule never fires.")
-        fire = fire.astimezone(UTC)
-        repeated = _repeated_until(fire, tz)
-        if fire > after and (repeated is None or keep_repeats):
-            return fire
-        # Inside a repeated hour apscheduler 3 keeps answering the same time: restart after it.
-        stuck_end = _repeated_until(start, tz)
-        candidates = [t for t in (repeated, stuck_end) if t is not None and t > start]
-        start = min(candidates) if candidates else max(start, fire) + timedelta(seconds=1)
-    raise RuntimeError(f"no due time found for {schedule!r} after {after.isoformat()}")  # pragma: no cover
+    hours = schedule.every_hours
+    if hours is not None and 24 % hours != 0:
+        return _next_interval(schedule, hours, after)
+    return _next_wall_clock(schedule, after)
 
 
 def decide_missed(due_at: datetime, *, now: datetime, grace_s: float = 3600) -> MissedAction:
@@ -324,6 +298,90 @@ def _canonical_timezone(name: str) -> str:
     return canonical
 
 
+# --- due time computation ---------------------------------------------------------
+
+#: More than any zone's DST shift (2 h at most): how far wall time and UTC order can disagree.
+_SLACK = timedelta(hours=3)
+
+
+@lru_cache(maxsize=1024)
+def _wall_trigger(schedule: DigestSchedule) -> CronTrigger:
+    """The schedule as a cron on wall-clock time (labelled UTC, so no DST arithmetic happens)."""
+    if schedule.kind == "daily":
+        return CronTrigger(hour=schedule.hour, minute=schedule.minute, timezone=UTC)
+    if schedule.kind == "weekly":
+        assert schedule.day_of_week is not None
+        day = _CRON_DAYS[schedule.day_of_week]
+        return CronTrigger(day_of_week=day, hour=schedule.hour, minute=schedule.minute, timezone=UTC)
+    hours = schedule.every_hours
+    assert hours is not None and 24 % hours == 0
+    # Divisors of 24 keep to the same wall-clock times every day (00, 06, 12, 18), DST or not.
+    return CronTrigger(hour=f"{schedule.hour % hours}-23/{hours}", minute=schedule.minute, timezone=UTC)
+
+
+def _next_wall_clock(schedule: DigestSchedule, after: datetime) -> datetime:
+    tz = schedule.tz
+    trigger = _wall_trigger(schedule)
+    keep_repeats = schedule.every_hours == 1
+    # Wall order and real order disagree near a DST change (02:30 in the skipped hour is later
+    # than 03:10 new time), so look at wall times from a little before `after` and keep the
+    # earliest real instant, until the wall times are too far on to be earlier.
+    # Away from a change (nearly always) the first wall time after `after` is the answer.
+    cursor = _wall(after, tz) - (timedelta(0) if _steady(after, tz) else _SLACK)
+    best: datetime | None = None
+    horizon: datetime | None = None
+    for _ in range(1000):
+        wall = trigger.get_next_fire_time(None, cursor)
+        if wall is None:  # pragma: no cover - our triggers have no end date
+            raise ScheduleError("This schedule never fires.")
+        if horizon is not None and wall > horizon:
+            return best  # type: ignore[return-value]
+        for instant in _instants(wall, tz, keep_repeats):
+            if instant > after and (best is None or instant < best):
+                best = instant
+        if best is not None and horizon is None:
+            if _steady(best, tz):
+                return best
+            horizon = wall + _SLACK
+        cursor = wall + timedelta(microseconds=1)
+    raise RuntimeError(f"no due time found for {schedule!r} after {after.isoformat()}")  # pragma: no cover
+
+
+def _next_interval(schedule: DigestSchedule, hours: int, after: datetime) -> datetime:
+    tz = schedule.tz
+    # Anchored at a fixed date, so a restart does not shift the grid.
+    anchor = datetime(*_INTERVAL_EPOCH, schedule.hour, schedule.minute, tzinfo=tz)
+    trigger = IntervalTrigger(hours=hours, start_date=anchor, timezone=tz)
+    fire = trigger.get_next_fire_time(None, after + timedelta(microseconds=1))
+    if fire is None:  # pragma: no cover - no end date
+        raise ScheduleError("This schedule never fires.")
+    return fire.astimezone(UTC)
+
+
+def _steady(moment: datetime, tz: ZoneInfo) -> bool:
+    """Whether the zone's UTC offset is the same for ``_SLACK`` on either side of ``moment``."""
+    return (moment - _SLACK).astimezone(tz).utcoffset() == (moment + _SLACK).astimezone(tz).utcoffset()
+
+
+def _wall(moment: datetime, tz: ZoneInfo) -> datetime:
+    """The local wall-clock time of ``moment``, labelled UTC (the cron triggers' time line)."""
+    return moment.astimezone(tz).replace(tzinfo=UTC, fold=0)
+
+
+def _instants(wall: datetime, tz: ZoneInfo, keep_repeats: bool) -> list[datetime]:
+    """The real instants of a wall time: one, or two in a repeated hour if ``keep_repeats``."""
+    first = wall.replace(tzinfo=tz, fold=0)
+    # fold=0 is the first occurrence of a repeated time; in a skipped hour it is the offset
+    # before the change (02:30 -> 03:30 new time).
+    out = [first.astimezone(UTC)]
+    second = wall.replace(tzinfo=tz, fold=1)
+    offset_first, offset_second = first.utcoffset(), second.utcoffset()
+    repeated = offset_first is not None and offset_second is not None and offset_first > offset_second
+    if keep_repeats and repeated:
+        out.append(second.astimezone(UTC))
+    return out
+
+
 # --- time helpers -------------------------------------------------------------
 
 
@@ -331,23 +389,3 @@ def _aware_utc(value: datetime, name: str) -> datetime:
     if value.tzinfo is None or value.utcoffset() is None:
         raise ValueError(f"{name} must be timezone-aware")
     return value.astimezone(UTC)
-
-
-def _repeated_until(moment: datetime, tz: ZoneInfo) -> datetime | None:
-    """If ``moment`` is in the second pass of a repeated wall-clock hour, when that pass ends."""
-    local = moment.astimezone(tz)
-    first_offset = local.replace(fold=0).utcoffset()
-    offset = local.utcoffset()
-    if local.fold == 0 or first_offset is None or offset is None or first_offset <= offset:
-        return None
-    overlap = first_offset - offset
-    # The clocks went back somewhere in (moment - overlap, moment]: find it to the second.
-    lo = int((moment - overlap).timestamp())
-    hi = int(moment.timestamp()) + 1
-    while hi - lo > 1:
-        mid = (lo + hi) // 2
-        if datetime.fromtimestamp(mid, UTC).astimezone(tz).utcoffset() == offset:
-            hi = mid
-        else:
-            lo = mid
-    return datetime.fromtimestamp(hi, UTC) + overlap
