@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import sys
 import time
 from pathlib import Path
 
@@ -103,6 +104,17 @@ async def test_worker_that_dies_is_replaced() -> None:
         article = await pool.extract(golden("latest-semantic"), URL)
         assert article.author == "Lena Okafor"
         assert pid not in pool.worker_pids
+
+
+async def test_pool_fails_fast_when_no_worker_can_be_started(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A replacement that cannot start (a fault injected: the interpreter is gone) leaves
+    callers with an error, not waiting forever."""
+    async with ExtractorPool(workers=1, timeout_s=0.5) as pool:
+        monkeypatch.setattr(sys, "executable", "/nonexistent/python3")
+        with pytest.raises(ExtractTimeoutError):
+            await pool.extract(huge_page(10_000), URL)
+        with pytest.raises(ExtractError, match="no working process"):
+            await asyncio.wait_for(pool.extract(golden("latest-semantic"), URL), timeout=10)
 
 
 async def test_cancelled_request_does_not_poison_the_pool() -> None:

@@ -90,6 +90,8 @@ class ExtractorPool:
         self._workers: set[_Worker] = set()
         self._background: set[asyncio.Task[None]] = set()
         self._waiting = 0
+        # Replacements scheduled or starting: the pool will have a worker for waiters.
+        self._replacing = 0
         self._started = False
         self._closed = False
 
@@ -194,6 +196,8 @@ class ExtractorPool:
             while True:
                 if self._closed:
                     raise ExtractError("The extractor is closed.")
+                if not self._workers and not self._replacing:
+                    raise ExtractError("The extractor has no working process left.")
                 worker = await self._idle.get()
                 if worker is not None and worker in self._workers:
                     return worker
@@ -210,23 +214,33 @@ class ExtractorPool:
         if kill:
             # Killed now, not in the task: a stuck worker must not burn CPU a moment longer.
             _kill(worker)
+        self._replacing += 1
         task = asyncio.get_running_loop().create_task(self._replace(worker, kill=kill))
         self._background.add(task)
         task.add_done_callback(self._background.discard)
 
     async def _replace(self, old: _Worker, *, kill: bool) -> None:
-        await self._stop(old, kill=kill)
-        if self._closed:
-            return
         try:
-            worker = await self._spawn()
-        except ExtractError:
-            log.exception("extract: could not replace worker pid=%s; the pool has one worker less", old.pid)
-            return
-        if self._closed:
-            await self._stop(worker, kill=True)
-            return
-        self._release(worker)
+            await self._stop(old, kill=kill)
+            if self._closed:
+                return
+            try:
+                worker = await self._spawn()
+            except ExtractError:
+                log.exception(
+                    "extract: could not replace worker pid=%s; the pool has one worker less", old.pid
+                )
+                return
+            if self._closed:
+                await self._stop(worker, kill=True)
+                return
+            self._release(worker)
+        finally:
+            self._replacing -= 1
+            if not self._workers and not self._replacing and self._idle is not None:
+                # Wake the callers waiting for a worker that will never come; they fail.
+                for _ in range(self._waiting):
+                    self._idle.put_nowait(None)
 
     async def _spawn(self) -> _Worker:
         env = dict(os.environ)
