@@ -19,6 +19,8 @@ from bot.errors import ExtractError, NotAnArticleError
 from bot.extract import _protocol
 from bot.extract._core import extract
 
+log = logging.getLogger(__name__)
+
 #: Added to the worker's nice value.
 WORKER_NICENESS = 5
 
@@ -48,8 +50,9 @@ def serve(requests: BinaryIO, responses: BinaryIO) -> None:
             answer = ("not-an-article", str(e))
         except ExtractError as e:
             answer = ("error", str(e))
-        except Exception as e:  # keep serving: one bad page must not cost the worker
-            answer = ("error", f"Extraction failed: {type(e).__name__}")
+        except Exception:  # keep serving: one bad page must not cost the worker
+            log.exception("extract: unexpected failure on url=%s", url)
+            answer = ("error", "The article could not be extracted from the page.")
         _write(responses, answer)
 
 
