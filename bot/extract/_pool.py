@@ -15,7 +15,7 @@ import contextlib
 import logging
 import os
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -42,7 +42,7 @@ _PROJECT_ROOT = Path(__file__).resolve().parents[2]
 class _Worker:
     process: asyncio.subprocess.Process
     pages: int = 0
-    busy: bool = field(default=False)
+    busy: bool = False
 
     @property
     def pid(self) -> int:
@@ -65,7 +65,7 @@ class ExtractorPool:
     """Extracts articles in ``workers`` processes, each page within ``timeout_s`` seconds.
 
     Workers start on first use (or :meth:`start`); :meth:`close` stops them all.
-    Also an async context manager.
+    Also an async context manager. A pool belongs to the event loop that starts it.
     """
 
     def __init__(
