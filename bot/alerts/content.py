@@ -61,9 +61,11 @@ def alert_content(story: AlertStory, *, role_id: int | None) -> tuple[str, Embed
     return content, embed, allowed
 
 
-def _chronological(article: AlertArticle) -> tuple[bool, float]:
+def _chronological(article: AlertArticle) -> tuple[bool, float, str, str, str]:
+    # Ties broken on the content, so the input order never changes the result.
     published = article.published
-    return (published is None, published.timestamp() if published is not None else 0.0)
+    when = published.timestamp() if published is not None else 0.0
+    return (published is None, when, article.url, article.source, article.title)
 
 
 def _outlets(articles: list[AlertArticle]) -> list[AlertArticle]:

@@ -132,9 +132,11 @@ def _entry(story_id: str, items: list[DigestArticle]) -> DigestEntry:
     )
 
 
-def _chronological(article: DigestArticle) -> tuple[bool, float]:
+def _chronological(article: DigestArticle) -> tuple[bool, float, str, str, str]:
+    # Ties broken on the content, so the input order never changes the result.
     published = article.published
-    return (published is None, published.timestamp() if published is not None else 0.0)
+    when = published.timestamp() if published is not None else 0.0
+    return (published is None, when, article.url, article.source_name, article.title)
 
 
 def _summary(best: DigestArticle, items: list[DigestArticle]) -> str:
