@@ -383,6 +383,13 @@ def test_unsupported_urls_are_refused(url: str) -> None:
         Database(url)
 
 
+def test_url_errors_hide_the_password() -> None:
+    with pytest.raises(StorageError) as info:
+        Database("mysql+aiomysql://newsdesk:s3cret@127.0.0.1/newsdesk")
+    assert "s3cret" not in str(info.value)
+    assert "newsdesk:***@127.0.0.1" in str(info.value)
+
+
 async def test_sqlite_is_set_up_for_concurrency(tmp_path: Path) -> None:
     db = Database(f"sqlite+aiosqlite:///{tmp_path / 'nested' / 'dirs' / 'newsdesk.db'}")
     try:

@@ -57,7 +57,8 @@ class Database:
         try:
             parsed = make_url(url)
         except ArgumentError as e:
-            raise StorageError(f"invalid database URL {url!r}: {e}") from e
+            # Not quoting the URL: it may hold a password.
+            raise StorageError(f"invalid database URL: {e}") from e
         backend, driver = parsed.get_backend_name(), parsed.get_driver_name()
         self.display_url = parsed.render_as_string(hide_password=True)
         if (backend, driver) not in _SUPPORTED:

@@ -61,6 +61,8 @@ async def upgrade(db: Database, revision: str = "head") -> None:
         try:
             async with db.session(write=True) as conn:
                 await _lock(conn, db)
+                # Only now, under the lock: alembic keeps its running context in
+                # module globals, so two upgrades in one process must not interleave.
                 await conn.run_sync(_upgrade, revision)
             return
         except StorageError as e:
