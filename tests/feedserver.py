@@ -190,6 +190,7 @@ class FeedServer:
         self._endless: set[str] = set()
         self._huge: dict[str, int] = {}
         self._loops: set[str] = set()
+        self._redirects: dict[str, tuple[str, int]] = {}
         self._runner: web.AppRunner | None = None
         self.base_url = ""
 
@@ -270,6 +271,11 @@ class FeedServer:
         self._clear_faults(path)
         self._huge[path] = size
 
+    def redirect(self, path: str, target: str, status: int = 301) -> None:
+        """``path`` redirects to ``target`` (a path or a URL)."""
+        self._clear_faults(path)
+        self._redirects[path] = (target, status)
+
     def redirect_loop(self, path: str) -> None:
         """``path`` redirects to ``path?loop`` which redirects back."""
         self._clear_faults(path)
@@ -285,6 +291,7 @@ class FeedServer:
         self._endless.discard(path)
         self._huge.pop(path, None)
         self._loops.discard(path)
+        self._redirects.pop(path, None)
 
     # --- serving ---------------------------------------------------------------------------
 
@@ -297,6 +304,9 @@ class FeedServer:
         if path in self._loops:
             target = path if request.query_string else path + "?loop=1"
             raise web.HTTPFound(target)
+        if path in self._redirects:
+            target, status = self._redirects[path]
+            return web.Response(status=status, headers={"Location": target})
         if path in self._endless:
             return await self._stream_forever(request)
         if path in self._huge:

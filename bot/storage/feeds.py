@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, delete, exists, func, or_, select, update
+from sqlalchemy import bindparam, case, delete, exists, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.storage.database import Database
@@ -330,13 +330,15 @@ class FeedStore:
         ]
 
     async def next_due_at(self) -> datetime | None:
-        """When the next active feed is due (``None`` without any). Called by the poll loop to
-        know how long to sleep.
+        """When the next active feed is due (``None`` without any); a leased feed counts from
+        the end of its lease. Called by the poll loop to know how long to sleep.
         """
         has_subscriber = exists().where(
             subscriptions.c.feed_id == feeds.c.id, subscriptions.c.status == ACTIVE
         )
-        stmt = select(func.min(feeds.c.next_check_at)).where(feeds.c.status == ACTIVE, has_subscriber)
+        leased = feeds.c.lease_until.is_not(None) & (feeds.c.lease_until > feeds.c.next_check_at)
+        due_at = case((leased, feeds.c.lease_until), else_=feeds.c.next_check_at)
+        stmt = select(func.min(due_at, type_=UTCDateTime)).where(feeds.c.status == ACTIVE, has_subscriber)
         async with self._db.session() as conn:
             return (await conn.execute(stmt)).scalar_one_or_none()
 

@@ -1,0 +1,179 @@
+"""The feed repository on real databases: claiming with leases, batched bookkeeping, atomicity."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import select, update
+
+from bot.delivery.message import EmbedSpec, FieldSpec, MessageSpec
+from bot.errors import StorageError
+from bot.storage import Database
+from bot.storage.feed_tables import feed_items, feeds, subscriptions
+from bot.storage.feeds import (
+    CheckChanged,
+    CheckDeferred,
+    CheckFailed,
+    CheckOk,
+    FeedStore,
+    ItemRow,
+    NewFeed,
+)
+from bot.storage.outbox import OutboxMessage
+from bot.storage.outbox_tables import outbox
+
+NOW = datetime(2026, 6, 1, 8, 0, tzinfo=UTC)
+LEASE = NOW + timedelta(minutes=15)
+
+
+def new_feed(url: str, **values: object) -> NewFeed:
+    base: dict[str, object] = dict(
+        url=url, title=f"Feed {url}", site_url=None, icon_url=None, etag='"1"', last_modified=None,
+        body_hash="h1", update_hint_s=None, next_check_at=NOW,
+    )  # fmt: skip
+    return NewFeed(**(base | values))  # type: ignore[arg-type]
+
+
+def row(key: str, link: str | None = None) -> ItemRow:
+    return ItemRow(
+        entry_key=key, link_key=link, title=key, url=link, summary=None, image_url=None, author=None,
+        published_at=NOW,
+    )  # fmt: skip
+
+
+def message(channel: int, key: str) -> OutboxMessage:
+    spec = MessageSpec(embeds=(EmbedSpec(title=key),))
+    return OutboxMessage(channel_id=channel, guild_id=1, kind="feed_item", dedup_key=key, spec=spec)
+
+
+async def add(store: FeedStore, url: str, channel: int = 10, **values: object) -> int:
+    added = await store.subscribe(
+        new_feed=new_feed(url, **values), guild_id=1, channel_id=channel, created_by=None, extract=False,
+        items=[row(f"{url}#1")], messages_for=lambda s: [], now=NOW,
+    )  # fmt: skip
+    assert added is not None
+    return added[0].feed_id
+
+
+async def test_claim_takes_due_feeds_with_active_subscribers_oldest_first(db: Database) -> None:
+    store = FeedStore(db)
+    assert await store.next_due_at() is None
+    late = await add(store, "https://a.example/late", next_check_at=NOW - timedelta(minutes=1))
+    early = await add(store, "https://a.example/early", next_check_at=NOW - timedelta(minutes=5))
+    future = await add(store, "https://a.example/future", next_check_at=NOW + timedelta(minutes=5))
+    paused_feed = await add(store, "https://a.example/paused")
+    paused_sub = await add(store, "https://a.example/paused-sub")
+    async with db.session() as conn:
+        await conn.execute(update(feeds).where(feeds.c.id == paused_feed).values(status="paused"))
+        await conn.execute(
+            update(subscriptions).where(subscriptions.c.feed_id == paused_sub).values(status="paused")
+        )
+    claimed = await store.claim_due(NOW, limit=10, lease_until=LEASE)
+    assert {f.id for f in claimed} == {early, late}
+    assert all(not f.first_fetch and f.etag == '"1"' and f.body_hash == "h1" for f in claimed)
+    # Leased: not claimed again, until the lease runs out (its poller died).
+    assert await store.claim_due(NOW, limit=10, lease_until=LEASE) == []
+    again = await store.claim_due(LEASE, limit=10, lease_until=LEASE + timedelta(minutes=15))
+    assert {f.id for f in again} == {early, late, future}
+    assert await store.next_due_at() == LEASE + timedelta(minutes=15)
+
+
+async def test_concurrent_claims_never_overlap(db: Database) -> None:
+    store = FeedStore(db)
+    for n in range(12):
+        await add(store, f"https://a.example/{n}")
+    other = FeedStore(db)
+    batches = await asyncio.gather(
+        *(s.claim_due(NOW, limit=5, lease_until=LEASE) for s in (store, other, store, other))
+    )
+    ids = [f.id for batch in batches for f in batch]
+    assert len(ids) == len(set(ids)) == 12
+
+
+async def test_record_writes_a_batch_and_releases_leases(db: Database) -> None:
+    store = FeedStore(db)
+    ok, changed, failed, deferred = [await add(store, f"https://a.example/{n}") for n in range(4)]
+    await store.claim_due(NOW, limit=10, lease_until=LEASE)
+    later = NOW + timedelta(minutes=10)
+    await store.record(
+        [
+            CheckOk(ok, '"2"', "Mon, 01 Jun 2026 07:00:00 GMT", later),
+            CheckChanged(
+                feed_id=changed,
+                title="New title",
+                site_url=None,
+                icon_url=None,
+                etag=None,
+                last_modified=None,
+                body_hash="h2",
+                update_hint_s=3600,
+                next_check_at=later,
+                items=(row("k2", "https://a.example/2"), row("https://a.example/1#1")),
+                messages=(message(10, "m1"), message(10, "m2")),
+            ),  # fmt: skip
+            CheckFailed(failed, 3, "The site answered 500 Internal Server Error.", later),
+            CheckDeferred(deferred, later),
+        ],
+        now=NOW,
+    )
+    async with db.session() as conn:
+        rows = {r.id: r for r in await conn.execute(select(feeds))}
+        sent = (await conn.execute(select(outbox.c.dedup_key).order_by(outbox.c.id))).scalars().all()
+    assert all(r.lease_until is None and r.next_check_at == later for r in rows.values())
+    assert (rows[ok].etag, rows[ok].last_success_at, rows[ok].failures) == ('"2"', NOW, 0)
+    assert (rows[changed].title, rows[changed].body_hash, rows[changed].update_hint_s) == (
+        "New title",
+        "h2",
+        3600,
+    )
+    assert (rows[failed].failures, rows[failed].last_error) == (
+        3,
+        "The site answered 500 Internal Server Error.",
+    )
+    assert rows[failed].status == "active"
+    assert list(sent) == ["m1", "m2"]
+    seen = await store.seen_keys({changed: (["k2", "nope"], ["https://a.example/2", "https://x/"])})
+    assert seen == {changed: ({"k2"}, {"https://a.example/2"})}
+    # The item already remembered at subscription time was not duplicated.
+    assert len(await store.items(changed)) == 2
+
+
+async def test_items_and_posts_are_written_together_or_not_at_all(db: Database) -> None:
+    store = FeedStore(db)
+    feed_id = await add(store, "https://a.example/feed")
+    unserialisable = MessageSpec(embeds=(EmbedSpec(title="x", fields=(FieldSpec("n", object()),)),))  # type: ignore[arg-type]
+    bad = OutboxMessage(channel_id=10, guild_id=1, kind="feed_item", dedup_key="bad", spec=unserialisable)
+    outcome = CheckChanged(
+        feed_id=feed_id, title=None, site_url=None, icon_url=None, etag='"9"', last_modified=None,
+        body_hash="h9", update_hint_s=None, next_check_at=NOW, items=(row("new-item"),),
+        messages=(message(10, "good"), bad),
+    )  # fmt: skip
+    with pytest.raises((StorageError, TypeError, ValueError)):
+        await store.record([outcome], now=NOW)
+    async with db.session() as conn:
+        keys = (await conn.execute(select(feed_items.c.entry_key))).scalars().all()
+        posted = (await conn.execute(select(outbox.c.dedup_key))).scalars().all()
+        etag = (await conn.execute(select(feeds.c.etag))).scalar_one()
+    assert (list(keys), list(posted), etag) == (["https://a.example/feed#1"], [], '"1"')
+
+
+async def test_subscribe_is_unique_per_feed_and_channel(db: Database) -> None:
+    store = FeedStore(db)
+    await add(store, "https://a.example/feed", channel=10)
+    again = await store.subscribe(
+        new_feed=new_feed("https://a.example/feed"), guild_id=1, channel_id=10, created_by=None,
+        extract=False, items=[], messages_for=lambda s: [message(10, "dup")], now=NOW,
+    )  # fmt: skip
+    assert again is None
+    await add(store, "https://a.example/feed", channel=11)
+    async with db.session() as conn:
+        assert (await conn.execute(select(outbox))).all() == []
+        assert len((await conn.execute(select(feeds))).all()) == 1
+
+
+async def test_naive_datetimes_are_refused(db: Database) -> None:
+    store = FeedStore(db)
+    with pytest.raises(ValueError, match="timezone-aware"):
+        await store.claim_due(datetime(2026, 1, 1), limit=1, lease_until=LEASE)
