@@ -217,8 +217,8 @@ async def test_autocomplete_matches_title_or_url(env: Env) -> None:
         await env.service.subscribe(GUILD, 10, env.server.url(path), user_id=None)
     names = [name for name, _ in await env.service.autocomplete(GUILD, "world")]
     assert names == [f"World News · {env.server.url('/world.xml')}"]
-    assert [n for n, _ in await env.service.autocomplete(GUILD, "tech.xml")][0].startswith("Tech 100% Daily")
-    assert [n for n, _ in await env.service.autocomplete(GUILD, "100%")][0].startswith("Tech")
+    assert next(n for n, _ in await env.service.autocomplete(GUILD, "tech.xml")).startswith("Tech 100% Daily")
+    assert next(n for n, _ in await env.service.autocomplete(GUILD, "100%")).startswith("Tech")
     assert await env.service.autocomplete(GUILD, "0% d") != []
     assert await env.service.autocomplete(GUILD, "_") == []  # LIKE wildcards are literal
     choices = await env.service.autocomplete(GUILD, "", limit=1)

@@ -112,7 +112,7 @@ async def test_record_writes_a_batch_and_releases_leases(db: Database) -> None:
                 next_check_at=later,
                 items=(row("k2", "https://a.example/2"), row("https://a.example/1#1")),
                 messages=(message(10, "m1"), message(10, "m2")),
-            ),  # fmt: skip
+            ),
             CheckFailed(failed, 3, "The site answered 500 Internal Server Error.", later),
             CheckDeferred(deferred, later),
         ],
