@@ -61,6 +61,14 @@ def test_join_names_is_oxford_less(names, expected):
     assert join_names(names) == expected
 
 
+def test_join_names_with_only_the_first_names_formatted():
+    assert join_names(["A", "B", "C", "D"], total=9) == "A, B, C and 6 more"
+    assert join_names(["A", "B"], total=2) == "A and B"
+    # Fewer names given than the total: never a list that looks complete.
+    assert join_names(["A", "B", "C", "D", "E"], max_named=5, total=6) == "A, B, C, D, E and 1 more"
+    assert join_names(["A", "B"], max_named=3, total=3) == "A, B and 1 more"
+
+
 def test_lead_sentences_cut_at_sentence_ends():
     text = (
         "The U.S. Senate passed the bill on Tuesday. Mr. Smith said it was a good day. "

@@ -21,6 +21,7 @@ __all__ = ["headline_scores", "pick_headline"]
 #: Titles longer than this read as clickbait or as a lead pasted into the title.
 MAX_GOOD_LENGTH = 120
 MIN_GOOD_WORDS = 4
+_TERMS_CHARS = 300
 _CAPS_PENALTY = 0.5
 _LENGTH_PENALTY = 0.7
 _CLICKBAIT_PENALTY = 0.7
@@ -33,12 +34,23 @@ _CLICKBAIT = re.compile(
 
 def headline_scores(titles: Sequence[str]) -> list[float]:
     """A score per title (higher is a better headline for the story)."""
-    sets = [set(terms(t)) for t in titles]
+    # The words that matter are at the start; a title pasted with its whole lead is penalised anyway.
+    sets = [set(terms(t[:_TERMS_CHARS])) for t in titles]
+    # The sum of cosines to all titles, sum_j |Ti & Tj| / sqrt(|Ti| |Tj|), regrouped by term so it
+    # costs the total number of terms instead of n^2 set intersections.
+    weight: dict[str, float] = {}
+    for mine in sets:
+        if mine:
+            share = 1.0 / math.sqrt(len(mine))
+            for term in mine:
+                weight[term] = weight.get(term, 0.0) + share
+    others = len(titles) - 1
     scores = []
-    for i, (title, mine) in enumerate(zip(titles, sets, strict=True)):
-        others = [s for j, s in enumerate(sets) if j != i]
+    for title, mine in zip(titles, sets, strict=True):
         if mine and others:
-            centrality = sum(len(mine & s) / math.sqrt(len(mine) * len(s)) for s in others if s) / len(others)
+            root = math.sqrt(len(mine))
+            # Minus the title's cosine with itself (1).
+            centrality = (sum(weight[t] for t in mine) / root - 1.0) / others
         else:
             centrality = 0.0
         # A small base so penalties still order titles of a one-title or no-overlap story.

@@ -117,9 +117,10 @@ def render_entry(entry: DigestEntry, budget: int) -> str:
     )
     for named, link_sources, link_headline, shorten in attempts:
         headline = link(entry.headline, entry.url) if link_headline else escape_markdown(entry.headline)
-        names = [link(s.name, s.url) if link_sources else escape_markdown(s.name) for s in sources]
+        shown = sources[: named + 1]
+        names = [link(s.name, s.url) if link_sources else escape_markdown(s.name) for s in shown]
         lines = [f"**{headline}**"]
-        byline = f"reported by {join_names(names, max_named=named)}" if names else ""
+        byline = f"reported by {join_names(names, max_named=named, total=len(sources))}" if names else ""
         summary = escape_markdown(entry.summary)
         if shorten and summary:
             room = budget - discord_length("\n".join([*lines, byline])) - 1
@@ -129,7 +130,8 @@ def render_entry(entry: DigestEntry, budget: int) -> str:
             return text
     # A headline or outlet names too long even alone: plain text, cut.
     plain = escape_markdown(entry.headline)
-    names = join_names([escape_markdown(s.name) for s in sources], max_named=SHORT_NAMED_SOURCES)
+    shown = [escape_markdown(s.name) for s in sources[: SHORT_NAMED_SOURCES + 1]]
+    names = join_names(shown, max_named=SHORT_NAMED_SOURCES, total=len(sources))
     return _fit(f"{plain}\nreported by {names}" if names else plain, budget)
 
 

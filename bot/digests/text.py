@@ -24,6 +24,7 @@ __all__ = [
 ]
 
 _SPACES = re.compile(r"\s+")
+_SPACE = re.compile(r"\s")
 # Suffixes that name a section or feed of an outlet, not a different outlet:
 # "BBC News - World", "Reuters | Business", "The Guardian: Politics".
 _SECTION = re.compile(r"\s+(?:[-–—|:»·]\s+).*$")
@@ -66,17 +67,19 @@ def outlet_key(source: str) -> str:
     return " ".join(core or words) or text.casefold()
 
 
-def join_names(names: Sequence[str], *, max_named: int = 3) -> str:
+def join_names(names: Sequence[str], *, max_named: int = 3, total: int | None = None) -> str:
     """English list without the Oxford comma: "A", "A and B", "A, B and C", "A, B, C and 4 more".
 
-    Up to ``max_named + 1`` names are all shown: "and 1 more" would save nothing.
+    Up to ``max_named + 1`` names are all shown: "and 1 more" would save nothing. ``total`` is
+    the full count when ``names`` holds only the first few (so callers format only those).
     """
     names = list(names)
+    count = max(total or 0, len(names))
     if not names:
         return ""
-    if len(names) > max_named + 1:
-        rest = len(names) - max_named
-        return ", ".join(names[:max_named]) + f" and {rest} more"
+    if count > max_named + 1 or count > len(names):
+        shown = names[:max_named]
+        return ", ".join(shown) + f" and {count - len(shown)} more"
     if len(names) == 1:
         return names[0]
     return ", ".join(names[:-1]) + " and " + names[-1]
@@ -122,7 +125,7 @@ def safe_url(url: str | None) -> str | None:
         scheme = urlsplit(url).scheme.lower()
     except ValueError:
         return None
-    if scheme not in ("http", "https") or any(c.isspace() for c in url):
+    if scheme not in ("http", "https") or _SPACE.search(url):
         return None
     # Brackets and angle brackets would end the Markdown link early.
     return url.replace("(", "%28").replace(")", "%29").replace("<", "%3C").replace(">", "%3E")
