@@ -18,6 +18,7 @@ def _wordset(words: str) -> frozenset[str]:
 
 #: Default length limit of a summary; a Discord embed description holds 4,096.
 MAX_SUMMARY_CHARS = 500
+_MAX_CANDIDATES = 40
 
 # Abbreviations after which a period does not end a sentence ("Mr. Smith", "Jan. 5").
 _ABBREVIATIONS = _wordset(
@@ -145,7 +146,8 @@ def summarize(text: str, *, max_sentences: int = 3, max_chars: int = MAX_SUMMARY
     """
     if max_sentences < 1 or max_chars < 1:
         raise ValueError("max_sentences and max_chars must be positive")
-    all_sentences = split_sentences(text)
+    # The lead bias makes late sentences unlikely picks; not scoring them keeps long texts cheap.
+    all_sentences = split_sentences(text)[:_MAX_CANDIDATES]
     candidates = [_Sentence(i, s, _tokens(s)) for i, s in enumerate(all_sentences) if _is_candidate(s)]
     if not candidates:
         return _truncate(" ".join(all_sentences), max_chars)
