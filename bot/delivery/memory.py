@@ -1,0 +1,57 @@
+"""An in-memory :class:`~bot.delivery.publisher.Publisher`, for tests and dry runs.
+
+It behaves like Discord where the outbox depends on it: a nonce sent again
+returns the message created the first time, and message ids increase.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+
+from bot.delivery.errors import DeliveryError
+from bot.delivery.message import MessageSpec
+
+
+@dataclass(frozen=True, slots=True)
+class PostedMessage:
+    message_id: int
+    channel_id: int
+    spec: MessageSpec
+    nonce: str | None
+
+
+class MemoryPublisher:
+    """Records the messages it is asked to post; ``messages`` is what a channel would show."""
+
+    def __init__(self, *, first_id: int = 1_000_000) -> None:
+        self._ids = itertools.count(first_id)
+        #: Every message created, in creation order (a nonce sent again adds nothing).
+        self.messages: list[PostedMessage] = []
+        #: Every call to :meth:`send`, with its nonce, duplicates included.
+        self.send_calls: list[tuple[int, str]] = []
+        self._by_nonce: dict[str, PostedMessage] = {}
+
+    def channel(self, channel_id: int) -> list[PostedMessage]:
+        return [m for m in self.messages if m.channel_id == channel_id]
+
+    async def send(self, channel_id: int, spec: MessageSpec, *, nonce: str) -> int:
+        self.send_calls.append((channel_id, nonce))
+        return self.create(channel_id, spec, nonce=nonce).message_id
+
+    def create(self, channel_id: int, spec: MessageSpec, *, nonce: str | None) -> PostedMessage:
+        """Create the message, or return the one this nonce created (Discord's ``enforce_nonce``)."""
+        if nonce is not None and nonce in self._by_nonce:
+            return self._by_nonce[nonce]
+        message = PostedMessage(next(self._ids), channel_id, spec, nonce)
+        self.messages.append(message)
+        if nonce is not None:
+            self._by_nonce[nonce] = message
+        return message
+
+    async def edit(self, channel_id: int, message_id: int, spec: MessageSpec) -> None:
+        for i, message in enumerate(self.messages):
+            if message.message_id == message_id and message.channel_id == channel_id:
+                self.messages[i] = PostedMessage(message_id, channel_id, spec, message.nonce)
+                return
+        raise DeliveryError(f"no message {message_id} in channel {channel_id}", channel_id)

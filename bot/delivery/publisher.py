@@ -1,0 +1,36 @@
+"""What the dispatcher needs from Discord: posting and editing one message.
+
+The Discord implementation lives in ``cogs/``; tests use
+:class:`~bot.delivery.memory.MemoryPublisher`.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from bot.delivery.message import MessageSpec
+
+
+class Publisher(Protocol):
+    """Posts :class:`MessageSpec` s to channels.
+
+    Both methods raise only :class:`~bot.delivery.errors.DeliveryError` subclasses
+    for Discord's refusals: :class:`~bot.delivery.errors.ChannelUnavailableError`
+    (403/404), :class:`~bot.delivery.errors.RateLimitedError` (429 not retried by
+    the client), :class:`~bot.delivery.errors.MessageRejectedError` (400) and
+    :class:`~bot.delivery.errors.TransientDeliveryError` (5xx, network). Anything
+    else is treated as transient and logged as a bug.
+    """
+
+    async def send(self, channel_id: int, spec: MessageSpec, *, nonce: str) -> int:
+        """Post ``spec`` in ``channel_id``; return the new message's id.
+
+        ``nonce`` must be sent with ``enforce_nonce``: sending the same nonce
+        again (after a crash) returns the message already created instead of
+        posting a duplicate. Called by the outbox dispatcher.
+        """
+        ...
+
+    async def edit(self, channel_id: int, message_id: int, spec: MessageSpec) -> None:
+        """Replace the content of a message the bot posted (breaking alerts update theirs)."""
+        ...
