@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import random
 import re
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -389,3 +391,42 @@ def test_render_splits_into_several_embeds_and_messages():
         int(e.headline.split()[-1]) for e in digest.entries
     ]
     assert isinstance(digest, Digest)
+
+
+# --- real headlines ------------------------------------------------------------------
+
+UCI = Path(__file__).resolve().parents[2] / "shared" / "data" / "uci-news-aggregator-head" / "articles.jsonl"
+
+
+@pytest.mark.skipif(not UCI.exists(), reason=f"shared UCI headlines not found at {UCI}")
+def test_digest_of_real_headlines_labelled_by_story():
+    rows = [json.loads(line) for line in UCI.read_text(encoding="utf-8").splitlines() if line.strip()]
+    articles = [
+        DigestArticle(
+            story_id=r["story"],
+            title=r["title"],
+            url=r["url"],
+            source_name=r["hostname"],
+            published=datetime.fromtimestamp(r["timestamp_ms"] / 1000, UTC),
+        )
+        for r in rows
+    ]
+    digest = digest_of(articles, limit=100)
+    titles: dict[str, set[str]] = {}
+    outlets: dict[str, set[str]] = {}
+    for a in articles:
+        titles.setdefault(a.story_id, set()).add(" ".join(a.title.split()))
+        outlets.setdefault(a.story_id, set()).add(outlet_key(a.source_name))
+    assert digest.total_stories == len(titles) == len(digest.entries)
+    for entry in digest.entries:
+        assert entry.headline in titles[entry.story_id]
+        assert len(entry.sources) == len(outlets[entry.story_id])
+        # A cut-off or shouting title is chosen only when the story has nothing better.
+        alternatives = [t for t in titles[entry.story_id] if not re.search(r"(\.\.\.|…|:)\s*$", t)]
+        if alternatives:
+            assert not re.search(r"(\.\.\.|…|:)\s*$", entry.headline), entry.headline
+    counts = [len(e.sources) for e in digest.entries]
+    assert counts == sorted(counts, reverse=True)
+    messages = render_digest(digest, title="Digest")
+    assert_within_limits(messages)
+    assert sum(len((e.description or "").split("\n\n")) for m in messages for e in m) == len(digest.entries)

@@ -3,8 +3,8 @@
 The representative title is the most *central* one: the title sharing the most words with the
 other titles of the story (mean cosine of their term sets), so an outlet's odd angle or a
 columnist's pun loses to the wording most outlets agree on. Titles in ALL CAPS, very long or very
-short ones, and clickbait phrasings are penalised but never excluded: a story with only such
-titles still gets one. Ties go to the earliest title.
+short ones, titles cut off ("...") or asked as questions, and clickbait phrasings are penalised
+but never excluded: a story with only such titles still gets one. Ties go to the earliest title.
 """
 
 from __future__ import annotations
@@ -25,6 +25,10 @@ _TERMS_CHARS = 300
 _CAPS_PENALTY = 0.5
 _LENGTH_PENALTY = 0.7
 _CLICKBAIT_PENALTY = 0.7
+_CUT_PENALTY = 0.6
+_QUESTION_PENALTY = 0.85
+# Aggregators and some feeds cut long titles: "Cannabis Science Inc  ...", "Performing In Underwear:".
+_CUT = re.compile(r"(?:\.\.\.|…|[:,;\-–—])\s*$")
 _CLICKBAIT = re.compile(
     r"you won'?t believe|here'?s (?:what|why|how)|this is (?:why|what|how)|what happens next|"
     r"will shock|the reason why|\bthis one\b|!{2,}|\?{2,}",
@@ -61,6 +65,11 @@ def headline_scores(titles: Sequence[str]) -> list[float]:
             score *= _LENGTH_PENALTY
         if _CLICKBAIT.search(title):
             score *= _CLICKBAIT_PENALTY
+        if _CUT.search(title):
+            score *= _CUT_PENALTY
+        elif title.rstrip().endswith("?"):
+            # A question tells less than a statement of the same event.
+            score *= _QUESTION_PENALTY
         scores.append(score)
     return scores
 
