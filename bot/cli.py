@@ -18,7 +18,7 @@ from collections.abc import Callable, Coroutine, Sequence
 from pathlib import Path
 from typing import Any
 
-from bot.config import Settings, find_config_file, load_settings
+from bot.config import LogSettings, Settings, find_config_file, load_settings
 from bot.errors import ConfigError, NewsdeskError
 from bot.logs import setup_logging
 
@@ -26,6 +26,9 @@ log = logging.getLogger("newsdesk")
 
 EXIT_ERROR = 1
 EXIT_USAGE = 2
+FORMATS = ("text", "markdown", "json")
+
+Handler = Callable[[argparse.Namespace, Settings], int]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -35,8 +38,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return EXIT_USAGE
     try:
-        settings = load_settings(args.config)
-        setup_logging(settings.log.model_copy(update={"level": "DEBUG"}) if args.verbose else settings.log)
+        settings = load_settings(getattr(args, "config", None))
+        setup_logging(_log_settings(settings, args))
         return args.handler(args, settings) or 0
     except NewsdeskError as e:
         print(f"newsdesk: error: {e}", file=sys.stderr)
@@ -44,7 +47,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     except Exception as e:
-        if args.verbose:
+        if getattr(args, "verbose", False):
             raise
         print(
             f"newsdesk: unexpected error: {type(e).__name__}: {e} (run with -v for details)", file=sys.stderr
@@ -52,51 +55,68 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_ERROR
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="newsdesk", description="A Discord news bot.")
-    parser.add_argument(
+def _common_options() -> argparse.ArgumentParser:
+    # Accepted before or after the command: `newsdesk --config X run` and `newsdesk run --config X`.
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
         "--config",
         metavar="PATH",
+        default=argparse.SUPPRESS,
         help="TOML config file (default: $NEWSDESK_CONFIG, else ./config.toml if present)",
     )
-    parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
-    sub = parser.add_subparsers(title="commands", metavar="COMMAND")
+    common.add_argument(
+        "-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help="log debug messages"
+    )
+    return common
 
-    run = sub.add_parser("run", help="run the bot")
-    run.set_defaults(handler=cmd_run)
 
-    fetch = sub.add_parser("fetch", help="fetch a URL and print the article (the same code as /fetch)")
+def build_parser() -> argparse.ArgumentParser:
+    common = _common_options()
+    parser = argparse.ArgumentParser(prog="newsdesk", description="A Discord news bot.", parents=[common])
+    commands = parser.add_subparsers(title="commands", metavar="COMMAND")
+
+    def command(group: Any, name: str, help: str, handler: Handler | None = None) -> argparse.ArgumentParser:
+        sub: argparse.ArgumentParser = group.add_parser(name, help=help, parents=[common])
+        if handler is not None:
+            sub.set_defaults(handler=handler)
+        return sub
+
+    def group(name: str, help: str) -> Any:
+        return command(commands, name, help).add_subparsers(title="commands", metavar="COMMAND")
+
+    command(commands, "run", "run the bot", cmd_run)
+
+    fetch = command(commands, "fetch", "fetch a URL and print the article (the code of /fetch)", cmd_fetch)
     fetch.add_argument("url")
-    fetch.add_argument("--format", choices=("text", "markdown", "json"), default="text")
-    fetch.set_defaults(handler=cmd_fetch)
+    fetch.add_argument("--format", choices=FORMATS, default="text")
 
-    extract = sub.add_parser("extract", help="extract the article from HTML on stdin (no network)")
+    extract = command(commands, "extract", "extract the article from HTML on stdin (no network)", cmd_extract)
     extract.add_argument("--url", help="the page's URL, to resolve relative links")
-    extract.add_argument("--format", choices=("text", "markdown", "json"), default="text")
-    extract.set_defaults(handler=cmd_extract)
+    extract.add_argument("--format", choices=FORMATS, default="text")
 
-    db = sub.add_parser("db", help="database maintenance").add_subparsers(title="commands", metavar="COMMAND")
-    db.add_parser("upgrade", help="apply the database migrations").set_defaults(handler=cmd_db_upgrade)
+    command(group("db", "database maintenance"), "upgrade", "apply the database migrations", cmd_db_upgrade)
+    command(group("config", "configuration"), "check", "validate the configuration", cmd_config_check)
 
-    config = sub.add_parser("config", help="configuration").add_subparsers(
-        title="commands", metavar="COMMAND"
-    )
-    config.add_parser("check", help="validate the configuration").set_defaults(handler=cmd_config_check)
-
-    invite = sub.add_parser("invite", help="print the URL that adds the bot to a server")
+    invite = command(commands, "invite", "print the URL that adds the bot to a server", cmd_invite)
     invite.add_argument("--guild-id", type=int, help="preselect this server")
-    invite.set_defaults(handler=cmd_invite)
 
-    health = sub.add_parser("health", help="exit 0 if the running bot's heartbeat is fresh")
-    health.set_defaults(handler=cmd_health)
-
-    stories = sub.add_parser("stories", help="story grouping").add_subparsers(
-        title="commands", metavar="COMMAND"
+    command(commands, "health", "exit 0 if the running bot's heartbeat is fresh", cmd_health)
+    command(
+        group("stories", "story grouping"),
+        "group",
+        "group JSON lines of items from stdin into stories (the bot's code path)",
+        cmd_stories_group,
     )
-    stories.add_parser(
-        "group", help="group JSON lines of items from stdin into stories (the bot's code path)"
-    ).set_defaults(handler=cmd_stories_group)
     return parser
+
+
+def _log_settings(settings: Settings, args: argparse.Namespace) -> LogSettings:
+    if getattr(args, "verbose", False):
+        return settings.log.model_copy(update={"level": "DEBUG"})
+    if args.handler is not cmd_run and settings.log.level in ("DEBUG", "INFO"):
+        # One-shot commands print their result; only problems belong on stderr.
+        return settings.log.model_copy(update={"level": "WARNING"})
+    return settings.log
 
 
 def _run_async(factory: Callable[[], Coroutine[Any, Any, int | None]]) -> int:
@@ -153,7 +173,7 @@ def cmd_db_upgrade(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_config_check(args: argparse.Namespace, settings: Settings) -> int:
-    source = find_config_file(args.config, os.environ)
+    source = find_config_file(getattr(args, "config", None), os.environ)
     print(f"configuration is valid (file: {source or 'none, defaults and environment'})")
     print(f"  database: {_redact(settings.database.url)}")
     print(f"  discord api: {settings.discord.api_base}")

@@ -41,3 +41,5 @@ def setup_logging(settings: LogSettings) -> None:
     # discord.py's per-request debug lines drown everything else below WARNING.
     logging.getLogger("discord.http").setLevel(max(logging.INFO, root.level))
     logging.getLogger("aiosqlite").setLevel(logging.WARNING)
+    # Migrations report themselves (bot.storage.migrate); alembic's own lines are noise.
+    logging.getLogger("alembic").setLevel(logging.WARNING)
