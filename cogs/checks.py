@@ -8,8 +8,13 @@ and anyone else gets a clear, private refusal.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TypeVar
+
 import discord
 from discord import app_commands
+
+T = TypeVar("T")
 
 
 class NotAManager(app_commands.CheckFailure):
@@ -29,7 +34,7 @@ def is_manager(interaction: discord.Interaction) -> bool:
     return bool(role) and any(r.name == role for r in member.roles)
 
 
-def manager_only():  # noqa: ANN201 - a decorator, typed by discord.py
+def manager_only() -> Callable[[T], T]:
     """Refuse members who may not manage subscriptions (and refuse DMs)."""
 
     async def predicate(interaction: discord.Interaction) -> bool:
