@@ -259,7 +259,10 @@ def test_alert_embed_shows_headline_count_and_links():
 def test_alert_content_stays_within_limits_with_huge_input():
     articles = tuple(
         AlertArticle(
-            f"outlet{i}.example" + "x" * 200, ago(i % 50), "Quake " * 500, "https://e.example/" + "p" * 3000
+            f"outlet{i}.example" + "x" * 200,
+            ago(i % 50),
+            "Quake 🔥 " * 500,
+            "https://e.example/" + "p" * 3000,
         )
         for i in range(300)
     )

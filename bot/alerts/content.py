@@ -11,8 +11,7 @@ from __future__ import annotations
 from bot.alerts.types import AlertArticle, AlertStory
 from bot.digests.embeds import DESCRIPTION_LIMIT, FOOTER_LIMIT, TITLE_LIMIT, EmbedSpec, discord_length
 from bot.digests.headline import pick_headline
-from bot.digests.text import escape_markdown, join_names, lead_sentences, link, outlet_key, safe_url
-from bot.paging import truncate
+from bot.digests.text import escape_markdown, fit, join_names, lead_sentences, link, outlet_key, safe_url
 
 __all__ = ["CONTENT_LIMIT", "alert_content"]
 
@@ -38,26 +37,26 @@ def alert_content(story: AlertStory, *, role_id: int | None) -> tuple[str, Embed
 
     mention = f"<@&{role_id}> " if role_id is not None else ""
     prefix = f"{mention}**Breaking:** "
-    content = prefix + truncate(escape_markdown(headline), CONTENT_LIMIT - len(prefix))
+    content = prefix + fit(escape_markdown(headline), CONTENT_LIMIT - len(prefix))
     allowed = (role_id,) if role_id is not None else ()
 
-    title = truncate(escape_markdown(headline), TITLE_LIMIT)
+    title = fit(escape_markdown(headline), TITLE_LIMIT)
     summary = escape_markdown(lead_sentences(best.summary, max_chars=300))
     names = [link(a.source, a.url) for a in firsts[: MAX_NAMED_SOURCES + 1]]
     outlets = "outlet" if count == 1 else "outlets"
     byline = f"Reported by {count} {outlets}: {join_names(names, max_named=MAX_NAMED_SOURCES, total=count)}"
     if discord_length(byline) + discord_length(summary) + 2 > DESCRIPTION_LIMIT:
         plain = [escape_markdown(a.source) for a in firsts[:4]]
-        byline = truncate(
+        byline = fit(
             f"Reported by {count} {outlets}: {join_names(plain, total=count)}", DESCRIPTION_LIMIT // 2
         )
-        summary = truncate(summary, DESCRIPTION_LIMIT - discord_length(byline) - 4)
+        summary = fit(summary, DESCRIPTION_LIMIT - discord_length(byline) - 4)
     description = "\n\n".join(part for part in (summary, byline) if part)
     embed = EmbedSpec(
         title=title,
         url=safe_url(best.url),
         description=description,
-        footer=truncate(f"{count} {outlets} so far", FOOTER_LIMIT),
+        footer=fit(f"{count} {outlets} so far", FOOTER_LIMIT),
         timestamp=articles[0].published,
     )
     return content, embed, allowed

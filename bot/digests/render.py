@@ -25,8 +25,7 @@ from bot.digests.embeds import (
     EmbedSpec,
     discord_length,
 )
-from bot.digests.text import escape_markdown, join_names, link
-from bot.paging import truncate
+from bot.digests.text import escape_markdown, fit, join_names, link
 
 __all__ = ["render_digest", "render_entry"]
 
@@ -56,14 +55,14 @@ def render_digest(
     """
     if description_limit < 200 or embed_total_limit < 400 or embeds_per_message < 1:
         raise ValueError("limits too small to render a digest")
-    head = _fit(escape_markdown(title.strip()) or "Digest", TITLE_LIMIT)
-    continued = _fit(f"{head} (continued)", TITLE_LIMIT)
+    head = fit(escape_markdown(title.strip()) or "Digest", TITLE_LIMIT)
+    continued = fit(f"{head} (continued)", TITLE_LIMIT)
     since = _when(digest.period_start, tz)
     if not digest.entries:
         text = f"No new stories since {since}."
         return [[EmbedSpec(title=head, description=text, timestamp=digest.period_end)]]
 
-    footer = _fit(_footer(digest, since), FOOTER_LIMIT)
+    footer = fit(_footer(digest, since), FOOTER_LIMIT)
     # Conservative: every message keeps room for the longest title and the footer.
     reserve = max(discord_length(head), discord_length(continued)) + discord_length(footer)
     budget = min(description_limit, embed_total_limit - reserve)
@@ -124,7 +123,7 @@ def render_entry(entry: DigestEntry, budget: int) -> str:
         summary = escape_markdown(entry.summary)
         if shorten and summary:
             room = budget - discord_length("\n".join([*lines, byline])) - 1
-            summary = _fit(summary, room) if room >= MIN_SUMMARY_CHARS else ""
+            summary = fit(summary, room) if room >= MIN_SUMMARY_CHARS else ""
         text = "\n".join(line for line in [*lines, summary, byline] if line)
         if discord_length(text) <= budget:
             return text
@@ -132,7 +131,7 @@ def render_entry(entry: DigestEntry, budget: int) -> str:
     plain = escape_markdown(entry.headline)
     shown = [escape_markdown(s.name) for s in sources[: SHORT_NAMED_SOURCES + 1]]
     names = join_names(shown, max_named=SHORT_NAMED_SOURCES, total=len(sources))
-    return _fit(f"{plain}\nreported by {names}" if names else plain, budget)
+    return fit(f"{plain}\nreported by {names}" if names else plain, budget)
 
 
 def _footer(digest: Digest, since: str) -> str:
@@ -146,19 +145,3 @@ def _footer(digest: Digest, since: str) -> str:
 def _when(moment: datetime, tz: tzinfo) -> str:
     local = moment.astimezone(tz)
     return f"{local:%d %b %Y %H:%M} {local.tzname() or ''}".strip()
-
-
-def _fit(text: str, limit: int) -> str:
-    """``text`` cut to at most ``limit`` UTF-16 units, at a word boundary where possible."""
-    if discord_length(text) <= limit:
-        return text
-    room = limit
-    while room > 0:
-        cut = truncate(text, room)
-        # A cut right after an escaping backslash would escape the ellipsis: harmless, but drop it.
-        if cut.endswith("\\…"):
-            cut = cut[:-2].rstrip("\\") + "…"
-        if discord_length(cut) <= limit:
-            return cut
-        room -= discord_length(cut) - limit
-    return ""

@@ -11,10 +11,12 @@ import unicodedata
 from collections.abc import Sequence
 from urllib.parse import urlsplit
 
+from bot.digests.embeds import discord_length
 from bot.paging import truncate
 
 __all__ = [
     "escape_markdown",
+    "fit",
     "join_names",
     "lead_sentences",
     "link",
@@ -136,6 +138,22 @@ def link(label: str, url: str | None) -> str:
     target = safe_url(url)
     text = escape_markdown(label)
     return f"[{text}]({target})" if target else text
+
+
+def fit(text: str, limit: int) -> str:
+    """``text`` cut to at most ``limit`` UTF-16 units, at a word boundary where possible."""
+    if discord_length(text) <= limit:
+        return text
+    room = limit
+    while room > 0:
+        cut = truncate(text, room)
+        # A cut right after an escaping backslash would escape the ellipsis: harmless, but drop it.
+        if cut.endswith("\\…"):
+            cut = cut[:-2].rstrip("\\") + "…"
+        if discord_length(cut) <= limit:
+            return cut
+        room -= discord_length(cut) - limit
+    return ""
 
 
 # --- internals ----------------------------------------------------------------
