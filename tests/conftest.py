@@ -2,18 +2,22 @@
 
 Database fixtures
 -----------------
-``db_url``: the URL of a fresh, empty database (nothing migrated), one per test,
+``db_url``: the URL of an empty database (nothing migrated) for one test,
 parametrized over:
 
 - ``sqlite``: a file in the test's ``tmp_path``;
-- ``postgresql``: a database ``newsdesk_test_<run>_<n>`` created for the test on
-  the server at ``NEWSDESK_TEST_POSTGRES_URL`` (default
+- ``postgresql``: the ``public`` schema, dropped and recreated before each
+  test, of a database ``newsdesk_test_<unix time>_<random>`` created once per
+  test run (fixture ``postgres_database``) on the server at
+  ``NEWSDESK_TEST_POSTGRES_URL`` (default
   ``postgresql://postgres@127.0.0.1:5432/test``, the database we connect to in
-  order to CREATE/DROP ours) and dropped afterwards. The random ``<run>`` part
-  keeps parallel CI runs and leftovers from colliding. These params carry the
-  ``postgres`` mark. When the server is unreachable they FAIL if the ``CI``
-  environment variable is set (CI must not skip them silently) and skip with
-  the reason otherwise.
+  order to CREATE and DROP ours) and dropped at the end of the run. The random
+  name keeps parallel CI runs apart; databases left by killed runs are dropped
+  by the next run after 6 hours. One database per run, not per test, because
+  CREATE/DROP DATABASE force checkpoints (seconds on a busy machine).
+  These params carry the ``postgres`` mark. When the server is unreachable they
+  FAIL if the ``CI`` environment variable is set (CI must not skip them
+  silently) and skip with the reason otherwise.
 
 ``db``: a :class:`bot.storage.Database` on ``db_url``, already upgraded to the
 newest schema, closed after the test.
@@ -21,11 +25,15 @@ newest schema, closed after the test.
 
 from __future__ import annotations
 
-import itertools
+import asyncio
 import os
+import re
 import secrets
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import TypeVar
 
 import asyncpg
 import pytest
@@ -36,54 +44,89 @@ from bot.storage import Database
 POSTGRES_ADMIN_URL = make_url(
     os.environ.get("NEWSDESK_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 )
-_RUN_ID = secrets.token_hex(4)
-_counter = itertools.count(1)
-# Why PostgreSQL was unreachable, once we know, so later tests don't wait again.
-_postgres_unreachable: str | None = None
+
+#: A test database older than this is a leftover of a killed run, dropped at the next run.
+STALE_AFTER_S = 6 * 3600
+
+T = TypeVar("T")
 
 
-def _admin_dsn(url: URL) -> str:
-    return url.set(drivername="postgresql").render_as_string(hide_password=False)
+def _dsn(url: URL, database: str | None = None) -> str:
+    url = url.set(drivername="postgresql")
+    if database is not None:
+        url = url.set(database=database)
+    return url.render_as_string(hide_password=False)
 
 
-async def _admin_connection() -> asyncpg.Connection:
-    global _postgres_unreachable
-    if _postgres_unreachable is None:
-        try:
-            return await asyncpg.connect(_admin_dsn(POSTGRES_ADMIN_URL), timeout=5)
-        except (OSError, TimeoutError, asyncpg.PostgresError) as e:
-            _postgres_unreachable = f"{type(e).__name__}: {e}"
-    where = POSTGRES_ADMIN_URL.render_as_string(hide_password=True)
-    message = f"PostgreSQL at {where} is unreachable ({_postgres_unreachable})"
-    if os.environ.get("CI"):
-        pytest.fail(f"{message}; CI must run the postgresql tests", pytrace=False)
-    pytest.skip(message)
+def _run(call: Callable[[], Awaitable[T]]) -> T:
+    # Session fixtures are synchronous and may be set up while a test's event loop
+    # runs (from an async fixture): give the coroutine a loop of its own, in a thread.
+    async def main() -> T:
+        return await call()
+
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, main()).result()
+
+
+async def _admin(sql: str) -> None:
+    conn = await asyncpg.connect(_dsn(POSTGRES_ADMIN_URL), timeout=5)
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
+async def _drop_stale_databases() -> None:
+    # A killed run cannot drop its database; the name says when it was created.
+    conn = await asyncpg.connect(_dsn(POSTGRES_ADMIN_URL), timeout=5)
+    try:
+        names = await conn.fetch("SELECT datname FROM pg_database WHERE datname LIKE 'newsdesk\\_test\\_%'")
+        for (name,) in names:
+            created = re.fullmatch(r"newsdesk_test_(\d{10})_[0-9a-f]{6}", name)
+            if created and time.time() - int(created[1]) > STALE_AFTER_S:
+                await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await conn.close()
+
+
+@pytest.fixture(scope="session")
+def postgres_database() -> Iterator[URL]:
+    """A database of its own for this test run (see the module docstring)."""
+    name = f"newsdesk_test_{int(time.time())}_{secrets.token_hex(3)}"
+    try:
+        _run(_drop_stale_databases)
+        _run(lambda: _admin(f'CREATE DATABASE "{name}"'))
+    except (OSError, TimeoutError, asyncpg.PostgresError) as e:
+        where = POSTGRES_ADMIN_URL.render_as_string(hide_password=True)
+        message = f"PostgreSQL at {where} is unreachable ({type(e).__name__}: {e})"
+        if os.environ.get("CI"):
+            pytest.fail(f"{message}; CI must run the postgresql tests", pytrace=False)
+        pytest.skip(message)
+    try:
+        yield POSTGRES_ADMIN_URL.set(drivername="postgresql+asyncpg", database=name)
+    finally:
+        # FORCE: a failed test may have left connections open.
+        _run(lambda: _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 async def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
-    """A fresh, empty database for this test (see the module docstring)."""
+    """The URL of an empty database for this test (see the module docstring)."""
     if request.param == "sqlite":
         yield f"sqlite+aiosqlite:///{tmp_path / 'newsdesk.db'}"
         return
-
-    name = f"newsdesk_test_{_RUN_ID}_{next(_counter)}"
-    admin = await _admin_connection()
+    url: URL = request.getfixturevalue("postgres_database")
+    conn = await asyncpg.connect(_dsn(url), timeout=5)
     try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await admin.close()
-    try:
-        yield POSTGRES_ADMIN_URL.set(drivername="postgresql+asyncpg", database=name).render_as_string(
-            hide_password=False
+        # Connections a failed test left behind would hold locks on the schema.
+        await conn.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
         )
+        await conn.execute("DROP SCHEMA public CASCADE; CREATE SCHEMA public")
     finally:
-        admin = await _admin_connection()
-        try:
-            # FORCE: a test that failed may have left connections open.
-            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        finally:
-            await admin.close()
+        await conn.close()
+    yield url.render_as_string(hide_password=False)
 
 
 @pytest.fixture
