@@ -24,6 +24,7 @@ from sqlalchemy.exc import DBAPIError
 
 from bot.errors import StorageError
 from bot.storage import ArticleCache, Database, head_revision
+from bot.storage import database as database_module
 from bot.storage.article_cache import MAX_KEY_BYTES, is_fresh
 from bot.storage.migrate import MIGRATION_LOCK_KEY
 from bot.storage.schema import article_cache, metadata
@@ -355,6 +356,31 @@ async def test_unreachable_postgresql_is_a_clear_storage_error() -> None:
             assert isinstance(info.value.__cause__, OSError)
     finally:
         await db.close()
+
+
+async def test_a_silent_postgresql_server_times_out(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A server that accepts connections and never answers (a hung or firewalled host).
+    monkeypatch.setattr(database_module, "POSTGRES_CONNECT_TIMEOUT_S", 0.5)
+    accepted: list[asyncio.StreamWriter] = []
+
+    async def hold(_reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        accepted.append(writer)
+
+    server = await asyncio.start_server(hold, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    db = Database(f"postgresql+asyncpg://postgres@127.0.0.1:{port}/newsdesk")
+    try:
+        start = asyncio.get_running_loop().time()
+        with pytest.raises(StorageError, match=r"cannot connect to the database .*timed out"):
+            await db.current_revision()
+        assert asyncio.get_running_loop().time() - start < 5
+        assert accepted
+    finally:
+        await db.close()
+        for writer in accepted:
+            writer.close()
+        server.close()
+        await server.wait_closed()
 
 
 async def test_unopenable_sqlite_file_is_a_clear_storage_error(tmp_path: Path) -> None:
