@@ -151,6 +151,13 @@ async def run(pages: list[Page], workers: int, rounds: int) -> None:
             f" {rate.cpu_ms_per_page:12.1f}"
         )
     print(f"{'  event loop process, per page':34} {'':8} {'':15} {statistics.median(loop_cpus):12.1f}")
+    # On a shared machine the wall-clock rates depend on what else runs; CPU per page does not
+    # as much, so this says what the pool would do on otherwise idle cores.
+    estimate = workers * base.cpu_ms_per_page / pool_median.cpu_ms_per_page
+    print(
+        f"CPU-bound estimate on {workers} idle cores: {workers} x {base.cpu_ms_per_page:.1f}"
+        f" / {pool_median.cpu_ms_per_page:.1f} ms = {estimate:.2f}x trafilatura (not a measurement)"
+    )
     print("target: pool >= 1.7x trafilatura.extract in 1 process")
     print(
         f"event-loop lag while saturated: p50 {percentile(lags, 0.5) * 1000:.2f} ms, "
