@@ -149,8 +149,10 @@ async def test_event_loop_keeps_ticking_while_workers_are_busy() -> None:
         await tick
 
     assert len(lags) > 20
-    # Parsing in the loop would stall it for the length of a page (~0.5 s here).
-    assert max(lags) < 0.1
+    # Parsing in the loop would stall it for the length of a page (~0.4 s here, every page);
+    # the bounds leave room for a machine shared with other work.
+    assert sorted(lags)[int(0.95 * len(lags))] < 0.05
+    assert max(lags) < 0.25
 
 
 async def test_close_leaves_no_processes_and_refuses_new_work() -> None:
