@@ -234,7 +234,7 @@ def test_role_is_mentioned_only_when_set_and_is_the_only_allowed_mention():
     assert allowed == (1234,)
     assert _ANY_MENTION.findall(content) == ["<@&1234>"]
     assert content.startswith("<@&1234> ")
-    for text in (embed.title, embed.description, embed.footer):
+    for text in (embed.title, embed.description, embed.footer_text):
         assert not _ANY_MENTION.search(text or "")
 
     content, embed, allowed = alert_content(hostile_story(), role_id=None)
@@ -251,7 +251,7 @@ def test_alert_embed_shows_headline_count_and_links():
     assert embed.description is not None and "Reported by 3 outlets" in embed.description
     assert "[a.com](https://a.com/s1)" in embed.description
     assert "[b.com](https://b.com/s1)" in embed.description
-    assert embed.footer == "3 outlets so far"
+    assert embed.footer_text == "3 outlets so far"
     assert embed.timestamp == ago(30)
     assert embed.within_limits() and len(content) <= 2000
 

@@ -261,7 +261,7 @@ def test_entry_markdown_has_linked_headline_summary_and_reported_by():
         "reported by [AP](https://ap.example/storm), [BBC](https://bbc.example/storm) "
         "and [CNN](https://cnn.example/storm)"
     )
-    assert embed.footer is not None and embed.footer.startswith("1 story since 27 Nov 2026 08:00")
+    assert embed.footer_text is not None and embed.footer_text.startswith("1 story since 27 Nov 2026 08:00")
     assert embed.timestamp == T1
 
 
@@ -350,7 +350,7 @@ def test_every_rendered_piece_is_within_limits_with_many_huge_entries(limits, st
     assert len(blocks) == len(digest.entries)
     assert all(b.startswith("**") or b.startswith("Story") for b in blocks)
     # Only the last embed has the footer.
-    footers = [e.footer for m in messages for e in m]
+    footers = [e.footer_text for m in messages for e in m]
     assert footers[-1] and not any(footers[:-1])
     assert messages[0][0].title and all(m[0].title for m in messages)
 

@@ -56,7 +56,7 @@ def alert_content(story: AlertStory, *, role_id: int | None) -> tuple[str, Embed
         title=title,
         url=safe_url(best.url),
         description=description,
-        footer=fit(f"{count} {outlets} so far", FOOTER_LIMIT),
+        footer_text=fit(f"{count} {outlets} so far", FOOTER_LIMIT),
         timestamp=articles[0].published,
     )
     return content, embed, allowed

@@ -7,6 +7,7 @@ outbox as JSON and turned into a real Discord message only by the publisher in
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -20,6 +21,17 @@ AUTHOR_LIMIT = 256
 EMBED_TOTAL_LIMIT = 6000
 EMBEDS_PER_MESSAGE = 10
 CONTENT_LIMIT = 2000
+
+
+def discord_length(text: str | None) -> int:
+    """The length Discord checks against its limits, counted in UTF-16 code units.
+
+    Never less than ``len()``: an emoji outside the BMP counts twice, so a text
+    measured this way is within the limit however Discord counts.
+    """
+    if not text:
+        return 0
+    return len(text.encode("utf-16-le")) // 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,11 +60,19 @@ class EmbedSpec:
     colour: int | None = None
     fields: tuple[FieldSpec, ...] = ()
 
-    def total_length(self) -> int:
+    def length(self) -> int:
         """Characters that count towards Discord's 6000-per-message limit."""
         texts = [self.title, self.description, self.author_name, self.footer_text]
         texts += [f.name for f in self.fields] + [f.value for f in self.fields]
-        return sum(len(t) for t in texts if t)
+        return sum(discord_length(t) for t in texts)
+
+    def within_limits(self) -> bool:
+        """Whether each part, and the whole, fits Discord's limits."""
+        try:
+            MessageSpec(embeds=(self,)).validate()
+        except ValueError:
+            return False
+        return True
 
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -86,13 +106,12 @@ class MessageSpec:
 
     def validate(self) -> None:
         """Raise ValueError if Discord would refuse this message for its size."""
-        if self.content and len(self.content) > CONTENT_LIMIT:
-            raise ValueError(f"content is {len(self.content)} characters (limit {CONTENT_LIMIT})")
+        _check(self.content, CONTENT_LIMIT, "content")
         if not self.content and not self.embeds:
             raise ValueError("a message needs content or an embed")
         if len(self.embeds) > EMBEDS_PER_MESSAGE:
             raise ValueError(f"{len(self.embeds)} embeds (limit {EMBEDS_PER_MESSAGE})")
-        if sum(e.total_length() for e in self.embeds) > EMBED_TOTAL_LIMIT:
+        if message_length(self.embeds) > EMBED_TOTAL_LIMIT:
             raise ValueError(f"embeds exceed {EMBED_TOTAL_LIMIT} characters in total")
         for embed in self.embeds:
             _check(embed.title, TITLE_LIMIT, "embed title")
@@ -121,6 +140,11 @@ class MessageSpec:
         )
 
 
+def message_length(embeds: Iterable[EmbedSpec]) -> int:
+    """The characters a message's embeds count together (Discord caps the sum at 6000)."""
+    return sum(e.length() for e in embeds)
+
+
 def _check(text: str | None, limit: int, what: str) -> None:
-    if text and len(text) > limit:
-        raise ValueError(f"{what} is {len(text)} characters (limit {limit})")
+    if discord_length(text) > limit:
+        raise ValueError(f"{what} is {discord_length(text)} characters (limit {limit})")

@@ -97,7 +97,7 @@ def render_digest(
     close_embed()
     last = done[-1]
     done[-1] = EmbedSpec(
-        title=last.title, description=last.description, footer=footer, timestamp=digest.period_end
+        title=last.title, description=last.description, footer_text=footer, timestamp=digest.period_end
     )
     messages.append(done)
     return messages
