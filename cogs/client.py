@@ -14,13 +14,16 @@ import discord
 import yarl
 from discord.ext import commands, tasks
 
+from bot.articles import utcnow
 from bot.config import DiscordSettings, Settings
 from bot.core import Newsdesk
+from bot.delivery.dispatcher import OutboxDispatcher
 from cogs.errors import NewsdeskTree
+from cogs.publisher import DiscordPublisher
 
 log = logging.getLogger(__name__)
 
-EXTENSIONS: tuple[str, ...] = ("cogs.fetch",)
+EXTENSIONS: tuple[str, ...] = ("cogs.delivery", "cogs.fetch", "cogs.feeds")
 
 
 def point_at(settings: DiscordSettings) -> None:
@@ -40,6 +43,7 @@ class NewsdeskBot(commands.Bot):
 
     core: Newsdesk
     settings: Settings
+    dispatcher: OutboxDispatcher
 
     def __init__(self, settings: Settings, core: Newsdesk | None = None) -> None:
         super().__init__(
@@ -55,6 +59,22 @@ class NewsdeskBot(commands.Bot):
         self.settings = settings
         self.core = core or Newsdesk(settings)
         self.heartbeat_file = Path(settings.health.heartbeat_file)
+        self.dispatcher = OutboxDispatcher(
+            self.core.outbox,
+            DiscordPublisher(self),
+            clock=utcnow,
+            on_channel_unavailable=self._channel_unavailable,
+            # Stable across restarts, so a restarted bot takes its own leases back at once.
+            owner="bot",
+        )
+
+    def wake_delivery(self) -> None:
+        """Post what was just queued now rather than at the outbox's next poll."""
+        self.dispatcher.notify()
+
+    async def _channel_unavailable(self, channel_id: int, reason: str) -> None:
+        paused = await self.core.feeds.pause_channel(channel_id, reason)
+        log.warning("channel unavailable channel=%s paused=%d reason=%s", channel_id, paused, reason)
 
     async def setup_hook(self) -> None:
         await self.core.start()

@@ -12,7 +12,7 @@ import logging
 import discord
 from discord import app_commands
 
-from bot.errors import NewsdeskError
+from bot.errors import NewsdeskError, StorageError
 
 log = logging.getLogger(__name__)
 
@@ -23,6 +23,9 @@ def user_message(error: BaseException) -> str | None:
     """What to tell the user about ``error``; None when it is unexpected (a bug to log)."""
     if isinstance(error, app_commands.CommandInvokeError):
         error = error.original
+    if isinstance(error, StorageError):
+        # Its message names the database; users get the apology, the log gets the details.
+        return None
     if isinstance(error, NewsdeskError):
         return str(error)
     if isinstance(error, app_commands.CommandOnCooldown):

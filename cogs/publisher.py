@@ -1,0 +1,117 @@
+"""The outbox's way onto Discord: MessageSpec → discord.py message, Discord errors → delivery errors."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import aiohttp
+import discord
+
+from bot.delivery.errors import (
+    ChannelUnavailableError,
+    MessageRejectedError,
+    RateLimitedError,
+    TransientDeliveryError,
+)
+from bot.delivery.message import EmbedSpec, MessageSpec
+
+log = logging.getLogger(__name__)
+
+# Discord's JSON error codes that mean "this channel is gone or closed to us".
+UNAVAILABLE_CODES = {10003, 50001, 50013}
+
+
+def to_embed(spec: EmbedSpec) -> discord.Embed:
+    embed = discord.Embed(
+        title=spec.title,
+        url=spec.url,
+        description=spec.description,
+        colour=spec.colour,
+        timestamp=spec.timestamp,
+    )
+    if spec.author_name:
+        embed.set_author(name=spec.author_name, url=spec.author_url, icon_url=spec.author_icon_url)
+    if spec.footer_text:
+        embed.set_footer(text=spec.footer_text, icon_url=spec.footer_icon_url)
+    if spec.image_url:
+        embed.set_image(url=spec.image_url)
+    if spec.thumbnail_url:
+        embed.set_thumbnail(url=spec.thumbnail_url)
+    for field in spec.fields:
+        embed.add_field(name=field.name, value=field.value, inline=field.inline)
+    return embed
+
+
+def allowed_mentions(spec: MessageSpec) -> discord.AllowedMentions:
+    """Nobody, unless the spec names roles: then those roles alone."""
+    if not spec.allowed_role_ids:
+        return discord.AllowedMentions.none()
+    return discord.AllowedMentions(
+        everyone=False,
+        users=False,
+        replied_user=False,
+        roles=[discord.Object(r) for r in spec.allowed_role_ids],
+    )
+
+
+class DiscordPublisher:
+    """Implements :class:`bot.delivery.publisher.Publisher` with discord.py's REST client.
+
+    discord.py already waits out 429s per bucket; what escapes it is translated.
+    """
+
+    def __init__(self, client: discord.Client) -> None:
+        self._client = client
+
+    async def send(self, channel_id: int, spec: MessageSpec, *, nonce: str) -> int:
+        channel = self._client.get_partial_messageable(channel_id)
+        try:
+            message = await channel.send(
+                content=spec.content,
+                embeds=[to_embed(e) for e in spec.embeds],
+                allowed_mentions=allowed_mentions(spec),
+                # With enforce_nonce (set by discord.py), a resend after a crash
+                # returns the message already created instead of a duplicate.
+                nonce=nonce,
+            )
+        except Exception as e:
+            raise _translate(e, channel_id) from e
+        return message.id
+
+    async def edit(self, channel_id: int, message_id: int, spec: MessageSpec) -> None:
+        message = self._client.get_partial_messageable(channel_id).get_partial_message(message_id)
+        try:
+            await message.edit(
+                content=spec.content,
+                embeds=[to_embed(e) for e in spec.embeds],
+                allowed_mentions=allowed_mentions(spec),
+            )
+        except Exception as e:
+            raise _translate(e, channel_id) from e
+
+
+def _translate(error: Exception, channel_id: int) -> Exception:
+    if isinstance(error, discord.Forbidden | discord.NotFound) or (
+        isinstance(error, discord.HTTPException) and error.code in UNAVAILABLE_CODES
+    ):
+        return ChannelUnavailableError(f"cannot post in the channel: {error.text or error}", channel_id)
+    if isinstance(error, discord.RateLimited):
+        return RateLimitedError("rate limited by Discord", channel_id, retry_after=error.retry_after)
+    if isinstance(error, discord.HTTPException):
+        if error.status == 429:
+            retry_after = _retry_after(error.response)
+            return RateLimitedError("rate limited by Discord", channel_id, retry_after=retry_after)
+        if 400 <= error.status < 500:
+            return MessageRejectedError(f"Discord refused the message: {error.text or error}", channel_id)
+        return TransientDeliveryError(f"Discord answered {error.status}", channel_id)
+    if isinstance(error, aiohttp.ClientError | asyncio.TimeoutError | OSError | discord.GatewayNotFound):
+        return TransientDeliveryError(f"network error: {error}", channel_id)
+    return error
+
+
+def _retry_after(response: aiohttp.ClientResponse | None) -> float:
+    try:
+        return float(response.headers.get("Retry-After", 1.0)) if response is not None else 1.0
+    except ValueError:
+        return 1.0
