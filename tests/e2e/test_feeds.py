@@ -20,8 +20,10 @@ FAST_POLLING = {"feeds": {"interval_s": 1, "min_interval_s": 1, "per_host_spacin
 
 
 @pytest.fixture
-def bot_config() -> dict[str, dict[str, Any]]:
-    return FAST_POLLING
+def bot_config(request: pytest.FixtureRequest) -> dict[str, dict[str, Any]]:
+    """Fast polling, plus what a test's ``bot_config`` marker adds."""
+    marker = request.node.get_closest_marker("bot_config")
+    return {**FAST_POLLING, **(marker.args[0] if marker else {})}
 
 
 @pytest.fixture
@@ -95,7 +97,7 @@ async def test_manage_channels_permission_may_subscribe(newsdesk: Harness, feeds
     assert result.ephemeral and "now follows" in result.text, result.text
 
 
-@pytest.mark.bot_config({**FAST_POLLING, "commands": {"manager_role": "eddie-editor-role"}})
+@pytest.mark.bot_config({"commands": {"manager_role": "eddie-editor-role"}})
 async def test_configured_role_may_subscribe(newsdesk: Harness, feeds: FeedServer) -> None:
     feeds.add_feed("/news.xml", title="Local News", items=[item(1)])
     # A member whose only role (named after them) grants no permission at all.
