@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from bot.stories.vectors import SparseVector
 
@@ -22,6 +23,9 @@ class Cluster:
     sources: dict[str, int] = field(default_factory=dict)
     # Whether its terms are in the inverted index (i.e. it is recent enough to take new items).
     indexed: bool = True
+    # With sentence embeddings: the sum of the members' (scaled) embeddings, a numpy array. Its
+    # squared length is part of ``norm2``, so cosines and cohesion cover both parts.
+    dense: Any = None
 
     def add_vector(self, vec: SparseVector) -> None:
         centroid = self.centroid
@@ -32,6 +36,15 @@ class Cluster:
             norm2 += new * new - old * old
             centroid[term] = new
         self.norm2 = norm2
+
+    def add_dense(self, vec: Any) -> None:
+        if self.dense is None:
+            self.dense = vec.copy()
+            self.norm2 += float(vec @ vec)
+            return
+        old = float(self.dense @ self.dense)
+        self.dense = self.dense + vec
+        self.norm2 += float(self.dense @ self.dense) - old
 
     def touch(self, when: float | None) -> None:
         if when is None:

@@ -20,17 +20,21 @@ from __future__ import annotations
 
 import math
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from bot.stories.cluster import Cluster
-from bot.stories.state import dump_state, load_state
+from bot.stories.errors import InvalidStoryStateError
+from bot.stories.state import dump_state, load_config, load_state
 from bot.stories.text import terms
 from bot.stories.types import GroupingConfig, Story, StoryItem
 from bot.stories.vectors import DocumentFrequencies, SparseVector
 
-__all__ = ["StoryGrouper"]
+__all__ = ["Embedder", "StoryGrouper"]
+
+#: Sentence embeddings of a batch of texts, one unit vector per text (see ``embeddings.py``).
+Embedder = Callable[[Sequence[str]], Sequence[Sequence[float]]]
 
 # Expiry also runs on its own when periodic merging is off; scanning the stories is cheap at this rate.
 _EXPIRE_EVERY = 50
@@ -44,8 +48,17 @@ class StoryGrouper:
     ``to_state()`` / ``from_state()`` round-trip through JSON so the grouping survives restarts.
     """
 
-    def __init__(self, config: GroupingConfig | None = None) -> None:
+    def __init__(self, config: GroupingConfig | None = None, embedder: Embedder | None = None) -> None:
         self.config = config if config is not None else GroupingConfig()
+        # Optional sentence embeddings, mixed into every vector with ``config.embedding_weight``.
+        if (embedder is None) != (self.config.embedding_weight == 0):
+            raise ValueError("an embedder is needed exactly when config.embedding_weight > 0")
+        self._embedder = embedder
+        self._np: Any = None
+        if embedder is not None:
+            import numpy  # the embeddings extra; the default path never imports it
+
+            self._np = numpy
         self._lock = threading.RLock()
         self._df = DocumentFrequencies()
         self._clusters: dict[str, Cluster] = {}
@@ -70,27 +83,53 @@ class StoryGrouper:
             known = self._item_story.get(item.id)
             if known is not None:
                 return self._resolve(known)
-            when = self._item_time(item, now)
-            if when is not None:
-                self._clock = when if self._clock is None else max(self._clock, when)
-            weighted = self._weighted_terms(item)
-            self._df.add(weighted)
-            vec = self._df.vector(weighted, self.config.max_df_ratio)
-            cluster = self._best_cluster(vec, when)
-            if cluster is None:
-                cluster = self._new_cluster()
-            self._join(cluster, item, vec, when)
-            self._added += 1
-            if self.config.merge_every and self._added % self.config.merge_every == 0:
-                self._merge_pass()
-            elif self._added % _EXPIRE_EVERY == 0:
-                self._expire()
-            return self._resolve(cluster.id)
+            embedding = None if self._embedder is None else self._embedder([item.title])[0]
+            return self._add(item, now, embedding)
 
     def add_many(self, items: Iterable[StoryItem], now: datetime | None = None) -> list[str]:
         """Add items in order; returns the story id each was assigned when added."""
+        items = list(items)
         with self._lock:
-            return [self.add(item, now) for item in items]
+            if self._embedder is None:
+                return [self.add(item, now) for item in items]
+            # One batch through the model is much cheaper than one call per item.
+            fresh = [item for item in items if item.id not in self._item_story]
+            embeddings = dict(
+                zip((i.id for i in fresh), self._embedder([i.title for i in fresh]), strict=True)
+            )
+            out = []
+            for item in items:
+                known = self._item_story.get(item.id)
+                if known is not None:
+                    out.append(self._resolve(known))
+                else:
+                    out.append(self._add(item, now, embeddings[item.id]))
+            return out
+
+    def _add(self, item: StoryItem, now: datetime | None, embedding: Sequence[float] | None) -> str:
+        when = self._item_time(item, now)
+        if when is not None:
+            self._clock = when if self._clock is None else max(self._clock, when)
+        weighted = self._weighted_terms(item)
+        self._df.add(weighted)
+        vec = self._df.vector(weighted, self.config.max_df_ratio)
+        dense = None
+        if embedding is not None:
+            # cos(a, b) of the mixed unit vectors = (1 - w) * cos_tfidf + w * cos_embedding
+            weight = self.config.embedding_weight
+            text_scale = math.sqrt(1.0 - weight)
+            vec = {term: value * text_scale for term, value in vec.items()}
+            dense = self._np.asarray(embedding, dtype=self._np.float64) * math.sqrt(weight)
+        cluster = self._best_cluster(vec, when, dense)
+        if cluster is None:
+            cluster = self._new_cluster()
+        self._join(cluster, item, vec, when, dense)
+        self._added += 1
+        if self.config.merge_every and self._added % self.config.merge_every == 0:
+            self._merge_pass()
+        elif self._added % _EXPIRE_EVERY == 0:
+            self._expire()
+        return self._resolve(cluster.id)
 
     def merge(self) -> None:
         """Run the centroid merge now (it also runs every ``config.merge_every`` items)."""
@@ -139,22 +178,39 @@ class StoryGrouper:
             return dump_state(self)
 
     @classmethod
-    def from_state(cls, state: dict[str, Any], config: GroupingConfig | None = None) -> StoryGrouper:
+    def from_state(
+        cls, state: dict[str, Any], config: GroupingConfig | None = None, embedder: Embedder | None = None
+    ) -> StoryGrouper:
         """Restore a grouper saved by ``to_state``; ``config`` overrides the saved settings.
 
-        Raises InvalidStoryStateError if the state is malformed.
+        A grouper saved with embeddings needs its ``embedder`` again. Raises InvalidStoryStateError
+        if the state is malformed or does not fit the embedder given.
         """
-        grouper = cls(config)
-        load_state(grouper, state, keep_config=config is None)
-        grouper._rebuild_index()
+        saved = load_config(state) if config is None else config
+        try:
+            grouper = cls(saved, embedder)
+        except ValueError as e:
+            raise InvalidStoryStateError(f"Cannot restore the story state: {e}.") from e
+        load_state(grouper, state)
+        grouper._finish_load()
         return grouper
 
     def __getstate__(self) -> dict[str, Any]:
-        return self.to_state()
+        # The embedder travels by reference (MiniLMEncoder pickles as its model directory).
+        return {"state": self.to_state(), "embedder": self._embedder}
 
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__init__()  # type: ignore[misc]
-        load_state(self, state, keep_config=True)
+    def __setstate__(self, data: dict[str, Any]) -> None:
+        self.__init__(load_config(data["state"]), data["embedder"])  # type: ignore[misc]
+        load_state(self, data["state"])
+        self._finish_load()
+
+    def _finish_load(self) -> None:
+        for cluster in self._clusters.values():
+            if cluster.dense is not None:
+                if self._np is None:
+                    raise InvalidStoryStateError("The story state has embeddings but the grouper has none.")
+                cluster.dense = self._np.asarray(cluster.dense, dtype=self._np.float64)
+                cluster.norm2 += float(cluster.dense @ cluster.dense)
         self._rebuild_index()
 
     def __len__(self) -> int:
@@ -188,7 +244,7 @@ class StoryGrouper:
         window = self.config.window.total_seconds()
         return cluster.first - window <= when <= cluster.last + window
 
-    def _best_cluster(self, vec: SparseVector, when: float | None) -> Cluster | None:
+    def _best_cluster(self, vec: SparseVector, when: float | None, dense: Any = None) -> Cluster | None:
         """The story whose centroid is most similar to ``vec``, if similar enough to join."""
         # Term-at-a-time accumulation over the inverted index gives the exact dot products with
         # every story sharing a term, without visiting the others.
@@ -197,6 +253,8 @@ class StoryGrouper:
         for term, weight in vec.items():
             for story_id in self._index.get(term, ()):
                 scores[story_id] = scores.get(story_id, 0.0) + weight * clusters[story_id].centroid[term]
+        if dense is not None:
+            self._add_dense_dots(scores, dense, exclude=None)
         best: Cluster | None = None
         best_margin = 1.0
         join_relative, join_floor = self.config.join_relative, self.config.join_floor
@@ -219,9 +277,13 @@ class StoryGrouper:
         self._clusters[story_id] = cluster
         return cluster
 
-    def _join(self, cluster: Cluster, item: StoryItem, vec: SparseVector, when: float | None) -> None:
+    def _join(
+        self, cluster: Cluster, item: StoryItem, vec: SparseVector, when: float | None, dense: Any = None
+    ) -> None:
         cluster.members.append(item.id)
         cluster.add_vector(vec)
+        if dense is not None:
+            cluster.add_dense(dense)
         cluster.touch(when)
         if item.source:
             cluster.sources[item.source] = cluster.sources.get(item.source, 0) + 1
@@ -230,6 +292,19 @@ class StoryGrouper:
                 self._index.setdefault(term, set()).add(cluster.id)
         self._item_story[item.id] = cluster.id
         self._dirty.add(cluster.id)
+
+    def _add_dense_dots(self, dots: dict[str, float], dense: Any, exclude: str | None) -> None:
+        """Add the embedding part of the dot products, for every recent story.
+
+        Embeddings share no terms, so the inverted index cannot narrow the candidates: this is
+        one matrix product over the stories still in the window, which bounds its cost.
+        """
+        ids = [c.id for c in self._clusters.values() if c.indexed and c.dense is not None and c.id != exclude]
+        if not ids:
+            return
+        products = self._np.stack([self._clusters[i].dense for i in ids]) @ dense
+        for story_id, product in zip(ids, products.tolist(), strict=True):
+            dots[story_id] = dots.get(story_id, 0.0) + product
 
     # --- merging and expiry -------------------------------------------------
 
@@ -261,6 +336,8 @@ class StoryGrouper:
         for term, weight in cluster.centroid.items():
             for story_id in self._index.get(term, ()):
                 dots[story_id] = dots.get(story_id, 0.0) + weight * clusters[story_id].centroid[term]
+        if cluster.dense is not None:
+            self._add_dense_dots(dots, cluster.dense, exclude=cluster.id)
         dots.pop(cluster.id, None)
         best: Cluster | None = None
         best_margin = 1.0
@@ -292,6 +369,8 @@ class StoryGrouper:
         for item_id in gone.members:
             self._item_story[item_id] = keep.id
         keep.add_vector(gone.centroid)
+        if gone.dense is not None:
+            keep.add_dense(gone.dense)
         keep.touch(gone.first)
         keep.touch(gone.last)
         for source, count in gone.sources.items():

@@ -6,7 +6,8 @@ Layout (version 1)::
      "config": {GroupingConfig fields; durations in seconds},
      "docs": int, "df": {term: count},
      "stories": [{"id", "members": [item ids], "centroid": {term: weight},
-                  "first": ts|null, "last": ts|null, "sources": {name: count}, "indexed": bool}],
+                  "first": ts|null, "last": ts|null, "sources": {name: count}, "indexed": bool,
+                  "dense": [floats]|null (sum of scaled embeddings, with embeddings only)}],
      "aliases": {merged-away id: id it went into},
      "dirty": [story ids changed since the last merge],
      "next_id": int, "added": int, "clock": ts|null}
@@ -29,7 +30,7 @@ from bot.stories.vectors import DocumentFrequencies
 if TYPE_CHECKING:
     from bot.stories.grouper import StoryGrouper
 
-__all__ = ["STATE_VERSION", "config_from_dict", "config_to_dict", "dump_state", "load_state"]
+__all__ = ["STATE_VERSION", "config_from_dict", "config_to_dict", "dump_state", "load_config", "load_state"]
 
 STATE_VERSION = 1
 
@@ -68,6 +69,7 @@ def dump_state(grouper: StoryGrouper) -> dict[str, Any]:
                 "last": c.last,
                 "sources": dict(c.sources),
                 "indexed": c.indexed,
+                "dense": None if c.dense is None else c.dense.tolist(),
             }
             for c in grouper._clusters.values()
         ],
@@ -79,16 +81,32 @@ def dump_state(grouper: StoryGrouper) -> dict[str, Any]:
     }
 
 
-def load_state(grouper: StoryGrouper, state: dict[str, Any], *, keep_config: bool) -> None:
-    """Fill a fresh grouper from ``state``; raises InvalidStoryStateError if it is malformed."""
+def _check_version(state: Any) -> None:
     if not isinstance(state, dict):
         raise InvalidStoryStateError("The saved story state is not a JSON object.")
     version = state.get("version")
     if version != STATE_VERSION:
         raise InvalidStoryStateError(f"Unsupported story state version {version!r}.")
+
+
+def load_config(state: dict[str, Any]) -> GroupingConfig:
+    """The settings saved in ``state``; raises InvalidStoryStateError if they are malformed."""
+    _check_version(state)
     try:
-        if keep_config:
-            grouper.config = config_from_dict(state["config"])
+        return config_from_dict(state["config"])
+    except (KeyError, TypeError, ValueError, AttributeError) as e:
+        raise InvalidStoryStateError(
+            f"The saved story settings are malformed ({type(e).__name__}: {e})."
+        ) from e
+
+
+def load_state(grouper: StoryGrouper, state: dict[str, Any]) -> None:
+    """Fill a fresh grouper from ``state``; raises InvalidStoryStateError if it is malformed.
+
+    Embeddings come back as lists; the grouper turns them into arrays.
+    """
+    _check_version(state)
+    try:
         grouper._df = DocumentFrequencies(
             int(state["docs"]), {str(t): int(n) for t, n in state["df"].items()}
         )
@@ -101,11 +119,13 @@ def load_state(grouper: StoryGrouper, state: dict[str, Any], *, keep_config: boo
                 members=[str(m) for m in raw["members"]],
                 centroid=centroid,
                 # Recomputed rather than stored: the running sum drifts a little with rounding.
+                # (The grouper adds the embedding part.)
                 norm2=sum(w * w for w in centroid.values()),
                 first=_optional_float(raw["first"]),
                 last=_optional_float(raw["last"]),
                 sources={str(s): int(n) for s, n in raw["sources"].items()},
                 indexed=bool(raw["indexed"]),
+                dense=None if raw.get("dense") is None else [float(x) for x in raw["dense"]],
             )
             clusters[cluster.id] = cluster
             for item_id in cluster.members:

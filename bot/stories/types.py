@@ -59,8 +59,27 @@ class GroupingConfig:
     text_weight: float = 0.3
     #: How many characters of the text to use: the lead carries the event, the rest dilutes it.
     text_chars: int = 400
+    #: Share of sentence embeddings in the similarity (0 = TF-IDF only, the default). Needs an
+    #: embedder (the optional ``embeddings`` extra); see ``GroupingConfig.with_embeddings()``.
+    embedding_weight: float = 0.0
     #: Terms in more than this fraction of all items (once enough are seen) are ignored as too common.
     max_df_ratio: float = 0.2
+
+    @classmethod
+    def with_embeddings(cls) -> GroupingConfig:
+        """Settings tuned for TF-IDF and MiniLM embeddings half and half.
+
+        Embedding cosines of unrelated headlines sit around 0.1-0.3 rather than near 0, hence the
+        higher thresholds.
+        """
+        return cls(
+            embedding_weight=0.5,
+            join_relative=0.5,
+            join_floor=0.3,
+            merge_relative=0.6,
+            merge_floor=0.4,
+            settled_merge_floor=0.7,
+        )
 
     def __post_init__(self) -> None:
         for name in ("join_relative", "join_floor", "merge_relative", "merge_floor", "settled_merge_floor"):
@@ -74,6 +93,8 @@ class GroupingConfig:
             raise ValueError("window must be positive and retention at least the window")
         if self.text_weight < 0 or self.text_chars < 0:
             raise ValueError("text_weight and text_chars must be >= 0")
+        if not 0.0 <= self.embedding_weight <= 1.0:
+            raise ValueError("embedding_weight must be in [0, 1]")
         if not 0.0 < self.max_df_ratio <= 1.0:
             raise ValueError("max_df_ratio must be in (0, 1]")
 
