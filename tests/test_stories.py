@@ -442,3 +442,113 @@ def test_stories_expire_even_without_periodic_merge():
     later = T0 + timedelta(days=5)
     grouper.add_many(copy_of(OTHERS[0], f"o{n}", later) for n in range(60))
     assert grouper.story_of("r1") is None
+
+
+# --- embeddings (optional extra) -----------------------------------------------------
+
+# A tiny embedder standing in for a sentence model: titles about the same show map to the
+# same direction although they share no word, which TF-IDF alone cannot see.
+_TOPICS = {
+    "lohan": 0,
+    "lilo": 0,
+    "oprah": 0,
+    "chiquita": 1,
+    "fyffes": 1,
+    "banana": 1,
+    "mh370": 2,
+    "airlines": 2,
+}
+
+
+def topic_embedder(texts):
+    out = []
+    for text in texts:
+        vec = [0.05, 0.05, 0.05, 0.05]
+        for word in text.lower().replace(",", " ").split():
+            if word in _TOPICS:
+                vec[_TOPICS[word]] += 1.0
+        length = sum(x * x for x in vec) ** 0.5
+        out.append([x / length for x in vec])
+    return out
+
+
+LOHAN = [
+    StoryItem("l1", "Lindsay Lohan docuseries debuts to 693000 viewers"),
+    StoryItem("l2", "LiLo reality show debuts on Oprah"),
+]
+
+
+def test_embeddings_group_titles_sharing_no_word():
+    pytest.importorskip("numpy")
+    text_only = StoryGrouper()
+    text_only.add_many(LOHAN)
+    assert text_only.story_of("l1") != text_only.story_of("l2")
+    hybrid = StoryGrouper(GroupingConfig.with_embeddings(), topic_embedder)
+    ids = hybrid.add_many([*LOHAN, *BANANA, OTHERS[0]])
+    assert ids[0] == ids[1]
+    assert ids[2] == ids[3] == ids[4] != ids[0]
+    assert ids[5] not in ids[:5]
+    # One at a time gives the same stories as a batch.
+    single = StoryGrouper(GroupingConfig.with_embeddings(), topic_embedder)
+    assert [single.add(item) for item in [*LOHAN, *BANANA, OTHERS[0]]] == ids
+
+
+def test_embeddings_state_round_trip_and_pickle():
+    pytest.importorskip("numpy")
+    grouper = StoryGrouper(GroupingConfig.with_embeddings(), topic_embedder)
+    grouper.add_many([*LOHAN, *BANANA, *OTHERS])
+    grouper.merge()
+    state = json.loads(json.dumps(grouper.to_state()))
+    restored = StoryGrouper.from_state(state, embedder=topic_embedder)
+    assert restored.to_state() == grouper.to_state()
+    assert restored.add(StoryItem("l3", "Oprah and Lohan")) == grouper.add(StoryItem("l3", "Oprah and Lohan"))
+    assert pickle.loads(pickle.dumps(grouper)).assignments() == grouper.assignments()
+    with pytest.raises(InvalidStoryStateError):
+        StoryGrouper.from_state(state)  # saved with embeddings, restored without an embedder
+
+
+def test_embedder_and_weight_go_together():
+    with pytest.raises(ValueError):
+        StoryGrouper(GroupingConfig.with_embeddings())
+    with pytest.raises(ValueError):
+        StoryGrouper(GroupingConfig(), topic_embedder)
+    with pytest.raises(ValueError):
+        GroupingConfig(embedding_weight=1.5)
+
+
+def _minilm():
+    pytest.importorskip("numpy")
+    from bot.stories.embeddings import EmbeddingsUnavailableError, MiniLMEncoder
+
+    try:
+        return MiniLMEncoder()
+    except EmbeddingsUnavailableError as e:
+        pytest.skip(f"optional embeddings model not installed: {e}")
+
+
+def test_minilm_tokenizer_matches_bert_uncased_ids():
+    encoder = _minilm()
+    # Ids of bert-base-uncased's vocabulary, which MiniLM shares.
+    assert encoder.tokenizer.encode("Hello, World!") == [101, 7592, 1010, 2088, 999, 102]
+    assert encoder.tokenizer.encode("Beyoncé") == encoder.tokenizer.encode("beyonce")
+
+
+def test_minilm_embeds_paraphrases_close_and_unrelated_far():
+    encoder = _minilm()
+    vectors = encoder(
+        [
+            "Chiquita to buy Fyffes, creating world's biggest banana company",
+            "Chiquita and Fyffes agree merger to form banana giant",
+            "Malaysia Airlines flight MH370 search widens to Indian Ocean",
+        ]
+    )
+    assert all(abs(sum(x * x for x in v) - 1.0) < 1e-4 for v in vectors)
+    assert len(vectors[0]) == 384
+
+    def cos(a, b):
+        return sum(x * y for x, y in zip(a, b, strict=True))
+
+    assert cos(vectors[0], vectors[1]) > 0.6
+    assert cos(vectors[0], vectors[2]) < 0.3
+    # Pickles as its model directory and comes back working.
+    assert pickle.loads(pickle.dumps(encoder))(["Chiquita"]) == encoder(["Chiquita"])

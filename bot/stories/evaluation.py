@@ -9,11 +9,11 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from bot.stories.grouper import StoryGrouper
+from bot.stories.grouper import Embedder, StoryGrouper
 from bot.stories.metrics import bcubed
 from bot.stories.types import GroupingConfig, StoryItem
 
-__all__ = ["Score", "evaluate", "load_labelled", "run_grouper"]
+__all__ = ["Score", "evaluate", "load_labelled", "precomputed", "run_grouper"]
 
 #: Something that groups a stream: items in, item id -> story id out.
 GroupFn = Callable[[Sequence[StoryItem]], dict[str, str]]
@@ -49,16 +49,27 @@ def load_labelled(path: Path) -> tuple[list[StoryItem], dict[str, str]]:
     return items, gold
 
 
-def run_grouper(config: GroupingConfig | None = None) -> GroupFn:
+def run_grouper(config: GroupingConfig | None = None, embedder: Embedder | None = None) -> GroupFn:
     """The bot's grouper as a GroupFn: add every item in order, then read the final stories."""
 
     def group(items: Sequence[StoryItem]) -> dict[str, str]:
-        grouper = StoryGrouper(config)
+        grouper = StoryGrouper(config, embedder)
         grouper.add_many(items)
         grouper.merge()
         return grouper.assignments()
 
     return group
+
+
+def precomputed(embedder: Embedder, texts: Sequence[str]) -> Embedder:
+    """An embedder answering from vectors computed once for ``texts``: the model is the slow part,
+    and every shuffled stream asks for the same titles."""
+    table = dict(zip(texts, embedder(list(texts)), strict=True))
+
+    def lookup(batch: Sequence[str]) -> list[Sequence[float]]:
+        return [table[text] if text in table else embedder([text])[0] for text in batch]
+
+    return lookup
 
 
 def evaluate(
