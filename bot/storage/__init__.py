@@ -14,7 +14,7 @@ from bot.errors import StorageError
 
 # Importing a *_tables module registers its tables on schema.metadata, which alembic
 # (env.py) and the schema test compare with the migrations: list each one here.
-from bot.storage import feed_tables, outbox_tables  # noqa: F401
+from bot.storage import feed_tables, outbox_tables, story_tables  # noqa: F401
 from bot.storage.article_cache import ArticleCache
 from bot.storage.database import Database
 from bot.storage.interfaces import ArticleCacheStore, CachedArticle
