@@ -7,7 +7,7 @@ Over the same pages in the same run, each round measures:
 - ``ExtractorPool.extract`` with every page submitted at once, while a ticker
   coroutine sleeps 1 ms at a time and records how late it wakes (the loop lag).
 
-Run: ``python3 -m bench.extract_bench [--workers N] [--rounds R] [--data DIR]``.
+Run: ``python3 -m bench.extract_bench [--workers N] [--rounds R] [--niceness K] [--data DIR]``.
 Targets: pool >= 1.7x the single-process trafilatura rate on 2 cores; lag p99 < 5 ms.
 """
 
@@ -28,6 +28,7 @@ import trafilatura
 from bench.extract_quality import DEFAULT_DATA, Page, load_pages
 from bot.errors import ExtractError
 from bot.extract import ExtractorPool, extract
+from bot.extract._worker import DEFAULT_NICENESS
 
 _TICK_S = 0.001
 
@@ -102,7 +103,7 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-async def run(pages: list[Page], workers: int, rounds: int) -> None:
+async def run(pages: list[Page], workers: int, rounds: int, niceness: int) -> None:
     # Warm both sides: imports, stop lists and caches are not what is measured.
     single_process_rate(pages[:5], ours=False)
     single_process_rate(pages[:5], ours=True)
@@ -111,7 +112,7 @@ async def run(pages: list[Page], workers: int, rounds: int) -> None:
     pooled: list[Rate] = []
     loop_cpus: list[float] = []
     lags: list[float] = []
-    async with ExtractorPool(workers=workers, timeout_s=60) as pool:
+    async with ExtractorPool(workers=workers, timeout_s=60, niceness=niceness) as pool:
         await pool_rate(pool, pages[:10])
         for round_number in range(1, rounds + 1):
             baselines.append(single_process_rate(pages, ours=False))
@@ -171,11 +172,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--niceness", type=int, default=DEFAULT_NICENESS, help="workers' added nice value")
     args = parser.parse_args(argv)
     if not (args.data / "ground-truth.json").is_file():
         print(f"benchmark data not found in {args.data}", file=sys.stderr)
         return 2
-    asyncio.run(run(load_pages(args.data), args.workers, args.rounds))
+    asyncio.run(run(load_pages(args.data), args.workers, args.rounds, args.niceness))
     return 0
 
 

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from bot.errors import ExtractError, ExtractTimeoutError, NotAnArticleError
 from bot.extract import _protocol
+from bot.extract._worker import DEFAULT_NICENESS
 from bot.types import Article
 
 if TYPE_CHECKING:
@@ -64,6 +65,9 @@ class _Worker:
 class ExtractorPool:
     """Extracts articles in ``workers`` processes, each page within ``timeout_s`` seconds.
 
+    Workers run ``niceness`` below the caller's priority, so that on busy cores the event
+    loop wins over extraction (0 keeps them at the caller's priority).
+
     Workers start on first use (or :meth:`start`); :meth:`close` stops them all.
     Also an async context manager. A pool belongs to the event loop that starts it.
     """
@@ -75,6 +79,7 @@ class ExtractorPool:
         *,
         max_pages_per_worker: int = DEFAULT_MAX_PAGES_PER_WORKER,
         start_timeout_s: float = DEFAULT_START_TIMEOUT_S,
+        niceness: int = DEFAULT_NICENESS,
     ) -> None:
         if workers < 1:
             raise ValueError("workers must be at least 1")
@@ -84,6 +89,7 @@ class ExtractorPool:
         self._timeout_s = timeout_s
         self._max_pages = max_pages_per_worker
         self._start_timeout_s = start_timeout_s
+        self._niceness = niceness
         # Created in start(): asyncio objects belong to the loop that uses them.
         self._idle: asyncio.Queue[_Worker | None] | None = None
         self._start_lock: asyncio.Lock | None = None
@@ -250,6 +256,7 @@ class ExtractorPool:
                 sys.executable,
                 "-m",
                 "bot.extract._worker",
+                str(self._niceness),
                 stdin=asyncio.subprocess.PIPE,
                 stdout=asyncio.subprocess.PIPE,
                 env=env,

@@ -21,8 +21,8 @@ from bot.extract._core import extract
 
 log = logging.getLogger(__name__)
 
-#: Added to the worker's nice value.
-WORKER_NICENESS = 5
+#: Added to the worker's nice value unless the pool says otherwise (first argument).
+DEFAULT_NICENESS = 5
 
 # A small page that walks every code path once (metadata, dates, the fallback
 # extractors and their stop lists), so the first real page is not slowed by
@@ -72,8 +72,10 @@ def _write(stream: BinaryIO, message: object) -> None:
 def main() -> None:
     # Below the bot's own priority: when the cores are busy, the event loop (answering
     # Discord) must win over extraction, which can wait a few milliseconds.
-    with contextlib.suppress(OSError):
-        os.nice(WORKER_NICENESS)
+    niceness = int(sys.argv[1]) if len(sys.argv) > 1 else DEFAULT_NICENESS
+    if niceness:
+        with contextlib.suppress(OSError):
+            os.nice(niceness)
     # trafilatura logs a warning for every page it discards; here that is a normal answer.
     for name in ("trafilatura", "htmldate", "justext", "readability"):
         logging.getLogger(name).setLevel(logging.ERROR)
