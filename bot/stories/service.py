@@ -1,0 +1,430 @@
+"""The story assigner: groups every new feed item into a story, in the background.
+
+Items come from ``feed_items`` rows the poller wrote without a story. The assigner reads them in
+arrival order (``feed_items.id``), hands them to a :class:`~bot.stories.StoryGrouper` in an
+executor thread (the grouping is CPU work), and writes the story ids back in one transaction.
+
+One process groups at a time. The grouper holds the recent stories in memory, so two processes
+grouping at once would each see half of the items and split every story. A lease row
+(``service_leases``) elects the assigner; the others only renew their attempt. Every write checks
+the lease in its own transaction, so a process that paused past its lease writes nothing.
+
+Persistence: the grouper's state is saved to ``grouper_state`` every ``save_every_items`` items
+or ``save_interval_s`` seconds (and at stop), in the same transaction as a batch's story ids.
+Saving is not free: the state holds the vectors of every story of the last
+``GroupingConfig.retention`` (14 days), megabytes for a busy bot, compressed and written whole.
+Between saves, a restart loads the last state and *replays* the items assigned since
+(``feed_items.id`` above the saved ``last_item_id``): grouping is deterministic for a given
+state and item order, so the replay rebuilds the same stories and new items join them with the
+same ids. The replay costs about one grouping pass per item since the save (the bench measures
+both costs).
+
+Merges: the grouper sometimes merges two stories whose centroids came close. The items already
+written under the merged-away id are renamed to the surviving id, in the same transaction.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import socket
+import time
+import zlib
+from collections.abc import Awaitable, Callable, Sequence
+from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from bot.digests.text import outlet_key
+from bot.errors import StorageError
+from bot.storage.database import Database
+from bot.storage.stories import BatchWrite, StoryItemRow, StoryStore, StorySummary
+from bot.stories.errors import InvalidStoryStateError
+from bot.stories.grouper import StoryGrouper
+from bot.stories.types import GroupingConfig, StoryItem
+
+__all__ = ["AssignStats", "AssignedHook", "StoryAssigner"]
+
+log = logging.getLogger(__name__)
+
+#: Called after each batch is written with the stories it touched and the batch's ``now``.
+AssignedHook = Callable[[Sequence[str], datetime], Awaitable[object]]
+
+LEASE_NAME = "story_assigner"
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(slots=True)
+class AssignStats:
+    """Counters since the assigner started, for status commands and the bench."""
+
+    assigned: int = 0
+    batches: int = 0
+    replayed: int = 0
+    loads: int = 0
+    saves: int = 0
+    lost_leases: int = 0
+    hook_errors: int = 0
+    grouping_s: float = 0.0
+    last_state_bytes: int = 0
+
+
+@dataclass(slots=True)
+class _Grouped:
+    """What the executor returns for one batch."""
+
+    assignments: list[tuple[int, str]]
+    merged: dict[str, str]
+    stories: list[StorySummary]
+    touched: list[str]
+    state: tuple[bytes, int] | None = None
+    seconds: float = 0.0
+    corrections: int = field(default=0)
+
+
+class StoryAssigner:
+    """Assigns ``feed_items`` to stories: :meth:`run` in the background, :meth:`assign_pending` once.
+
+    ``executor`` runs the grouping; it must be a thread executor (the grouper lives in this
+    process). By default the assigner makes its own single thread, so batches never queue behind
+    other work in the loop's default pool. ``on_assigned`` (e.g. ``AlertService.check_stories``)
+    is called after each batch; its errors are logged, never raised.
+    """
+
+    def __init__(
+        self,
+        db: Database,
+        *,
+        executor: Executor | None = None,
+        clock: Callable[[], datetime] = _utcnow,
+        grouper_config: GroupingConfig | None = None,
+        on_assigned: AssignedHook | None = None,
+        batch_size: int = 500,
+        idle_s: float = 10.0,
+        lease_s: float = 120.0,
+        save_every_items: int = 2000,
+        save_interval_s: float = 600.0,
+        owner: str | None = None,
+        lease_name: str = LEASE_NAME,
+    ) -> None:
+        if isinstance(executor, ProcessPoolExecutor):
+            raise TypeError("the story grouper lives in this process: give a thread executor")
+        if batch_size < 1 or lease_s <= idle_s:
+            raise ValueError("batch_size must be >= 1 and lease_s longer than idle_s")
+        self._store = StoryStore(db)
+        self._own_executor = executor is None
+        self._executor: Executor = executor or ThreadPoolExecutor(1, thread_name_prefix="stories")
+        self._clock = clock
+        self._config = grouper_config
+        self._on_assigned = on_assigned
+        self._batch_size = batch_size
+        self._idle_s = idle_s
+        self._lease = timedelta(seconds=lease_s)
+        self._save_every_items = save_every_items
+        self._save_interval = timedelta(seconds=save_interval_s)
+        self.owner = owner or f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
+        self._lease_name = lease_name
+        self.stats = AssignStats()
+        self._grouper: StoryGrouper | None = None
+        self._last_item_id = 0
+        self._lease_until: datetime | None = None
+        self._unsaved_items = 0
+        self._saved_at: datetime | None = None
+        self._lock = asyncio.Lock()
+        self._wake = asyncio.Event()
+        self._stopping = asyncio.Event()
+
+    # --- public API ----------------------------------------------------------------------
+
+    @property
+    def is_leader(self) -> bool:
+        """Whether this process held the lease at its last attempt."""
+        return self._grouper is not None
+
+    def notify(self) -> None:
+        """New items were written: wake the loop now instead of after ``idle_s``."""
+        self._wake.set()
+
+    async def assign_pending(self, now: datetime) -> int:
+        """Group every item still without a story; return how many were assigned.
+
+        Returns 0 without doing anything if another process holds the lease. Raises
+        :class:`StorageError` if the database fails (the in-memory grouping is then dropped and
+        reloaded at the next call, since it may be ahead of what was committed).
+        """
+        async with self._lock:
+            if not await self._take_lease(now):
+                return 0
+            try:
+                if self._grouper is None:
+                    await self._load(now)
+                return await self._assign_all(now)
+            except BaseException:
+                self._grouper = None  # may hold items that were never committed
+                raise
+
+    async def run(self) -> None:
+        """Assign in a loop until :meth:`stop`; each round's errors are logged, never raised."""
+        self._stopping.clear()
+        try:
+            while not self._stopping.is_set():
+                try:
+                    await self.assign_pending(self._clock())
+                except StorageError as e:
+                    log.warning("story assignment failed: %s", e)
+                except Exception:
+                    log.exception("story assignment failed")
+                self._wake.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), timeout=self._idle_s)
+        finally:
+            await asyncio.shield(self._shutdown())
+
+    async def stop(self) -> None:
+        """Ask :meth:`run` to return (it saves the state and gives up the lease)."""
+        self._stopping.set()
+        self._wake.set()
+
+    async def close(self) -> None:
+        """Save, release the lease and shut the own executor down (when not run with :meth:`run`)."""
+        await self._shutdown()
+        if self._own_executor:
+            self._executor.shutdown(wait=False)
+
+    # --- lease and state ---------------------------------------------------------------
+
+    async def _take_lease(self, now: datetime) -> bool:
+        until = now + self._lease
+        held = await self._store.acquire_lease(self._lease_name, self.owner, now=now, until=until)
+        if not held:
+            if self._grouper is not None:
+                log.info("story assigner: lease taken by another process, idling")
+                self.stats.lost_leases += 1
+            self._grouper = None
+            self._lease_until = None
+            return False
+        if self._grouper is not None and (self._lease_until is None or now >= self._lease_until):
+            # Our lease lapsed before this renewal: another process may have grouped meanwhile.
+            log.info("story assigner: lease lapsed, reloading the grouping state")
+            self.stats.lost_leases += 1
+            self._grouper = None
+        self._lease_until = until
+        return True
+
+    async def _load(self, now: datetime) -> None:
+        saved = await self._store.load_state(self._lease_name)
+        loop = asyncio.get_running_loop()
+        grouper: StoryGrouper | None = None
+        last_item_id = 0
+        if saved is not None:
+            try:
+                grouper = await loop.run_in_executor(self._executor, _decode_state, saved.blob, self._config)
+                last_item_id = saved.last_item_id
+            except InvalidStoryStateError as e:
+                # Starting afresh costs continuity for stories in progress, not correctness.
+                log.error("story assigner: saved state unusable, starting afresh: %s", e)
+        if grouper is None:
+            grouper = StoryGrouper(self._config)
+        self._grouper = grouper
+        self._last_item_id = last_item_id
+        self._saved_at = now if saved is not None else None
+        self._unsaved_items = 0
+        self.stats.loads += 1
+        # Replay what was assigned after the save, in the same order, to rebuild the same stories.
+        while True:
+            rows = await self._store.assigned_items_after(self._last_item_id, limit=self._batch_size)
+            if not rows:
+                break
+            grouped = await loop.run_in_executor(self._executor, _group, grouper, rows, None)
+            self._last_item_id = rows[-1].id
+            self._unsaved_items += len(rows)
+            self.stats.replayed += len(rows)
+            if grouped.corrections or grouped.merged:
+                await self._write(grouped, now, touched=False)
+        if self._unsaved_items or saved is None:
+            log.info(
+                "story assigner: loaded %s, replayed %d items",
+                "saved state" if saved else "empty state",
+                self.stats.replayed,
+            )
+
+    # --- assignment ----------------------------------------------------------------------
+
+    async def _assign_all(self, now: datetime) -> int:
+        assert self._grouper is not None
+        loop = asyncio.get_running_loop()
+        total = 0
+        while True:
+            rows = await self._store.pending_items(limit=self._batch_size)
+            if not rows:
+                break
+            self._unsaved_items += len(rows)
+            save = self._save_due(now)
+            grouped = await loop.run_in_executor(
+                self._executor,
+                _group,
+                self._grouper,
+                rows,
+                max(self._last_item_id, rows[-1].id) if save else None,
+            )
+            self._last_item_id = max(self._last_item_id, rows[-1].id)
+            if not await self._write(grouped, now, touched=True):
+                return total
+            total += len(rows)
+            self.stats.assigned += len(rows)
+            self.stats.batches += 1
+            self.stats.grouping_s += grouped.seconds
+            await self._call_hook(grouped.touched, now)
+            if len(rows) < self._batch_size:
+                break
+        return total
+
+    def _save_due(self, now: datetime) -> bool:
+        if self._saved_at is None or self._unsaved_items >= self._save_every_items:
+            return True
+        return now - self._saved_at >= self._save_interval
+
+    async def _write(self, grouped: _Grouped, now: datetime, *, touched: bool) -> bool:
+        batch = BatchWrite(
+            assignments=grouped.assignments,
+            merged=grouped.merged,
+            stories=grouped.stories if touched or grouped.corrections else [],
+            state=grouped.state,
+        )
+        ok = await self._store.write_batch(
+            batch, lease=self._lease_name, owner=self.owner, now=now, lease_until=now + self._lease
+        )
+        if not ok:
+            log.warning("story assigner: lease lost before writing a batch; it will be regrouped")
+            self.stats.lost_leases += 1
+            self._grouper = None
+            self._lease_until = None
+            return False
+        self._lease_until = now + self._lease
+        if grouped.state is not None:
+            self._saved_at = now
+            self._unsaved_items = 0
+            self.stats.saves += 1
+            self.stats.last_state_bytes = len(grouped.state[0])
+        return True
+
+    async def _call_hook(self, story_ids: Sequence[str], now: datetime) -> None:
+        if self._on_assigned is None or not story_ids:
+            return
+        try:
+            await self._on_assigned(story_ids, now)
+        except Exception:
+            # Alerts failing must not stop grouping; the stories are checked again when they grow.
+            self.stats.hook_errors += 1
+            log.exception("story assigner: the on_assigned hook failed for %d stories", len(story_ids))
+
+    async def _shutdown(self) -> None:
+        """Save the state if we lead, then give the lease up."""
+        async with self._lock:
+            if self._grouper is None:
+                return
+            now = self._clock()
+            try:
+                if self._unsaved_items:
+                    loop = asyncio.get_running_loop()
+                    state = await loop.run_in_executor(
+                        self._executor, _encode_state, self._grouper, self._last_item_id
+                    )
+                    await self._write(_Grouped([], {}, [], [], state), now, touched=False)
+                await self._store.release_lease(self._lease_name, self.owner)
+            except StorageError as e:
+                log.warning("story assigner: could not save or release at stop: %s", e)
+            finally:
+                self._grouper = None
+                self._lease_until = None
+
+
+# --- executor side (plain functions: they run in a worker thread) ----------------------------
+
+
+def _group(grouper: StoryGrouper, rows: Sequence[StoryItemRow], save_upto: int | None) -> _Grouped:
+    """Add ``rows`` in order; collect their stories, merges, and the state if ``save_upto`` is set.
+
+    Rows that already have a story (a replay) only count as corrections where the grouper now
+    disagrees; the others are all assignments.
+    """
+    started = time.perf_counter()
+    before = set(grouper.story_ids())
+    first_answer: dict[int, str] = {}
+    for row in rows:
+        first_answer[row.id] = grouper.add(
+            StoryItem(
+                id=str(row.id),
+                title=row.title,
+                text=row.summary,
+                published=row.published,
+                source=row.source,
+            )
+        )
+    merged: dict[str, str] = {}
+    for gone in before.difference(grouper.story_ids()):
+        snapshot = grouper.story(gone)
+        if snapshot is not None and snapshot.id != gone:
+            merged[gone] = snapshot.id
+    assignments: list[tuple[int, str]] = []
+    corrections = 0
+    touched: dict[str, None] = {}
+    titles: dict[str, str] = {}
+    for row in rows:
+        # A merge later in the batch may have moved an item; an item already forgotten (dated
+        # past the retention) keeps the story it was given.
+        story_id = grouper.story_of(str(row.id)) or first_answer[row.id]
+        if row.story_id is None:
+            assignments.append((row.id, story_id))
+        elif merged.get(row.story_id, row.story_id) != story_id:
+            assignments.append((row.id, story_id))
+            corrections += 1
+        touched.setdefault(story_id, None)
+        titles.setdefault(story_id, row.title)
+    for new in merged.values():
+        touched.setdefault(new, None)
+    summaries = []
+    for story_id in touched:
+        snapshot = grouper.story(story_id)
+        if snapshot is None or snapshot.first_seen is None or snapshot.last_seen is None:
+            continue
+        outlets = {outlet_key(source) for source in snapshot.sources if source.strip()}
+        summaries.append(
+            StorySummary(
+                id=story_id,
+                first_seen_at=snapshot.first_seen,
+                last_seen_at=snapshot.last_seen,
+                item_count=len(snapshot.item_ids),
+                source_count=len(outlets),
+                title=titles.get(story_id) or None,
+            )
+        )
+    state = None if save_upto is None else _encode_state(grouper, save_upto)
+    return _Grouped(
+        assignments=assignments,
+        merged=merged,
+        stories=summaries,
+        touched=list(touched),
+        state=state,
+        seconds=time.perf_counter() - started,
+        corrections=corrections,
+    )
+
+
+def _encode_state(grouper: StoryGrouper, last_item_id: int) -> tuple[bytes, int]:
+    data = json.dumps(grouper.to_state(), separators=(",", ":")).encode()
+    return zlib.compress(data, 6), last_item_id
+
+
+def _decode_state(blob: bytes, config: GroupingConfig | None) -> StoryGrouper:
+    try:
+        state = json.loads(zlib.decompress(blob))
+    except (zlib.error, ValueError) as e:
+        raise InvalidStoryStateError(f"The saved story state does not decode ({e}).") from e
+    return StoryGrouper.from_state(state, config)

@@ -1,0 +1,291 @@
+"""The story assigner on a real database: grouping, persistence across restarts, one leader."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import select
+
+from bot.storage import Database
+from bot.storage.feed_tables import feed_items, feeds, subscriptions
+from bot.storage.story_tables import grouper_state, stories
+from bot.stories.service import StoryAssigner
+
+T0 = datetime(2026, 11, 28, 8, 0, tzinfo=UTC)
+
+QUAKE = (
+    "Earthquake of magnitude 7.1 strikes off the coast of Japan",
+    "Japan earthquake: magnitude 7.1 quake hits off coast, tsunami warning issued",
+    "Tsunami warning after 7.1 magnitude earthquake strikes Japan coast",
+    "Japan lifts tsunami warning after magnitude 7.1 earthquake off coast",
+)
+OTHERS = (
+    "Stocks rally as Fed signals rate cut in December",
+    "Google unveils new Pixel phone with bigger battery",
+    "Champions League: Arsenal beat Bayern 3-1 at the Emirates",
+)
+
+
+# --- helpers shared with the digest and alert tests --------------------------------------------
+
+
+class FakeClock:
+    """A clock tests move by hand."""
+
+    def __init__(self, now: datetime = T0) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> datetime:
+        self.now += timedelta(**delta)
+        return self.now
+
+
+@dataclass(frozen=True)
+class NewItem:
+    title: str
+    url: str
+    published: datetime | None = None
+    summary: str | None = None
+
+
+async def add_feed(db: Database, name: str, *, now: datetime = T0, title: str | None = None) -> int:
+    """A feed of the outlet ``name`` (its site is https://{name}/)."""
+    async with db.session() as conn:
+        result = await conn.execute(
+            feeds.insert()
+            .values(
+                url=f"https://{name}/feed.xml",
+                title=title or name,
+                site_url=f"https://{name}/",
+                next_check_at=now,
+                created_at=now,
+            )
+            .returning(feeds.c.id)
+        )
+        return result.scalar_one()
+
+
+async def subscribe(
+    db: Database, feed_id: int, channel_id: int, *, guild_id: int = 1, now: datetime = T0
+) -> None:
+    async with db.session() as conn:
+        await conn.execute(
+            subscriptions.insert().values(
+                feed_id=feed_id,
+                guild_id=guild_id,
+                channel_id=channel_id,
+                created_at=now,
+                include=[],
+                exclude=[],
+            )
+        )
+
+
+async def add_items(db: Database, feed_id: int, items: Sequence[NewItem], *, seen: datetime) -> list[int]:
+    """Items as the poller writes them: first seen at ``seen``, no story yet."""
+    ids = []
+    async with db.session() as conn:
+        for item in items:
+            result = await conn.execute(
+                feed_items.insert()
+                .values(
+                    feed_id=feed_id,
+                    entry_key=item.url,
+                    link_key=item.url,
+                    title=item.title,
+                    url=item.url,
+                    summary=item.summary,
+                    published_at=item.published,
+                    first_seen_at=seen,
+                )
+                .returning(feed_items.c.id)
+            )
+            ids.append(result.scalar_one())
+    return ids
+
+
+async def story_of(db: Database, item_ids: Sequence[int]) -> list[str | None]:
+    async with db.session() as conn:
+        rows = dict((await conn.execute(select(feed_items.c.id, feed_items.c.story_id))).all())
+    return [rows[i] for i in item_ids]
+
+
+def quake_item(outlet: str, index: int, *, published: datetime) -> NewItem:
+    return NewItem(QUAKE[index], f"https://{outlet}/quake-{index}", published)
+
+
+# --- tests -----------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+def assigner_for(db: Database, clock: FakeClock, **options: object) -> StoryAssigner:
+    return StoryAssigner(db, clock=clock, **options)  # type: ignore[arg-type]
+
+
+async def test_three_outlets_reporting_one_event_share_one_story(db: Database, clock: FakeClock) -> None:
+    outlets = ["reuters.com", "bbc.co.uk", "apnews.com"]
+    feed_ids = [await add_feed(db, o) for o in outlets]
+    quake_ids, other_ids = [], []
+    for i, (outlet, feed_id) in enumerate(zip(outlets, feed_ids, strict=True)):
+        other = NewItem(OTHERS[i], f"https://{outlet}/other-{i}", T0)
+        other_ids += await add_items(db, feed_id, [other], seen=T0)
+        quake_ids += await add_items(
+            db,
+            feed_id,
+            [quake_item(outlet, i, published=T0 + timedelta(minutes=i))],
+            seen=T0 + timedelta(minutes=5),
+        )
+
+    assigner = assigner_for(db, clock)
+    try:
+        assert await assigner.assign_pending(clock()) == 6
+        assert await assigner.assign_pending(clock()) == 0  # nothing left
+    finally:
+        await assigner.close()
+
+    quake = await story_of(db, quake_ids)
+    others = await story_of(db, other_ids)
+    assert len(set(quake)) == 1 and quake[0] is not None
+    assert len(set(others)) == 3 and quake[0] not in others
+    async with db.session() as conn:
+        row = (await conn.execute(select(stories).where(stories.c.id == quake[0]))).one()
+    assert (row.item_count, row.source_count) == (3, 3)
+    assert row.title == QUAKE[0]
+    assert row.first_seen_at == T0 and row.last_seen_at == T0 + timedelta(minutes=2)
+
+
+@pytest.mark.parametrize("save_every_items", [1, 10_000], ids=["saved-each-batch", "replayed"])
+async def test_a_restart_keeps_story_ids_for_new_items_of_the_same_story(
+    db: Database, clock: FakeClock, save_every_items: int
+) -> None:
+    feed_ids = [await add_feed(db, o) for o in ("a.example", "b.example", "c.example", "d.example")]
+    first = await add_items(db, feed_ids[0], [quake_item("a.example", 0, published=T0)], seen=T0)
+    first += await add_items(db, feed_ids[1], [NewItem(OTHERS[0], "https://b.example/o", T0)], seen=T0)
+
+    one = assigner_for(db, clock, save_every_items=save_every_items)
+    assert await one.assign_pending(clock()) == 2
+    clock.advance(minutes=5)
+    second = await add_items(db, feed_ids[1], [quake_item("b.example", 1, published=clock())], seen=clock())
+    assert await one.assign_pending(clock()) == 1
+    # A crash: no save at stop, the lease is left to expire.
+    one._executor.shutdown()
+    async with db.session() as conn:
+        saved_upto = (await conn.execute(select(grouper_state.c.last_item_id))).scalar_one()
+    assert saved_upto == (second[0] if save_every_items == 1 else first[-1])
+
+    clock.advance(minutes=1)  # past nothing: the dead process's lease still runs...
+    two = assigner_for(db, clock, save_every_items=save_every_items)
+    third = await add_items(db, feed_ids[2], [quake_item("c.example", 2, published=clock())], seen=clock())
+    assert await two.assign_pending(clock()) == 0  # ...so the new one waits for it
+    clock.advance(minutes=2)
+    try:
+        assert await two.assign_pending(clock()) == 1
+        if save_every_items != 1:
+            assert two.stats.replayed == 1  # the item grouped after the last save
+        fourth = await add_items(
+            db, feed_ids[3], [quake_item("d.example", 3, published=clock())], seen=clock()
+        )
+        assert await two.assign_pending(clock()) == 1
+    finally:
+        await two.close()
+    ids = await story_of(db, [first[0], second[0], third[0], fourth[0]])
+    assert len(set(ids)) == 1, ids
+    assert (await story_of(db, [first[1]]))[0] != ids[0]
+
+
+async def test_only_one_process_assigns_at_a_time(db: Database, clock: FakeClock) -> None:
+    feed_ids = [await add_feed(db, f"o{i}.example") for i in range(4)]
+    items: list[int] = []
+    for i, feed_id in enumerate(feed_ids):
+        items += await add_items(
+            db,
+            feed_id,
+            [NewItem(f"{t} ({i})", f"https://o{i}.example/{n}", T0) for n, t in enumerate(OTHERS + QUAKE)],
+            seen=T0,
+        )
+    a = assigner_for(db, clock, owner="a", batch_size=5)
+    b = assigner_for(db, clock, owner="b", batch_size=5)
+    try:
+        counts = await asyncio.gather(a.assign_pending(clock()), b.assign_pending(clock()))
+        assert sorted(counts) == [0, len(items)]
+        assert a.is_leader != b.is_leader
+        leader, follower = (a, b) if a.is_leader else (b, a)
+
+        # The leader stops renewing (hung); once its lease has run out the other takes over and
+        # continues the same grouping (state reloaded from the database).
+        clock.advance(seconds=121)
+        late = await add_items(
+            db, feed_ids[0], [quake_item("o0.example", 1, published=clock())], seen=clock()
+        )
+        assert await follower.assign_pending(clock()) == 1
+        assert follower.is_leader
+        # The old leader wakes up: its lease is gone, it writes nothing and idles.
+        await add_items(
+            db,
+            feed_ids[1],
+            [NewItem("Unrelated headline here", "https://o1.example/x", clock())],
+            seen=clock(),
+        )
+        assert await leader.assign_pending(clock()) == 0
+        assert not leader.is_leader
+        assert await follower.assign_pending(clock()) == 1
+    finally:
+        await a.close()
+        await b.close()
+    assert None not in await story_of(db, items)
+    quake_story = (await story_of(db, [items[len(OTHERS)]]))[0]
+    assert (await story_of(db, late))[0] == quake_story
+
+
+async def test_the_hook_gets_the_stories_of_each_batch_and_its_errors_do_not_stop_grouping(
+    db: Database, clock: FakeClock
+) -> None:
+    calls: list[tuple[list[str], datetime]] = []
+
+    async def hook(story_ids: Sequence[str], now: datetime) -> None:
+        calls.append((list(story_ids), now))
+        raise RuntimeError("alerts are down")
+
+    feed_id = await add_feed(db, "a.example")
+    ids = await add_items(
+        db, feed_id, [NewItem(t, f"https://a.example/{i}", T0) for i, t in enumerate(OTHERS)], seen=T0
+    )
+    with ThreadPoolExecutor(1) as pool:
+        assigner = assigner_for(db, clock, on_assigned=hook, batch_size=2, executor=pool)
+        assert await assigner.assign_pending(clock()) == 3
+        await assigner.close()
+    assert [len(c[0]) for c in calls] == [2, 1]
+    assert sorted(s for c in calls for s in c[0]) == sorted(await story_of(db, ids))  # type: ignore[type-var]
+    assert assigner.stats.hook_errors == 2
+
+
+async def test_run_loop_assigns_new_items_when_notified(db: Database, clock: FakeClock) -> None:
+    feed_id = await add_feed(db, "a.example")
+    assigner = assigner_for(db, clock, idle_s=30.0)
+    task = asyncio.create_task(assigner.run())
+    try:
+        ids = await add_items(db, feed_id, [NewItem(OTHERS[0], "https://a.example/0", T0)], seen=T0)
+        assigner.notify()
+        for _ in range(200):
+            if (await story_of(db, ids))[0] is not None:
+                break
+            await asyncio.sleep(0.02)
+        assert (await story_of(db, ids))[0] is not None
+    finally:
+        await assigner.stop()
+        await asyncio.wait_for(task, 10)
+        await assigner.close()
+    async with db.session() as conn:
+        assert (await conn.execute(select(grouper_state.c.last_item_id))).scalar_one() == ids[0]
