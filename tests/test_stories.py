@@ -552,3 +552,13 @@ def test_minilm_embeds_paraphrases_close_and_unrelated_far():
     assert cos(vectors[0], vectors[2]) < 0.3
     # Pickles as its model directory and comes back working.
     assert pickle.loads(pickle.dumps(encoder))(["Chiquita"]) == encoder(["Chiquita"])
+
+
+def test_cli_with_an_embedder_uses_the_embeddings_config():
+    pytest.importorskip("numpy")
+    rows = [{"id": it.id, "title": it.title} for it in [*LOHAN, *BANANA]]
+    out = io.StringIO()
+    assert group_stream(_jsonl(*rows), out, errfile=io.StringIO(), embedder=topic_embedder) == 0
+    stories = [json.loads(line)["story"] for line in out.getvalue().splitlines()]
+    assert stories[0] == stories[1] != stories[2]
+    assert stories[2] == stories[3] == stories[4]

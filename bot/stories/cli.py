@@ -13,7 +13,7 @@ import sys
 from datetime import datetime
 from typing import Any, TextIO
 
-from bot.stories.grouper import StoryGrouper
+from bot.stories.grouper import Embedder, StoryGrouper
 from bot.stories.types import GroupingConfig, StoryItem
 
 __all__ = ["group_stream", "parse_item"]
@@ -65,15 +65,20 @@ def group_stream(
     *,
     errfile: TextIO | None = None,
     config: GroupingConfig | None = None,
+    embedder: Embedder | None = None,
 ) -> int:
     """Group the items read from ``infile`` and write their stories to ``outfile``.
 
     Bad lines are reported on ``errfile`` (stderr by default) with their line number and skipped;
-    the exit code is then 1, else 0. Blank lines are ignored.
+    the exit code is then 1, else 0. Blank lines are ignored. With an ``embedder`` (e.g.
+    ``bot.stories.embeddings.MiniLMEncoder()``) the default config is ``with_embeddings()``.
     """
     errfile = sys.stderr if errfile is None else errfile
-    grouper = StoryGrouper(config)
+    if config is None and embedder is not None:
+        config = GroupingConfig.with_embeddings()
+    grouper = StoryGrouper(config, embedder)
     raw_ids: list[Any] = []
+    items: list[StoryItem] = []
     bad = 0
     for number, line in enumerate(infile, start=1):
         if not line.strip():
@@ -84,8 +89,10 @@ def group_stream(
             bad += 1
             print(f"line {number}: {e}", file=errfile)
             continue
-        grouper.add(item)
+        items.append(item)
         raw_ids.append(raw_id)
+    # All at once, so an embedder sees one batch; the order and the result are those of add().
+    grouper.add_many(items)
     grouper.merge()
     for raw_id in raw_ids:
         outfile.write(json.dumps({"id": raw_id, "story": grouper.story_of(str(raw_id))}) + "\n")

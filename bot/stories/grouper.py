@@ -106,31 +106,6 @@ class StoryGrouper:
                     out.append(self._add(item, now, embeddings[item.id]))
             return out
 
-    def _add(self, item: StoryItem, now: datetime | None, embedding: Sequence[float] | None) -> str:
-        when = self._item_time(item, now)
-        if when is not None:
-            self._clock = when if self._clock is None else max(self._clock, when)
-        weighted = self._weighted_terms(item)
-        self._df.add(weighted)
-        vec = self._df.vector(weighted, self.config.max_df_ratio)
-        dense = None
-        if embedding is not None:
-            # cos(a, b) of the mixed unit vectors = (1 - w) * cos_tfidf + w * cos_embedding
-            weight = self.config.embedding_weight
-            text_scale = math.sqrt(1.0 - weight)
-            vec = {term: value * text_scale for term, value in vec.items()}
-            dense = self._np.asarray(embedding, dtype=self._np.float64) * math.sqrt(weight)
-        cluster = self._best_cluster(vec, when, dense)
-        if cluster is None:
-            cluster = self._new_cluster()
-        self._join(cluster, item, vec, when, dense)
-        self._added += 1
-        if self.config.merge_every and self._added % self.config.merge_every == 0:
-            self._merge_pass()
-        elif self._added % _EXPIRE_EVERY == 0:
-            self._expire()
-        return self._resolve(cluster.id)
-
     def merge(self) -> None:
         """Run the centroid merge now (it also runs every ``config.merge_every`` items)."""
         with self._lock:
@@ -218,6 +193,31 @@ class StoryGrouper:
         return len(self._item_story)
 
     # --- assignment -------------------------------------------------------
+
+    def _add(self, item: StoryItem, now: datetime | None, embedding: Sequence[float] | None) -> str:
+        when = self._item_time(item, now)
+        if when is not None:
+            self._clock = when if self._clock is None else max(self._clock, when)
+        weighted = self._weighted_terms(item)
+        self._df.add(weighted)
+        vec = self._df.vector(weighted, self.config.max_df_ratio)
+        dense = None
+        if embedding is not None:
+            # cos(a, b) of the mixed unit vectors = (1 - w) * cos_tfidf + w * cos_embedding
+            weight = self.config.embedding_weight
+            text_scale = math.sqrt(1.0 - weight)
+            vec = {term: value * text_scale for term, value in vec.items()}
+            dense = self._np.asarray(embedding, dtype=self._np.float64) * math.sqrt(weight)
+        cluster = self._best_cluster(vec, when, dense)
+        if cluster is None:
+            cluster = self._new_cluster()
+        self._join(cluster, item, vec, when, dense)
+        self._added += 1
+        if self.config.merge_every and self._added % self.config.merge_every == 0:
+            self._merge_pass()
+        elif self._added % _EXPIRE_EVERY == 0:
+            self._expire()
+        return self._resolve(cluster.id)
 
     def _item_time(self, item: StoryItem, now: datetime | None) -> float | None:
         now_ts = None if now is None else _timestamp(now)
