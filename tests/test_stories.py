@@ -562,3 +562,11 @@ def test_cli_with_an_embedder_uses_the_embeddings_config():
     stories = [json.loads(line)["story"] for line in out.getvalue().splitlines()]
     assert stories[0] == stories[1] != stories[2]
     assert stories[2] == stories[3] == stories[4]
+
+
+def test_vocabulary_stays_bounded():
+    grouper = StoryGrouper(GroupingConfig(max_terms=60))
+    grouper.add_many(StoryItem(f"u{n}", f"Unique words alpha{n} beta{n} gamma{n}") for n in range(100))
+    df = grouper.to_state()["df"]
+    assert len(df) <= 60
+    assert df["unique"] == 100  # the common terms survive; one-off names go first

@@ -217,6 +217,8 @@ class StoryGrouper:
             self._merge_pass()
         elif self._added % _EXPIRE_EVERY == 0:
             self._expire()
+        if self._added % _EXPIRE_EVERY == 0:
+            self._df.prune(self.config.max_terms)
         return self._resolve(cluster.id)
 
     def _item_time(self, item: StoryItem, now: datetime | None) -> float | None:

@@ -55,6 +55,9 @@ class GroupingConfig:
     window: timedelta = timedelta(days=3)
     #: A story not updated for this long is forgotten (dropped from the state), to bound memory.
     retention: timedelta = timedelta(days=14)
+    #: Above this many distinct terms, the document frequencies drop the terms seen only once
+    #: (one-off names and numbers), so the vocabulary, and the saved state, stay bounded.
+    max_terms: int = 200_000
     #: Weight of the text's terms relative to the title's (0 ignores the text).
     text_weight: float = 0.3
     #: How many characters of the text to use: the lead carries the event, the rest dilutes it.
@@ -91,6 +94,8 @@ class GroupingConfig:
             raise ValueError("merge_every must be >= 0")
         if self.window <= timedelta(0) or self.retention < self.window:
             raise ValueError("window must be positive and retention at least the window")
+        if self.max_terms < 1:
+            raise ValueError("max_terms must be >= 1")
         if self.text_weight < 0 or self.text_chars < 0:
             raise ValueError("text_weight and text_chars must be >= 0")
         if not 0.0 <= self.embedding_weight <= 1.0:

@@ -27,6 +27,19 @@ class DocumentFrequencies:
         for term in set(terms):
             counts[term] = counts.get(term, 0) + 1
 
+    def prune(self, max_terms: int) -> None:
+        """Forget the rarest terms once there are more than ``max_terms``.
+
+        A forgotten term that comes back counts from 1 again: its IDF is then a little too high,
+        which errs towards keeping rare words distinctive.
+        """
+        if len(self.counts) <= max_terms:
+            return
+        floor = 1
+        while len(self.counts) > max_terms:
+            self.counts = {term: n for term, n in self.counts.items() if n > floor}
+            floor += 1
+
     def idf(self, term: str) -> float:
         # Smoothed, as in scikit-learn: a term seen in every document still weighs 1.
         return math.log((1 + self.docs) / (1 + self.counts.get(term, 0))) + 1.0
