@@ -1,0 +1,413 @@
+"""Digest schedules in the database, and posting the digests that are due.
+
+Each channel has at most one schedule row (``digest_schedules``) with its next due time, computed
+by :func:`bot.digests.next_due_at` (apscheduler's triggers). :meth:`DigestService.fire_due`,
+called every tick by :class:`bot.digests.scheduler.DigestScheduler`, posts what is due:
+
+* per due row, one transaction moves ``next_due_at`` forward with a compare-and-set (``WHERE
+  next_due_at = <the due time read>``) *before* enqueueing the digest in the outbox. Two
+  processes (or two ticks) racing on one row: one moves it, the other updates nothing and posts
+  nothing. A crash between the two: the transaction rolls back, the row is still due. The outbox
+  dedup key ``digest:{channel}:{due time}`` is a second lock on the same door.
+* a digest that fell due while the bot was down is posted at start if it is at most ``grace_s``
+  late, otherwise skipped and logged (:func:`bot.digests.decide_missed`). A skipped digest does
+  not move ``last_posted_at``: the next one covers its stories too, so nothing is lost.
+
+A digest covers the items of the channel's subscriptions first seen in ``(last_posted_at, now]``,
+one entry per story. An empty period posts a short "No new stories since ..." for daily and
+weekly digests (a reader waiting for the morning digest wants to know it was not forgotten), and
+nothing for ``every_hours`` ones (hourly "nothing new" would be noise); either way the period
+moves on.
+
+Sources are limited to the channel's own subscriptions: another guild's feeds may be private.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from bot.delivery.message import EmbedSpec, MessageSpec
+from bot.digests.compose import DigestArticle, compose_digest
+from bot.digests.errors import ScheduleError
+from bot.digests.render import render_digest
+from bot.digests.schedule import DigestSchedule, advance, decide_missed, next_due_at, parse_schedule
+from bot.storage.database import Database
+from bot.storage.outbox import OutboxMessage, enqueue
+from bot.storage.schema import insert
+from bot.storage.stories import StoryItemRow, StoryStore
+from bot.storage.story_tables import digest_schedules
+
+__all__ = ["DEFAULT_TOP_N", "MAX_TOP_N", "DigestScheduleRow", "DigestService", "FireStats"]
+
+log = logging.getLogger(__name__)
+
+DEFAULT_TOP_N = 10
+MAX_TOP_N = 25
+#: How many due rows one ``fire_due`` call handles (the next tick takes the rest).
+FIRE_BATCH = 100
+#: The period of a digest posted from a channel without a schedule.
+UNSCHEDULED_PERIOD = timedelta(hours=24)
+
+
+@dataclass(frozen=True, slots=True)
+class DigestScheduleRow:
+    """A channel's digest schedule as stored."""
+
+    id: int
+    guild_id: int | None
+    channel_id: int
+    schedule: DigestSchedule
+    #: Stories in the digest (the top N).
+    top_n: int
+    next_due_at: datetime
+    #: Start of the next digest's period (the end of the last one posted).
+    last_posted_at: datetime | None
+    created_by: int | None
+    created_at: datetime
+    #: ``active`` or ``paused``.
+    status: str
+
+    def describe(self) -> str:
+        return f"{self.schedule.describe()}, top {self.top_n} stories"
+
+
+@dataclass(slots=True)
+class FireStats:
+    """What one :meth:`DigestService.fire_due` call did."""
+
+    #: Digests enqueued (one per schedule, whatever its number of messages).
+    posted: int = 0
+    #: Messages enqueued.
+    messages: int = 0
+    #: Due rows too late to post (beyond the grace period).
+    skipped: int = 0
+    #: Empty periods of ``every_hours`` digests, not posted.
+    empty: int = 0
+    #: Rows another process (or an earlier tick) handled first.
+    lost_races: int = 0
+    #: Rows that failed (logged; they stay due and are tried again at the next tick).
+    failed: int = 0
+
+
+class DigestService:
+    """Digest schedules and digest content; the ``/digest`` commands and the scheduler call it.
+
+    Every method may raise :class:`~bot.errors.StorageError`; ``schedule`` raises
+    :class:`~bot.digests.ScheduleError` for input it cannot use.
+    """
+
+    def __init__(self, db: Database, *, title: str = "News digest") -> None:
+        self._db = db
+        self._stories = StoryStore(db)
+        self._title = title
+
+    # --- commands ------------------------------------------------------------------------
+
+    async def schedule(
+        self,
+        guild_id: int | None,
+        channel_id: int,
+        kind: str,
+        at: str | None = None,
+        day: str | int | None = None,
+        hours: int | str | None = None,
+        timezone: str = "UTC",
+        top_n: int = DEFAULT_TOP_N,
+        user_id: int | None = None,
+        *,
+        now: datetime,
+    ) -> DigestScheduleRow:
+        """Set the channel's schedule, replacing any; returns the stored row.
+
+        A new schedule's first digest covers one period before its first due time (a daily
+        digest at 08:00 tomorrow shows the 24 hours before it). A replaced schedule keeps its
+        ``last_posted_at``, so no story is shown twice or skipped.
+        """
+        if not 1 <= top_n <= MAX_TOP_N:
+            raise ScheduleError(f"The number of stories must be between 1 and {MAX_TOP_N}.")
+        schedule = parse_schedule(kind, at=at, day=day, hours=hours, timezone=timezone)
+        due = next_due_at(schedule, after=now)
+        first_period_start = min(now, due - _period(schedule))
+        values = {
+            "guild_id": guild_id,
+            "channel_id": channel_id,
+            **_schedule_columns(schedule),
+            "top_n": top_n,
+            "next_due_at": due,
+            "last_posted_at": first_period_start,
+            "created_by": user_id,
+            "created_at": now,
+            "status": "active",
+        }
+        stmt = insert(self._db.dialect_name, digest_schedules).values(**values)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[digest_schedules.c.channel_id],
+            set_={
+                **{
+                    name: stmt.excluded[name]
+                    for name in values
+                    if name not in ("channel_id", "last_posted_at")
+                },
+                # Continuity: the next digest starts where the last one posted ended.
+                "last_posted_at": digest_schedules.c.last_posted_at,
+            },
+        ).returning(*digest_schedules.c)
+        async with self._db.session(write=True) as conn:
+            row = (await conn.execute(stmt)).one()
+        return _row(row)
+
+    async def show(self, channel_id: int) -> DigestScheduleRow | None:
+        async with self._db.session() as conn:
+            row = (
+                await conn.execute(
+                    select(digest_schedules).where(digest_schedules.c.channel_id == channel_id)
+                )
+            ).one_or_none()
+        return None if row is None else _row(row)
+
+    async def off(self, channel_id: int) -> bool:
+        """Remove the channel's schedule; False if it had none."""
+        async with self._db.session() as conn:
+            result = await conn.execute(
+                delete(digest_schedules).where(digest_schedules.c.channel_id == channel_id)
+            )
+        return result.rowcount > 0
+
+    async def preview(self, channel_id: int, now: datetime) -> list[list[EmbedSpec]]:
+        """The messages the channel's digest would post now (for ``/digest preview``; posts nothing)."""
+        row = await self.show(channel_id)
+        start, tz = _period_start(row, now), _tz(row)
+        top_n = row.top_n if row is not None else DEFAULT_TOP_N
+        return await self._render(channel_id, start, now, top_n, tz)
+
+    async def post_now(self, channel_id: int, now: datetime, *, guild_id: int | None = None) -> int:
+        """Enqueue the channel's digest now; return how many messages.
+
+        The schedule keeps its next due time, but its period restarts now: the next scheduled
+        digest shows only what came after this one. Without a schedule: the last 24 hours.
+        """
+        async with self._db.session(write=True) as conn:
+            row = await _select_row(conn, channel_id)
+            start, tz = _period_start(row, now), _tz(row)
+            top_n = row.top_n if row is not None else DEFAULT_TOP_N
+            messages = await self._render(channel_id, start, now, top_n, tz)
+            if row is not None:
+                guild_id = row.guild_id
+                await conn.execute(
+                    update(digest_schedules).where(digest_schedules.c.id == row.id).values(last_posted_at=now)
+                )
+            return await _enqueue(
+                conn, channel_id, guild_id, f"digest:{channel_id}:now:{now.isoformat()}", messages, now
+            )
+
+    # --- scheduler -------------------------------------------------------------------------
+
+    async def next_due_at(self) -> datetime | None:
+        """The earliest due time of any active schedule (for status and logs)."""
+        query = select(func.min(digest_schedules.c.next_due_at)).where(digest_schedules.c.status == "active")
+        async with self._db.session() as conn:
+            return (await conn.execute(query)).scalar_one_or_none()
+
+    async def fire_due(self, now: datetime, grace_s: float = 3600) -> FireStats:
+        """Post (or skip, if too late) every digest due at ``now``; see the module docstring.
+
+        Each row is handled in its own transaction and guarded: one failing row is logged and
+        stays due, the others go on.
+        """
+        stats = FireStats()
+        query = (
+            select(digest_schedules)
+            .where(digest_schedules.c.status == "active", digest_schedules.c.next_due_at <= now)
+            .order_by(digest_schedules.c.next_due_at, digest_schedules.c.id)
+            .limit(FIRE_BATCH)
+        )
+        async with self._db.session() as conn:
+            due_rows = [_row(r) for r in await conn.execute(query)]
+        for row in due_rows:
+            try:
+                await self._fire_one(row, now, grace_s, stats)
+            except Exception:
+                stats.failed += 1
+                log.exception(
+                    "digest failed channel=%s guild=%s due=%s", row.channel_id, row.guild_id, row.next_due_at
+                )
+        return stats
+
+    async def _fire_one(
+        self, row: DigestScheduleRow, now: datetime, grace_s: float, stats: FireStats
+    ) -> None:
+        due = row.next_due_at
+        action = decide_missed(due, now=now, grace_s=grace_s)
+        if action == "not_due":
+            return
+        new_due = advance(row.schedule, due_at=due, now=now)
+        async with self._db.session(write=True) as conn:
+            moved = {"next_due_at": new_due}
+            if action == "post":
+                moved["last_posted_at"] = now
+            cas = (
+                update(digest_schedules)
+                .where(
+                    digest_schedules.c.id == row.id,
+                    digest_schedules.c.next_due_at == due,
+                    digest_schedules.c.status == "active",
+                )
+                .values(**moved)
+            )
+            if (await conn.execute(cas)).rowcount == 0:
+                stats.lost_races += 1
+                return
+            if action == "skip":
+                stats.skipped += 1
+                log.warning(
+                    "digest skipped channel=%s guild=%s due=%s late=%.0fs (beyond the %.0fs grace)",
+                    row.channel_id,
+                    row.guild_id,
+                    due.isoformat(),
+                    (now - due).total_seconds(),
+                    grace_s,
+                )
+                return
+            start = _period_start(row, now)
+            articles = await self._articles(row.channel_id, start, now)
+            if not articles and row.schedule.kind == "every_hours":
+                stats.empty += 1
+                return
+            messages = await self._render_articles(articles, start, now, row.top_n, row.schedule.tz)
+            key = f"digest:{row.channel_id}:{due.astimezone(UTC).isoformat()}"
+            stats.messages += await _enqueue(conn, row.channel_id, row.guild_id, key, messages, now)
+            stats.posted += 1
+            log.info(
+                "digest posted channel=%s guild=%s due=%s", row.channel_id, row.guild_id, due.isoformat()
+            )
+
+    # --- content ---------------------------------------------------------------------------
+
+    async def _articles(self, channel_id: int, start: datetime, end: datetime) -> list[DigestArticle]:
+        items = await self._stories.channel_items(channel_id, after=start, until=end)
+        return [_article(item) for item in items]
+
+    async def _render(
+        self, channel_id: int, start: datetime, end: datetime, top_n: int, tz: ZoneInfo
+    ) -> list[list[EmbedSpec]]:
+        articles = await self._articles(channel_id, start, end)
+        return await self._render_articles(articles, start, end, top_n, tz)
+
+    async def _render_articles(
+        self, articles: list[DigestArticle], start: datetime, end: datetime, top_n: int, tz: ZoneInfo
+    ) -> list[list[EmbedSpec]]:
+        # Ranking and layout are CPU work (headline scoring over every article): off the loop.
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(
+            None, _compose_and_render, articles, start, end, top_n, tz, self._title
+        )
+
+
+def _compose_and_render(
+    articles: list[DigestArticle], start: datetime, end: datetime, top_n: int, tz: ZoneInfo, title: str
+) -> list[list[EmbedSpec]]:
+    digest = compose_digest(articles, period_start=start, period_end=end, limit=top_n)
+    return render_digest(digest, title=title, tz=tz)
+
+
+def _article(item: StoryItemRow) -> DigestArticle:
+    return DigestArticle(
+        # An item the assigner has not reached yet is a story of its own rather than left out:
+        # the next digest starts after it.
+        story_id=item.story_id if item.story_id is not None else f"item:{item.id}",
+        title=item.title or (item.url or ""),
+        url=item.url or "",
+        source_name=item.source,
+        published=item.published,
+        summary=item.summary,
+    )
+
+
+async def _enqueue(
+    conn: AsyncConnection,
+    channel_id: int,
+    guild_id: int | None,
+    key: str,
+    messages: Sequence[Sequence[EmbedSpec]],
+    now: datetime,
+) -> int:
+    outbox = [
+        OutboxMessage(
+            channel_id=channel_id,
+            guild_id=guild_id,
+            kind="digest",
+            # The first message keeps the plain key; the continuations are numbered.
+            dedup_key=key if n == 0 else f"{key}#{n + 1}",
+            spec=MessageSpec(embeds=tuple(embeds)),
+        )
+        for n, embeds in enumerate(messages)
+    ]
+    return await enqueue(conn, outbox, now=now)
+
+
+async def _select_row(conn: AsyncConnection, channel_id: int) -> DigestScheduleRow | None:
+    row = (
+        await conn.execute(select(digest_schedules).where(digest_schedules.c.channel_id == channel_id))
+    ).one_or_none()
+    return None if row is None else _row(row)
+
+
+def _period_start(row: DigestScheduleRow | None, now: datetime) -> datetime:
+    if row is None or row.last_posted_at is None:
+        return now - UNSCHEDULED_PERIOD
+    return min(row.last_posted_at, now)
+
+
+def _tz(row: DigestScheduleRow | None) -> ZoneInfo:
+    return ZoneInfo(row.schedule.timezone) if row is not None else ZoneInfo("UTC")
+
+
+def _period(schedule: DigestSchedule) -> timedelta:
+    if schedule.kind == "weekly":
+        return timedelta(days=7)
+    if schedule.kind == "every_hours":
+        assert schedule.every_hours is not None
+        return timedelta(hours=schedule.every_hours)
+    return timedelta(days=1)
+
+
+def _schedule_columns(schedule: DigestSchedule) -> dict[str, Any]:
+    return {
+        "kind": schedule.kind,
+        "hour": schedule.hour,
+        "minute": schedule.minute,
+        "day_of_week": schedule.day_of_week,
+        "every_hours": schedule.every_hours,
+        "timezone": schedule.timezone,
+    }
+
+
+def _row(r: Any) -> DigestScheduleRow:
+    return DigestScheduleRow(
+        id=r.id,
+        guild_id=r.guild_id,
+        channel_id=r.channel_id,
+        schedule=DigestSchedule(
+            kind=r.kind,
+            hour=r.hour,
+            minute=r.minute,
+            day_of_week=r.day_of_week,
+            every_hours=r.every_hours,
+            timezone=r.timezone,
+        ),
+        top_n=r.top_n,
+        next_due_at=r.next_due_at,
+        last_posted_at=r.last_posted_at,
+        created_by=r.created_by,
+        created_at=r.created_at,
+        status=r.status,
+    )
