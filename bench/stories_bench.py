@@ -20,7 +20,14 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bot.stories import GroupingConfig, StoryGrouper, StoryItem
-from bot.stories.evaluation import Score, evaluate, load_labelled, precomputed, run_grouper
+from bot.stories.evaluation import (
+    Score,
+    evaluate,
+    evaluate_in_order,
+    load_labelled,
+    precomputed,
+    run_grouper,
+)
 
 DEFAULT_DATA = Path("/work/shared/data/uci-news-aggregator-head")
 _WORD = re.compile(r"\w+")
@@ -107,6 +114,12 @@ def main(argv: list[str] | None = None) -> int:
         _line("ours, no merge", evaluate(items, gold, run_grouper(GroupingConfig(merge_every=0)), args.seeds))
     )
     print(_line("ours (default config)", evaluate(items, gold, run_grouper(), args.seeds)))
+    dated, _ = load_labelled(path, with_times=True)
+    no_merge = GroupingConfig(merge_every=0)
+    print("in publication order (each story arrives as one burst; one stream):")
+    print(_line(f"  baseline (cos>={best[0]})", evaluate_in_order(dated, gold, baseline(best[0]))))
+    print(_line("  ours, no merge", evaluate_in_order(dated, gold, run_grouper(no_merge))))
+    print(_line("  ours (default config)", evaluate_in_order(dated, gold, run_grouper())))
     print(f"ours on a {args.copies}x longer stream: {speed_on_long_stream(items, args.copies):,.0f} items/s")
     if args.embeddings:
         embeddings_line(items, gold, args.seeds)

@@ -66,7 +66,9 @@ class GroupingConfig:
     #: embedder (the optional ``embeddings`` extra); see ``GroupingConfig.with_embeddings()``.
     embedding_weight: float = 0.0
     #: Terms in more than this fraction of all items (once enough are seen) are ignored as too common.
-    max_df_ratio: float = 0.2
+    #: Kept high: while one big story floods the stream its own words are briefly that common, and
+    #: dropping them would shatter it (0.2 cost 0.03 F1 on a stream in arrival order).
+    max_df_ratio: float = 0.5
 
     @classmethod
     def with_embeddings(cls) -> GroupingConfig:
