@@ -418,7 +418,10 @@ def _group(grouper: StoryGrouper, rows: Sequence[StoryItemRow], save_upto: int |
 
 
 def _encode_state(grouper: StoryGrouper, last_item_id: int) -> tuple[bytes, int]:
-    data = json.dumps(grouper.to_state(), separators=(",", ":")).encode()
+    # iterencode, not dumps: dumps is one C call that holds the GIL for the whole state (tens of
+    # ms per MB), stalling the event loop; the generator lets the loop's thread in between.
+    encoder = json.JSONEncoder(separators=(",", ":"))
+    data = "".join(encoder.iterencode(grouper.to_state())).encode()
     return zlib.compress(data, 6), last_item_id
 
 
