@@ -7,13 +7,18 @@ lead text), with:
 * an inverted index from terms to the centroids of recent stories, so an item is compared only
   with the stories it shares a term with (cost grows with the postings of its terms, not with the
   number of stories);
+* thresholds relative to each story's cohesion (how close its items are to its centroid): a broad
+  story accepts looser matches than a tight one, which is most of the gain over a fixed cosine
+  threshold (B-cubed F1 0.79 -> 0.82 on the UCI headlines);
 * a time window: stories not updated for ``config.window`` are not candidates any more;
 * a periodic merge of stories whose centroids have come close: single-pass clustering splits a
   story whenever its first items happen to be worded differently, and the merge repairs that
-  once the later items have filled in the vocabulary.
+  once the later items have filled in the vocabulary;
+* optionally, sentence embeddings mixed into the vectors (``embeddings.py``).
 
 Vectors are weighted with the IDF in force when the item arrives and are never re-weighted: that
-keeps an add O(terms x postings) and the state a plain sum per story.
+keeps an add O(terms x postings) and the state a plain sum per story (re-weighting with the
+current IDF was tried: +0.003 F1 for ten times the time).
 """
 
 from __future__ import annotations
