@@ -101,11 +101,14 @@ def build_parser() -> argparse.ArgumentParser:
     invite.add_argument("--guild-id", type=int, help="preselect this server")
 
     command(commands, "health", "exit 0 if the running bot's heartbeat is fresh", cmd_health)
-    command(
+    stories_group = command(
         group("stories", "story grouping"),
         "group",
         "group JSON lines of items from stdin into stories (the bot's code path)",
         cmd_stories_group,
+    )
+    stories_group.add_argument(
+        "--embeddings", action="store_true", help="use sentence embeddings (needs the embeddings extra)"
     )
     return parser
 
@@ -205,7 +208,11 @@ def cmd_health(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_stories_group(args: argparse.Namespace, settings: Settings) -> int:
     from bot.stories.cli import group_stream
 
-    return group_stream(sys.stdin, sys.stdout)
+    if not args.embeddings:
+        return group_stream(sys.stdin, sys.stdout)
+    from bot.stories.embeddings import MiniLMEncoder
+
+    return group_stream(sys.stdin, sys.stdout, embedder=MiniLMEncoder())
 
 
 # --- helpers ----------------------------------------------------------------

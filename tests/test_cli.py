@@ -141,3 +141,23 @@ def test_health_fails_without_a_fresh_heartbeat(tmp_path: Path) -> None:
     assert_one_line_error(run_cli("health", env=env, cwd=tmp_path), "heartbeat")
     (tmp_path / "hb").write_text("1")
     assert run_cli("health", env=env, cwd=tmp_path).returncode == 0
+
+
+def test_stories_group_reads_json_lines(tmp_path: Path) -> None:
+    items = [
+        {"id": "1", "title": "Fed raises interest rates by a quarter point", "source": "a"},
+        {"id": "2", "title": "Federal Reserve raises interest rates a quarter point", "source": "b"},
+        {"id": "3", "title": "Apple unveils a new iPhone at its autumn event", "source": "c"},
+    ]
+    stdin = "".join(json.dumps(i) + "\n" for i in items)
+    result = run_cli("stories", "group", stdin=stdin, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    stories = {row["id"]: row["story"] for row in map(json.loads, result.stdout.splitlines())}
+    assert stories["1"] == stories["2"] != stories["3"]
+
+
+def test_stories_group_reports_bad_lines(tmp_path: Path) -> None:
+    result = run_cli("stories", "group", stdin='{"id": "1", "title": "ok"}\nnot json\n', cwd=tmp_path)
+    assert result.returncode == 1
+    assert "line 2" in result.stderr
+    assert json.loads(result.stdout.splitlines()[0])["id"] == "1"
