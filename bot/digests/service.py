@@ -195,19 +195,19 @@ class DigestService:
         The schedule keeps its next due time, but its period restarts now: the next scheduled
         digest shows only what came after this one. Without a schedule: the last 24 hours.
         """
+        row = await self.show(channel_id)
+        start, tz = _period_start(row, now), _tz(row)
+        top_n = row.top_n if row is not None else DEFAULT_TOP_N
+        # Composed before the write transaction: on SQLite that holds the only write lock.
+        messages = await self._render(channel_id, start, now, top_n, tz)
         async with self._db.session(write=True) as conn:
-            row = await _select_row(conn, channel_id)
-            start, tz = _period_start(row, now), _tz(row)
-            top_n = row.top_n if row is not None else DEFAULT_TOP_N
-            messages = await self._render(channel_id, start, now, top_n, tz)
             if row is not None:
                 guild_id = row.guild_id
                 await conn.execute(
                     update(digest_schedules).where(digest_schedules.c.id == row.id).values(last_posted_at=now)
                 )
-            return await _enqueue(
-                conn, channel_id, guild_id, f"digest:{channel_id}:now:{now.isoformat()}", messages, now
-            )
+            key = f"digest:{channel_id}:now:{now.astimezone(UTC).isoformat()}"
+            return await _enqueue(conn, channel_id, guild_id, key, messages, now)
 
     # --- scheduler -------------------------------------------------------------------------
 
@@ -250,6 +250,14 @@ class DigestService:
         if action == "not_due":
             return
         new_due = advance(row.schedule, due_at=due, now=now)
+        messages: list[list[EmbedSpec]] | None = None
+        if action == "post":
+            # Composed before the write transaction (on SQLite it holds the only write lock); a
+            # lost race below just throws it away.
+            start = _period_start(row, now)
+            articles = await self._articles(row.channel_id, start, now)
+            if articles or row.schedule.kind != "every_hours":
+                messages = await self._render_articles(articles, start, now, row.top_n, row.schedule.tz)
         async with self._db.session(write=True) as conn:
             moved = {"next_due_at": new_due}
             if action == "post":
@@ -277,18 +285,13 @@ class DigestService:
                     grace_s,
                 )
                 return
-            start = _period_start(row, now)
-            articles = await self._articles(row.channel_id, start, now)
-            if not articles and row.schedule.kind == "every_hours":
+            if messages is None:
                 stats.empty += 1
                 return
-            messages = await self._render_articles(articles, start, now, row.top_n, row.schedule.tz)
             key = f"digest:{row.channel_id}:{due.astimezone(UTC).isoformat()}"
             stats.messages += await _enqueue(conn, row.channel_id, row.guild_id, key, messages, now)
             stats.posted += 1
-            log.info(
-                "digest posted channel=%s guild=%s due=%s", row.channel_id, row.guild_id, due.isoformat()
-            )
+        log.info("digest posted channel=%s guild=%s due=%s", row.channel_id, row.guild_id, due.isoformat())
 
     # --- content ---------------------------------------------------------------------------
 
@@ -352,13 +355,6 @@ async def _enqueue(
         for n, embeds in enumerate(messages)
     ]
     return await enqueue(conn, outbox, now=now)
-
-
-async def _select_row(conn: AsyncConnection, channel_id: int) -> DigestScheduleRow | None:
-    row = (
-        await conn.execute(select(digest_schedules).where(digest_schedules.c.channel_id == channel_id))
-    ).one_or_none()
-    return None if row is None else _row(row)
 
 
 def _period_start(row: DigestScheduleRow | None, now: datetime) -> datetime:
