@@ -205,7 +205,7 @@ async def test_a_restart_keeps_story_ids_for_new_items_of_the_same_story(
     assert (await story_of(db, [first[1]]))[0] != ids[0]
 
 
-async def test_only_one_process_assigns_at_a_time(db: Database, clock: FakeClock) -> None:
+async def test_only_one_process_assigns_at_a_time(db: Database, db_url: str, clock: FakeClock) -> None:
     feed_ids = [await add_feed(db, f"o{i}.example") for i in range(4)]
     items: list[int] = []
     for i, feed_id in enumerate(feed_ids):
@@ -215,8 +215,9 @@ async def test_only_one_process_assigns_at_a_time(db: Database, clock: FakeClock
             [NewItem(f"{t} ({i})", f"https://o{i}.example/{n}", T0) for n, t in enumerate(OTHERS + QUAKE)],
             seen=T0,
         )
+    other_db = Database(db_url)  # another process's connections
     a = assigner_for(db, clock, owner="a", batch_size=5)
-    b = assigner_for(db, clock, owner="b", batch_size=5)
+    b = assigner_for(other_db, clock, owner="b", batch_size=5)
     try:
         counts = await asyncio.gather(a.assign_pending(clock()), b.assign_pending(clock()))
         assert sorted(counts) == [0, len(items)]
@@ -244,6 +245,7 @@ async def test_only_one_process_assigns_at_a_time(db: Database, clock: FakeClock
     finally:
         await a.close()
         await b.close()
+        await other_db.close()
     assert None not in await story_of(db, items)
     quake_story = (await story_of(db, [items[len(OTHERS)]]))[0]
     assert (await story_of(db, late))[0] == quake_story
@@ -289,3 +291,57 @@ async def test_run_loop_assigns_new_items_when_notified(db: Database, clock: Fak
         await assigner.close()
     async with db.session() as conn:
         assert (await conn.execute(select(grouper_state.c.last_item_id))).scalar_one() == ids[0]
+
+
+async def test_a_batch_renames_merged_stories_and_is_fenced_by_the_lease(db: Database) -> None:
+    from bot.storage.stories import BatchWrite, StoryStore, StorySummary
+    from bot.storage.story_tables import channel_alerts
+
+    store = StoryStore(db)
+    feed_id = await add_feed(db, "a.example")
+    ids = await add_items(
+        db, feed_id, [NewItem(t, f"https://a.example/{i}", T0) for i, t in enumerate(QUAKE)], seen=T0
+    )
+    until = T0 + timedelta(minutes=2)
+    assert await store.acquire_lease("test", "me", now=T0, until=until)
+    assert not await store.acquire_lease("test", "other", now=T0, until=until)
+
+    def summary(story_id: str, count: int) -> StorySummary:
+        return StorySummary(story_id, T0, T0, count, 1, f"title {story_id}")
+
+    first = BatchWrite(
+        assignments=[(ids[0], "s1"), (ids[1], "s1"), (ids[2], "s2"), (ids[3], "s2")],
+        merged={},
+        stories=[summary("s1", 2), summary("s2", 2)],
+    )
+    assert await store.write_batch(first, lease="test", owner="me", now=T0, lease_until=until)
+    async with db.session() as conn:
+        for channel, story in ((1, "s2"), (2, "s2"), (2, "s1")):
+            await conn.execute(
+                channel_alerts.insert().values(
+                    channel_id=channel,
+                    story_id=story,
+                    kind="breaking",
+                    source_count=3,
+                    dedup_key=f"alert:{channel}:{story}:breaking",
+                    alerted_at=T0,
+                    updated_at=T0,
+                )
+            )
+
+    # Someone else's batch (or ours after the lease ran out) writes nothing.
+    late = BatchWrite(assignments=[(ids[0], "s9")], merged={}, stories=[])
+    assert not await store.write_batch(late, lease="test", owner="other", now=T0, lease_until=until)
+    assert not await store.write_batch(late, lease="test", owner="me", now=until, lease_until=until)
+
+    merge = BatchWrite(assignments=[], merged={"s2": "s1"}, stories=[summary("s1", 4)])
+    assert await store.write_batch(merge, lease="test", owner="me", now=T0, lease_until=until)
+    assert await story_of(db, ids) == ["s1"] * 4
+    async with db.session() as conn:
+        rows = (await conn.execute(select(stories.c.id, stories.c.item_count, stories.c.title))).all()
+        alerts = sorted(
+            (await conn.execute(select(channel_alerts.c.channel_id, channel_alerts.c.story_id))).all()
+        )
+    assert rows == [("s1", 4, "title s1")]
+    # Channel 1's alert follows the story; channel 2 already had one about s1: its s2 row stays.
+    assert alerts == [(1, "s1"), (2, "s1"), (2, "s2")]
