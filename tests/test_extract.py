@@ -194,13 +194,21 @@ def test_metadata_fallbacks_without_open_graph() -> None:
     assert article.image_url is None
 
 
-def test_date_without_time_is_a_naive_midnight() -> None:
+def test_date_without_time_is_noon_utc() -> None:
     head = '<title>Water bill passes</title><meta name="date" content="2023-11-05">'
 
     article = extract(page(article_div(), head), "https://example.com/water")
 
-    assert article.published == datetime(2023, 11, 5)
-    assert article.published.tzinfo is None
+    # Aware like every Article date, and the same calendar day for readers from UTC-11 to UTC+11.
+    assert article.published == datetime(2023, 11, 5, 12, tzinfo=UTC)
+
+
+def test_time_without_zone_is_taken_as_utc() -> None:
+    head = '<meta property="article:published_time" content="2024-03-01T09:15:00">'
+
+    article = extract(page(article_div(), head), "https://example.com/water")
+
+    assert article.published == datetime(2024, 3, 1, 9, 15, tzinfo=UTC)
 
 
 def test_offset_in_meta_time_is_kept() -> None:

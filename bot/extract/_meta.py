@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import re
-from datetime import datetime
+from datetime import UTC, datetime
 from urllib.parse import urljoin, urlsplit
 
 from htmldate import find_date
@@ -64,7 +64,8 @@ def parse_timestamp(value: str) -> datetime | None:
         parsed = datetime.fromisoformat(value.replace(" ", "T", 1))
     except ValueError:
         return None
-    return parsed
+    # A time without a zone: UTC is the least surprising guess, and every Article date is aware.
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
 
 
 def _json_ld_dates(tree: HtmlElement) -> list[str]:
@@ -90,11 +91,15 @@ def _json_ld_dates(tree: HtmlElement) -> list[str]:
 
 
 def date_only(value: str | None) -> datetime | None:
-    """trafilatura's ``YYYY-MM-DD`` as a naive midnight: the page gave no time nor zone."""
+    """trafilatura's ``YYYY-MM-DD`` at noon UTC: the page gave no time nor zone.
+
+    Noon rather than midnight keeps the same calendar day in every time zone from
+    UTC-11 to UTC+11, where Discord shows the date to each reader.
+    """
     if not value:
         return None
     try:
-        return datetime.strptime(value[:10], "%Y-%m-%d")
+        return datetime.strptime(value[:10], "%Y-%m-%d").replace(hour=12, tzinfo=UTC)
     except ValueError:
         return None
 
