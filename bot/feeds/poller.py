@@ -124,12 +124,18 @@ class _Counts:
         return PollStats(**values, elapsed_s=elapsed_s)
 
 
+#: ``(entry_key, link_key)`` of each entry of a parsed feed, in entry order.
+EntryKeys = tuple[tuple[str, str | None], ...]
+
+
 @dataclass(frozen=True, slots=True)
 class _Parsed:
     """A changed feed, parsed; turned into a :class:`CheckChanged` once seen keys are known."""
 
     feed: DueFeed
     parsed: ParsedFeed
+    #: ``(entry_key, link_key)`` of each entry, computed with the parse.
+    keys: EntryKeys
     etag: str | None
     last_modified: str | None
     body_hash: str
@@ -152,6 +158,14 @@ def parse_for_posting(body: bytes, url: str, content_type: str | None) -> Parsed
     parsed = parse_feed(body, url=url, content_type=content_type)
     entries = tuple(dataclasses.replace(e, content_html=None) for e in parsed.entries)
     return dataclasses.replace(parsed, entries=entries)
+
+
+def parse_with_keys(body: bytes, url: str, content_type: str | None) -> tuple[ParsedFeed, EntryKeys]:
+    """:func:`parse_for_posting` plus each entry's ``(entry_key, link_key)``: URL
+    canonicalisation is CPU work too, better done in the worker than on the event loop.
+    """
+    parsed = parse_for_posting(body, url, content_type)
+    return parsed, tuple((entry_key(e), link_key(e)) for e in parsed.entries)
 
 
 async def parse_off_loop(executor: Executor | None, result: FetchResult) -> ParsedFeed:
@@ -245,48 +259,61 @@ class FeedPoller:
         """Check every feed due at ``now`` once, and write what came of it. Raises
         :class:`StorageError` only when feeds cannot even be claimed.
         """
-        started = asyncio.get_running_loop().time()
+        loop = asyncio.get_running_loop()
+        started = loop.time()
         counts = _Counts()
         lease_until = now + timedelta(seconds=LEASE_S)
-        buffer: deque[DueFeed] = deque()
-        exhausted = False
-        claim_lock = asyncio.Lock()
-        flush_lock = asyncio.Lock()
+        concurrency = self._settings.poll_concurrency
+        # The producer claims the next batch while the workers fetch the current one.
+        queue: asyncio.Queue[DueFeed | None] = asyncio.Queue(maxsize=CLAIM_BATCH)
         pending: list[CheckOutcome | _Parsed] = []
+        writes: deque[asyncio.Task[None]] = deque()
+        write_lock = asyncio.Lock()
         self._forget_hosts(now)
 
-        async def next_feed() -> DueFeed | None:
-            nonlocal exhausted
-            async with claim_lock:
-                if not buffer and not exhausted:
+        async def produce() -> None:
+            try:
+                while True:
                     batch = await self._store.claim_due(now, limit=CLAIM_BATCH, lease_until=lease_until)
                     counts.claimed += len(batch)
-                    buffer.extend(batch)
-                    exhausted = len(batch) < CLAIM_BATCH
-                return buffer.popleft() if buffer else None
+                    for feed in batch:
+                        await queue.put(feed)
+                    if len(batch) < CLAIM_BATCH:
+                        return
+            finally:
+                for _ in range(concurrency):
+                    await queue.put(None)
 
-        async def flush() -> None:
-            async with flush_lock:
-                batch = pending[:]
+        async def write(batch: list[CheckOutcome | _Parsed]) -> None:
+            async with write_lock:  # FIFO: batches are written in the order they were made
+                await self._write(batch, now, counts)
+
+        async def start_write() -> None:
+            if pending:
+                writes.append(asyncio.create_task(write(pending[:])))
                 pending.clear()
-                if batch:
-                    await self._write(batch, now, counts)
+            # Back-pressure: parsed feeds wait in memory only while two batches are written.
+            while len(writes) > 2:
+                await writes.popleft()
 
         async def worker() -> None:
-            while (feed := await next_feed()) is not None:
+            while (feed := await queue.get()) is not None:
                 pending.append(await self._check_guarded(feed, now, counts))
                 if len(pending) >= FLUSH_BATCH:
-                    await flush()
+                    await start_write()
 
-        workers = [asyncio.create_task(worker()) for _ in range(self._settings.poll_concurrency)]
+        producer = asyncio.create_task(produce())
+        workers = [asyncio.create_task(worker()) for _ in range(concurrency)]
         try:
             await asyncio.gather(*workers)
+            await producer  # raises StorageError when claiming failed
         finally:
-            for task in workers:
+            for task in (producer, *workers):
                 task.cancel()
-            # What was checked is written even when claiming failed halfway.
-            await asyncio.shield(flush())
-        return counts.freeze(asyncio.get_running_loop().time() - started)
+            # What was checked is written, even when claiming failed halfway.
+            await asyncio.shield(start_write())
+            await asyncio.shield(asyncio.gather(*writes))
+        return counts.freeze(loop.time() - started)
 
     # --- one feed ------------------------------------------------------------------------
 
@@ -323,13 +350,16 @@ class FeedPoller:
                 feed.id, result.etag, result.last_modified, self._next(now, result, feed.update_hint_s)
             )
         try:
-            parsed = await parse_off_loop(self._executor, result)
+            parsed, keys = await asyncio.get_running_loop().run_in_executor(
+                self._executor, parse_with_keys, result.body, result.final_url, result.content_type
+            )
         except FeedError as e:
             return self._failure(feed, e, now, counts)
         counts.parsed += 1
         return _Parsed(
             feed=feed,
             parsed=parsed,
+            keys=keys,
             etag=result.etag,
             last_modified=result.last_modified,
             body_hash=digest,
@@ -472,7 +502,7 @@ class FeedPoller:
     ) -> list[CheckOutcome]:
         keyed: dict[int, list[tuple[FeedEntry, str, str | None]]] = {}
         for p in parsed:
-            keyed[p.feed.id] = [(e, entry_key(e), link_key(e)) for e in p.parsed.entries]
+            keyed[p.feed.id] = [(e, k, lk) for e, (k, lk) in zip(p.parsed.entries, p.keys, strict=True)]
         seen = await self._store.seen_keys(
             {fid: ([k for _, k, _ in rows], [lk for _, _, lk in rows if lk]) for fid, rows in keyed.items()}
         )
@@ -491,9 +521,11 @@ class FeedPoller:
         articles = await self._extract_all(decisions, subs)
         outcomes: list[CheckOutcome] = []
         for p, new in decisions:
-            by_key = {}
+            by_key: dict[str, tuple[FeedEntry, str | None]] = {}
+            key_of: dict[int, str] = {}
             for entry, key, lkey in keyed[p.feed.id]:
                 by_key.setdefault(key, (entry, lkey))
+                key_of[id(entry)] = key
             known_links = new.remember_link_keys | seen[p.feed.id][1]
             items = tuple(
                 item_row(entry, key, lkey if lkey in known_links else None)
@@ -509,7 +541,7 @@ class FeedPoller:
                     if entry_filter is not None and not entry_filter.matches(entry):
                         continue
                     article = articles.get(entry.link) if sub.extract and entry.link else None
-                    messages.append(post(sub, entry, source, article))
+                    messages.append(post(sub, entry, source, article, key=key_of.get(id(entry))))
             counts.posts += len(messages)
             outcomes.append(
                 CheckChanged(
@@ -596,7 +628,12 @@ def item_row(entry: FeedEntry, key: str, lkey: str | None) -> ItemRow:
 
 
 def post(
-    sub: SubscriptionRecord, entry: FeedEntry, source: FeedInfo, article: Article | None
+    sub: SubscriptionRecord,
+    entry: FeedEntry,
+    source: FeedInfo,
+    article: Article | None,
+    *,
+    key: str | None = None,
 ) -> OutboxMessage:
     """The outbox row posting ``entry`` to ``sub``'s channel. The dedup key makes a second
     enqueue of the same item for the same subscription a no-op.
@@ -605,7 +642,7 @@ def post(
         channel_id=sub.channel_id,
         guild_id=sub.guild_id,
         kind="feed_item",
-        dedup_key=post_dedup_key(sub.id, entry_key(entry)),
+        dedup_key=post_dedup_key(sub.id, key if key is not None else entry_key(entry)),
         spec=feed_item_message(entry, source, article=article),
     )
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, case, delete, exists, func, or_, select, update
+from sqlalchemy import bindparam, case, delete, exists, func, or_, select, union_all, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.storage.database import Database
@@ -27,8 +27,8 @@ from bot.storage.schema import UTCDateTime, insert
 
 ACTIVE = "active"
 PAUSED = "paused"
-# Keys per IN (...) list: far below SQLite's and asyncpg's 32,767 parameters.
-_IN_CHUNK = 500
+# Parameters per IN (...) list: far below SQLite's and asyncpg's 32,767.
+_IN_CHUNK = 5000
 # PostgreSQL refuses NUL in text; a feed may still contain one.
 _NUL = "\x00"
 
@@ -352,21 +352,23 @@ class FeedStore:
         for a batch of changed feeds.
         """
         result: dict[int, tuple[set[str], set[str]]] = {fid: (set(), set()) for fid in wanted}
-        pairs = [(fid, key, True) for fid, (keys, _) in wanted.items() for key in keys]
-        pairs += [(fid, key, False) for fid, (_, lkeys) in wanted.items() for key in lkeys]
+        columns = (feed_items.c.feed_id, feed_items.c.entry_key, feed_items.c.link_key)
         async with self._db.session() as conn:
-            for chunk in _chunks(pairs, _IN_CHUNK):
-                feed_ids = sorted({fid for fid, _, _ in chunk})
-                keys = sorted({key for _, key, is_entry in chunk if is_entry})
-                lkeys = sorted({key for _, key, is_entry in chunk if not is_entry})
-                conditions = []
-                if keys:
-                    conditions.append(feed_items.c.entry_key.in_(keys))
-                if lkeys:
-                    conditions.append(feed_items.c.link_key.in_(lkeys))
-                stmt = select(feed_items.c.feed_id, feed_items.c.entry_key, feed_items.c.link_key).where(
-                    feed_items.c.feed_id.in_(feed_ids), or_(*conditions)
-                )
+            for group in _key_groups(wanted):
+                # One indexed lookup per feed and kind of key, sent as one UNION ALL: "feed_id
+                # IN (...) AND key IN (...)" makes the planner probe every combination, an OR
+                # of the two indexes makes it scan, and row-value IN is slow on PostgreSQL.
+                lookups = [
+                    select(*columns).where(feed_items.c.feed_id == fid, column.in_(sorted(set(values))))
+                    for fid in group
+                    for column, values in zip(
+                        (feed_items.c.entry_key, feed_items.c.link_key), wanted[fid], strict=True
+                    )
+                    if values
+                ]
+                if not lookups:
+                    continue
+                stmt = union_all(*lookups) if len(lookups) > 1 else lookups[0]
                 for row in await conn.execute(stmt):
                     seen, seen_links = result[row.feed_id]
                     seen.add(row.entry_key)
@@ -855,6 +857,23 @@ def _clean(text: str | None) -> str | None:
     if text is None or _NUL not in text:
         return text
     return text.replace(_NUL, "")
+
+
+def _key_groups(wanted: dict[int, tuple[Sequence[str], Sequence[str]]]) -> Iterable[list[int]]:
+    """Feed ids in groups of at most 100 (SQLite allows 500 SELECTs in a UNION) whose keys
+    stay under :data:`_IN_CHUNK` parameters per query.
+    """
+    group: list[int] = []
+    size = 0
+    for fid, (keys, lkeys) in wanted.items():
+        weight = len(keys) + len(lkeys) + 2
+        if group and (size + weight > _IN_CHUNK or len(group) >= 100):
+            yield group
+            group, size = [], 0
+        group.append(fid)
+        size += weight
+    if group:
+        yield group
 
 
 def _chunks(values: Sequence[Any], size: int) -> Iterable[Sequence[Any]]:
