@@ -71,7 +71,7 @@ class DigestScheduler:
             return
         scheduler = AsyncIOScheduler(timezone=UTC)
         scheduler.add_job(
-            self.tick,
+            self._job,
             IntervalTrigger(seconds=self._tick_s, timezone=UTC),
             id=_JOB_ID,
             next_run_time=datetime.now(UTC),
@@ -87,9 +87,15 @@ class DigestScheduler:
         """Stop ticking and wait for a tick in progress to finish."""
         scheduler, self._scheduler = self._scheduler, None
         if scheduler is not None:
-            scheduler.shutdown(wait=False)
+            scheduler.shutdown(wait=False)  # takes effect at the loop's next iteration
+            await asyncio.sleep(0)
         async with self._lock:  # the tick in flight, if any
             pass
+
+    async def _job(self) -> None:
+        # A run apscheduler submitted just before stop() must not start a tick after it.
+        if self._scheduler is not None:
+            await self.tick()
 
     async def tick(self) -> FireStats | None:
         """Fire what is due now; never raises (errors are logged). Returns None if a tick was running."""
