@@ -247,12 +247,11 @@ class StoryAssigner:
             self.stats.replayed += len(rows)
             if grouped.corrections or grouped.merged:
                 await self._write(grouped, now, touched=False)
-        if self._unsaved_items or saved is None:
-            log.info(
-                "story assigner: loaded %s, replayed %d items",
-                "saved state" if saved else "empty state",
-                self.stats.replayed,
-            )
+        log.info(
+            "story assigner: loaded %s, replayed %d items grouped after it",
+            f"the state saved at {saved.saved_at.isoformat()}" if saved else "an empty state",
+            self._unsaved_items,
+        )
 
     # --- assignment ----------------------------------------------------------------------
 
