@@ -164,6 +164,8 @@ class StoryAssigner:
             try:
                 if self._grouper is None:
                     await self._load(now)
+                    if self._grouper is None:
+                        return 0
                 return await self._assign_all(now)
             except BaseException:
                 self._grouper = None  # may hold items that were never committed
@@ -245,8 +247,8 @@ class StoryAssigner:
             self._last_item_id = rows[-1].id
             self._unsaved_items += len(rows)
             self.stats.replayed += len(rows)
-            if grouped.corrections or grouped.merged:
-                await self._write(grouped, now, touched=False)
+            if (grouped.corrections or grouped.merged) and not await self._write(grouped, now, touched=False):
+                return  # lease lost while replaying: another process leads now
         log.info(
             "story assigner: loaded %s, replayed %d items grouped after it",
             f"the state saved at {saved.saved_at.isoformat()}" if saved else "an empty state",
