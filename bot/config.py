@@ -138,6 +138,30 @@ class FeedSettings(_Section):
     """Subscriptions one server may have."""
 
 
+class StorySettings(_Section):
+    batch_size: int = Field(500, ge=1)
+    """New items grouped into stories per batch."""
+    idle_s: float = Field(10.0, gt=0)
+    """Seconds between looks for new items when nothing woke the grouper."""
+
+
+class DigestSettings(_Section):
+    tick_s: float = Field(30.0, gt=0)
+    """Seconds between two looks for due digests."""
+    grace_s: int = Field(3600, ge=0)
+    """A digest that fell due while the bot was down is still posted this many seconds late."""
+
+
+class AlertConfig(_Section):
+    max_keywords: int = Field(25, ge=1)
+    """Topic keywords one channel may set."""
+
+
+class TestingSettings(_Section):
+    clock_file: str | None = None
+    """For end-to-end tests only: read the current time from this file (ISO 8601)."""
+
+
 class HealthSettings(_Section):
     heartbeat_file: str = "./data/heartbeat"
     """File the running bot touches every 30 s while connected; `newsdesk health` checks it."""
@@ -155,8 +179,12 @@ class Settings(_Section):
     cache: CacheSettings = CacheSettings()
     commands: CommandSettings = CommandSettings()
     feeds: FeedSettings = FeedSettings()
+    stories: StorySettings = StorySettings()
+    digests: DigestSettings = DigestSettings()
+    alerts: AlertConfig = AlertConfig()
     log: LogSettings = LogSettings()
     health: HealthSettings = HealthSettings()
+    testing: TestingSettings = TestingSettings()
 
 
 def find_config_file(path: str | os.PathLike[str] | None, environ: Mapping[str, str]) -> Path | None:

@@ -11,14 +11,20 @@ import multiprocessing
 from concurrent.futures import ProcessPoolExecutor
 from types import TracebackType
 
+from bot.alerts.service import AlertService
 from bot.articles import ArticleService
+from bot.clock import clock_from
 from bot.config import Settings
+from bot.delivery.publisher import Publisher
+from bot.digests.scheduler import DigestScheduler
+from bot.digests.service import DigestService
 from bot.extract import ExtractorPool
 from bot.feeds.poller import FeedPoller
 from bot.feeds.service import FeedService
 from bot.fetch import Fetcher
 from bot.storage import ArticleCache, Database
 from bot.storage.outbox import OutboxStore
+from bot.stories.service import StoryAssigner
 
 log = logging.getLogger(__name__)
 
@@ -26,8 +32,10 @@ log = logging.getLogger(__name__)
 class Newsdesk:
     """Every service of the bot, wired together. Use as ``async with Newsdesk(settings) as core``."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, *, publisher: Publisher | None = None) -> None:
+        """``publisher`` edits posted alerts in place; without one, alerts are only posted."""
         self.settings = settings
+        self.clock = clock_from(settings.testing.clock_file)
         self.db = Database(settings.database.url, echo=settings.database.echo)
         self.fetcher = Fetcher(settings.fetch)
         self.extractor = ExtractorPool(settings.extract.workers, settings.extract.timeout_s)
@@ -48,6 +56,20 @@ class Newsdesk:
             self.db, self.fetcher, settings.feeds, parse_executor=self.parse_executor, extractor=self.articles
         )
         self.outbox = OutboxStore(self.db)
+        self.alerts = AlertService(
+            self.db, publisher=publisher, clock=self.clock, max_keywords=settings.alerts.max_keywords
+        )
+        self.stories = StoryAssigner(
+            self.db,
+            clock=self.clock,
+            on_assigned=self.alerts.check_stories,
+            batch_size=settings.stories.batch_size,
+            idle_s=settings.stories.idle_s,
+        )
+        self.digests = DigestService(self.db)
+        self.digest_scheduler = DigestScheduler(
+            self.digests, clock=self.clock, tick_s=settings.digests.tick_s, grace_s=settings.digests.grace_s
+        )
 
     async def start(self) -> None:
         """Bring the database schema up to date. Raises StorageError."""
@@ -59,7 +81,14 @@ class Newsdesk:
         # Each is closed even if another fails: a half-closed bot must not leak processes.
         self.poller.stop()
         self.parse_executor.shutdown(wait=False, cancel_futures=True)
-        for closer in (self.fetcher.close, self.extractor.close, self.db.close):
+        closers = (
+            self.digest_scheduler.stop,
+            self.stories.close,
+            self.fetcher.close,
+            self.extractor.close,
+            self.db.close,
+        )
+        for closer in closers:
             try:
                 await closer()
             except Exception:

@@ -23,7 +23,7 @@ from cogs.publisher import DiscordPublisher
 
 log = logging.getLogger(__name__)
 
-EXTENSIONS: tuple[str, ...] = ("cogs.delivery", "cogs.fetch", "cogs.feeds")
+EXTENSIONS: tuple[str, ...] = ("cogs.delivery", "cogs.fetch", "cogs.feeds", "cogs.digests", "cogs.alerts")
 
 
 def point_at(settings: DiscordSettings) -> None:
@@ -57,7 +57,7 @@ class NewsdeskBot(commands.Bot):
             application_id=settings.discord.application_id,
         )
         self.settings = settings
-        self.core = core or Newsdesk(settings)
+        self.core = core or Newsdesk(settings, publisher=DiscordPublisher(self))
         self.heartbeat_file = Path(settings.health.heartbeat_file)
         self.dispatcher = OutboxDispatcher(
             self.core.outbox,

@@ -41,20 +41,25 @@ class Feeds(commands.Cog):
 
     def __init__(self, bot: NewsdeskBot) -> None:
         self.bot = bot
-        self._poller_task: asyncio.Task[None] | None = None
+        self._tasks: list[asyncio.Task[None]] = []
 
     @property
     def feeds(self) -> FeedService:
         return self.bot.core.feeds
 
     async def cog_load(self) -> None:
-        self._poller_task = asyncio.create_task(self.bot.core.poller.run(), name="feed-poller")
+        # The poller stores new items; the story assigner groups them (and raises alerts).
+        self._tasks = [
+            asyncio.create_task(self.bot.core.poller.run(), name="feed-poller"),
+            asyncio.create_task(self.bot.core.stories.run(), name="story-assigner"),
+        ]
 
     async def cog_unload(self) -> None:
         self.bot.core.poller.stop()
-        if self._poller_task is not None:
-            self._poller_task.cancel()
-            await asyncio.gather(self._poller_task, return_exceptions=True)
+        await self.bot.core.stories.stop()
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
 
     # --- commands ---------------------------------------------------------------------
 
