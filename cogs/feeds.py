@@ -96,6 +96,7 @@ class Feeds(commands.Cog):
             interaction.guild_id, channel_id, feed_url, user_id=interaction.user.id, extract=extract
         )
         self.bot.wake_delivery()
+        self.bot.core.poller.wake()  # its next check is due in seconds, not at the next nap's end
         await interaction.followup.send(**subscribed_message(result, channel_id), ephemeral=True)
 
     @feed.command(name="remove", description="Stop following a feed")
@@ -147,6 +148,7 @@ class Feeds(commands.Cog):
     @manager_only()
     async def resume(self, interaction: discord.Interaction, subscription: str) -> None:
         status = await self.feeds.resume(interaction.guild_id, parse_subscription_id(subscription))
+        self.bot.core.poller.wake()
         await interaction.response.send_message(
             f"Resumed; the feed will be checked shortly.\n{status_line(status)}", ephemeral=True
         )
@@ -179,6 +181,7 @@ class Feeds(commands.Cog):
         report = await self.feeds.import_opml(
             interaction.guild_id, target.id, data, user_id=interaction.user.id, progress=progress
         )
+        self.bot.core.poller.wake()
         await interaction.edit_original_response(content=import_report_text(report, target.id))
 
     @feed.command(name="export", description="Download this server's feeds as an OPML file")

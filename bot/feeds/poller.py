@@ -17,7 +17,6 @@ a bad feed records a clear ``last_error`` and never stops the pass.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
 import hashlib
 import logging
@@ -222,6 +221,7 @@ class FeedPoller:
         self._extractor = extractor
         self._rng = rng or random.Random()
         self._stopping = asyncio.Event()
+        self._woken = asyncio.Event()
         # host -> when it may be asked again (per_host_spacing_s); forgotten once in the past.
         self._host_free_at: dict[str, datetime] = {}
         self._filters: OrderedDict[tuple[tuple[str, ...], tuple[str, ...]], EntryFilter] = OrderedDict()
@@ -248,8 +248,22 @@ class FeedPoller:
             except Exception:
                 log.exception("feed poll pass failed; trying again in %.0f s", idle_s)
                 delay = idle_s
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stopping.wait(), delay)
+            await self._sleep(delay)
+
+    async def _sleep(self, delay: float) -> None:
+        """Wait ``delay`` seconds, or less if :meth:`wake` or :meth:`stop` is called."""
+        stopping = asyncio.ensure_future(self._stopping.wait())
+        woken = asyncio.ensure_future(self._woken.wait())
+        try:
+            await asyncio.wait({stopping, woken}, timeout=delay, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stopping.cancel()
+            woken.cancel()
+            self._woken.clear()
+
+    def wake(self) -> None:
+        """Look for due feeds now (a feed was just added or resumed) instead of after the nap."""
+        self._woken.set()
 
     def stop(self) -> None:
         """Ask :meth:`run` to return after the current pass."""
