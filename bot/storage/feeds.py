@@ -29,6 +29,11 @@ ACTIVE = "active"
 PAUSED = "paused"
 # Parameters per IN (...) list: far below SQLite's and asyncpg's 32,767.
 _IN_CHUNK = 5000
+# Feeds whose seen keys one query looks up (two SELECTs each; SQLite allows 500 in a UNION).
+_FEEDS_PER_LOOKUP = 50
+_NO_ITEM = select(feed_items.c.feed_id, feed_items.c.entry_key, feed_items.c.link_key).where(
+    feed_items.c.feed_id == -1, feed_items.c.entry_key.in_([""])
+)
 # PostgreSQL refuses NUL in text; a feed may still contain one.
 _NUL = "\x00"
 
@@ -359,17 +364,18 @@ class FeedStore:
                 # IN (...) AND key IN (...)" makes the planner probe every combination, an OR
                 # of the two indexes makes it scan, and row-value IN is slow on PostgreSQL.
                 lookups = [
-                    select(*columns).where(feed_items.c.feed_id == fid, column.in_(sorted(set(values))))
+                    select(*columns).where(
+                        feed_items.c.feed_id == fid, column.in_(sorted(set(values) or {""}))
+                    )
                     for fid in group
                     for column, values in zip(
                         (feed_items.c.entry_key, feed_items.c.link_key), wanted[fid], strict=True
                     )
-                    if values
                 ]
-                if not lookups:
-                    continue
-                stmt = union_all(*lookups) if len(lookups) > 1 else lookups[0]
-                for row in await conn.execute(stmt):
+                # Always the same shape (padded with lookups that find nothing), so the statement
+                # is compiled once and cached, not once per batch (CPU and memory).
+                lookups += [_NO_ITEM] * (2 * _FEEDS_PER_LOOKUP - len(lookups))
+                for row in await conn.execute(union_all(*lookups)):
                     seen, seen_links = result[row.feed_id]
                     seen.add(row.entry_key)
                     if row.link_key is not None:
@@ -860,14 +866,14 @@ def _clean(text: str | None) -> str | None:
 
 
 def _key_groups(wanted: dict[int, tuple[Sequence[str], Sequence[str]]]) -> Iterable[list[int]]:
-    """Feed ids in groups of at most 100 (SQLite allows 500 SELECTs in a UNION) whose keys
-    stay under :data:`_IN_CHUNK` parameters per query.
+    """Feed ids in groups of at most :data:`_FEEDS_PER_LOOKUP` whose keys stay under
+    :data:`_IN_CHUNK` parameters per query.
     """
     group: list[int] = []
     size = 0
     for fid, (keys, lkeys) in wanted.items():
         weight = len(keys) + len(lkeys) + 2
-        if group and (size + weight > _IN_CHUNK or len(group) >= 100):
+        if group and (size + weight > _IN_CHUNK or len(group) >= _FEEDS_PER_LOOKUP):
             yield group
             group, size = [], 0
         group.append(fid)
