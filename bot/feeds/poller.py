@@ -59,6 +59,9 @@ log = logging.getLogger(__name__)
 #: New items posted from one poll at most (newest kept): a feed that rewrites every guid and
 #: link at once must not flood its channels.
 MAX_POSTS_PER_POLL = 30
+#: Entries read from one feed at most (feeds list newest first): a 5 MB archive feed of 20,000
+#: entries must not cost 20,000 rows and lookups per poll.
+MAX_ENTRIES = 500
 #: How long a claimed feed stays leased to this process (a crashed poller's feeds come back).
 LEASE_S = 900
 #: Feeds claimed per query, and outcomes written per transaction.
@@ -152,10 +155,11 @@ def body_hash(body: bytes) -> str:
 
 def parse_for_posting(body: bytes, url: str, content_type: str | None) -> ParsedFeed:
     """:func:`parse_feed` without the entries' full HTML (posts use the summary), so less
-    crosses the process boundary. Top-level, so a process pool can run it.
+    crosses the process boundary, and without entries past :data:`MAX_ENTRIES`. Top-level, so
+    a process pool can run it.
     """
     parsed = parse_feed(body, url=url, content_type=content_type)
-    entries = tuple(dataclasses.replace(e, content_html=None) for e in parsed.entries)
+    entries = tuple(dataclasses.replace(e, content_html=None) for e in parsed.entries[:MAX_ENTRIES])
     return dataclasses.replace(parsed, entries=entries)
 
 

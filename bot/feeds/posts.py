@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from typing import Protocol
+from urllib.parse import urlsplit
 
 from bot.delivery.message import AUTHOR_LIMIT, TITLE_LIMIT, EmbedSpec, MessageSpec
 from bot.feeds.types import FeedEntry
@@ -127,8 +128,6 @@ def _http(url: str | None) -> str | None:
 
 
 def _host(url: str) -> str:
-    from urllib.parse import urlsplit
-
     try:
         return urlsplit(url).hostname or url
     except ValueError:

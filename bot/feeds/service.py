@@ -155,7 +155,11 @@ class FeedService:
                 raise FeedParseError(f"{result.final_url} is not a readable feed: {e}") from e
             else:
                 return FeedCandidates(url=url, direct=True, candidates=(_candidate(result, parsed),))
-        links = [link.url for link in discover_feed_links(result.text(), result.final_url)]
+        # lxml on a page of up to fetch.max_bytes: off the event loop.
+        found = await asyncio.get_running_loop().run_in_executor(
+            None, discover_feed_links, result.text(), result.final_url
+        )
+        links = [link.url for link in found]
         candidates = await self._validate_all(links[:MAX_CANDIDATES])
         if not candidates:
             candidates = await self._probe_common_paths(result.final_url)
@@ -383,16 +387,15 @@ class FeedService:
         total = len(opml.feeds)
         done = 0
         semaphore = asyncio.Semaphore(VALIDATE_CONCURRENCY)
-        lock = asyncio.Lock()  # subscriptions count against the guild limit one at a time
 
         async def one(feed: OpmlFeed) -> None:
             nonlocal done
             async with semaphore:
                 try:
-                    async with lock:
-                        await self._subscribe(
-                            guild_id, channel_id, feed.url, user_id=user_id, extract=False, post_count=0
-                        )
+                    # The guild limit is checked again inside each subscription's transaction.
+                    await self._subscribe(
+                        guild_id, channel_id, feed.url, user_id=user_id, extract=False, post_count=0
+                    )
                     added.append(feed.url)
                 except AlreadySubscribedError:
                     skipped.append(feed.url)
