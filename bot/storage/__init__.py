@@ -17,6 +17,7 @@ from bot.errors import StorageError
 from bot.storage import feed_tables, outbox_tables, story_tables  # noqa: F401
 from bot.storage.article_cache import ArticleCache
 from bot.storage.database import Database
+from bot.storage.feeds import FeedStore, SubscriptionStatus
 from bot.storage.interfaces import ArticleCacheStore, CachedArticle
 from bot.storage.migrate import head_revision
 
@@ -25,6 +26,8 @@ __all__ = [
     "ArticleCacheStore",
     "CachedArticle",
     "Database",
+    "FeedStore",
     "StorageError",
+    "SubscriptionStatus",
     "head_revision",
 ]
