@@ -11,7 +11,7 @@ from sqlalchemy import update
 from bot.delivery.message import EmbedSpec, MessageSpec
 from bot.delivery.policy import NONCE_MAX_LENGTH, RetryPolicy, base36, nonce_for, shard_of
 from bot.storage import Database
-from bot.storage.outbox import OutboxMessage, OutboxStore, enqueue
+from bot.storage.outbox import OutboxMessage, OutboxRow, OutboxStore, enqueue
 from bot.storage.outbox_tables import outbox
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
@@ -19,11 +19,15 @@ LEASE = timedelta(minutes=2)
 
 
 def message(channel_id: int, key: str, *, guild_id: int | None = 1, text: str | None = None) -> OutboxMessage:
-    spec = MessageSpec(content=text or key, embeds=(EmbedSpec(title=f"title {key}", url="https://example.com/a"),))
+    spec = MessageSpec(
+        content=text or key, embeds=(EmbedSpec(title=f"title {key}", url="https://example.com/a"),)
+    )
     return OutboxMessage(channel_id=channel_id, guild_id=guild_id, kind="feed_item", dedup_key=key, spec=spec)
 
 
-async def claim(store: OutboxStore, *, owner: str = "a", now: datetime = NOW, limit: int = 10, **kwargs: object):
+async def claim(
+    store: OutboxStore, *, owner: str = "a", now: datetime = NOW, limit: int = 10, **kwargs: object
+) -> list[OutboxRow]:
     return await store.claim(owner=owner, now=now, lease=LEASE, limit=limit, **kwargs)  # type: ignore[arg-type]
 
 
@@ -41,7 +45,8 @@ def test_nonce_is_short_deterministic_and_distinct() -> None:
 
 def test_retry_delay_doubles_up_to_the_ceiling() -> None:
     policy = RetryPolicy(base_s=2, max_s=60)
-    assert [policy.delay(n).total_seconds() for n in (0, 1, 2, 3, 4, 5, 6, 1000)] == [2, 2, 4, 8, 16, 32, 60, 60]
+    delays = [policy.delay(n).total_seconds() for n in (0, 1, 2, 3, 4, 5, 6, 1000)]
+    assert delays == [2, 2, 4, 8, 16, 32, 60, 60]
 
 
 def test_shard_of_follows_discords_formula() -> None:
@@ -205,7 +210,8 @@ async def test_held_channels_keep_their_rows_until_released(db: Database) -> Non
     await store.enqueue([message(1, "a"), message(2, "b")], now=NOW)
     assert await store.hold_channel(1, reason="Missing Access", now=NOW)
     assert not await store.hold_channel(1, reason="again", now=NOW)
-    assert [(h.channel_id, h.reason, h.held_at) for h in await store.held_channels()] == [(1, "Missing Access", NOW)]
+    holds = await store.held_channels()
+    assert [(h.channel_id, h.reason, h.held_at) for h in holds] == [(1, "Missing Access", NOW)]
     assert [r.channel_id for r in await claim(store)] == [2]
     assert await store.pending_count(channel_id=1) == 1
     assert await store.release_channel(1)
@@ -232,7 +238,8 @@ async def test_shard_filter_matches_discords_formula(db: Database) -> None:
     await store.enqueue([message(100 + i, f"g{i}", guild_id=g) for i, g in enumerate(guilds)], now=NOW)
     for shard_id in range(3):
         rows = await claim(store, shard=(shard_id, 3), owner=f"s{shard_id}")
-        assert sorted(r.guild_id or 0 for r in rows) == sorted(g or 0 for g in guilds if shard_of(g, 3) == shard_id)
+        expected = sorted(g or 0 for g in guilds if shard_of(g, 3) == shard_id)
+        assert sorted(r.guild_id or 0 for r in rows) == expected
     with pytest.raises(ValueError):
         await claim(store, shard=(3, 3))
 

@@ -155,11 +155,15 @@ class OutboxDispatcher:
         """Deliver until :meth:`stop` (or cancellation). Never raises for a failing row or database."""
         if self._running:
             raise RuntimeError("this dispatcher is already running")
-        self._running, self._stopping = True, False
+        self._running = True
         loop = asyncio.get_running_loop()
         try:
             if self._stable_owner:
-                await self._guarded(self._store.release_leases(self.owner), "freeing old leases")
+                self._claiming = True  # drain() must not find "nothing due" before the leases are free
+                try:
+                    await self._guarded(self._store.release_leases(self.owner), "freeing old leases")
+                finally:
+                    self._claiming = False
             while not self._stopping:
                 self._wake.clear()
                 await self._fill()
@@ -174,7 +178,7 @@ class OutboxDispatcher:
             for task in workers:
                 task.cancel()
             await asyncio.gather(*workers, return_exceptions=True)
-            self._running = False
+            self._running = self._stopping = False
             self._progress.set()
 
     async def stop(self, *, grace_s: float = 10.0) -> None:
@@ -205,6 +209,10 @@ class OutboxDispatcher:
         """
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
+        for _ in range(10):  # a run() task created just before may not have started yet
+            if self._running:
+                break
+            await asyncio.sleep(0)
         while True:
             if not self._running:
                 raise RuntimeError("drain() needs run() running")
