@@ -20,13 +20,18 @@ from bot.storage.database import Database
 from bot.storage.feeds import FeedStore, SubscriptionStatus
 from bot.storage.interfaces import ArticleCacheStore, CachedArticle
 from bot.storage.migrate import head_revision
+from bot.storage.outbox import ChannelHold, OutboxMessage, OutboxRow, OutboxStore
 
 __all__ = [
     "ArticleCache",
     "ArticleCacheStore",
     "CachedArticle",
+    "ChannelHold",
     "Database",
     "FeedStore",
+    "OutboxMessage",
+    "OutboxRow",
+    "OutboxStore",
     "StorageError",
     "SubscriptionStatus",
     "head_revision",
