@@ -45,15 +45,23 @@ class Newsdesk:
             self.extractor,
             self.article_cache,
             ttl_s=settings.cache.article_ttl_s,
+            clock=self.clock,
         )
         # Feed parsing is CPU work: worker processes keep it off the loop and use every core.
         # "spawn" because forking a process that runs threads (aiosqlite) is unsafe.
         self.parse_executor = ProcessPoolExecutor(
             max_workers=settings.extract.workers, mp_context=multiprocessing.get_context("spawn")
         )
-        self.feeds = FeedService(self.db, self.fetcher, settings.feeds, parse_executor=self.parse_executor)
+        self.feeds = FeedService(
+            self.db, self.fetcher, settings.feeds, parse_executor=self.parse_executor, clock=self.clock
+        )
         self.poller = FeedPoller(
-            self.db, self.fetcher, settings.feeds, parse_executor=self.parse_executor, extractor=self.articles
+            self.db,
+            self.fetcher,
+            settings.feeds,
+            parse_executor=self.parse_executor,
+            extractor=self.articles,
+            clock=self.clock,
         )
         self.outbox = OutboxStore(self.db)
         self.alerts = AlertService(

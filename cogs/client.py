@@ -14,7 +14,6 @@ import discord
 import yarl
 from discord.ext import commands, tasks
 
-from bot.articles import utcnow
 from bot.config import DiscordSettings, Settings
 from bot.core import Newsdesk
 from bot.delivery.dispatcher import OutboxDispatcher
@@ -62,7 +61,7 @@ class NewsdeskBot(commands.Bot):
         self.dispatcher = OutboxDispatcher(
             self.core.outbox,
             DiscordPublisher(self),
-            clock=utcnow,
+            clock=self.core.clock,
             on_channel_unavailable=self._channel_unavailable,
             # Stable across restarts, so a restarted bot takes its own leases back at once.
             owner="bot",
