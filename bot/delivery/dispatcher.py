@@ -266,12 +266,7 @@ class OutboxDispatcher:
         channel_id = row.channel_id
         try:
             while row is not None and not self._stopping:
-                if not await self._deliver(row):
-                    break
-                rows = await self._store.claim(
-                    owner=self.owner, now=self._clock(), lease=self._lease, limit=1, channel_id=channel_id
-                )
-                row = rows[0] if rows else None
+                row = await self._deliver(row)
         except Exception:
             # A database error: the row's lease expires and it is tried again.
             log.exception("outbox channel=%s: delivery stopped", channel_id)
@@ -280,8 +275,8 @@ class OutboxDispatcher:
             self._wake.set()
             self._progress.set()
 
-    async def _deliver(self, row: OutboxRow) -> bool:
-        """Send one row and record the result; True if the channel's next row may follow."""
+    async def _deliver(self, row: OutboxRow) -> OutboxRow | None:
+        """Send one row and record the result; return the channel's next row, claimed, if it may follow."""
         loop = asyncio.get_running_loop()
         pause = self._paused_until - loop.time()
         if pause > 0:  # a global 429 seen by another channel's worker
@@ -308,8 +303,12 @@ class OutboxDispatcher:
         decision = outcome(error, attempts=row.attempts, retry=self._retry)
         now = self._clock()
         if decision.action is Action.SENT:
-            await self._store.mark_sent(row.id, message_id=message_id, now=now)
-            return True
+            if self._stopping:
+                await self._store.mark_sent(row.id, message_id=message_id, now=now)
+                return None
+            return await self._store.mark_sent_and_claim_next(
+                row.id, row.channel_id, message_id=message_id, owner=self.owner, now=now, lease=self._lease
+            )
         if decision.action is Action.FAILED:
             log.warning(
                 "outbox row=%s kind=%s channel=%s given up: %s",
@@ -319,7 +318,7 @@ class OutboxDispatcher:
                 decision.error,
             )
             await self._store.mark_failed(row.id, owner=self.owner, error=decision.error)
-            return True
+            return await self._claim_next(row.channel_id)
         if decision.action is Action.HOLD:
             # Hold before giving the row back, so no other dispatcher picks it up in between.
             newly_held = await self._store.hold_channel(row.channel_id, reason=decision.error, now=now)
@@ -327,7 +326,7 @@ class OutboxDispatcher:
             log.warning("outbox channel=%s held: %s", row.channel_id, decision.error)
             if newly_held:
                 await self._channel_unavailable(row.channel_id, decision.error)
-            return False
+            return None
         if decision.pause_all:
             self._paused_until = max(self._paused_until, loop.time() + decision.delay.total_seconds())
         log.info(

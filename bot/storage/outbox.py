@@ -14,6 +14,7 @@ died) makes the row claimable again; it is re-sent with the same nonce.
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -23,8 +24,11 @@ from typing import Any
 from sqlalchemy import (
     BigInteger,
     ColumnElement,
+    Integer,
     Select,
+    Update,
     and_,
+    bindparam,
     delete,
     exists,
     func,
@@ -41,7 +45,7 @@ from bot.delivery.message import MessageSpec
 from bot.delivery.policy import check_shard, nonce_for
 from bot.storage.database import Database
 from bot.storage.outbox_tables import outbox, outbox_holds
-from bot.storage.schema import insert
+from bot.storage.schema import UTCDateTime, insert
 
 log = logging.getLogger(__name__)
 
@@ -221,28 +225,42 @@ class OutboxStore:
         _require_aware("now", now)
         if limit <= 0:
             return []
-        query = _claimable(now=now, shard=check_shard(shard))
-        if channel_id is not None:
-            query = query.where(outbox.c.channel_id == channel_id)
-        excluded = sorted(set(exclude_channels))
-        if excluded:
-            query = query.where(outbox.c.channel_id.not_in(excluded))
-        query = query.order_by(outbox.c.id).limit(limit)
-        if self.dialect_name == "postgresql":
-            # Rows another dispatcher is claiming right now are skipped, not waited for.
-            query = query.with_for_update(skip_locked=True, of=outbox)
+        query = self._claim_query(
+            now=now, limit=limit, shard=shard, channel_id=channel_id, exclude=exclude_channels
+        )
         async with self._db.session(write=True) as conn:
-            ids = list((await conn.execute(query)).scalars())
-            if not ids:
-                return []
-            stmt = (
-                update(outbox)
-                .where(outbox.c.id.in_(ids))
-                .values(lease_owner=owner, lease_until=now + lease, attempts=outbox.c.attempts + 1)
-                .returning(*outbox.c)
-            )
-            rows = [_row(r) for r in (await conn.execute(stmt)).mappings()]
-        return sorted(rows, key=lambda r: r.id)
+            return await _lease(conn, query, owner=owner, now=now, lease=lease)
+
+    async def mark_sent_and_claim_next(
+        self, row_id: int, channel_id: int, *, message_id: int, owner: str, now: datetime, lease: timedelta
+    ) -> OutboxRow | None:
+        """:meth:`mark_sent`, then claim ``channel_id``'s next row if it is due, in one transaction.
+
+        One database round per message for a dispatcher worker going through a
+        channel's backlog, instead of two.
+        """
+        _require_aware("now", now)
+        query = self._claim_query(now=now, limit=1, shard=None, channel_id=channel_id, exclude=())
+        async with self._db.session(write=True) as conn:
+            await conn.execute(_mark_sent(row_id, message_id=message_id, now=now))
+            rows = await _lease(conn, query, owner=owner, now=now, lease=lease)
+        return rows[0] if rows else None
+
+    def _claim_query(
+        self,
+        *,
+        now: datetime,
+        limit: int,
+        shard: tuple[int, int] | None,
+        channel_id: int | None,
+        exclude: Iterable[int],
+    ) -> tuple[Select[tuple[int]], dict[str, Any]]:
+        excluded = sorted(set(exclude))
+        query = _claim_statement(
+            self.dialect_name, check_shard(shard), channel_id is not None, bool(excluded)
+        )
+        params: dict[str, Any] = {"now": now, "limit": limit, "channel_id": channel_id, "excluded": excluded}
+        return query, params
 
     async def mark_sent(self, row_id: int, *, message_id: int, now: datetime) -> bool:
         """Record that row ``row_id`` was posted as ``message_id``; False if it was not pending.
@@ -251,13 +269,8 @@ class OutboxStore:
         expired), both got the same message back thanks to the nonce.
         """
         _require_aware("now", now)
-        stmt = (
-            update(outbox)
-            .where(outbox.c.id == row_id, _IS_PENDING)
-            .values(status=SENT, message_id=message_id, sent_at=now, lease_owner=None, lease_until=None)
-        )
         async with self._db.session() as conn:
-            return (await conn.execute(stmt)).rowcount > 0
+            return (await conn.execute(_mark_sent(row_id, message_id=message_id, now=now))).rowcount > 0
 
     async def mark_retry(self, row_id: int, *, owner: str, error: str, retry_at: datetime) -> bool:
         """Give the row back, due again at ``retry_at``, with ``error`` recorded.
@@ -302,9 +315,9 @@ class OutboxStore:
     async def due_count(self, *, now: datetime, shard: tuple[int, int] | None = None) -> int:
         """How many channel heads :meth:`claim` would take now (used by ``drain``)."""
         _require_aware("now", now)
-        query = select(func.count()).select_from(_claimable(now=now, shard=check_shard(shard)).subquery())
+        query = select(func.count()).select_from(_claimable(check_shard(shard)).subquery())
         async with self._db.session() as conn:
-            return (await conn.execute(query)).scalar_one()
+            return (await conn.execute(query, {"now": now})).scalar_one()
 
     # --- held channels ----------------------------------------------------------
 
@@ -393,7 +406,40 @@ class OutboxStore:
             return (await conn.execute(stmt)).rowcount
 
 
-def _claimable(*, now: datetime, shard: tuple[int, int] | None) -> Select[tuple[int]]:
+async def _lease(
+    conn: AsyncConnection,
+    query: tuple[Select[tuple[int]], dict[str, Any]],
+    *,
+    owner: str,
+    now: datetime,
+    lease: timedelta,
+) -> list[OutboxRow]:
+    statement, params = query
+    ids = list((await conn.execute(statement, params)).scalars())
+    if not ids:
+        return []
+    stmt = (
+        update(outbox)
+        .where(outbox.c.id.in_(ids))
+        .values(lease_owner=owner, lease_until=now + lease, attempts=outbox.c.attempts + 1)
+        .returning(*outbox.c)
+    )
+    rows = [_row(r) for r in (await conn.execute(stmt)).mappings()]
+    return sorted(rows, key=lambda r: r.id)
+
+
+def _mark_sent(row_id: int, *, message_id: int, now: datetime) -> Update:
+    return (
+        update(outbox)
+        .where(outbox.c.id == row_id, _IS_PENDING)
+        .values(status=SENT, message_id=message_id, sent_at=now, lease_owner=None, lease_until=None)
+    )
+
+
+@functools.cache
+def _claimable(shard: tuple[int, int] | None) -> Select[tuple[int]]:
+    # Built once per shard: composing this expression costs more than running it.
+    now = bindparam("now", type_=UTCDateTime())
     earlier = outbox.alias("earlier")
     earlier_pending = exists().where(
         earlier.c.channel_id == outbox.c.channel_id,
@@ -412,6 +458,23 @@ def _claimable(*, now: datetime, shard: tuple[int, int] | None) -> Select[tuple[
         guild = func.coalesce(outbox.c.guild_id, 0).op(">>", return_type=BigInteger)(literal_column("22"))
         conditions.append(guild % shard_count == shard_id)
     return select(outbox.c.id).where(and_(*conditions))
+
+
+@functools.cache
+def _claim_statement(
+    dialect_name: str, shard: tuple[int, int] | None, by_channel: bool, excluding: bool
+) -> Select[tuple[int]]:
+    """The claim query; parameters ``now``, ``limit``, ``channel_id``, ``excluded``."""
+    query = _claimable(shard)
+    if by_channel:
+        query = query.where(outbox.c.channel_id == bindparam("channel_id"))
+    if excluding:
+        query = query.where(outbox.c.channel_id.not_in(bindparam("excluded", expanding=True)))
+    query = query.order_by(outbox.c.id).limit(bindparam("limit", type_=Integer()))
+    if dialect_name == "postgresql":
+        # Rows another dispatcher is claiming right now are skipped, not waited for.
+        query = query.with_for_update(skip_locked=True, of=outbox)
+    return query
 
 
 def _row(r: RowMapping) -> OutboxRow:
