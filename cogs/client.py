@@ -37,6 +37,11 @@ def point_at(settings: DiscordSettings) -> None:
         discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(settings.gateway_url)
 
 
+# newsdesk never joins voice: discord.py's warnings about missing voice libraries are noise.
+discord.VoiceClient.warn_nacl = False
+discord.VoiceClient.warn_dave = False
+
+
 class NewsdeskBot(commands.Bot):
     """newsdesk on Discord. Services live on ``self.core``; cogs only translate."""
 
