@@ -67,6 +67,9 @@ LEASE_S = 900
 #: Feeds claimed per query, and outcomes written per transaction.
 CLAIM_BATCH = 500
 FLUSH_BATCH = 500
+#: ... and entries of changed feeds per transaction (each becomes a row or a lookup): memory
+#: stays flat however many feeds changed.
+FLUSH_ENTRIES = 2000
 #: Time allowed to extract one article for an ``extract:true`` subscription.
 EXTRACT_TIMEOUT_S = 30.0
 _FILTER_CACHE = 1024
@@ -285,6 +288,7 @@ class FeedPoller:
         # The producer claims the next batch while the workers fetch the current one.
         queue: asyncio.Queue[DueFeed | None] = asyncio.Queue(maxsize=CLAIM_BATCH)
         pending: list[CheckOutcome | _Parsed] = []
+        weight = [0]  # entries of the parsed feeds in pending
         writes: deque[asyncio.Task[None]] = deque()
         write_lock = asyncio.Lock()
         self._forget_hosts(now)
@@ -310,14 +314,18 @@ class FeedPoller:
             if pending:
                 writes.append(asyncio.create_task(write(pending[:])))
                 pending.clear()
+                weight[0] = 0
             # Back-pressure: parsed feeds wait in memory only while two batches are written.
             while len(writes) > 2:
                 await writes.popleft()
 
         async def worker() -> None:
             while (feed := await queue.get()) is not None:
-                pending.append(await self._check_guarded(feed, now, counts))
-                if len(pending) >= FLUSH_BATCH:
+                outcome = await self._check_guarded(feed, now, counts)
+                pending.append(outcome)
+                if isinstance(outcome, _Parsed):
+                    weight[0] += len(outcome.parsed.entries)
+                if len(pending) >= FLUSH_BATCH or weight[0] >= FLUSH_ENTRIES:
                     await start_write()
 
         producer = asyncio.create_task(produce())
