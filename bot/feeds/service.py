@@ -20,9 +20,12 @@ from datetime import datetime
 from bot.config import FeedSettings
 from bot.errors import (
     AlreadySubscribedError,
+    BlockedAddressError,
+    ConnectError,
     FeedError,
     FeedParseError,
     FetchError,
+    FetchTimeoutError,
     NewsdeskError,
     NotAFeedError,
     SubscriptionLimitError,
@@ -190,6 +193,8 @@ class FeedService:
         for url in candidate_paths(page_url):
             try:
                 result, parsed = await self._fetch_feed(url)
+            except (ConnectError, FetchTimeoutError, BlockedAddressError):
+                return []  # the site itself is the problem: the other paths would fail alike
             except (FetchError, FeedError):
                 continue
             return [_candidate(result, parsed)]
