@@ -437,26 +437,40 @@ def _mark_sent(row_id: int, *, message_id: int, now: datetime) -> Update:
 
 
 @functools.cache
-def _claimable(shard: tuple[int, int] | None) -> Select[tuple[int]]:
-    # Built once per shard: composing this expression costs more than running it.
+def _claimable(
+    shard: tuple[int, int] | None, by_channel: bool = False, excluding: bool = False
+) -> Select[tuple[int]]:
+    """Ids of the channel heads that may be claimed; parameters ``now``, ``channel_id``, ``excluded``.
+
+    The heads are found per channel (``min(id)`` of the pending rows, grouped)
+    through the partial index of pending rows, so the cost grows with the
+    pending rows, not with the sent ones the table keeps until purged.
+    Built once per variant: composing the expression costs more than running it.
+    """
     now = bindparam("now", type_=UTCDateTime())
-    earlier = outbox.alias("earlier")
-    earlier_pending = exists().where(
-        earlier.c.channel_id == outbox.c.channel_id,
-        earlier.c.status == literal_column("'pending'"),
-        earlier.c.id < outbox.c.id,
+    pending = outbox.alias("pending")
+    heads = (
+        select(func.min(pending.c.id))
+        .where(pending.c.status == literal_column("'pending'"))
+        .group_by(pending.c.channel_id)
     )
+    if by_channel:
+        heads = heads.where(pending.c.channel_id == bindparam("channel_id", type_=BigInteger()))
+    if excluding:
+        heads = heads.where(pending.c.channel_id.not_in(bindparam("excluded", expanding=True)))
+    if shard is not None:
+        shard_id, shard_count = shard
+        guild = func.coalesce(pending.c.guild_id, 0).op(">>", return_type=BigInteger)(literal_column("22"))
+        heads = heads.where(guild % shard_count == shard_id)
     conditions: list[ColumnElement[bool]] = [
+        outbox.c.id.in_(heads),
+        # Checked again on the row itself: under READ COMMITTED, PostgreSQL re-evaluates
+        # these (not the subquery) on a row another transaction just changed.
         _IS_PENDING,
-        ~earlier_pending,
         outbox.c.next_attempt_at <= now,
         or_(outbox.c.lease_until.is_(None), outbox.c.lease_until <= now),
         ~exists().where(outbox_holds.c.channel_id == outbox.c.channel_id),
     ]
-    if shard is not None:
-        shard_id, shard_count = shard
-        guild = func.coalesce(outbox.c.guild_id, 0).op(">>", return_type=BigInteger)(literal_column("22"))
-        conditions.append(guild % shard_count == shard_id)
     return select(outbox.c.id).where(and_(*conditions))
 
 
@@ -465,12 +479,8 @@ def _claim_statement(
     dialect_name: str, shard: tuple[int, int] | None, by_channel: bool, excluding: bool
 ) -> Select[tuple[int]]:
     """The claim query; parameters ``now``, ``limit``, ``channel_id``, ``excluded``."""
-    query = _claimable(shard)
-    if by_channel:
-        query = query.where(outbox.c.channel_id == bindparam("channel_id"))
-    if excluding:
-        query = query.where(outbox.c.channel_id.not_in(bindparam("excluded", expanding=True)))
-    query = query.order_by(outbox.c.id).limit(bindparam("limit", type_=Integer()))
+    query = _claimable(shard, by_channel, excluding).order_by(outbox.c.id)
+    query = query.limit(bindparam("limit", type_=Integer()))
     if dialect_name == "postgresql":
         # Rows another dispatcher is claiming right now are skipped, not waited for.
         query = query.with_for_update(skip_locked=True, of=outbox)
