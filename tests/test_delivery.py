@@ -353,8 +353,8 @@ async def test_a_403_holds_the_channel_and_the_others_continue(db: Database) -> 
         assert publisher.texts(1) == [] and publisher.texts(2)[-1] == "2:3"
         assert len(calls) == 1
 
-        assert await store.release_channel(1)  # access is back and the channel resumed
-        d.notify()
+        assert await d.resume_channel(1)  # access is back and the channel resumed
+        assert not await d.resume_channel(1)
         await d.drain(10)
     assert publisher.texts(1) == ["1:0", "1:1", "1:2", "1:3"]
     assert await store.pending_count() == 0

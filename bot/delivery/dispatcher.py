@@ -230,6 +230,15 @@ class OutboxDispatcher:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._progress.wait(), min(remaining, 0.05))
 
+    async def resume_channel(self, channel_id: int) -> bool:
+        """Deliver a held channel's rows again (access is back); True if it was held.
+
+        Called when the channel's subscriptions are resumed. Raises StorageError.
+        """
+        released = await self._store.release_channel(channel_id)
+        self.notify()
+        return released
+
     @property
     def busy_channels(self) -> frozenset[int]:
         """Channels with a send in flight in this process."""
