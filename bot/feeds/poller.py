@@ -231,6 +231,8 @@ class FeedPoller:
         self._woken = asyncio.Event()
         # host -> when it may be asked again (per_host_spacing_s); forgotten once in the past.
         self._host_free_at: dict[str, datetime] = {}
+        # feed id -> the turn reserved for it on its busy host.
+        self._host_slots: dict[int, datetime] = {}
         self._filters: OrderedDict[tuple[tuple[str, ...], tuple[str, ...]], EntryFilter] = OrderedDict()
 
     # --- loop --------------------------------------------------------------------------
@@ -400,17 +402,26 @@ class FeedPoller:
             host = (urlsplit(feed.url).hostname or "").lower()
         except ValueError:
             host = ""
+        slot = self._host_slots.pop(feed.id, None)
+        if slot is not None and slot <= now:
+            return None  # its reserved turn came
         free_at = self._host_free_at.get(host)
-        if free_at is not None and free_at > now:
-            # Not a failure: the feed is simply checked when its host may be asked again (the
-            # first of the host's deferred feeds then goes, the others wait again).
-            return CheckDeferred(feed.id, free_at)
-        self._host_free_at[host] = now + timedelta(seconds=spacing)
-        return None
+        if free_at is None or free_at <= now:
+            self._host_free_at[host] = now + timedelta(seconds=spacing)
+            return None
+        # Not a failure: the feed gets the host's next free turn, reserved for it, so a host
+        # with 300 due feeds costs 300 claims spread over time, not a re-deferral of all of
+        # them at every turn.
+        self._host_free_at[host] = free_at + timedelta(seconds=spacing)
+        self._host_slots[feed.id] = free_at
+        return CheckDeferred(feed.id, free_at)
 
     def _forget_hosts(self, now: datetime) -> None:
         if len(self._host_free_at) > _HOST_MEMORY:
             self._host_free_at = {h: t for h, t in self._host_free_at.items() if t > now}
+        if len(self._host_slots) > _HOST_MEMORY:
+            stale = now - timedelta(seconds=LEASE_S)
+            self._host_slots = {f: t for f, t in self._host_slots.items() if t > stale}
 
     def _next(self, now: datetime, result: FetchResult, hint_s: int | None) -> datetime:
         s = self._settings
