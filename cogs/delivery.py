@@ -1,14 +1,22 @@
-"""Runs the outbox dispatcher for as long as the bot runs."""
+"""Runs the outbox dispatcher for as long as the bot runs, and prunes old rows."""
 
 from __future__ import annotations
 
 import asyncio
+import logging
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
-from discord.ext import commands
+from discord.ext import commands, tasks
 
 if TYPE_CHECKING:
     from cogs.client import NewsdeskBot
+
+log = logging.getLogger(__name__)
+
+#: Sent posts are kept this long. Re-posting is prevented by the feeds' own seen-items
+#: table, so the outbox only needs its rows while they may still be re-sent or inspected.
+OUTBOX_RETENTION = timedelta(days=14)
 
 
 class Delivery(commands.Cog):
@@ -20,12 +28,31 @@ class Delivery(commands.Cog):
 
     async def cog_load(self) -> None:
         self._task = asyncio.create_task(self.bot.dispatcher.run(), name="outbox-dispatcher")
+        self.prune.start()
 
     async def cog_unload(self) -> None:
+        self.prune.cancel()
         await self.bot.dispatcher.stop()
         if self._task is not None:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
+
+    @tasks.loop(hours=6)
+    async def prune(self) -> None:
+        core = self.bot.core
+        now = core.clock()
+        # Each cleanup guarded on its own: one failing must not skip the other.
+        try:
+            purged = await core.outbox.purge(older_than=now - OUTBOX_RETENTION)
+            log.info("pruned outbox rows=%d", purged)
+        except Exception:
+            log.exception("outbox pruning failed")
+        try:
+            ttl = timedelta(seconds=core.settings.cache.article_ttl_s)
+            purged = await core.article_cache.purge(older_than=now - ttl)
+            log.info("pruned article cache rows=%d", purged)
+        except Exception:
+            log.exception("article cache pruning failed")
 
 
 async def setup(bot: NewsdeskBot) -> None:

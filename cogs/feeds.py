@@ -148,6 +148,8 @@ class Feeds(commands.Cog):
     @manager_only()
     async def resume(self, interaction: discord.Interaction, subscription: str) -> None:
         status = await self.feeds.resume(interaction.guild_id, parse_subscription_id(subscription))
+        # Posts held while the channel was unreachable go out now, in order.
+        await self.bot.dispatcher.resume_channel(status.subscription.channel_id)
         self.bot.core.poller.wake()
         await interaction.response.send_message(
             f"Resumed; the feed will be checked shortly.\n{status_line(status)}", ephemeral=True

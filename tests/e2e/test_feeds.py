@@ -232,3 +232,14 @@ async def test_unreachable_channel_pauses_its_subscriptions(newsdesk: Harness, f
         assert time.monotonic() < deadline, "the subscription was not paused"
         await asyncio.sleep(0.5)
     assert titles(newsdesk, news) == ["Story 1"]
+
+    # Access comes back and a manager resumes: the held post goes out, once.
+    await newsdesk.emu.set_overwrite(news, bot_member)
+    choices = await newsdesk.autocomplete(
+        "feed resume", {"subscription": ""}, "subscription", user=newsdesk.admin
+    )
+    resumed = await newsdesk.invoke(
+        "feed resume", {"subscription": choices.choices[0]["value"]}, user=newsdesk.admin
+    )
+    assert "Resumed" in resumed.text
+    await wait_until(lambda: titles(newsdesk, news) == ["Story 1", "Story 2"], what="the held post")
