@@ -317,8 +317,8 @@ class FeedPoller:
                 writes.append(asyncio.create_task(write(pending[:])))
                 pending.clear()
                 weight[0] = 0
-            # Back-pressure: parsed feeds wait in memory only while two batches are written.
-            while len(writes) > 2:
+            # Back-pressure: parsed feeds wait in memory only while one batch is written.
+            while len(writes) > 1:
                 await writes.popleft()
 
         async def worker() -> None:

@@ -27,13 +27,11 @@ from bot.storage.schema import UTCDateTime, insert
 
 ACTIVE = "active"
 PAUSED = "paused"
-# Parameters per IN (...) list: far below SQLite's and asyncpg's 32,767.
+# Parameters per statement with IN (...) lists: far below SQLite's and asyncpg's 32,767.
 _IN_CHUNK = 5000
 # Feeds whose seen keys one query looks up (two SELECTs each; SQLite allows 500 in a UNION).
 _FEEDS_PER_LOOKUP = 50
-_NO_ITEM = select(feed_items.c.feed_id, feed_items.c.entry_key, feed_items.c.link_key).where(
-    feed_items.c.feed_id == -1, feed_items.c.entry_key.in_([""])
-)
+_ITEM_COLUMNS = (feed_items.c.feed_id, feed_items.c.entry_key, feed_items.c.link_key)
 # PostgreSQL refuses NUL in text; a feed may still contain one.
 _NUL = "\x00"
 
@@ -357,24 +355,22 @@ class FeedStore:
         for a batch of changed feeds.
         """
         result: dict[int, tuple[set[str], set[str]]] = {fid: (set(), set()) for fid in wanted}
-        columns = (feed_items.c.feed_id, feed_items.c.entry_key, feed_items.c.link_key)
         async with self._db.session() as conn:
-            for group in _key_groups(wanted):
+            for group, size, slots in _key_groups(wanted):
                 # One indexed lookup per feed and kind of key, sent as one UNION ALL: "feed_id
                 # IN (...) AND key IN (...)" makes the planner probe every combination, an OR
                 # of the two indexes makes it scan, and row-value IN is slow on PostgreSQL.
+                # Every IN list has ``size`` values and every query ``slots`` lookups (padded
+                # with "", which no key is), so the SQL text takes a handful of shapes: each is
+                # compiled and prepared once, rather than one cached statement per batch.
                 lookups = [
-                    select(*columns).where(
-                        feed_items.c.feed_id == fid, column.in_(sorted(set(values) or {""}))
-                    )
+                    _lookup(column, fid, values, size)
                     for fid in group
                     for column, values in zip(
                         (feed_items.c.entry_key, feed_items.c.link_key), wanted[fid], strict=True
                     )
                 ]
-                # Always the same shape (padded with lookups that find nothing), so the statement
-                # is compiled once and cached, not once per batch (CPU and memory).
-                lookups += [_NO_ITEM] * (2 * _FEEDS_PER_LOOKUP - len(lookups))
+                lookups += [_lookup(feed_items.c.entry_key, -1, (), size)] * (slots - len(lookups))
                 for row in await conn.execute(union_all(*lookups)):
                     seen, seen_links = result[row.feed_id]
                     seen.add(row.entry_key)
@@ -865,21 +861,33 @@ def _clean(text: str | None) -> str | None:
     return text.replace(_NUL, "")
 
 
-def _key_groups(wanted: dict[int, tuple[Sequence[str], Sequence[str]]]) -> Iterable[list[int]]:
-    """Feed ids in groups of at most :data:`_FEEDS_PER_LOOKUP` whose keys stay under
-    :data:`_IN_CHUNK` parameters per query.
+def _key_groups(
+    wanted: dict[int, tuple[Sequence[str], Sequence[str]]],
+) -> Iterable[tuple[list[int], int, int]]:
+    """``(feed ids, IN-list size, lookups per query)``: feeds grouped by the power of two their
+    key lists round up to, at most :data:`_FEEDS_PER_LOOKUP` (and :data:`_IN_CHUNK`
+    parameters) per query.
     """
-    group: list[int] = []
-    size = 0
+    by_size: dict[int, list[int]] = {}
     for fid, (keys, lkeys) in wanted.items():
-        weight = len(keys) + len(lkeys) + 2
-        if group and (size + weight > _IN_CHUNK or len(group) >= _FEEDS_PER_LOOKUP):
-            yield group
-            group, size = [], 0
-        group.append(fid)
-        size += weight
-    if group:
-        yield group
+        by_size.setdefault(_bucket(max(len(keys), len(lkeys))), []).append(fid)
+    for size, fids in sorted(by_size.items()):
+        per_query = max(1, min(_FEEDS_PER_LOOKUP, _IN_CHUNK // (2 * size)))
+        for start in range(0, len(fids), per_query):
+            yield fids[start : start + per_query], size, 2 * per_query
+
+
+def _bucket(count: int) -> int:
+    size = 8
+    while size < count:
+        size *= 2
+    return size
+
+
+def _lookup(column: Any, feed_id: int, values: Iterable[str], size: int) -> Any:
+    padded = sorted(set(values))
+    padded += [""] * (size - len(padded))
+    return select(*_ITEM_COLUMNS).where(feed_items.c.feed_id == feed_id, column.in_(padded))
 
 
 def _chunks(values: Sequence[Any], size: int) -> Iterable[Sequence[Any]]:
