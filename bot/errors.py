@@ -53,9 +53,13 @@ class FetchTimeoutError(FetchError, TimeoutError):
 class HTTPStatusError(FetchError):
     """The server answered with an error status."""
 
-    def __init__(self, message: str, url: str | None = None, status: int = 0) -> None:
+    def __init__(
+        self, message: str, url: str | None = None, status: int = 0, *, retry_after: str | None = None
+    ) -> None:
         super().__init__(message, url)
         self.status = status
+        #: The response's Retry-After (seconds or an HTTP date), for 429 and 503 answers.
+        self.retry_after = retry_after
 
 
 class TooLargeError(FetchError):

@@ -305,11 +305,6 @@ async def test_retry_after_on_a_successful_response_is_honoured(rig: Rig) -> Non
     assert (await rig.feed_row(url)).next_check_at >= now + timedelta(seconds=20000)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bot.fetch raises HTTPStatusError without the response headers, so a 429/503 "
-    "Retry-After cannot be read yet (needs HTTPStatusError.retry_after or .headers)",
-)
 @pytest.mark.parametrize("status", [429, 503])
 async def test_retry_after_on_429_and_503_is_honoured(rig: Rig, status: int) -> None:
     rig.server.add_feed("/a.xml", items=[item(1)])

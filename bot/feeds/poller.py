@@ -191,11 +191,7 @@ def update_hint_s(parsed: ParsedFeed) -> int | None:
 
 
 def retry_after(error: BaseException) -> str | None:
-    """The ``Retry-After`` a failed response carried, when the error kept it.
-
-    :class:`~bot.fetch.Fetcher` does not attach headers to :class:`HTTPStatusError` yet; an
-    error with a ``retry_after`` attribute or ``headers`` mapping is honoured.
-    """
+    """The ``Retry-After`` a failed response carried (:attr:`HTTPStatusError.retry_after`)."""
     value = getattr(error, "retry_after", None)
     if value is not None:
         return str(value)

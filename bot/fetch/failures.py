@@ -18,14 +18,16 @@ from bot.errors import (
 from bot.fetch.resolver import BLOCKED_MESSAGE, BlockedConnectionError
 
 
-def status_error(status: int, reason: str | None, url: str) -> HTTPStatusError:
+def status_error(
+    status: int, reason: str | None, url: str, *, retry_after: str | None = None
+) -> HTTPStatusError:
     """``The site answered 404 Not Found.``"""
     try:
         phrase = HTTPStatus(status).phrase
     except ValueError:
         phrase = (reason or "").strip()
     text = f"{status} {phrase}".strip()
-    return HTTPStatusError(f"The site answered {text}.", url=url, status=status)
+    return HTTPStatusError(f"The site answered {text}.", url=url, status=status, retry_after=retry_after)
 
 
 def _is_blocked(error: BaseException) -> bool:

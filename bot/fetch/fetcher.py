@@ -216,7 +216,9 @@ class Fetcher:
                 not_modified=True,
             )
         if not 200 <= response.status < 300:
-            raise status_error(response.status, response.reason, start)
+            raise status_error(
+                response.status, response.reason, start, retry_after=response.headers.get("Retry-After")
+            )
         if kind is not None and kind not in accept:
             raise _unsupported(kind, accept, start)
         body = await self._read_capped(response, request)
