@@ -1,6 +1,6 @@
 """Outbox micro-benchmark: enqueue and delivery throughput, not a test.
 
-    python3 -m bot.delivery.bench [--rows 5000] [--channels 50] [--postgres URL]
+    python3 -m bench.delivery_bench [--rows 5000] [--channels 50] [--postgres URL]
 
 Enqueues ``rows`` messages over ``channels`` channels (batches of 100, as a
 feed poll fans out), then delivers them through an in-memory publisher that

@@ -1,6 +1,6 @@
 """Micro-benchmark of the article cache on SQLite and PostgreSQL.
 
-    python3 -m bot.storage.bench [-n 500] [--postgres postgresql://postgres@127.0.0.1:5432/test]
+    python3 -m bench.storage_bench [-n 500] [--postgres postgresql://postgres@127.0.0.1:5432/test]
 
 SQLite runs on a temporary file. For PostgreSQL, a database ``newsdesk_bench_<random>``
 is created through the given (admin) URL and dropped afterwards; ``--postgres ''`` skips it.
