@@ -28,7 +28,7 @@ import trafilatura
 from bench.extract_quality import DEFAULT_DATA, Page, load_pages
 from bot.errors import ExtractError
 from bot.extract import ExtractorPool, extract
-from bot.extract._worker import DEFAULT_NICENESS
+from bot.extract._protocol import DEFAULT_NICENESS
 
 _TICK_S = 0.001
 

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from bot.errors import ExtractError, ExtractTimeoutError, NotAnArticleError
 from bot.extract import _protocol
-from bot.extract._worker import DEFAULT_NICENESS
+from bot.extract._protocol import DEFAULT_NICENESS
 from bot.types import Article
 
 if TYPE_CHECKING:

@@ -49,3 +49,7 @@ def _read_exactly(stream: BinaryIO, size: int) -> bytes | None:
         chunks.append(chunk)
         remaining -= len(chunk)
     return b"".join(chunks)
+
+
+#: Added to the worker's nice value unless the pool says otherwise (first argument).
+DEFAULT_NICENESS = 5

@@ -18,11 +18,10 @@ import trafilatura
 from bot.errors import ExtractError, NotAnArticleError
 from bot.extract import _protocol
 from bot.extract._core import extract
+from bot.extract._protocol import DEFAULT_NICENESS
 
 log = logging.getLogger(__name__)
 
-#: Added to the worker's nice value unless the pool says otherwise (first argument).
-DEFAULT_NICENESS = 5
 
 # A small page that walks every code path once (metadata, dates, the fallback
 # extractors and their stop lists), so the first real page is not slowed by
