@@ -8,8 +8,9 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 
+from bot.clock import utcnow
 from bot.extract import ExtractorPool
 from bot.fetch import HTML_TYPES, Fetcher
 from bot.storage import ArticleCache
@@ -17,10 +18,6 @@ from bot.types import Article
 from bot.urls import canonicalize_url, normalize_url
 
 log = logging.getLogger(__name__)
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 class ArticleService:

@@ -23,7 +23,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import delete, func, select, update
@@ -34,6 +34,7 @@ from bot.alerts.content import alert_content
 from bot.alerts.errors import KeywordError
 from bot.alerts.keywords import KeywordAlert, match_keywords
 from bot.alerts.types import AlertArticle, AlertSettings, AlertStory, ChannelAlertState
+from bot.clock import utcnow
 from bot.delivery.errors import DeliveryError
 from bot.delivery.message import MessageSpec
 from bot.delivery.publisher import Publisher
@@ -53,10 +54,6 @@ MAX_KEYWORDS = 25
 #: Alerts posted but not yet sent are re-checked (to edit them) for this long.
 PENDING_RECHECK = timedelta(hours=6)
 BREAKING, KEYWORD = "breaking", "keyword"
-
-
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,7 +119,7 @@ class AlertService:
         db: Database,
         *,
         publisher: Publisher | None = None,
-        clock: Callable[[], datetime] = _utcnow,
+        clock: Callable[[], datetime] = utcnow,
         max_keywords: int = MAX_KEYWORDS,
     ) -> None:
         self._db = db

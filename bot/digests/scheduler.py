@@ -20,6 +20,7 @@ from datetime import UTC, datetime, timedelta
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
+from bot.clock import utcnow
 from bot.digests.service import DigestService, FireStats
 from bot.errors import StorageError
 
@@ -28,10 +29,6 @@ __all__ = ["DigestScheduler"]
 log = logging.getLogger(__name__)
 
 _JOB_ID = "digests-fire-due"
-
-
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 class DigestScheduler:
@@ -45,7 +42,7 @@ class DigestScheduler:
         self,
         service: DigestService,
         *,
-        clock: Callable[[], datetime] = _utcnow,
+        clock: Callable[[], datetime] = utcnow,
         tick_s: float = 30.0,
         grace_s: float = 3600.0,
     ) -> None:

@@ -25,10 +25,11 @@ from collections import OrderedDict, deque
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
+from bot.clock import utcnow
 from bot.config import FeedSettings
 from bot.errors import FeedError, FetchError, HTTPStatusError, NewsdeskError, StorageError
 from bot.feeds.decide import decide_new_items
@@ -145,10 +146,6 @@ class _Parsed:
     last_modified: str | None
     body_hash: str
     next_check_at: datetime
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 def body_hash(body: bytes) -> str:

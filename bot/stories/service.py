@@ -36,8 +36,9 @@ import zlib
 from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
+from bot.clock import utcnow
 from bot.digests.text import outlet_key
 from bot.errors import StorageError
 from bot.storage.database import Database
@@ -54,10 +55,6 @@ log = logging.getLogger(__name__)
 AssignedHook = Callable[[Sequence[str], datetime], Awaitable[object]]
 
 LEASE_NAME = "story_assigner"
-
-
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass(slots=True)
@@ -102,7 +99,7 @@ class StoryAssigner:
         db: Database,
         *,
         executor: Executor | None = None,
-        clock: Callable[[], datetime] = _utcnow,
+        clock: Callable[[], datetime] = utcnow,
         grouper_config: GroupingConfig | None = None,
         on_assigned: AssignedHook | None = None,
         batch_size: int = 500,
