@@ -14,6 +14,7 @@ from trafilatura import metadata as tmeta
 from trafilatura.settings import Document, set_date_params
 
 from bot.errors import InvalidURLError
+from bot.extract._author import extract_author
 from bot.urls import canonicalize_url
 
 log = logging.getLogger(__name__)
@@ -172,7 +173,7 @@ def trafilatura_metadata(tree: HtmlElement, url: str | None) -> Document:
     if not metadata.title:
         metadata.title = tmeta.extract_title(tree)
     if not metadata.author:
-        metadata.author = tmeta.extract_author(tree)
+        metadata.author = extract_author(tree)
     if not metadata.url:
         metadata.url = tmeta.extract_url(tree, url)
     date_config = set_date_params(extensive=False)
