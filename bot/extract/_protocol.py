@@ -5,11 +5,15 @@ Only the pool's own child processes are on the other end, so pickle is safe here
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import pickle
 import struct
 from typing import Any, BinaryIO
 
 _HEADER = struct.Struct("!I")
+# Linux's limit for an unprivileged process (/proc/sys/fs/pipe-max-size).
+_PIPE_SIZE = 1 << 20
 HEADER_SIZE = _HEADER.size
 
 
@@ -53,3 +57,13 @@ def _read_exactly(stream: BinaryIO, size: int) -> bytes | None:
 
 #: Added to the worker's nice value unless the pool says otherwise (first argument).
 DEFAULT_NICENESS = 5
+
+
+def enlarge_pipe(fd: int) -> None:
+    """Let a whole page through the pipe ``fd`` in one write, where the system allows it.
+
+    The default 64 KiB takes a page (often 100-500 KB) in several writes, each a turn
+    of the pool's event loop.
+    """
+    with contextlib.suppress(OSError, AttributeError):  # not Linux, or over the limit
+        fcntl.fcntl(fd, fcntl.F_SETPIPE_SZ, _PIPE_SIZE)

@@ -81,6 +81,8 @@ def main() -> None:
     # Answers go on a private copy of stdout; anything a library prints goes to stderr
     # instead of corrupting the framing.
     responses = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
+    for pipe in (sys.stdin, responses):
+        _protocol.enlarge_pipe(pipe.fileno())
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
     # The pool going away is the normal way for a worker to end.
     with contextlib.suppress(BrokenPipeError, KeyboardInterrupt):
