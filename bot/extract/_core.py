@@ -7,13 +7,13 @@ from typing import Any
 
 import trafilatura
 from lxml.html import HtmlElement
-from trafilatura.utils import load_html
 
 from bot.errors import ExtractError, NotAnArticleError
 from bot.extract import _meta
 from bot.extract._clean import remove_teaser_blocks
+from bot.extract._load import parse_html
 from bot.extract._summary import summarize
-from bot.extract._text import reading_minutes, word_count
+from bot.extract._text import count_words, minutes_for
 from bot.types import Article
 
 # Settings chosen by measurement on the article-extraction benchmark (bench/extract_quality.py):
@@ -54,7 +54,7 @@ def extract(html: str, url: str | None = None) -> Article:
     if not html or not html.strip():
         raise NotAnArticleError("The page is empty.")
     try:
-        tree = load_html(html)
+        tree = parse_html(html)
     except (ValueError, TypeError) as e:
         raise ExtractError("The page could not be read as HTML.") from e
     if tree is None:
@@ -80,9 +80,13 @@ def article_from_tree(tree: HtmlElement, url: str | None) -> Article:
         # The page's own headline is the title without the site's name glued to it,
         # and it is the article's title, not its text.
         title = lines.pop(headline)
-    text = _paragraphs(lines)
-    if not _has_prose(text):
+    paragraphs = _paragraphs(lines)
+    # (words, CJK characters) per paragraph; the text's are their sums.
+    counts = [count_words(paragraph) for paragraph in paragraphs]
+    if not _has_prose(paragraphs, counts):
         raise NotAnArticleError("The page has no article text.")
+    text = "\n\n".join(paragraphs)
+    words, cjk = sum(w for w, _ in counts), sum(c for _, c in counts)
     return Article(
         url=url,
         canonical_url=_meta.canonical(url, declared_canonical or metadata.url),
@@ -94,8 +98,8 @@ def article_from_tree(tree: HtmlElement, url: str | None) -> Article:
         image_url=_meta.absolute(metadata.image, url or metadata.url),
         language=page_language,
         text=text,
-        word_count=word_count(text),
-        reading_minutes=reading_minutes(text),
+        word_count=words + cjk,
+        reading_minutes=minutes_for(words, cjk),
         summary=summarize(text),
     )
 
@@ -149,24 +153,22 @@ def _headline_index(lines: list[str], title: str | None) -> int | None:
     return None
 
 
-def _paragraphs(lines: list[str]) -> str:
-    """Lines as paragraphs separated by blank lines, without a byline: it is the author, not text."""
-    lines = [line for i, line in enumerate(lines) if not (i < _BYLINE_SEARCH_LINES and _BYLINE.match(line))]
-    return "\n\n".join(lines)
+def _paragraphs(lines: list[str]) -> list[str]:
+    """The lines that are paragraphs: not a byline, which is the author, not text."""
+    return [line for i, line in enumerate(lines) if not (i < _BYLINE_SEARCH_LINES and _BYLINE.match(line))]
 
 
 def _words(text: str) -> set[str]:
     return set(re.findall(r"\w+", text.casefold()))
 
 
-def _has_prose(text: str) -> bool:
-    """Whether ``text`` has sentences, not just headlines, menu items or a one-line notice."""
+def _has_prose(paragraphs: list[str], counts: list[tuple[int, int]]) -> bool:
+    """Whether the paragraphs have sentences, not just headlines, menu items or a one-line notice."""
     prose = 0
-    for line in text.split("\n\n"):
-        words = word_count(line)
+    for paragraph, (words, cjk) in zip(paragraphs, counts, strict=True):
         # Headlines are short and unpunctuated; a long line is prose even without a full stop.
-        if words >= _LONG_LINE_WORDS or _SENTENCE_END.search(line):
-            prose += words
+        if words + cjk >= _LONG_LINE_WORDS or _SENTENCE_END.search(paragraph):
+            prose += words + cjk
     return prose >= _MIN_PROSE_WORDS
 
 

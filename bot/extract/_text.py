@@ -32,6 +32,9 @@ def word_count(text: str) -> int:
 
 def reading_minutes(text: str) -> int:
     """Whole minutes to read ``text`` (at least 1)."""
-    words, cjk = count_words(text)
-    minutes = words / WORDS_PER_MINUTE + cjk / CJK_CHARS_PER_MINUTE
-    return max(1, math.ceil(minutes))
+    return minutes_for(*count_words(text))
+
+
+def minutes_for(words: int, cjk: int) -> int:
+    """Whole minutes to read ``words`` words and ``cjk`` Chinese/Japanese characters (at least 1)."""
+    return max(1, math.ceil(words / WORDS_PER_MINUTE + cjk / CJK_CHARS_PER_MINUTE))

@@ -1,0 +1,63 @@
+"""``bot.extract._load.parse_html`` gives the tree trafilatura's ``load_html`` gives."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from lxml import etree
+from trafilatura.utils import load_html
+
+from bench.extract_quality import DEFAULT_DATA, load_pages
+from bot.extract._load import parse_html
+
+PAGES = Path(__file__).parent / "data" / "pages"
+BODY = "<body><p>Some text, a <b>bold</b> word.</p></body>"
+
+
+def body_with(word: str) -> str:
+    return BODY.replace("word", word)
+
+
+CASES = {
+    "plain": f"<!DOCTYPE html>\n<html><head><title>t</title></head>{BODY}</html>",
+    "control characters": "<html><head><title>t\x0b</title></head>" + body_with("wo\x00rd") + "</html>",
+    "noncharacter": "<html>" + body_with("wo\ufffdrd\uffff") + "</html>",
+    "xhtml doctype": (
+        '<!DOCTYPE html PUBLIC "-//W3C//DTD XHTML 1.0 Strict//EN" />\n'
+        f"<html xmlns='http://www.w3.org/1999/xhtml'>{BODY}</html>"
+    ),
+    "doctype without line breaks": f"<!DOCTYPE html><html>{BODY}</html>",
+    "self-closing html": f"<!DOCTYPE html>\n<html lang='en' />\n<head></head>{BODY}",
+    "no html tag": f"<div>{BODY}</div>",
+    "fragment": "<p>one</p><p>two</p>",
+    "xml declaration": f"<?xml version='1.0' encoding='iso-8859-1'?>\n<html>{BODY}</html>",
+    "byte order mark": f"\ufeff<html>{BODY}</html>",
+    "lone surrogate": "<html>" + body_with("wo\ud800rd") + "</html>",
+    "non-ascii": "<html lang='de'>" + body_with("Wörter “quoted” 漢字") + "</html>",
+}
+
+
+def same_tree(html: str) -> None:
+    ours, theirs = parse_html(html), load_html(html)
+    if theirs is None:
+        assert ours is None
+    else:
+        assert ours is not None
+        assert etree.tostring(ours, encoding="unicode") == etree.tostring(theirs, encoding="unicode")
+
+
+@pytest.mark.parametrize("html", CASES.values(), ids=CASES.keys())
+def test_same_tree_as_trafilatura_on_edge_cases(html: str) -> None:
+    same_tree(html)
+
+
+def test_same_tree_as_trafilatura_on_golden_pages() -> None:
+    for path in sorted(PAGES.glob("*.html")):
+        same_tree(path.read_text(encoding="utf-8"))
+
+
+@pytest.mark.skipif(not (DEFAULT_DATA / "ground-truth.json").is_file(), reason="benchmark data absent")
+def test_same_tree_as_trafilatura_on_benchmark_pages() -> None:
+    for item in load_pages(DEFAULT_DATA):
+        same_tree(item.html)
