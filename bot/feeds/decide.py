@@ -28,21 +28,32 @@ class NewItems:
     remember_link_keys: frozenset[str]
 
 
+#: ``(entry_key, link_key)`` of an entry (:mod:`bot.feeds.identity`).
+EntryKeys = tuple[str, str | None]
+
+
 def chronological(entries: Sequence[FeedEntry]) -> list[FeedEntry]:
     """Entries oldest first: by date, and in reversed feed order where dates are missing or equal.
 
     Feeds list newest first, so reversed feed order is the best guess for undated entries; an
     undated entry keeps its place right after its older dated neighbour.
     """
-    reversed_entries = list(reversed(entries))
-    keyed: list[tuple[datetime, int, FeedEntry]] = []
+    return [entries[i] for i in _chronological_order(entries)]
+
+
+def _chronological_order(entries: Sequence[FeedEntry]) -> list[int]:
+    """The indexes of ``entries`` in :func:`chronological` order."""
+    keyed: list[tuple[datetime, int, int]] = []
     last = _EPOCH
-    for index, entry in enumerate(reversed_entries):
-        if entry.published is not None:
-            last = entry.published
-        keyed.append((last, index, entry))
+    count = len(entries)
+    for rank in range(count):
+        index = count - 1 - rank
+        published = entries[index].published
+        if published is not None:
+            last = published
+        keyed.append((last, rank, index))
     keyed.sort(key=lambda item: (item[0], item[1]))
-    return [entry for _, _, entry in keyed]
+    return [index for _, _, index in keyed]
 
 
 def decide_new_items(
@@ -53,6 +64,7 @@ def decide_new_items(
     first_fetch: bool,
     first_fetch_count: int = 1,
     max_posts: int | None = None,
+    keys: Sequence[EntryKeys] | None = None,
 ) -> NewItems:
     """The entries to post from one fetch of a feed.
 
@@ -63,9 +75,15 @@ def decide_new_items(
 
     A link shared by entries with different keys in the same fetch (a changelog whose items all
     point at one page) identifies none of them, so it is neither checked nor remembered.
+
+    ``keys`` are the entries' ``(entry_key, link_key)`` in entry order, when already computed
+    (the poller computes them in its parse workers, off the event loop).
     """
-    ordered = chronological(entries)
-    keyed = [(entry, entry_key(entry), link_key(entry)) for entry in ordered]
+    if keys is None:
+        keys = [(entry_key(e), link_key(e)) for e in entries]
+    elif len(keys) != len(entries):
+        raise ValueError("keys must match entries one to one")
+    keyed = [(entries[i], *keys[i]) for i in _chronological_order(entries)]
     keys_by_link: dict[str, set[str]] = defaultdict(set)
     for _, key, lkey in keyed:
         if lkey is not None:

@@ -32,7 +32,7 @@ from urllib.parse import urlsplit
 from bot.clock import utcnow
 from bot.config import FeedSettings
 from bot.errors import FeedError, FetchError, HTTPStatusError, NewsdeskError, StorageError
-from bot.feeds.decide import decide_new_items
+from bot.feeds.decide import EntryKeys, decide_new_items
 from bot.feeds.filters import EntryFilter
 from bot.feeds.identity import entry_key, link_key
 from bot.feeds.parse import parse_feed
@@ -130,10 +130,6 @@ class _Counts:
         return PollStats(**values, elapsed_s=elapsed_s)
 
 
-#: ``(entry_key, link_key)`` of each entry of a parsed feed, in entry order.
-EntryKeys = tuple[tuple[str, str | None], ...]
-
-
 @dataclass(frozen=True, slots=True)
 class _Parsed:
     """A changed feed, parsed; turned into a :class:`CheckChanged` once seen keys are known."""
@@ -141,7 +137,7 @@ class _Parsed:
     feed: DueFeed
     parsed: ParsedFeed
     #: ``(entry_key, link_key)`` of each entry, computed with the parse.
-    keys: EntryKeys
+    keys: tuple[EntryKeys, ...]
     etag: str | None
     last_modified: str | None
     body_hash: str
@@ -163,7 +159,9 @@ def parse_for_posting(body: bytes, url: str, content_type: str | None) -> Parsed
     return dataclasses.replace(parsed, entries=entries)
 
 
-def parse_with_keys(body: bytes, url: str, content_type: str | None) -> tuple[ParsedFeed, EntryKeys]:
+def parse_with_keys(
+    body: bytes, url: str, content_type: str | None
+) -> tuple[ParsedFeed, tuple[EntryKeys, ...]]:
     """:func:`parse_for_posting` plus each entry's ``(entry_key, link_key)``: URL
     canonicalisation is CPU work too, better done in the worker than on the event loop.
     """
@@ -533,12 +531,18 @@ class FeedPoller:
         keyed: dict[int, list[tuple[FeedEntry, str, str | None]]] = {}
         for p in parsed:
             keyed[p.feed.id] = [(e, k, lk) for e, (k, lk) in zip(p.parsed.entries, p.keys, strict=True)]
+        # A feed never fetched successfully has nothing remembered yet: no lookup needed.
         seen = await self._store.seen_keys(
-            {fid: ([k for _, k, _ in rows], [lk for _, _, lk in rows if lk]) for fid, rows in keyed.items()}
+            {
+                p.feed.id: ([k for _, k, _ in keyed[p.feed.id]], [lk for _, _, lk in keyed[p.feed.id] if lk])
+                for p in parsed
+                if not p.feed.first_fetch
+            }
         )
+        nothing: tuple[set[str], set[str]] = (set(), set())
         decisions = []
         for p in parsed:
-            seen_keys, seen_links = seen[p.feed.id]
+            seen_keys, seen_links = seen.get(p.feed.id, nothing)
             new = decide_new_items(
                 p.parsed.entries,
                 seen_keys=seen_keys,
@@ -546,6 +550,7 @@ class FeedPoller:
                 first_fetch=p.feed.first_fetch,
                 first_fetch_count=self._settings.first_post_count,
                 max_posts=MAX_POSTS_PER_POLL,
+                keys=p.keys,
             )
             decisions.append((p, new))
         articles = await self._extract_all(decisions, subs)
@@ -556,7 +561,7 @@ class FeedPoller:
             for entry, key, lkey in keyed[p.feed.id]:
                 by_key.setdefault(key, (entry, lkey))
                 key_of[id(entry)] = key
-            known_links = new.remember_link_keys | seen[p.feed.id][1]
+            known_links = new.remember_link_keys | seen.get(p.feed.id, nothing)[1]
             items = tuple(
                 item_row(entry, key, lkey if lkey in known_links else None)
                 for key, (entry, lkey) in by_key.items()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 HTML_TYPES: frozenset[str] = frozenset({"text/html", "application/xhtml+xml"})
 FEED_TYPES: frozenset[str] = frozenset(
     {
@@ -100,5 +102,6 @@ def wanted(accept_types: frozenset[str]) -> str:
     return "a web page" if accept_types & HTML_TYPES else "a feed"
 
 
+@functools.lru_cache(maxsize=32)
 def accept_header(accept_types: frozenset[str]) -> str:
     return ", ".join([*sorted(accept_types), "*/*;q=0.1"])

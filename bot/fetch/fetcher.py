@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import itertools
 from collections.abc import Collection
 from dataclasses import dataclass
@@ -31,11 +32,13 @@ from bot.fetch.result import FetchResult
 from bot.urls import normalize_url
 
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+#: Hosts whose verdict is remembered (forgotten all at once past this).
+_JUDGED_HOSTS = 4096
 _CHUNK_BYTES = 64 * 1024
 _JSON_OR_XML_DEFAULT = "utf-8"  # RFC 8259 and XML 1.0: UTF-8 unless declared otherwise
 
 
-@dataclass(frozen=True)
+@dataclass
 class _Request:
     """What one fetch asked for, shared by its hops."""
 
@@ -44,7 +47,21 @@ class _Request:
     headers: dict[str, str]
     etag: str | None
     last_modified: str | None
-    jar: aiohttp.CookieJar
+    #: This fetch's cookies, made when a response first sets one (most fetches never do).
+    jar: aiohttp.CookieJar | None = None
+
+    def cookie_header(self, url: URL) -> str:
+        if self.jar is None:
+            return ""
+        cookies = self.jar.filter_cookies(url).values()
+        return "; ".join(f"{m.key}={m.coded_value}" for m in cookies)
+
+    def keep_cookies(self, response: aiohttp.ClientResponse) -> None:
+        if "Set-Cookie" not in response.headers:
+            return
+        if self.jar is None:
+            self.jar = aiohttp.CookieJar(unsafe=True)
+        self.jar.update_cookies(response.cookies, response.url)
 
 
 class Fetcher:
@@ -70,6 +87,10 @@ class Fetcher:
             allow_private=settings.allow_private_networks, allowed_networks=allowed_networks
         )
         self._limiter = HostLimiter(settings.per_host_concurrency)
+        # host -> the host to connect to (an IP literal respelt), or None when it is refused.
+        # The policy never changes, so each host is judged once (a poller asks the same hosts
+        # over and over).
+        self._judged_hosts: dict[str, str | None] = {}
         self._session: aiohttp.ClientSession | None = None
         self._resolver: GuardedResolver | None = None
 
@@ -119,25 +140,25 @@ class Fetcher:
         conditional: a 304 gives a result with ``not_modified=True``.
         """
         start = normalize_url(url)
-        accept = frozenset(kind.lower() for kind in accept_types)
+        accept = _accept_set(accept_types)
         headers = {"Accept": content.accept_header(accept)}
         if etag:
             headers["If-None-Match"] = etag
         if last_modified:
             headers["If-Modified-Since"] = last_modified
         # Some sites set a cookie and redirect to themselves to check it; keep cookies for this fetch only.
-        request = _Request(start, accept, headers, etag, last_modified, aiohttp.CookieJar(unsafe=True))
+        request = _Request(start, accept, headers, etag, last_modified)
         loop = asyncio.get_running_loop()
         budget = self._settings.timeout_s
         current = URL(start, encoded=True)
         visited: set[tuple[str, str]] = set()
         for redirects in itertools.count():
             current = self._checked_target(current, start)
-            cookies = request.jar.filter_cookies(current).values()
-            cookie = "; ".join(f"{m.key}={m.coded_value}" for m in cookies)
-            if (str(current), cookie) in visited:
+            cookie = request.cookie_header(current)
+            hop = (str(current), cookie)
+            if hop in visited:
                 raise TooManyRedirectsError("The link redirects in a loop.", url=start)
-            visited.add((str(current), cookie))
+            visited.add(hop)
             hop_headers = {**headers, "Cookie": cookie} if cookie else headers
             async with self._limiter.hold(current.raw_host or ""):
                 # Time spent queueing for the host is not the site's fault: only count the hop itself.
@@ -154,15 +175,28 @@ class Fetcher:
     def _checked_target(self, url: URL, start: str) -> URL:
         """Refuse a hop before any connection: local names and IP literals in any spelling."""
         host = url.raw_host or ""
-        if not self._policy.allows_host_name(host):
+        try:
+            target = self._judged_hosts[host]
+        except KeyError:
+            target = self._judge_host(host)
+            if len(self._judged_hosts) >= _JUDGED_HOSTS:
+                self._judged_hosts.clear()
+            self._judged_hosts[host] = target
+        if target is None:
             raise BlockedAddressError(BLOCKED_MESSAGE, url=start)
+        return url if target == host else url.with_host(target)
+
+    def _judge_host(self, host: str) -> str | None:
+        """The host to connect to for ``host``, or ``None`` when the policy refuses it."""
+        if not self._policy.allows_host_name(host):
+            return None
         address = parse_ip(host)
         if address is None:
-            return url
+            return host  # a name: its addresses are judged by the resolver and the connector
         if not self._policy.allows(str(address)):
-            raise BlockedAddressError(BLOCKED_MESSAGE, url=start)
+            return None
         # Connect to exactly the address we judged, whatever the spelling (0x7f.1, 127.1, ...).
-        return url if address.version == 6 else url.with_host(str(address))
+        return host if address.version == 6 else str(address)
 
     async def _timed_hop(
         self, request: _Request, url: URL, headers: dict[str, str], budget: float
@@ -172,7 +206,7 @@ class Fetcher:
             async with asyncio.timeout(max(budget, 0.0)):
                 response = await self._get_session().get(url, headers=headers, allow_redirects=False)
                 try:
-                    request.jar.update_cookies(response.cookies, response.url)
+                    request.keep_cookies(response)
                     outcome = await self._handle(request, response, url)
                 except BaseException:
                     response.close()  # drop the connection rather than read the rest of a body
@@ -286,3 +320,15 @@ async def _charset(body: bytes, content_type: str | None, kind: str | None) -> s
         return _JSON_OR_XML_DEFAULT
     # Guessing is CPU work on up to 256 kB: keep it off the event loop.
     return await asyncio.get_running_loop().run_in_executor(None, decode.guess_charset, body)
+
+
+@functools.lru_cache(maxsize=32)
+def _accept_frozen(accept_types: frozenset[str]) -> frozenset[str]:
+    return frozenset(kind.lower() for kind in accept_types)
+
+
+def _accept_set(accept_types: Collection[str]) -> frozenset[str]:
+    """The accepted media types, lowercased (callers pass a few constant sets: cached)."""
+    if isinstance(accept_types, frozenset):
+        return _accept_frozen(accept_types)
+    return frozenset(kind.lower() for kind in accept_types)

@@ -12,12 +12,13 @@ and :class:`ValueError` for a naive datetime.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, case, delete, exists, func, or_, select, union_all, update
+from sqlalchemy import TextClause, bindparam, case, delete, exists, func, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.storage.database import Database
@@ -31,7 +32,6 @@ PAUSED = "paused"
 _IN_CHUNK = 5000
 # Feeds whose seen keys one query looks up (two SELECTs each; SQLite allows 500 in a UNION).
 _FEEDS_PER_LOOKUP = 50
-_ITEM_COLUMNS = (feed_items.c.feed_id, feed_items.c.entry_key, feed_items.c.link_key)
 # PostgreSQL refuses NUL in text; a feed may still contain one.
 _NUL = "\x00"
 
@@ -355,23 +355,26 @@ class FeedStore:
         for a batch of changed feeds.
         """
         result: dict[int, tuple[set[str], set[str]]] = {fid: (set(), set()) for fid in wanted}
+        if not wanted:
+            return result
         async with self._db.session() as conn:
             for group, size, slots in _key_groups(wanted):
                 # One indexed lookup per feed and kind of key, sent as one UNION ALL: "feed_id
                 # IN (...) AND key IN (...)" makes the planner probe every combination, an OR
                 # of the two indexes makes it scan, and row-value IN is slow on PostgreSQL.
                 # Every IN list has ``size`` values and every query ``slots`` lookups (padded
-                # with "", which no key is), so the SQL text takes a handful of shapes: each is
-                # compiled and prepared once, rather than one cached statement per batch.
-                lookups = [
-                    _lookup(column, fid, values, size)
-                    for fid in group
-                    for column, values in zip(
-                        (feed_items.c.entry_key, feed_items.c.link_key), wanted[fid], strict=True
-                    )
-                ]
-                lookups += [_lookup(feed_items.c.entry_key, -1, (), size)] * (slots - len(lookups))
-                for row in await conn.execute(union_all(*lookups)):
+                # with "", which no key is), so the SQL text takes a handful of shapes, each
+                # written, compiled and prepared once.
+                params: dict[str, Any] = {}
+                slot = 0
+                for fid in group:
+                    for values in wanted[fid]:
+                        _bind_lookup(params, slot, fid, values, size)
+                        slot += 1
+                while slot < slots:
+                    _bind_lookup(params, slot, -1, (), size)
+                    slot += 1
+                for row in await conn.execute(_lookup_sql(size, slots), params):
                     seen, seen_links = result[row.feed_id]
                     seen.add(row.entry_key)
                     if row.link_key is not None:
@@ -884,10 +887,28 @@ def _bucket(count: int) -> int:
     return size
 
 
-def _lookup(column: Any, feed_id: int, values: Iterable[str], size: int) -> Any:
+@functools.lru_cache(maxsize=64)
+def _lookup_sql(size: int, slots: int) -> TextClause:
+    """``slots`` lookups of ``size`` keys each; even slots look up entry keys, odd ones link
+    keys (the order :meth:`FeedStore.seen_keys` binds them in).
+    """
+    parts = []
+    for slot in range(slots):
+        column = "entry_key" if slot % 2 == 0 else "link_key"
+        values = ", ".join(f":k{slot}_{i}" for i in range(size))
+        parts.append(
+            f"SELECT feed_id, entry_key, link_key FROM {feed_items.name} "
+            f"WHERE feed_id = :f{slot} AND {column} IN ({values})"
+        )
+    return text(" UNION ALL ".join(parts))
+
+
+def _bind_lookup(params: dict[str, Any], slot: int, feed_id: int, values: Iterable[str], size: int) -> None:
+    params[f"f{slot}"] = feed_id
     padded = sorted(set(values))
     padded += [""] * (size - len(padded))
-    return select(*_ITEM_COLUMNS).where(feed_items.c.feed_id == feed_id, column.in_(padded))
+    for i, value in enumerate(padded):
+        params[f"k{slot}_{i}"] = value
 
 
 def _chunks(values: Sequence[Any], size: int) -> Iterable[Sequence[Any]]:

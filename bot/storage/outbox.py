@@ -173,10 +173,17 @@ async def enqueue(conn: AsyncConnection, messages: Sequence[OutboxMessage], *, n
             )
     inserted = 0
     for start in range(0, len(rows), _CHUNK):
-        stmt = insert(dialect, outbox).values(rows[start : start + _CHUNK])
-        stmt = stmt.on_conflict_do_nothing(index_elements=[outbox.c.dedup_key]).returning(outbox.c.id)
-        inserted += len((await conn.execute(stmt)).all())
+        # One statement per dialect, executed with many parameter sets: SQLAlchemy compiles it
+        # once and batches the rows itself ("insertmanyvalues"), in the order given.
+        result = await conn.execute(_insert_statement(dialect), rows[start : start + _CHUNK])
+        inserted += len(result.all())
     return inserted
+
+
+@functools.cache
+def _insert_statement(dialect: str) -> Any:
+    stmt = insert(dialect, outbox).on_conflict_do_nothing(index_elements=[outbox.c.dedup_key])
+    return stmt.returning(outbox.c.id)
 
 
 class OutboxStore:
