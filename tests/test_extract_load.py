@@ -9,7 +9,7 @@ from lxml import etree
 from trafilatura.utils import load_html
 
 from bench.extract_quality import DEFAULT_DATA, load_pages
-from bot.extract._load import parse_html
+from bot.extract._load import _needs_repair, parse_html
 
 PAGES = Path(__file__).parent / "data" / "pages"
 BODY = "<body><p>Some text, a <b>bold</b> word.</p></body>"
@@ -61,3 +61,14 @@ def test_same_tree_as_trafilatura_on_golden_pages() -> None:
 def test_same_tree_as_trafilatura_on_benchmark_pages() -> None:
     for item in load_pages(DEFAULT_DATA):
         same_tree(item.html)
+
+
+@pytest.mark.parametrize("name", ["control characters", "noncharacter", "xhtml doctype", "no html tag"])
+def test_pages_needing_repair_go_through_load_html(name: str) -> None:
+    html = CASES[name]
+    assert _needs_repair(html, html.encode("utf-8"))
+
+
+def test_clean_page_takes_the_fast_path() -> None:
+    html = CASES["non-ascii"]
+    assert not _needs_repair(html, html.encode("utf-8"))

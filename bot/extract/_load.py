@@ -9,12 +9,14 @@ checks goes through ``load_html`` itself, so the tree is the same either way.
 
 from __future__ import annotations
 
+import re
+
 from lxml.html import HtmlElement, fromstring
 from trafilatura.utils import DOCTYPE_TAG, HTML_PARSER, load_html
 
 # trafilatura.utils.INVALID_XML_CHARS: C0 controls but tab, LF and CR; U+FFFE, U+FFFF.
 _CONTROL_BYTES = bytes(c for c in range(0x20) if c not in (0x09, 0x0A, 0x0D))
-_NONCHARACTERS = ("\ufffe".encode(), "\uffff".encode())
+_NONCHARACTERS = re.compile(b"\xef\xbf[\xbe\xbf]")  # in UTF-8
 # How much of the start load_html looks at for its checks and repairs.
 _BEGINNING_CHARS = 50
 _HEAD_CHARS = 4096
@@ -42,7 +44,7 @@ def _needs_repair(html: str, data: bytes) -> bool:
     beginning = html[:_BEGINNING_CHARS].lower()
     if "html" not in beginning:
         return True
-    if len(data.translate(None, _CONTROL_BYTES)) != len(data) or any(c in data for c in _NONCHARACTERS):
+    if len(data.translate(None, _CONTROL_BYTES)) != len(data) or _NONCHARACTERS.search(data):
         return True
     if "doctype" in beginning:
         # load_html rewrites the first line (and adds a line break to a page that has none).
