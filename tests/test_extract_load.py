@@ -1,4 +1,4 @@
-"""``bot.extract._load.parse_html`` gives the tree trafilatura's ``load_html`` gives."""
+"""``bot.extract._load.parse_utf8`` gives the tree trafilatura's ``load_html`` gives."""
 
 from __future__ import annotations
 
@@ -9,7 +9,9 @@ from lxml import etree
 from trafilatura.utils import load_html
 
 from bench.extract_quality import DEFAULT_DATA, load_pages
-from bot.extract._load import _needs_repair, parse_html
+from bot.errors import NotAnArticleError
+from bot.extract._core import extract, extract_utf8
+from bot.extract._load import _needs_repair, encode, is_blank, parse_utf8
 
 PAGES = Path(__file__).parent / "data" / "pages"
 BODY = "<body><p>Some text, a <b>bold</b> word.</p></body>"
@@ -39,7 +41,7 @@ CASES = {
 
 
 def same_tree(html: str) -> None:
-    ours, theirs = parse_html(html), load_html(html)
+    ours, theirs = parse_utf8(encode(html)), load_html(html)
     if theirs is None:
         assert ours is None
     else:
@@ -63,12 +65,27 @@ def test_same_tree_as_trafilatura_on_benchmark_pages() -> None:
         same_tree(item.html)
 
 
-@pytest.mark.parametrize("name", ["control characters", "noncharacter", "xhtml doctype", "no html tag"])
+@pytest.mark.parametrize(
+    "name", ["control characters", "noncharacter", "lone surrogate", "xhtml doctype", "no html tag"]
+)
 def test_pages_needing_repair_go_through_load_html(name: str) -> None:
     html = CASES[name]
-    assert _needs_repair(html, html.encode("utf-8"))
+    assert _needs_repair(encode(html))
 
 
 def test_clean_page_takes_the_fast_path() -> None:
     html = CASES["non-ascii"]
-    assert not _needs_repair(html, html.encode("utf-8"))
+    assert not _needs_repair(encode(html))
+
+
+@pytest.mark.parametrize("html", ["", "  \n\t", "\u3000\xa0 ", "\x1c", " \u2028"])
+def test_blank_pages(html: str) -> None:
+    assert is_blank(encode(html))
+    for extractor, page in ((extract, html), (extract_utf8, encode(html))):
+        with pytest.raises(NotAnArticleError, match="empty"):
+            extractor(page)  # type: ignore[operator]
+
+
+@pytest.mark.parametrize("html", ["<p>x</p>", "  <html>", "\ufeff<html>", "\u3000x", "\x1cx"])
+def test_pages_that_are_not_blank(html: str) -> None:
+    assert not is_blank(encode(html))

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bot.errors import ExtractError, ExtractTimeoutError, NotAnArticleError
-from bot.extract import _protocol
+from bot.extract import _load, _protocol
 from bot.extract._protocol import DEFAULT_NICENESS
 from bot.types import Article
 
@@ -151,7 +151,8 @@ class ExtractorPool:
         worker.busy = True
         try:
             async with asyncio.timeout(self._timeout_s):
-                status, value = await worker.request((html, url))
+                # Bytes, which the worker parses as they are (_worker.serve).
+                status, value = await worker.request((_load.encode(html), url))
         except TimeoutError as e:
             self._retire(worker, kill=True)
             raise ExtractTimeoutError(

@@ -8,6 +8,7 @@ A fresh interpreter rather than ``multiprocessing`` keeps the parent's ``__main_
 from __future__ import annotations
 
 import contextlib
+import gc
 import logging
 import os
 import sys
@@ -17,7 +18,7 @@ import trafilatura
 
 from bot.errors import ExtractError, NotAnArticleError
 from bot.extract import _protocol
-from bot.extract._core import extract
+from bot.extract._core import extract, extract_utf8
 from bot.extract._protocol import DEFAULT_NICENESS
 
 log = logging.getLogger(__name__)
@@ -37,14 +38,17 @@ It has a few sentences. It talks about nothing in particular, and that is fine.<
 def serve(requests: BinaryIO, responses: BinaryIO) -> None:
     """Answer requests until the pool closes the pipe."""
     _warm_up()
+    # What is alive now (modules, stop lists, caches) lives as long as the worker: out of
+    # the garbage collector's sight, its collections stop re-scanning it on every page.
+    gc.freeze()
     _write(responses, ("ready", os.getpid()))
     while True:
         request = _protocol.read_message(requests)
         if request is None:
             return
-        html, url = request
+        page, url = request
         try:
-            answer = ("ok", extract(html, url))
+            answer = ("ok", extract_utf8(page, url))
         except NotAnArticleError as e:
             answer = ("not-an-article", str(e))
         except ExtractError as e:
