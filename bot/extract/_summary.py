@@ -9,7 +9,9 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass
+from itertools import islice
 
 
 def _wordset(words: str) -> frozenset[str]:
@@ -70,10 +72,13 @@ class _Sentence:
 
 def split_sentences(text: str) -> list[str]:
     """Split ``text`` into sentences; paragraph breaks always end one."""
-    sentences: list[str] = []
+    return list(_sentences(text))
+
+
+def _sentences(text: str) -> Iterator[str]:
+    """:func:`split_sentences`, one at a time: a summary reads only the first ones."""
     for paragraph in re.split(r"\n+", text):
-        sentences.extend(_split_paragraph(paragraph.strip()))
-    return [s for s in sentences if s]
+        yield from filter(None, _split_paragraph(paragraph.strip()))
 
 
 def _split_paragraph(paragraph: str) -> list[str]:
@@ -147,7 +152,7 @@ def summarize(text: str, *, max_sentences: int = 3, max_chars: int = MAX_SUMMARY
     if max_sentences < 1 or max_chars < 1:
         raise ValueError("max_sentences and max_chars must be positive")
     # The lead bias makes late sentences unlikely picks; not scoring them keeps long texts cheap.
-    all_sentences = split_sentences(text)[:_MAX_CANDIDATES]
+    all_sentences = list(islice(_sentences(text), _MAX_CANDIDATES))
     candidates = [_Sentence(i, s, _tokens(s)) for i, s in enumerate(all_sentences) if _is_candidate(s)]
     if not candidates:
         return _truncate(" ".join(all_sentences), max_chars)
