@@ -20,8 +20,10 @@ from trafilatura.utils import DOCTYPE_TAG, HTML_PARSER, load_html
 
 # trafilatura.utils.INVALID_XML_CHARS: C0 controls but tab, LF and CR; U+FFFE, U+FFFF.
 _CONTROL_BYTES = bytes(c for c in range(0x20) if c not in (0x09, 0x0A, 0x0D))
-# In UTF-8: U+FFFE and U+FFFF, and the lone surrogates "surrogatepass" lets through.
-_NONCHARACTERS = re.compile(b"\xef\xbf[\xbe\xbf]|\xed[\xa0-\xbf]")
+# In UTF-8: U+FFFE and U+FFFF, and the lone surrogates "surrogatepass" lets through. Two
+# searches: each has a literal first byte to skip to, one alternation has none (10x slower).
+_NONCHARACTERS = re.compile(b"\xef\xbf[\xbe\xbf]")
+_SURROGATES = re.compile(b"\xed[\xa0-\xbf]")
 # How much of the start load_html looks at for its checks and repairs.
 _BEGINNING_CHARS = 50
 _HEAD_CHARS = 4096
@@ -60,7 +62,11 @@ def parse_utf8(page: bytes) -> HtmlElement | None:
 
 def _needs_repair(page: bytes) -> bool:
     """Whether load_html would change the page before parsing it, or doubt it is HTML."""
-    if len(page.translate(None, _CONTROL_BYTES)) != len(page) or _NONCHARACTERS.search(page):
+    if (
+        len(page.translate(None, _CONTROL_BYTES)) != len(page)
+        or _NONCHARACTERS.search(page)
+        or _SURROGATES.search(page)
+    ):
         return True
     # Enough bytes for the characters load_html looks at; "ignore" drops a character cut
     # at the end, past them.
