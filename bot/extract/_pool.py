@@ -49,9 +49,10 @@ class _Worker:
     def pid(self) -> int:
         return self.process.pid
 
-    async def request(self, message: Any) -> Any:
+    async def request(self, frame: bytes) -> Any:
+        """The answer to ``frame``, a message framed by :func:`_protocol.encode`."""
         assert self.process.stdin is not None
-        self.process.stdin.write(_protocol.encode(message))
+        self.process.stdin.write(frame)
         await self.process.stdin.drain()
         return await self.receive()
 
@@ -147,12 +148,14 @@ class ExtractorPool:
         :class:`ExtractError` as ``extract`` does.
         """
         await self.start()
+        # Encoded before a worker is free, so that handing it over is a single write
+        # and the worker waits for nothing between pages. Bytes, which it parses as they are.
+        frame = _protocol.encode((_load.encode(html), url))
         worker = await self._acquire()
         worker.busy = True
         try:
             async with asyncio.timeout(self._timeout_s):
-                # Bytes, which the worker parses as they are (_worker.serve).
-                status, value = await worker.request((_load.encode(html), url))
+                status, value = await worker.request(frame)
         except TimeoutError as e:
             self._retire(worker, kill=True)
             raise ExtractTimeoutError(
