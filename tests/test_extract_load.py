@@ -37,6 +37,10 @@ CASES = {
     "byte order mark": f"\ufeff<html>{BODY}</html>",
     "lone surrogate": "<html>" + body_with("wo\ud800rd") + "</html>",
     "non-ascii": "<html lang='de'>" + body_with("Wörter “quoted” 漢字") + "</html>",
+    "forms": (
+        "<html><body><form><label>Mail <input name='mail'></label><select><option>a</option></select>"
+        "<textarea>t</textarea></form><svg:path d='M0'/>&nbsp;&unknown;</body></html>"
+    ),
 }
 
 
@@ -47,6 +51,8 @@ def same_tree(html: str) -> None:
     else:
         assert ours is not None
         assert etree.tostring(ours, encoding="unicode") == etree.tostring(theirs, encoding="unicode")
+        # The same Python classes (HtmlElement, FormElement, ...), from our C-level lookup.
+        assert [type(e) for e in ours.iter()] == [type(e) for e in theirs.iter()]
 
 
 @pytest.mark.parametrize("html", CASES.values(), ids=CASES.keys())
