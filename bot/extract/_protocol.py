@@ -12,8 +12,6 @@ import struct
 from typing import Any, BinaryIO
 
 _HEADER = struct.Struct("!I")
-# Linux's limit for an unprivileged process (/proc/sys/fs/pipe-max-size).
-_PIPE_SIZE = 1 << 20
 HEADER_SIZE = _HEADER.size
 
 
@@ -57,6 +55,9 @@ def _read_exactly(stream: BinaryIO, size: int) -> bytes | None:
 
 #: Added to the worker's nice value unless the pool says otherwise (first argument).
 DEFAULT_NICENESS = 5
+
+# Linux's limit for an unprivileged process (/proc/sys/fs/pipe-max-size).
+_PIPE_SIZE = 1 << 20
 
 
 def enlarge_pipe(fd: int) -> None:
