@@ -141,10 +141,12 @@ async def run_poller(
     import multiprocessing
 
     from bot.config import FeedSettings, FetchSettings
-    from bot.feeds.poller import FeedPoller, parse_for_posting
+    from bot.feeds.jobs import parse_for_posting
+    from bot.feeds.poller import FeedPoller
     from bot.fetch import Fetcher
     from bot.storage import Database
     from bot.storage.feeds import FeedStore
+    from bot.tuning import tune_gc
     from tests.feedserver import synthetic_feed
 
     db = Database(db_url)
@@ -162,8 +164,9 @@ async def run_poller(
         pool.map(parse_for_posting, [sample] * workers * 4, ["http://x/"] * workers * 4, [None] * workers * 4)
     )
     results: dict[str, Any] = {}
+    tune_gc()  # as `newsdesk run` does once started
     async with Fetcher(fetch) as fetcher:
-        poller = FeedPoller(db, fetcher, settings, parse_executor=pool)
+        poller = FeedPoller(db, fetcher, settings, parse_executor=pool, parse_workers=workers)
         for name, now in (("cold", t0), ("warm", t0 + timedelta(days=2))):
             worker_pids = list(pool._processes)
             cpu_main, cpu_workers = _self_cpu_s(), sum(_proc_cpu_s(p) for p in worker_pids)

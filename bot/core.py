@@ -60,6 +60,7 @@ class Newsdesk:
             self.fetcher,
             settings.feeds,
             parse_executor=self.parse_executor,
+            parse_workers=settings.extract.workers,
             extractor=self.articles,
             clock=self.clock,
         )

@@ -37,6 +37,11 @@ def normalize_url(text: str) -> str:
 
     Raises :class:`InvalidURLError` with a message fit for the user.
     """
+    return str(_normalized(text))
+
+
+def _normalized(text: str) -> URL:
+    """:func:`normalize_url`, as a parsed URL."""
     candidate = text.strip()
     # Discord users wrap links in <...> to suppress the embed.
     if candidate.startswith("<") and candidate.endswith(">"):
@@ -64,7 +69,7 @@ def normalize_url(text: str) -> str:
     # A '%' is only meaningful in an IPv6 zone id; elsewhere it is an encoding trick.
     if ("%" in host and ":" not in host) or any(c in host for c in "\\/@"):
         raise InvalidURLError("That link has an invalid site name.", url=text)
-    return str(url.with_fragment(None))
+    return url.with_fragment(None) if url.raw_fragment else url
 
 
 def canonicalize_url(url: str) -> str:
@@ -72,7 +77,7 @@ def canonicalize_url(url: str) -> str:
 
     Other query parameters keep their order and their exact encoding.
     """
-    parsed = URL(normalize_url(url))
+    parsed = _normalized(url)
     scheme = parsed.scheme.lower()
     host = (parsed.raw_host or "").lower().rstrip(".")
     netloc = f"[{host}]" if ":" in host else host

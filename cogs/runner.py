@@ -12,6 +12,7 @@ import discord
 
 from bot.config import Settings
 from bot.errors import ConfigError, NewsdeskError
+from bot.tuning import tune_gc
 from cogs.client import NewsdeskBot, point_at
 
 log = logging.getLogger(__name__)
@@ -31,6 +32,7 @@ async def run_bot(settings: Settings) -> int:
         loop.add_signal_handler(sig, stop.set)
 
     bot = NewsdeskBot(settings)
+    tune_gc()
     try:
         async with bot:
             runner = asyncio.create_task(bot.start(token), name="discord-client")

@@ -7,7 +7,7 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from bot.feeds.identity import entry_key, link_key
+from bot.feeds.identity import entry_keys
 from bot.feeds.types import FeedEntry
 
 _EPOCH = datetime.min.replace(tzinfo=UTC)
@@ -80,7 +80,7 @@ def decide_new_items(
     (the poller computes them in its parse workers, off the event loop).
     """
     if keys is None:
-        keys = [(entry_key(e), link_key(e)) for e in entries]
+        keys = [entry_keys(e) for e in entries]
     elif len(keys) != len(entries):
         raise ValueError("keys must match entries one to one")
     keyed = [(entries[i], *keys[i]) for i in _chronological_order(entries)]

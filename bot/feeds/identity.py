@@ -35,9 +35,18 @@ def entry_key(entry: FeedEntry) -> str:
 
     Prefixed by kind ("guid:", "link:", "hash:") so a guid can never collide with a link key.
     """
+    return entry_keys(entry)[0]
+
+
+def entry_keys(entry: FeedEntry) -> tuple[str, str | None]:
+    """``(entry_key(entry), link_key(entry))``, canonicalising the link once."""
+    lkey = link_key(entry)
+    return _entry_key(entry, lkey), lkey
+
+
+def _entry_key(entry: FeedEntry, key: str | None) -> str:
     if entry.guid:
         return _bounded(f"guid:{entry.guid}")
-    key = link_key(entry)
     if key:
         return f"link:{key}"
     published = entry.published.isoformat() if entry.published else ""

@@ -20,6 +20,7 @@ import asyncio
 import dataclasses
 import hashlib
 import logging
+import os
 import random
 from collections import OrderedDict, deque
 from collections.abc import Callable, Mapping, Sequence
@@ -32,10 +33,11 @@ from urllib.parse import urlsplit
 from bot.clock import utcnow
 from bot.config import FeedSettings
 from bot.errors import FeedError, FetchError, HTTPStatusError, NewsdeskError, StorageError
+from bot.feeds.batching import BatchingExecutor
 from bot.feeds.decide import EntryKeys, decide_new_items
 from bot.feeds.filters import EntryFilter
-from bot.feeds.identity import entry_key, link_key
-from bot.feeds.parse import parse_feed
+from bot.feeds.identity import entry_key
+from bot.feeds.jobs import parse_for_posting, parse_with_keys
 from bot.feeds.posts import FeedInfo, feed_item_message, feed_paused_notice
 from bot.feeds.schedule import next_check_at, should_pause
 from bot.feeds.types import FeedEntry, ParsedFeed
@@ -60,9 +62,6 @@ log = logging.getLogger(__name__)
 #: New items posted from one poll at most (newest kept): a feed that rewrites every guid and
 #: link at once must not flood its channels.
 MAX_POSTS_PER_POLL = 30
-#: Entries read from one feed at most (feeds list newest first): a 5 MB archive feed of 20,000
-#: entries must not cost 20,000 rows and lookups per poll.
-MAX_ENTRIES = 500
 #: How long a claimed feed stays leased to this process (a crashed poller's feeds come back).
 LEASE_S = 900
 #: Feeds claimed per query, and outcomes written per transaction.
@@ -149,26 +148,6 @@ def body_hash(body: bytes) -> str:
     return hashlib.blake2b(body, digest_size=16).hexdigest()
 
 
-def parse_for_posting(body: bytes, url: str, content_type: str | None) -> ParsedFeed:
-    """:func:`parse_feed` without the entries' full HTML (posts use the summary), so less
-    crosses the process boundary, and without entries past :data:`MAX_ENTRIES`. Top-level, so
-    a process pool can run it.
-    """
-    parsed = parse_feed(body, url=url, content_type=content_type)
-    entries = tuple(dataclasses.replace(e, content_html=None) for e in parsed.entries[:MAX_ENTRIES])
-    return dataclasses.replace(parsed, entries=entries)
-
-
-def parse_with_keys(
-    body: bytes, url: str, content_type: str | None
-) -> tuple[ParsedFeed, tuple[EntryKeys, ...]]:
-    """:func:`parse_for_posting` plus each entry's ``(entry_key, link_key)``: URL
-    canonicalisation is CPU work too, better done in the worker than on the event loop.
-    """
-    parsed = parse_for_posting(body, url, content_type)
-    return parsed, tuple((entry_key(e), link_key(e)) for e in parsed.entries)
-
-
 async def parse_off_loop(executor: Executor | None, result: FetchResult) -> ParsedFeed:
     """Parse a fetched feed in ``executor`` (threads when ``None``). Raises
     :class:`~bot.errors.FeedParseError` (or :class:`~bot.errors.NotAFeedError`).
@@ -207,6 +186,7 @@ class FeedPoller:
         settings: FeedSettings,
         *,
         parse_executor: Executor | None = None,
+        parse_workers: int | None = None,
         clock: Callable[[], datetime] = utcnow,
         extractor: Extractor | None = None,
         rng: random.Random | None = None,
@@ -214,7 +194,10 @@ class FeedPoller:
         self._store = FeedStore(db)
         self._fetcher = fetcher
         self._settings = settings
-        self._executor = parse_executor
+        # Two batches per parse worker in flight: one running, one queued behind it.
+        self._parser = BatchingExecutor(
+            parse_executor, parse_with_keys, slots=2 * (parse_workers or os.cpu_count() or 1)
+        )
         self._clock = clock
         self._extractor = extractor
         self._rng = rng or random.Random()
@@ -369,9 +352,7 @@ class FeedPoller:
                 feed.id, result.etag, result.last_modified, self._next(now, result, feed.update_hint_s)
             )
         try:
-            parsed, keys = await asyncio.get_running_loop().run_in_executor(
-                self._executor, parse_with_keys, result.body, result.final_url, result.content_type
-            )
+            parsed, keys = await self._parser.run(result.body, result.final_url, result.content_type)
         except FeedError as e:
             return self._failure(feed, e, now, counts)
         counts.parsed += 1
