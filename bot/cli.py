@@ -130,9 +130,10 @@ def _run_async(factory: Callable[[], Coroutine[Any, Any, int | None]]) -> int:
 
 
 def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.tuning import run_event_loop
     from cogs.runner import run_bot
 
-    return _run_async(lambda: run_bot(settings))
+    return run_event_loop(run_bot(settings)) or 0
 
 
 def cmd_fetch(args: argparse.Namespace, settings: Settings) -> int:

@@ -37,11 +37,11 @@ def normalize_url(text: str) -> str:
 
     Raises :class:`InvalidURLError` with a message fit for the user.
     """
-    return str(_normalized(text))
+    return str(parse_http_url(text))
 
 
-def _normalized(text: str) -> URL:
-    """:func:`normalize_url`, as a parsed URL."""
+def parse_http_url(text: str) -> URL:
+    """:func:`normalize_url`, as a parsed :class:`yarl.URL` (for callers that need both)."""
     candidate = text.strip()
     # Discord users wrap links in <...> to suppress the embed.
     if candidate.startswith("<") and candidate.endswith(">"):
@@ -77,7 +77,7 @@ def canonicalize_url(url: str) -> str:
 
     Other query parameters keep their order and their exact encoding.
     """
-    parsed = _normalized(url)
+    parsed = parse_http_url(url)
     scheme = parsed.scheme.lower()
     host = (parsed.raw_host or "").lower().rstrip(".")
     netloc = f"[{host}]" if ":" in host else host

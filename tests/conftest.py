@@ -33,7 +33,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import asyncpg
 import pytest
@@ -138,3 +138,14 @@ async def db(db_url: str) -> AsyncIterator[Database]:
         yield database
     finally:
         await database.close()
+
+
+if os.environ.get("NEWSDESK_TEST_LOOP") == "uvloop":
+    # Runs the suite on uvloop, the loop `newsdesk run` uses where installed (the end-to-end
+    # tests run the bot on it anyway): NEWSDESK_TEST_LOOP=uvloop python -m pytest
+    def pytest_asyncio_loop_factories(
+        config: pytest.Config, item: pytest.Item
+    ) -> dict[str, Callable[[], Any]]:
+        import uvloop
+
+        return {"uvloop": uvloop.new_event_loop}

@@ -29,7 +29,7 @@ from bot.fetch.failures import client_error, size_text, status_error
 from bot.fetch.limits import HostLimiter
 from bot.fetch.resolver import BLOCKED_MESSAGE, AddressPolicy, GuardedResolver, guarded_connector
 from bot.fetch.result import FetchResult
-from bot.urls import normalize_url
+from bot.urls import normalize_url, parse_http_url
 
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 #: Hosts whose verdict is remembered (forgotten all at once past this).
@@ -139,7 +139,8 @@ class Fetcher:
         :class:`UnsupportedContentError`. ``etag``/``last_modified`` make the request
         conditional: a 304 gives a result with ``not_modified=True``.
         """
-        start = normalize_url(url)
+        current = parse_http_url(url)
+        start = str(current)
         accept = _accept_set(accept_types)
         headers = {"Accept": content.accept_header(accept)}
         if etag:
@@ -150,7 +151,6 @@ class Fetcher:
         request = _Request(start, accept, headers, etag, last_modified)
         loop = asyncio.get_running_loop()
         budget = self._settings.timeout_s
-        current = URL(start, encoded=True)
         visited: set[tuple[str, str]] = set()
         for redirects in itertools.count():
             current = self._checked_target(current, start)
