@@ -9,7 +9,7 @@ import dataclasses
 from bot.feeds.decide import EntryKeys
 from bot.feeds.identity import entry_keys
 from bot.feeds.parse import parse_feed
-from bot.feeds.types import ParsedFeed
+from bot.feeds.types import FeedEntry, ParsedFeed
 
 #: Entries read from one feed at most (feeds list newest first): a 5 MB archive feed of 20,000
 #: entries must not cost 20,000 rows and lookups per poll.
@@ -22,8 +22,25 @@ def parse_for_posting(body: bytes, url: str, content_type: str | None) -> Parsed
     a process pool can run it.
     """
     parsed = parse_feed(body, url=url, content_type=content_type)
-    entries = tuple(dataclasses.replace(e, content_html=None) for e in parsed.entries[:MAX_ENTRIES])
+    entries = tuple(_without_content(e) for e in parsed.entries[:MAX_ENTRIES])
     return dataclasses.replace(parsed, entries=entries)
+
+
+def _without_content(e: FeedEntry) -> FeedEntry:
+    # Spelt out: dataclasses.replace inspects the fields on every call, per entry.
+    return FeedEntry(
+        guid=e.guid,
+        link=e.link,
+        title=e.title,
+        summary=e.summary,
+        content_html=None,
+        author=e.author,
+        published=e.published,
+        updated=e.updated,
+        categories=e.categories,
+        image_url=e.image_url,
+        enclosure_url=e.enclosure_url,
+    )
 
 
 def parse_with_keys(
