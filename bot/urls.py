@@ -77,6 +77,9 @@ def canonicalize_url(url: str) -> str:
 
     Other query parameters keep their order and their exact encoding.
     """
+    simple = _canonical_simple(url)
+    if simple is not None:
+        return simple
     parsed = parse_http_url(url)
     scheme = parsed.scheme.lower()
     host = (parsed.raw_host or "").lower().rstrip(".")
@@ -87,6 +90,42 @@ def canonicalize_url(url: str) -> str:
     pairs = [pair for pair in parsed.raw_query_string.split("&") if pair and not _is_tracking(pair)]
     query = "?" + "&".join(pairs) if pairs else ""
     return f"{scheme}://{netloc}{parsed.raw_path or '/'}{query}"
+
+
+# The common case, canonicalised without building a URL object (the poller keys every entry
+# of every changed feed): lowercase scheme and host name, a port without leading zero, and a
+# path and query made only of characters that yarl keeps as they are, with no dot segment.
+# Anything else takes the general path. tests/test_urls.py checks both agree.
+_SIMPLE_URL = re.compile(
+    r"(?P<scheme>https?)://"
+    r"(?P<host>[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*)"
+    r"(?::(?P<port>[1-9][0-9]{0,4}))?"
+    r"(?P<path>(?![^?#]*/\.\.?(?:[/?#]|$))/[A-Za-z0-9_.~!$&'()*+,;=:@/-]*)?"
+    r"(?:\?(?P<query>[A-Za-z0-9_.~!$'()*+,;=:@/?&-]*))?"
+    r"(?:#[\x21-\x7e]*)?",
+    re.ASCII,
+)
+
+
+def _canonical_simple(url: str) -> str | None:
+    if len(url) > MAX_URL_LENGTH:
+        return None
+    match = _SIMPLE_URL.fullmatch(url)
+    if match is None:
+        return None
+    scheme, host, port, path, query = match.group("scheme", "host", "port", "path", "query")
+    if host.startswith("xn--") or ".xn--" in host or "--" in host[2:4]:
+        return None  # IDNA labels: let yarl judge them
+    netloc = host
+    if port is not None:
+        number = int(port)
+        if number > 65535:
+            return None
+        if number != _DEFAULT_PORTS[scheme]:
+            netloc = f"{host}:{number}"
+    pairs = [pair for pair in (query or "").split("&") if pair and not _is_tracking(pair)]
+    kept = "?" + "&".join(pairs) if pairs else ""
+    return f"{scheme}://{netloc}{path or '/'}{kept}"
 
 
 def _is_tracking(raw_pair: str) -> bool:

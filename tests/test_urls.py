@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import random
+
 import pytest
 
+from bot import urls
 from bot.errors import InvalidURLError
 from bot.urls import canonicalize_url, normalize_url
 
@@ -101,3 +104,57 @@ def test_canonicalize_url_keeps_distinct_pages_apart() -> None:
 def test_canonicalize_url_refuses_non_links() -> None:
     with pytest.raises(InvalidURLError):
         canonicalize_url("mailto:someone@example.com")
+
+
+def _general_canonical(url: str) -> str:
+    """canonicalize_url with its shortcut for simple URLs turned off."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(urls, "_canonical_simple", lambda url: None)
+        return urls.canonicalize_url(url)
+
+
+def _url_corpus(count: int) -> list[str]:
+    """Seeded URLs around the shortcut's edges: hosts, ports, dot segments, odd characters."""
+    rng = random.Random(20261128)
+    hosts = ["example.com", "a.b.c", "x-y.org", "ex--ample.com", "xn--bcher-kva.ch", "EXAMPLE.com",
+             "1.2.3.4", "a", "b\u00fccher.ch", "[::1]", "host."]  # fmt: skip
+    ports = ["", ":80", ":443", ":8080", ":0", ":080", ":65535", ":65536", ":99999"]
+    alphabet = "abcXYZ019-._~!$&'()*+,;=:@/?#%\u00e9 []\"<>^`{|}"
+    corpus = []
+    for _ in range(count):
+        host, port = rng.choice(hosts), rng.choice(ports)
+        path = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 12)))
+        scheme = rng.choice(["http", "https", "HTTP"])
+        corpus += [
+            f"{scheme}://{host}{port}/{path}",
+            f"http://{host}{port}/a/./b/../c{path}",
+            f"https://{host}/p?utm_source=x&a=1&{path}",
+            f"https://{host}/p?{path}#frag{path}",
+            f"https://{host}{port}/{path}/.",
+        ]
+    return corpus
+
+
+def test_the_shortcut_for_simple_urls_agrees_with_the_general_path() -> None:
+    shortcut_taken = 0
+    for url in _url_corpus(3000):
+        fast = urls._canonical_simple(url)
+        if fast is None:
+            continue
+        shortcut_taken += 1
+        assert fast == _general_canonical(url), url
+    assert shortcut_taken > 500  # the corpus does exercise the shortcut
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://example.com/news/2026/11/28/story.html?id=7&utm_source=rss#top",
+        "http://example.com:80/a/b/",
+        "https://sub.example.co.uk:8443/p;x=1?q=a+b&fbclid=1",
+        "https://example.com",
+    ],
+)
+def test_typical_feed_links_take_the_shortcut(url: str) -> None:
+    assert urls._canonical_simple(url) is not None
+    assert canonicalize_url(url) == _general_canonical(url)
