@@ -6,264 +6,54 @@ the bookkeeping of a whole batch (validators, next check, failures, new items an
 rows) is written in one transaction with ``executemany``. Decisions (what is new, when to check
 next) are made by the callers with the pure functions of :mod:`bot.feeds`.
 
+The records and check outcomes live in :mod:`bot.storage.feed_records` (re-exported here), the
+batched seen-key lookup in :mod:`bot.storage.feed_lookup`, and the UPDATE statements of
+:meth:`FeedStore.record` in :mod:`bot.storage.feed_statements`.
+
 Every method may raise :class:`~bot.errors.StorageError` (database unreachable, query failed)
 and :class:`ValueError` for a naive datetime.
 """
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import TextClause, bindparam, case, delete, exists, func, or_, select, text, update
+from sqlalchemy import case, delete, exists, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.storage.database import Database
+from bot.storage.feed_lookup import IN_CHUNK, bind_lookup, key_groups, lookup_sql
+from bot.storage.feed_records import (
+    ACTIVE,
+    PAUSED,
+    CheckChanged,
+    CheckDeferred,
+    CheckFailed,
+    CheckOk,
+    CheckOutcome,
+    DueFeed,
+    FeedRecord,
+    ItemRow,
+    LimitReached,
+    NewFeed,
+    SubscriptionRecord,
+    SubscriptionStatus,
+)
+from bot.storage.feed_statements import (
+    RECORD_CHANGED,
+    RECORD_DEFER,
+    RECORD_FAILED,
+    RECORD_OK,
+    RECORD_PAUSE,
+)
 from bot.storage.feed_tables import feed_items, feeds, subscriptions
 from bot.storage.outbox import OutboxMessage, enqueue
 from bot.storage.schema import UTCDateTime, insert
 
-ACTIVE = "active"
-PAUSED = "paused"
-# Parameters per statement with IN (...) lists: far below SQLite's and asyncpg's 32,767.
-_IN_CHUNK = 5000
-# Feeds whose seen keys one query looks up (two SELECTs each; SQLite allows 500 in a UNION).
-_FEEDS_PER_LOOKUP = 50
 # PostgreSQL refuses NUL in text; a feed may still contain one.
 _NUL = "\x00"
-
-
-# --- records ------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class DueFeed:
-    """A feed claimed for a check: just what the poller needs (lean: 100,000 of them may pass)."""
-
-    id: int
-    url: str
-    title: str | None
-    etag: str | None
-    last_modified: str | None
-    #: Hash of the last body parsed; the same hash again means nothing to parse.
-    body_hash: str | None
-    #: Consecutive failures so far.
-    failures: int
-    #: The feed's own update hint (``<ttl>``, ``sy:updatePeriod``) in seconds.
-    update_hint_s: int | None
-    #: Never parsed successfully: the first fetch posts only the newest items (no flood).
-    first_fetch: bool
-
-
-@dataclass(frozen=True, slots=True)
-class FeedRecord:
-    """A feed row."""
-
-    id: int
-    #: The resolved feed URL (unique).
-    url: str
-    title: str | None
-    site_url: str | None
-    icon_url: str | None
-    next_check_at: datetime
-    last_checked_at: datetime | None
-    last_success_at: datetime | None
-    #: Why the last check failed (fit to show a user), ``None`` after a success.
-    last_error: str | None
-    failures: int
-    #: "active" or "paused".
-    status: str
-    paused_reason: str | None
-    created_at: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class SubscriptionRecord:
-    """A channel following a feed."""
-
-    id: int
-    feed_id: int
-    guild_id: int | None
-    channel_id: int
-    created_by: int | None
-    created_at: datetime
-    #: Filter patterns as typed (see :class:`bot.feeds.EntryFilter`).
-    include: tuple[str, ...]
-    exclude: tuple[str, ...]
-    #: Post the extracted article's summary and image rather than the feed's.
-    extract: bool
-    #: "active" or "paused".
-    status: str
-    paused_reason: str | None
-
-
-@dataclass(frozen=True, slots=True)
-class SubscriptionStatus:
-    """A subscription with its feed's health, for ``/feed list``."""
-
-    subscription: SubscriptionRecord
-    feed: FeedRecord
-
-    @property
-    def paused(self) -> bool:
-        """Whether nothing is posted: the subscription or the whole feed is paused."""
-        return self.subscription.status == PAUSED or self.feed.status == PAUSED
-
-    @property
-    def paused_reason(self) -> str | None:
-        """Why it is paused (the subscription's reason first), ``None`` when active."""
-        if self.subscription.status == PAUSED:
-            return self.subscription.paused_reason
-        if self.feed.status == PAUSED:
-            return self.feed.paused_reason
-        return None
-
-    @property
-    def failing(self) -> bool:
-        """Whether the last check of an active feed failed."""
-        return self.feed.status == ACTIVE and self.feed.failures > 0
-
-
-@dataclass(frozen=True, slots=True)
-class NewFeed:
-    """A feed to create on first subscription, with what its first fetch found."""
-
-    url: str
-    title: str | None
-    site_url: str | None
-    icon_url: str | None
-    etag: str | None
-    last_modified: str | None
-    body_hash: str | None
-    update_hint_s: int | None
-    next_check_at: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class ItemRow:
-    """An entry to remember as seen (posted or not)."""
-
-    entry_key: str
-    link_key: str | None
-    title: str | None
-    url: str | None
-    summary: str | None
-    image_url: str | None
-    author: str | None
-    published_at: datetime | None
-
-
-@dataclass(frozen=True, slots=True)
-class CheckOk:
-    """A check that found nothing to parse (304, or the same body hash)."""
-
-    feed_id: int
-    etag: str | None
-    last_modified: str | None
-    next_check_at: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class CheckChanged:
-    """A check that parsed the feed: new metadata, items to remember, posts to enqueue."""
-
-    feed_id: int
-    title: str | None
-    site_url: str | None
-    icon_url: str | None
-    etag: str | None
-    last_modified: str | None
-    body_hash: str | None
-    update_hint_s: int | None
-    next_check_at: datetime
-    items: tuple[ItemRow, ...]
-    messages: tuple[OutboxMessage, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class CheckFailed:
-    """A failed check. ``pause_reason`` set: the feed is paused and ``notices`` go out."""
-
-    feed_id: int
-    failures: int
-    error: str
-    next_check_at: datetime
-    pause_reason: str | None = None
-    notices: tuple[OutboxMessage, ...] = ()
-
-
-@dataclass(frozen=True, slots=True)
-class CheckDeferred:
-    """A claimed feed not fetched now (its host was asked too recently)."""
-
-    feed_id: int
-    next_check_at: datetime
-
-
-CheckOutcome = CheckOk | CheckChanged | CheckFailed | CheckDeferred
-
-
-# --- statements built once ------------------------------------------------------------
-
-_DT = UTCDateTime()
-
-_OK = (
-    update(feeds)
-    .where(feeds.c.id == bindparam("b_id"))
-    .values(
-        etag=bindparam("b_etag"),
-        last_modified=bindparam("b_last_modified"),
-        next_check_at=bindparam("b_next", type_=_DT),
-        last_checked_at=bindparam("b_now", type_=_DT),
-        last_success_at=bindparam("b_now", type_=_DT),
-        failures=0,
-        last_error=None,
-        lease_until=None,
-    )
-)
-_CHANGED = (
-    update(feeds)
-    .where(feeds.c.id == bindparam("b_id"))
-    .values(
-        title=func.coalesce(bindparam("b_title"), feeds.c.title),
-        site_url=func.coalesce(bindparam("b_site_url"), feeds.c.site_url),
-        icon_url=func.coalesce(bindparam("b_icon_url"), feeds.c.icon_url),
-        etag=bindparam("b_etag"),
-        last_modified=bindparam("b_last_modified"),
-        body_hash=bindparam("b_body_hash"),
-        update_hint_s=bindparam("b_hint"),
-        next_check_at=bindparam("b_next", type_=_DT),
-        last_checked_at=bindparam("b_now", type_=_DT),
-        last_success_at=bindparam("b_now", type_=_DT),
-        failures=0,
-        last_error=None,
-        lease_until=None,
-    )
-)
-_FAILED = (
-    update(feeds)
-    .where(feeds.c.id == bindparam("b_id"))
-    .values(
-        failures=bindparam("b_failures"),
-        last_error=bindparam("b_error"),
-        next_check_at=bindparam("b_next", type_=_DT),
-        last_checked_at=bindparam("b_now", type_=_DT),
-        lease_until=None,
-    )
-)
-_PAUSE = (
-    update(feeds)
-    .where(feeds.c.id == bindparam("b_id"))
-    .values(status=PAUSED, paused_reason=bindparam("b_reason"))
-)
-_DEFER = (
-    update(feeds)
-    .where(feeds.c.id == bindparam("b_id"))
-    .values(next_check_at=bindparam("b_next", type_=_DT), lease_until=None)
-)
 
 
 class FeedStore:
@@ -358,7 +148,7 @@ class FeedStore:
         if not wanted:
             return result
         async with self._db.session() as conn:
-            for group, size, slots in _key_groups(wanted):
+            for group, size, slots in key_groups(wanted):
                 # One indexed lookup per feed and kind of key, sent as one UNION ALL: "feed_id
                 # IN (...) AND key IN (...)" makes the planner probe every combination, an OR
                 # of the two indexes makes it scan, and row-value IN is slow on PostgreSQL.
@@ -369,12 +159,12 @@ class FeedStore:
                 slot = 0
                 for fid in group:
                     for values in wanted[fid]:
-                        _bind_lookup(params, slot, fid, values, size)
+                        bind_lookup(params, slot, fid, values, size)
                         slot += 1
                 while slot < slots:
-                    _bind_lookup(params, slot, -1, (), size)
+                    bind_lookup(params, slot, -1, (), size)
                     slot += 1
-                for row in await conn.execute(_lookup_sql(size, slots), params):
+                for row in await conn.execute(lookup_sql(size, slots), params):
                     seen, seen_links = result[row.feed_id]
                     seen.add(row.entry_key)
                     if row.link_key is not None:
@@ -386,7 +176,7 @@ class FeedStore:
         result: dict[int, list[SubscriptionRecord]] = {}
         ids = sorted(set(feed_ids))
         async with self._db.session() as conn:
-            for chunk in _chunks(ids, _IN_CHUNK):
+            for chunk in _chunks(ids, IN_CHUNK):
                 stmt = (
                     select(subscriptions)
                     .where(subscriptions.c.feed_id.in_(chunk), subscriptions.c.status == ACTIVE)
@@ -415,7 +205,7 @@ class FeedStore:
         async with self._db.session() as conn:
             if ok:
                 await conn.execute(
-                    _OK,
+                    RECORD_OK,
                     [
                         {
                             "b_id": o.feed_id,
@@ -431,7 +221,7 @@ class FeedStore:
                 items = [_item_values(o.feed_id, item, now) for o in changed for item in o.items]
                 await _insert_items(conn, items)
                 await conn.execute(
-                    _CHANGED,
+                    RECORD_CHANGED,
                     [
                         {
                             "b_id": o.feed_id,
@@ -450,7 +240,7 @@ class FeedStore:
                 )
             if failed:
                 await conn.execute(
-                    _FAILED,
+                    RECORD_FAILED,
                     [
                         {
                             "b_id": o.feed_id,
@@ -466,9 +256,11 @@ class FeedStore:
                     {"b_id": o.feed_id, "b_reason": _clean(o.pause_reason)} for o in failed if o.pause_reason
                 ]
                 if paused:
-                    await conn.execute(_PAUSE, paused)
+                    await conn.execute(RECORD_PAUSE, paused)
             if deferred:
-                await conn.execute(_DEFER, [{"b_id": o.feed_id, "b_next": o.next_check_at} for o in deferred])
+                await conn.execute(
+                    RECORD_DEFER, [{"b_id": o.feed_id, "b_next": o.next_check_at} for o in deferred]
+                )
             if messages:
                 await enqueue(conn, messages, now=now)
 
@@ -761,14 +553,6 @@ class FeedStore:
             )
 
 
-class LimitReached(Exception):
-    """The guild has as many subscriptions as allowed (raised inside :meth:`FeedStore.subscribe`)."""
-
-    def __init__(self, limit: int) -> None:
-        super().__init__(f"limit of {limit} subscriptions reached")
-        self.limit = limit
-
-
 # --- helpers ------------------------------------------------------------------------------
 
 
@@ -862,53 +646,6 @@ def _clean(text: str | None) -> str | None:
     if text is None or _NUL not in text:
         return text
     return text.replace(_NUL, "")
-
-
-def _key_groups(
-    wanted: dict[int, tuple[Sequence[str], Sequence[str]]],
-) -> Iterable[tuple[list[int], int, int]]:
-    """``(feed ids, IN-list size, lookups per query)``: feeds grouped by the power of two their
-    key lists round up to, at most :data:`_FEEDS_PER_LOOKUP` (and :data:`_IN_CHUNK`
-    parameters) per query.
-    """
-    by_size: dict[int, list[int]] = {}
-    for fid, (keys, lkeys) in wanted.items():
-        by_size.setdefault(_bucket(max(len(keys), len(lkeys))), []).append(fid)
-    for size, fids in sorted(by_size.items()):
-        per_query = max(1, min(_FEEDS_PER_LOOKUP, _IN_CHUNK // (2 * size)))
-        for start in range(0, len(fids), per_query):
-            yield fids[start : start + per_query], size, 2 * per_query
-
-
-def _bucket(count: int) -> int:
-    size = 8
-    while size < count:
-        size *= 2
-    return size
-
-
-@functools.lru_cache(maxsize=64)
-def _lookup_sql(size: int, slots: int) -> TextClause:
-    """``slots`` lookups of ``size`` keys each; even slots look up entry keys, odd ones link
-    keys (the order :meth:`FeedStore.seen_keys` binds them in).
-    """
-    parts = []
-    for slot in range(slots):
-        column = "entry_key" if slot % 2 == 0 else "link_key"
-        values = ", ".join(f":k{slot}_{i}" for i in range(size))
-        parts.append(
-            f"SELECT feed_id, entry_key, link_key FROM {feed_items.name} "
-            f"WHERE feed_id = :f{slot} AND {column} IN ({values})"
-        )
-    return text(" UNION ALL ".join(parts))
-
-
-def _bind_lookup(params: dict[str, Any], slot: int, feed_id: int, values: Iterable[str], size: int) -> None:
-    params[f"f{slot}"] = feed_id
-    padded = sorted(set(values))
-    padded += [""] * (size - len(padded))
-    for i, value in enumerate(padded):
-        params[f"k{slot}_{i}"] = value
 
 
 def _chunks(values: Sequence[Any], size: int) -> Iterable[Sequence[Any]]:

@@ -1,0 +1,188 @@
+"""Feed repository records: feed and subscription rows, check outcomes, and the subscription limit."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from bot.storage.outbox import OutboxMessage
+
+ACTIVE = "active"
+PAUSED = "paused"
+
+
+@dataclass(frozen=True, slots=True)
+class DueFeed:
+    """A feed claimed for a check: just what the poller needs (lean: 100,000 of them may pass)."""
+
+    id: int
+    url: str
+    title: str | None
+    etag: str | None
+    last_modified: str | None
+    #: Hash of the last body parsed; the same hash again means nothing to parse.
+    body_hash: str | None
+    #: Consecutive failures so far.
+    failures: int
+    #: The feed's own update hint (``<ttl>``, ``sy:updatePeriod``) in seconds.
+    update_hint_s: int | None
+    #: Never parsed successfully: the first fetch posts only the newest items (no flood).
+    first_fetch: bool
+
+
+@dataclass(frozen=True, slots=True)
+class FeedRecord:
+    """A feed row."""
+
+    id: int
+    #: The resolved feed URL (unique).
+    url: str
+    title: str | None
+    site_url: str | None
+    icon_url: str | None
+    next_check_at: datetime
+    last_checked_at: datetime | None
+    last_success_at: datetime | None
+    #: Why the last check failed (fit to show a user), ``None`` after a success.
+    last_error: str | None
+    failures: int
+    #: "active" or "paused".
+    status: str
+    paused_reason: str | None
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class SubscriptionRecord:
+    """A channel following a feed."""
+
+    id: int
+    feed_id: int
+    guild_id: int | None
+    channel_id: int
+    created_by: int | None
+    created_at: datetime
+    #: Filter patterns as typed (see :class:`bot.feeds.EntryFilter`).
+    include: tuple[str, ...]
+    exclude: tuple[str, ...]
+    #: Post the extracted article's summary and image rather than the feed's.
+    extract: bool
+    #: "active" or "paused".
+    status: str
+    paused_reason: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class SubscriptionStatus:
+    """A subscription with its feed's health, for ``/feed list``."""
+
+    subscription: SubscriptionRecord
+    feed: FeedRecord
+
+    @property
+    def paused(self) -> bool:
+        """Whether nothing is posted: the subscription or the whole feed is paused."""
+        return self.subscription.status == PAUSED or self.feed.status == PAUSED
+
+    @property
+    def paused_reason(self) -> str | None:
+        """Why it is paused (the subscription's reason first), ``None`` when active."""
+        if self.subscription.status == PAUSED:
+            return self.subscription.paused_reason
+        if self.feed.status == PAUSED:
+            return self.feed.paused_reason
+        return None
+
+    @property
+    def failing(self) -> bool:
+        """Whether the last check of an active feed failed."""
+        return self.feed.status == ACTIVE and self.feed.failures > 0
+
+
+@dataclass(frozen=True, slots=True)
+class NewFeed:
+    """A feed to create on first subscription, with what its first fetch found."""
+
+    url: str
+    title: str | None
+    site_url: str | None
+    icon_url: str | None
+    etag: str | None
+    last_modified: str | None
+    body_hash: str | None
+    update_hint_s: int | None
+    next_check_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ItemRow:
+    """An entry to remember as seen (posted or not)."""
+
+    entry_key: str
+    link_key: str | None
+    title: str | None
+    url: str | None
+    summary: str | None
+    image_url: str | None
+    author: str | None
+    published_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class CheckOk:
+    """A check that found nothing to parse (304, or the same body hash)."""
+
+    feed_id: int
+    etag: str | None
+    last_modified: str | None
+    next_check_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class CheckChanged:
+    """A check that parsed the feed: new metadata, items to remember, posts to enqueue."""
+
+    feed_id: int
+    title: str | None
+    site_url: str | None
+    icon_url: str | None
+    etag: str | None
+    last_modified: str | None
+    body_hash: str | None
+    update_hint_s: int | None
+    next_check_at: datetime
+    items: tuple[ItemRow, ...]
+    messages: tuple[OutboxMessage, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class CheckFailed:
+    """A failed check. ``pause_reason`` set: the feed is paused and ``notices`` go out."""
+
+    feed_id: int
+    failures: int
+    error: str
+    next_check_at: datetime
+    pause_reason: str | None = None
+    notices: tuple[OutboxMessage, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class CheckDeferred:
+    """A claimed feed not fetched now (its host was asked too recently)."""
+
+    feed_id: int
+    next_check_at: datetime
+
+
+CheckOutcome = CheckOk | CheckChanged | CheckFailed | CheckDeferred
+
+
+class LimitReached(Exception):
+    """The guild has as many subscriptions as allowed (raised inside
+    :meth:`bot.storage.feeds.FeedStore.subscribe`).
+    """
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"limit of {limit} subscriptions reached")
+        self.limit = limit
