@@ -19,7 +19,9 @@ items, the post outbox, digest schedules, stories):
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import JSON, Column, DateTime, Dialect, Index, MetaData, Table, Text
 from sqlalchemy.dialects import postgresql, sqlite
@@ -66,6 +68,40 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value.tzinfo is None:
             return value.replace(tzinfo=UTC)
         return value.astimezone(UTC)
+
+    # On SQLite, one step each way instead of ours plus SQLAlchemy's DATETIME processors (a
+    # dict-formatting and a regex per value, a tenth of the poller's CPU when it stores items).
+    # The text is the same as SQLAlchemy's: "YYYY-MM-DD HH:MM:SS.ffffff", naive UTC.
+
+    def bind_processor(self, dialect: Dialect) -> Callable[[datetime | None], str | None] | None:
+        if dialect.name != "sqlite":
+            return super().bind_processor(dialect)
+        return _sqlite_text
+
+    def result_processor(self, dialect: Dialect, coltype: object) -> Callable[[Any], datetime | None] | None:
+        if dialect.name != "sqlite":
+            return super().result_processor(dialect, coltype)
+        return _sqlite_datetime
+
+
+def _sqlite_text(value: datetime | None) -> str | None:
+    if value is None:
+        return None
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError(f"naive datetime {value!r}: pass a timezone-aware datetime")
+    if value.tzinfo is not UTC:
+        value = value.astimezone(UTC)
+    return value.replace(tzinfo=None).isoformat(" ", "microseconds")
+
+
+def _sqlite_datetime(value: Any) -> datetime | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
 
 
 # --- article cache (migration 0001) -----------------------------------------------
