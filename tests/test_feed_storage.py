@@ -19,6 +19,7 @@ from bot.storage.feeds import (
     CheckOk,
     FeedStore,
     ItemRow,
+    LimitReached,
     NewFeed,
 )
 from bot.storage.outbox import OutboxMessage
@@ -171,6 +172,25 @@ async def test_subscribe_is_unique_per_feed_and_channel(db: Database) -> None:
     async with db.session() as conn:
         assert (await conn.execute(select(outbox))).all() == []
         assert len((await conn.execute(select(feeds))).all()) == 1
+
+
+async def test_the_per_guild_limit_holds_under_concurrent_adds(db: Database) -> None:
+    store = FeedStore(db)
+
+    async def try_add(n: int) -> bool:
+        try:
+            added = await store.subscribe(
+                new_feed=new_feed(f"https://{n}.example/feed"), guild_id=7, channel_id=10, created_by=None,
+                extract=False, items=[], messages_for=lambda s: [], now=NOW, max_per_guild=3,
+            )  # fmt: skip
+        except LimitReached:
+            return False
+        assert added is not None
+        return True
+
+    outcomes = await asyncio.gather(*(try_add(n) for n in range(8)))
+    assert sum(outcomes) == 3
+    assert await store.count_subscriptions(7) == 3
 
 
 async def test_naive_datetimes_are_refused(db: Database) -> None:

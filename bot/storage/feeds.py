@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import case, delete, exists, func, or_, select, update
+from sqlalchemy import case, delete, exists, func, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.storage.database import Database
@@ -54,6 +54,10 @@ from bot.storage.schema import UTCDateTime, insert
 
 # PostgreSQL refuses NUL in text; a feed may still contain one.
 _NUL = "\x00"
+
+
+#: Advisory-lock namespace for per-guild subscription counting (PostgreSQL).
+_SUBSCRIBE_LOCK_SPACE = 0x6E64_7362  # "ndsb"
 
 
 class FeedStore:
@@ -292,6 +296,13 @@ class FeedStore:
         _aware(now, new_feed.next_check_at)
         async with self._db.session(write=True) as conn:
             if max_per_guild is not None and guild_id is not None:
+                if conn.dialect.name == "postgresql":
+                    # Concurrent adds in one guild count one after the other (SQLite's write
+                    # transaction already serialises them), so the limit holds exactly.
+                    await conn.execute(
+                        text("SELECT pg_advisory_xact_lock(:space, hashtext(:guild))"),
+                        {"space": _SUBSCRIBE_LOCK_SPACE, "guild": str(guild_id)},
+                    )
                 count_stmt = (
                     select(func.count())
                     .select_from(subscriptions)
