@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import random
 import re
 from datetime import UTC, datetime, timedelta
@@ -254,6 +255,21 @@ def test_alert_embed_shows_headline_count_and_links():
     assert embed.footer_text == "3 outlets so far"
     assert embed.timestamp == ago(30)
     assert embed.within_limits() and len(content) <= 2000
+
+
+def test_alert_names_outlets_by_their_feed_titles_when_known():
+    s = story(("a.com", 30), ("b.com", 20), ("c.com", 10), title="Quake hits city")
+    titled = AlertStory(
+        story_id=s.story_id,
+        articles=tuple(
+            dataclasses.replace(a, display_name="Alpha News" if a.source == "a.com" else None)
+            for a in s.articles
+        ),
+    )
+    _, embed, _ = alert_content(titled, role_id=None)
+    assert embed.description is not None
+    assert "[Alpha News](https://a.com/s1)" in embed.description
+    assert "[b.com](https://b.com/s1)" in embed.description
 
 
 def test_alert_content_stays_within_limits_with_huge_input():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import random
 import re
@@ -430,3 +431,17 @@ def test_digest_of_real_headlines_labelled_by_story():
     messages = render_digest(digest, title="Digest")
     assert_within_limits(messages)
     assert sum(len((e.description or "").split("\n\n")) for m in messages for e in m) == len(digest.entries)
+
+
+def test_outlets_are_told_apart_by_host_but_named_by_their_feed_titles():
+    def hosted(title, host, display, minutes):
+        return dataclasses.replace(art("s1", title, host, minutes), display_name=display)
+
+    articles = [
+        hosted("Central bank cuts rates", "bbc.co.uk", "BBC News - Business", 5),
+        hosted("Rates cut by half a point", "bbc.co.uk", "BBC News", 6),
+        hosted("Central bank cuts rates again", "reuters.com", "Reuters", 7),
+        art("s1", "Rates: what it means", "apnews.com", 8),  # no title known: the host is shown
+    ]
+    sources = digest_of(articles).entries[0].sources
+    assert [s.name for s in sources] == ["BBC News", "Reuters", "apnews.com"]

@@ -345,3 +345,14 @@ async def test_a_batch_renames_merged_stories_and_is_fenced_by_the_lease(db: Dat
     assert rows == [("s1", 4, "title s1")]
     # Channel 1's alert follows the story; channel 2 already had one about s1: its s2 row stays.
     assert alerts == [(1, "s1"), (2, "s1"), (2, "s2")]
+
+
+async def test_items_carry_the_outlet_host_for_grouping_and_the_feed_title_for_display(db: Database) -> None:
+    from bot.storage.stories import StoryStore
+
+    titled = await add_feed(db, "bbc.example", title="  BBC News -\nWorld ")
+    ids = await add_items(db, titled, [NewItem(QUAKE[0], "https://bbc.example/q", T0)], seen=T0)
+    [row] = await StoryStore(db).pending_items(limit=10)
+    assert row.id == ids[0]
+    assert row.source == "bbc.example"
+    assert row.source_title == "BBC News - World"

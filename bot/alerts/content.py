@@ -42,11 +42,11 @@ def alert_content(story: AlertStory, *, role_id: int | None) -> tuple[str, Embed
 
     title = fit(escape_markdown(headline), TITLE_LIMIT)
     summary = escape_markdown(lead_sentences(best.summary, max_chars=300))
-    names = [link(a.source, a.url) for a in firsts[: MAX_NAMED_SOURCES + 1]]
+    names = [link(a.shown_name, a.url) for a in firsts[: MAX_NAMED_SOURCES + 1]]
     outlets = "outlet" if count == 1 else "outlets"
     byline = f"Reported by {count} {outlets}: {join_names(names, max_named=MAX_NAMED_SOURCES, total=count)}"
     if discord_length(byline) + discord_length(summary) + 2 > DESCRIPTION_LIMIT:
-        plain = [escape_markdown(a.source) for a in firsts[:4]]
+        plain = [escape_markdown(a.shown_name) for a in firsts[:4]]
         byline = fit(
             f"Reported by {count} {outlets}: {join_names(plain, total=count)}", DESCRIPTION_LIMIT // 2
         )

@@ -400,7 +400,12 @@ def _story(story_id: str, rows: Iterable[StoryItemRow]) -> AlertStory:
         story_id=story_id,
         articles=tuple(
             AlertArticle(
-                source=r.source, published=r.published, title=r.title, url=r.url or "", summary=r.summary
+                source=r.source,
+                published=r.published,
+                title=r.title,
+                url=r.url or "",
+                summary=r.summary,
+                display_name=r.source_title,
             )
             for r in rows
         ),

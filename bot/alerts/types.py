@@ -52,6 +52,12 @@ class AlertArticle:
     title: str = ""
     url: str = ""
     summary: str | None = None
+    #: How to name the outlet to readers (the feed's title), when known; else ``source``.
+    display_name: str | None = None
+
+    @property
+    def shown_name(self) -> str:
+        return self.display_name or self.source
 
 
 @dataclass(frozen=True, slots=True)

@@ -34,6 +34,8 @@ class DigestArticle:
     published: datetime | None = None
     #: The feed's summary or the article's, plain text.
     summary: str | None = None
+    #: How to name the outlet to readers (the feed's title), when known; else ``source_name``.
+    display_name: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,7 +167,8 @@ def _sources(items: list[DigestArticle]) -> tuple[SourceLink, ...]:
         outlets.setdefault(key, []).append(article)
     links = []
     for group in outlets.values():
-        names = [a.source_name.strip() for a in group if a.source_name.strip()]
+        names = [a.display_name.strip() for a in group if a.display_name and a.display_name.strip()]
+        names = names or [a.source_name.strip() for a in group if a.source_name.strip()]
         # The shortest name is the outlet's ("BBC News" rather than "BBC News - World").
         name = min(names, key=len) if names else outlet_key(group[0].url)
         links.append(SourceLink(name=name, url=group[0].url))

@@ -330,6 +330,7 @@ def _article(item: StoryItemRow) -> DigestArticle:
         title=item.title or (item.url or ""),
         url=item.url or "",
         source_name=item.source,
+        display_name=item.source_title,
         published=item.published,
         summary=item.summary,
     )

@@ -48,6 +48,8 @@ class StoryItemRow:
     first_seen_at: datetime
     #: None until the assigner has grouped it.
     story_id: str | None
+    #: The feed's own title ("BBC News - World"), for display; ``source`` tells outlets apart.
+    source_title: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -326,7 +328,12 @@ def _item(r: Any) -> StoryItemRow:
         published=r.first_seen_at if published is None else min(published, r.first_seen_at),
         first_seen_at=r.first_seen_at,
         story_id=r.story_id,
+        source_title=_one_line(r.feed_title),
     )
+
+
+def _one_line(text: str | None) -> str | None:
+    return " ".join(text.split()) or None if text else None
 
 
 def outlet_name(site_url: str | None, feed_title: str | None, feed_url: str | None) -> str:
