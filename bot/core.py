@@ -61,6 +61,7 @@ class Newsdesk:
             settings.feeds,
             parse_executor=self.parse_executor,
             parse_workers=settings.extract.workers,
+            on_new_items=lambda: self.stories.notify(),
             extractor=self.articles,
             clock=self.clock,
         )

@@ -408,6 +408,24 @@ async def test_run_loop_posts_and_stops(rig: Rig) -> None:
     assert titles(await posts(rig.db, 1)) == ["Story 1", "Story 2"]
 
 
+async def test_a_pass_that_stores_new_items_says_so(rig: Rig) -> None:
+    told = asyncio.Event()
+    rig.restart(on_new_items=told.set)
+    feed = rig.server.add_feed("/a.xml", items=[item(1)])
+    await rig.service.subscribe(GUILD, 1, rig.server.url("/a.xml"), user_id=None)
+    rig.clock.advance(3600)
+    task = asyncio.create_task(rig.poller.run(idle_s=0.05))
+    try:
+        await asyncio.sleep(0.3)  # passes with nothing new: not told
+        assert not told.is_set()
+        feed.publish(item(2))
+        rig.clock.advance(3600)
+        await asyncio.wait_for(told.wait(), 10)
+    finally:
+        rig.poller.stop()
+        await asyncio.wait_for(task, 5)
+
+
 # --- extract:true and the posts themselves -----------------------------------------------------
 
 

@@ -129,6 +129,7 @@ class FeedPoller:
         parse_executor: Executor | None = None,
         parse_workers: int | None = None,
         clock: Callable[[], datetime] = utcnow,
+        on_new_items: Callable[[], None] | None = None,
         extractor: Extractor | None = None,
         rng: random.Random | None = None,
     ) -> None:
@@ -141,6 +142,9 @@ class FeedPoller:
             parse_executor, parse_with_keys, slots=2 * (parse_workers or os.cpu_count() or 1)
         )
         self._clock = clock
+        # Told after a pass that stored new items (the story assigner groups them at once
+        # rather than at the end of its nap, so breaking alerts go out sooner).
+        self._on_new_items = on_new_items
         self._rng = rng or random.Random()
         self._stopping = asyncio.Event()
         self._woken = asyncio.Event()
@@ -162,6 +166,8 @@ class FeedPoller:
                 stats = await self.poll_due(self._clock())
                 if stats.claimed:
                     log.info("feed poll: %s", stats)
+                if stats.new_items and self._on_new_items is not None:
+                    self._on_new_items()
                 delay = idle_s
                 due = await self._store.next_due_at()
                 if due is not None:
