@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import discord
 
-#: What the bot needs in a channel: read it, post embeds and files there.
+#: What the bot needs in a channel: read it, post embeds and files there, and read back its
+#: own recent posts (so a post retried after a crash is found rather than repeated).
 REQUIRED_PERMISSIONS = discord.Permissions(
     view_channel=True,
     send_messages=True,
     send_messages_in_threads=True,
     embed_links=True,
     attach_files=True,
+    read_message_history=True,
 )
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from datetime import datetime, timedelta
 
 import aiohttp
 import discord
@@ -55,6 +56,10 @@ def allowed_mentions(spec: MessageSpec) -> discord.AllowedMentions:
     )
 
 
+#: Messages read back at most when looking for an earlier post (one request).
+LOOKUP_LIMIT = 100
+
+
 class DiscordPublisher:
     """Implements :class:`bot.delivery.publisher.Publisher` with discord.py's REST client.
 
@@ -79,6 +84,22 @@ class DiscordPublisher:
             raise _translate(e, channel_id) from e
         return message.id
 
+    async def find_posted(self, channel_id: int, spec: MessageSpec, *, since: datetime) -> int | None:
+        me = self._client.user
+        if me is None:
+            return None
+        channel = self._client.get_partial_messageable(channel_id)
+        # Sent at the first attempt, so after the row was queued (a minute of clock skew allowed).
+        after = discord.Object(discord.utils.time_snowflake(since - timedelta(minutes=1)))
+        try:
+            async for message in channel.history(limit=LOOKUP_LIMIT, after=after):
+                if message.author.id == me.id and shows(message, spec):
+                    return message.id
+        except (TimeoutError, discord.HTTPException, aiohttp.ClientError) as e:
+            # Without Read Message History (an older invite) the nonce is all there is.
+            log.info("channel=%s: history not readable (%s); sending with the nonce alone", channel_id, e)
+        return None
+
     async def edit(self, channel_id: int, message_id: int, spec: MessageSpec) -> None:
         message = self._client.get_partial_messageable(channel_id).get_partial_message(message_id)
         try:
@@ -89,6 +110,16 @@ class DiscordPublisher:
             )
         except Exception as e:
             raise _translate(e, channel_id) from e
+
+
+def shows(message: discord.Message, spec: MessageSpec) -> bool:
+    """Whether ``message`` is ``spec`` as posted: same text, same embeds (titles and links)."""
+    if (message.content or None) != (spec.content or None) or len(message.embeds) != len(spec.embeds):
+        return False
+    return all(
+        (posted.title or None, posted.url or None) == (wanted.title or None, wanted.url or None)
+        for posted, wanted in zip(message.embeds, spec.embeds, strict=True)
+    )
 
 
 def _translate(error: Exception, channel_id: int) -> Exception:

@@ -90,8 +90,8 @@ def test_invite_url_has_scopes_and_minimal_permissions(tmp_path: Path) -> None:
     url = result.stdout.strip()
     assert "client_id=123456789012345678" in url
     assert "scope=bot+applications.commands" in url
-    # View Channel, Send Messages, Send Messages in Threads, Embed Links, Attach Files: nothing more.
-    assert "permissions=274877959168" in url
+    # View Channel, Send Messages (and in Threads), Embed Links, Attach Files, Read Message History.
+    assert "permissions=274878024704" in url
 
 
 def test_extract_reads_stdin_without_network(tmp_path: Path) -> None:

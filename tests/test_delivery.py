@@ -29,6 +29,7 @@ from bot.delivery import (
     outcome,
     shard_of,
 )
+from bot.delivery.policy import NONCE_TRUST, needs_lookup
 from bot.storage import Database
 from bot.storage.outbox import OutboxMessage, OutboxStore
 
@@ -124,6 +125,13 @@ def test_outcome_of_each_error() -> None:
     for error in (TransientDeliveryError("503"), OSError("reset"), RuntimeError("bug")):
         decision = outcome(error, attempts=3, retry=retry)
         assert (decision.action, decision.delay) == (Action.RETRY, timedelta(seconds=8))
+
+
+def test_a_row_is_looked_for_only_after_an_attempt_older_than_the_nonce_trust() -> None:
+    fresh, old = START, START - NONCE_TRUST
+    assert not needs_lookup(attempts=1, created_at=old, now=START)  # first attempt: nothing to find
+    assert not needs_lookup(attempts=3, created_at=fresh, now=START)  # the nonce still answers
+    assert needs_lookup(attempts=2, created_at=old, now=START)
 
 
 def test_dispatcher_refuses_a_lease_shorter_than_a_send(db: Database) -> None:
@@ -398,6 +406,9 @@ async def test_two_dispatchers_on_one_database_never_send_the_same_row(db: Datab
             async def edit(self, channel_id: int, message_id: int, spec: MessageSpec) -> None:
                 await discord.edit(channel_id, message_id, spec)
 
+            async def find_posted(self, channel_id: int, spec: MessageSpec, *, since: datetime) -> int | None:
+                return await discord.find_posted(channel_id, spec, since=since)
+
         channels = range(1, 9)
         store = OutboxStore(db)
         await store.enqueue(
@@ -452,3 +463,54 @@ async def test_an_undecodable_row_fails_without_stopping_the_loop(db: Database) 
     assert publisher.texts(1) == ["b"] and publisher.texts(2) == ["c"]
     row = await store.get_by_dedup_key("a")
     assert row is not None and row.status == "failed" and "undecodable" in (row.last_error or "")
+
+
+async def test_a_post_retried_after_the_nonce_expired_is_found_in_the_channel_not_repeated(
+    db: Database,
+) -> None:
+    store, publisher = OutboxStore(db), ScriptedPublisher()
+    await store.enqueue([message(1, "a"), message(1, "b")], now=START)
+    publisher.script[1] = [CREATE_THEN_HANG]
+    clock = Clock()
+    first = dispatcher(store, publisher, owner="bot", clock=clock)
+    task = asyncio.create_task(first.run())
+    await asyncio.wait_for(publisher.created.wait(), 5)
+    task.cancel()  # the process dies before mark_sent...
+    with pytest.raises(asyncio.CancelledError):
+        await task
+
+    # ... and stays down longer than Discord remembers the nonce.
+    clock.advance(600)
+    publisher.forget_nonces()
+    second = dispatcher(store, publisher, owner="bot", clock=clock)
+    async with running(second):
+        await second.drain(10)
+    assert publisher.texts(1) == ["a", "b"]
+    (a, b) = sorted(await store.rows(status="sent", limit=10), key=lambda r: r.id)
+    assert a.message_id == publisher.messages[0].message_id
+    assert [nonce for _, nonce in publisher.send_calls] == [a.nonce, b.nonce]  # "a" was not sent again
+
+
+async def test_a_publisher_that_cannot_look_falls_back_to_the_nonce(db: Database) -> None:
+    store, publisher = OutboxStore(db), ScriptedPublisher()
+
+    async def unreadable(channel_id: int, spec: MessageSpec, *, since: datetime) -> int | None:
+        raise RuntimeError("history not readable")
+
+    publisher.find_posted = unreadable  # type: ignore[method-assign]
+    await store.enqueue([message(1, "a")], now=START)
+    publisher.script[1] = [CREATE_THEN_HANG]
+    clock = Clock()
+    first = dispatcher(store, publisher, owner="bot", clock=clock)
+    task = asyncio.create_task(first.run())
+    await asyncio.wait_for(publisher.created.wait(), 5)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    clock.advance(600)  # the nonce still works here (not forgotten): no duplicate either way
+    second = dispatcher(store, publisher, owner="bot", clock=clock)
+    async with running(second):
+        await second.drain(10)
+    assert publisher.texts(1) == ["a"]
+    (row,) = await store.rows(status="sent", limit=10)
+    assert row.message_id == publisher.messages[0].message_id

@@ -17,7 +17,9 @@ send is decided by :func:`outcome` from the error alone:
 A crash between Discord creating the message and the row being marked leaves
 the row leased; it is sent again (when the lease expires, or at once when the
 dispatcher restarts under the same ``owner``) with the same nonce, and Discord
-returns the message it already created.
+returns the message it already created. Discord remembers a nonce for a few
+minutes only, so a row retried later than that (:func:`needs_lookup`) is first
+looked for among the channel's recent messages, and marked sent if it is there.
 """
 
 from __future__ import annotations
@@ -39,7 +41,8 @@ from bot.delivery.errors import (
     RateLimitedError,
     TransientDeliveryError,
 )
-from bot.delivery.policy import RetryPolicy, check_shard
+from bot.delivery.message import MessageSpec
+from bot.delivery.policy import RetryPolicy, check_shard, needs_lookup
 from bot.delivery.publisher import Publisher
 
 if TYPE_CHECKING:  # bot.storage.outbox imports bot.delivery.message
@@ -284,6 +287,23 @@ class OutboxDispatcher:
             self._wake.set()
             self._progress.set()
 
+    async def _already_posted(self, row: OutboxRow, spec: MessageSpec) -> int | None:
+        """The message an earlier attempt at ``row`` created, when the nonce may no longer
+        find it (see :func:`needs_lookup`); ``None`` otherwise or when it cannot be told.
+        """
+        if not needs_lookup(attempts=row.attempts, created_at=row.created_at, now=self._clock()):
+            return None
+        try:
+            found = await asyncio.wait_for(
+                self._publisher.find_posted(row.channel_id, spec, since=row.created_at), self._send_timeout_s
+            )
+        except Exception as e:  # looking is a precaution: sending with the nonce is still right
+            log.info("outbox row=%s: could not look for an earlier post: %s", row.id, e)
+            return None
+        if found is not None:
+            log.info("outbox row=%s channel=%s: already posted as message %s", row.id, row.channel_id, found)
+        return found
+
     async def _deliver(self, row: OutboxRow) -> OutboxRow | None:
         """Send one row and record the result; return the channel's next row, claimed, if it may follow."""
         loop = asyncio.get_running_loop()
@@ -295,7 +315,7 @@ class OutboxDispatcher:
         try:
             spec = row.message_spec()
             spec.validate()
-            message_id = await asyncio.wait_for(
+            message_id = await self._already_posted(row, spec) or await asyncio.wait_for(
                 self._publisher.send(row.channel_id, spec, nonce=row.nonce), self._send_timeout_s
             )
         except TimeoutError:

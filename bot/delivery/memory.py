@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass
+from datetime import datetime
 
 from bot.delivery.errors import DeliveryError
 from bot.delivery.message import MessageSpec
@@ -48,6 +49,16 @@ class MemoryPublisher:
         if nonce is not None:
             self._by_nonce[nonce] = message
         return message
+
+    async def find_posted(self, channel_id: int, spec: MessageSpec, *, since: datetime) -> int | None:
+        for message in reversed(self.messages):
+            if message.channel_id == channel_id and message.spec == spec:
+                return message.message_id
+        return None
+
+    def forget_nonces(self) -> None:
+        """What Discord does a few minutes after a send: the same nonce creates a new message."""
+        self._by_nonce.clear()
 
     async def edit(self, channel_id: int, message_id: int, spec: MessageSpec) -> None:
         for i, message in enumerate(self.messages):

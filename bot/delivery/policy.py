@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 #: Discord accepts nonces of at most 25 characters.
 NONCE_MAX_LENGTH = 25
+#: How long Discord's ``enforce_nonce`` is trusted to return the message a nonce already
+#: created ("the past few minutes"); a row older than this whose earlier attempt may have
+#: reached Discord is looked for in the channel before it is sent again.
+NONCE_TRUST = timedelta(minutes=4)
 _DIGITS = "0123456789abcdefghijklmnopqrstuvwxyz"
 
 
@@ -20,6 +24,14 @@ def base36(number: int) -> str:
         digits.append(_DIGITS[rest])
         if number == 0:
             return "".join(reversed(digits))
+
+
+def needs_lookup(*, attempts: int, created_at: datetime, now: datetime) -> bool:
+    """Whether a row about to be sent may already be in the channel beyond the nonce's reach:
+    an earlier attempt was made (``attempts`` counts this one) and the row is older than
+    :data:`NONCE_TRUST`.
+    """
+    return attempts > 1 and now - created_at >= NONCE_TRUST
 
 
 def nonce_for(row_id: int, dedup_key: str) -> str:

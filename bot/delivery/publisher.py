@@ -6,6 +6,7 @@ The Discord implementation lives in ``cogs/``; tests use
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Protocol
 
 from bot.delivery.message import MessageSpec
@@ -33,4 +34,14 @@ class Publisher(Protocol):
 
     async def edit(self, channel_id: int, message_id: int, spec: MessageSpec) -> None:
         """Replace the content of a message the bot posted (breaking alerts update theirs)."""
+        ...
+
+    async def find_posted(self, channel_id: int, spec: MessageSpec, *, since: datetime) -> int | None:
+        """The id of a message the bot posted in ``channel_id`` after ``since`` that shows
+        ``spec``, or ``None`` (none, or the channel's history cannot be read).
+
+        Discord honours a nonce for a few minutes only: before sending a row again long after
+        an attempt whose outcome is unknown (a crash, a timeout), the dispatcher looks for the
+        message itself. Must not raise for an unreadable history.
+        """
         ...

@@ -162,6 +162,10 @@ class MessageStore:
             message["type"] = 19 if message_type == 0 else message_type
         return message
 
+    def forget_nonces(self) -> None:
+        """What Discord does a few minutes after a send: the nonce no longer finds the message."""
+        self._nonces.clear()
+
     def dedupe(
         self, author_id: int, channel_id: int, payload: dict[str, Any], *, now: float
     ) -> dict[str, Any] | None:

@@ -145,6 +145,9 @@ class ChannelRoutes:
             attachments=attachments,
         )
         await self.emu.publish_message(message, nonce_author=self.emu.bot_user_id, now=now)
+        if self.emu.unanswered_creates > 0:
+            self.emu.unanswered_creates -= 1
+            await self.emu.release_unanswered.wait()
         return json_response(message)
 
     async def edit_message(self, request: web.Request) -> web.Response:

@@ -57,6 +57,10 @@ class Emulator:
         self.recorder = Recorder()
         self.ratelimiter = RateLimiter(rate_limits or RateLimitConfig())
         self.injections: list[Injection] = []
+        #: Message creations whose answer is withheld (the message exists; the sender never
+        #: hears so), and the event that ends the wait (set when the emulator closes).
+        self.unanswered_creates = 0
+        self.release_unanswered = asyncio.Event()
         self.messages = MessageStore(lambda: self.http_base)
         self.global_commands: dict[int, dict[str, Any]] = {}
         self.guild_commands: dict[int, dict[int, dict[str, Any]]] = {}
@@ -95,6 +99,7 @@ class Emulator:
         return self
 
     async def close(self) -> None:
+        self.release_unanswered.set()
         await self.gateway.drop(abrupt=False, code=1001)
         if self._runner is not None:
             await self._runner.cleanup()
@@ -180,6 +185,12 @@ class Emulator:
         injection = Injection(pattern, status, count, retry_after, is_global)
         self.injections.append(injection)
         return injection
+
+    def withhold_create_answers(self, count: int = 1) -> None:
+        """Create the next ``count`` bot messages but never answer the requests (a crash or a
+        lost connection between Discord creating a message and the bot learning its id).
+        """
+        self.unanswered_creates += count
 
     def set_rate_limits(self, config: RateLimitConfig) -> None:
         self.ratelimiter = RateLimiter(config)
