@@ -15,7 +15,12 @@ its CPU time and peak RSS are its own:
 
     python3 -m bench.poll_bench                     # 1,000 feeds, SQLite
     python3 -m bench.poll_bench --feeds 10000       # 10,000 feeds
-    python3 -m bench.poll_bench --db-url postgresql+asyncpg://postgres@127.0.0.1:5432/bench
+    python3 -m bench.poll_bench --db-url postgresql+asyncpg://postgres@127.0.0.1:5432/test
+
+The poller runs as ``newsdesk run`` runs it: on uvloop where installed, with the garbage
+collector tuned (:mod:`bot.tuning`). The baselines run on plain asyncio, as a script does
+(``--uvloop`` puts them on uvloop too). The cold ratio is taken against the faster of the plain
+loop's two passes.
 
 Reported per pass: feeds/s, CPU seconds (poller process plus its parse workers), and peak RSS
 (the poller process; the workers' peak beside it). Only 127.0.0.1 is contacted.
@@ -339,7 +344,9 @@ def main() -> None:
     warm = poller["warm"]
     print(f"cold: parsed {cold['parsed']}, new items {cold['new_items']}, posts {cold['posts']}, "
           f"failed {cold['failed']}; warm: 304s {warm['not_modified']}, failed {warm['failed']}")  # fmt: skip
-    ratio = cold["feeds_per_s"] / plain["cold"]["feeds_per_s"]
+    # Against the faster of the plain loop's two passes (its first pays for connections).
+    plain_rate = max(plain["cold"]["feeds_per_s"], plain["again"]["feeds_per_s"])
+    ratio = cold["feeds_per_s"] / plain_rate
     ceiling = warm["feeds_per_s"] / minimal["warm"]["feeds_per_s"]
     print(f"cold pass / plain loop: {ratio:.1f}x (target >= 5x); warm pass {warm['feeds_per_s']:.0f} feeds/s "
           f"(target >= 5000), {ceiling:.0%} of bare aiohttp; peak RSS {poller['peak_rss_mb']:.0f} MB "
