@@ -351,3 +351,75 @@ def test_counts_for_alphabetic_text() -> None:
     assert reading_minutes("") == 1
     assert reading_minutes("word " * 460) == 2
     assert reading_minutes("word " * 461) == 3
+
+
+# --- subheadings on pages without an article container -------------------------------
+
+SECTIONED = [
+    ARTICLE_PARAGRAPHS[0],
+    "What changes for farms",
+    ARTICLE_PARAGRAPHS[1],
+    "Who checks the meters",
+    "Fines",
+    ARTICLE_PARAGRAPHS[2],
+]
+
+
+def sectioned_html() -> str:
+    return "<h1>Water bill passes</h1>" + "".join(
+        f"<p>{line}</p>"
+        if line in ARTICLE_PARAGRAPHS
+        else f"<h{2 + (line == 'Fines')}>{line}</h{2 + (line == 'Fines')}>"
+        for line in SECTIONED
+    )
+
+
+@pytest.mark.parametrize(
+    "wrap",
+    [
+        pytest.param(lambda inner: inner, id="straight-in-body"),
+        pytest.param(lambda inner: f"<div>{inner}</div>", id="plain-div"),
+        pytest.param(lambda inner: f"<div class='c1'><div class='c2'>{inner}</div></div>", id="neutral-divs"),
+        pytest.param(lambda inner: f"<article>{inner}</article>", id="article-container"),
+    ],
+)
+def test_subheadings_stay_in_place_with_or_without_article_container(wrap) -> None:
+    """trafilatura keeps subheadings only in a container it recognises; without one they come back."""
+    article = extract(page(wrap(sectioned_html())), "https://example.com/water")
+
+    assert paragraphs(article.text) == SECTIONED
+
+
+def test_headings_next_to_text_that_is_not_the_article_are_left_out() -> None:
+    """A heading is put back only between two paragraphs that follow each other in the text."""
+    links = "".join(
+        f"<li><a href='/story-{i}'>Another story headline number {i} here</a></li>" for i in range(4)
+    )
+    body = (
+        sectioned_html()
+        + f"<div class='c4'><h3>In the bay this week</h3><ul>{links}</ul></div>"
+        + "<div class='c5'><h4>Follow the Gazette</h4><a href='/rss'>RSS</a> <a href='/x'>X</a></div>"
+    )
+    article = extract(page(body), "https://example.com/water")
+
+    assert paragraphs(article.text) == SECTIONED
+
+
+@pytest.mark.parametrize(
+    "between",
+    [
+        pytest.param("<h4>Advertisement</h4><div class='ad'></div>", id="furniture-heading"),
+        pytest.param(
+            "<h3><a href='/other'>Read also: drought hits the wine harvest</a></h3>", id="linked-headline"
+        ),
+        pytest.param("<h3>Related coverage</h3>", id="teaser-heading"),
+        pytest.param("<h3>Comments (12)</h3>", id="comments-heading"),
+    ],
+)
+def test_page_furniture_heading_between_article_paragraphs_is_left_out(between: str) -> None:
+    body = "<h1>Water bill passes</h1>" + "".join(
+        f"<p>{p}</p>" + (between if i == 0 else "") for i, p in enumerate(ARTICLE_PARAGRAPHS)
+    )
+    article = extract(page(body), "https://example.com/water")
+
+    assert paragraphs(article.text) == ARTICLE_PARAGRAPHS

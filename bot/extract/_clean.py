@@ -181,8 +181,13 @@ def _teaser_headings(
             level = _PSEUDO_HEADING_LEVEL
         else:
             continue
-        if _TEASER_HEADING.match(" ".join(element.text_content().split())):
+        if is_teaser_heading(" ".join(element.text_content().split())):
             yield element, level
+
+
+def is_teaser_heading(text: str) -> bool:
+    """Whether ``text`` (a heading's, spaces normalised) introduces other stories ("Latest posts")."""
+    return _TEASER_HEADING.match(text) is not None
 
 
 def _section(

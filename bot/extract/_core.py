@@ -11,6 +11,7 @@ from lxml.html import HtmlElement
 from bot.errors import ExtractError, NotAnArticleError
 from bot.extract import _load, _meta
 from bot.extract._clean import remove_teaser_blocks
+from bot.extract._headings import with_subheadings
 from bot.extract._summary import summarize
 from bot.extract._text import count_words, minutes_for
 from bot.types import Article
@@ -95,7 +96,8 @@ def article_from_tree(tree: HtmlElement, url: str | None) -> Article:
         # The page's own headline is the title without the site's name glued to it,
         # and it is the article's title, not its text.
         title = lines.pop(headline)
-    paragraphs = _paragraphs(lines)
+    # After the headline and byline are taken out: neither is a subheading's neighbour.
+    paragraphs = with_subheadings(_paragraphs(lines), tree)
     # (words, CJK characters) per paragraph; the text's are their sums.
     counts = [count_words(paragraph) for paragraph in paragraphs]
     if not _has_prose(paragraphs, counts):
