@@ -37,7 +37,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from concurrent.futures import ProcessPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -143,11 +142,10 @@ async def run_minimal(base_url: str, feeds: int, concurrency: int) -> dict[str, 
 async def run_poller(
     base_url: str, feeds: int, db_url: str, concurrency: int, workers: int
 ) -> dict[str, Any]:
-    import multiprocessing
-
     from bot.config import FeedSettings, FetchSettings
     from bot.feeds.jobs import parse_for_posting
     from bot.feeds.poller import FeedPoller
+    from bot.feeds.pool import RenewingProcessPool
     from bot.fetch import Fetcher
     from bot.storage import Database
     from bot.storage.feeds import FeedStore
@@ -161,8 +159,7 @@ async def run_poller(
     await FeedStore(db).add_feeds_bulk(urls, channel_id=1, guild_id=1, now=t0)
     settings = FeedSettings(poll_concurrency=concurrency, per_host_spacing_s=0, min_interval_s=60)
     fetch = FetchSettings(allow_private_networks=True, per_host_concurrency=concurrency)
-    # forkserver: the workers do not inherit the event loop and the database pool.
-    pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("forkserver"))
+    pool = RenewingProcessPool(workers)  # the bot's own parse pool
     # Start the workers and import the parsers before timing (a bot does it once, at launch).
     sample = synthetic_feed(0)
     list(
@@ -173,7 +170,7 @@ async def run_poller(
     async with Fetcher(fetch) as fetcher:
         poller = FeedPoller(db, fetcher, settings, parse_executor=pool, parse_workers=workers)
         for name, now in (("cold", t0), ("warm", t0 + timedelta(days=2))):
-            worker_pids = list(pool._processes)
+            worker_pids = list(pool.worker_pids)
             cpu_main, cpu_workers = _self_cpu_s(), sum(_proc_cpu_s(p) for p in worker_pids)
             started = time.perf_counter()
             stats = await poller.poll_due(now)
@@ -193,7 +190,7 @@ async def run_poller(
                 "cpu_main_s": cpu_main,
             }
     results["peak_rss_mb"] = _self_peak_rss_mb()
-    results["worker_peak_rss_mb"] = max((_proc_peak_rss_mb(p) for p in pool._processes), default=0.0)
+    results["worker_peak_rss_mb"] = max((_proc_peak_rss_mb(p) for p in pool.worker_pids), default=0.0)
     pool.shutdown()
     await db.close()
     return results

@@ -7,8 +7,6 @@ it knows nothing of Discord.
 from __future__ import annotations
 
 import logging
-import multiprocessing
-from concurrent.futures import ProcessPoolExecutor
 from types import TracebackType
 
 from bot.alerts.service import AlertService
@@ -20,6 +18,7 @@ from bot.digests.scheduler import DigestScheduler
 from bot.digests.service import DigestService
 from bot.extract import ExtractorPool
 from bot.feeds.poller import FeedPoller
+from bot.feeds.pool import RenewingProcessPool
 from bot.feeds.service import FeedService
 from bot.fetch import Fetcher
 from bot.storage import ArticleCache, Database
@@ -48,10 +47,7 @@ class Newsdesk:
             clock=self.clock,
         )
         # Feed parsing is CPU work: worker processes keep it off the loop and use every core.
-        # "spawn" because forking a process that runs threads (aiosqlite) is unsafe.
-        self.parse_executor = ProcessPoolExecutor(
-            max_workers=settings.extract.workers, mp_context=multiprocessing.get_context("spawn")
-        )
+        self.parse_executor = RenewingProcessPool(settings.extract.workers)
         self.feeds = FeedService(
             self.db, self.fetcher, settings.feeds, parse_executor=self.parse_executor, clock=self.clock
         )
