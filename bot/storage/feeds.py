@@ -23,6 +23,7 @@ from typing import Any
 from sqlalchemy import case, delete, exists, func, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from bot.storage.bulk import BulkInsert
 from bot.storage.database import Database
 from bot.storage.feed_lookup import IN_CHUNK, bind_lookup, key_groups, lookup_sql
 from bot.storage.feed_records import (
@@ -567,30 +568,33 @@ class FeedStore:
 # --- helpers ------------------------------------------------------------------------------
 
 
-async def _insert_items(conn: AsyncConnection, rows: list[dict[str, Any]]) -> None:
-    if not rows:
-        return
-    dialect = conn.dialect.name
-    stmt = insert(dialect, feed_items).on_conflict_do_nothing(
-        index_elements=[feed_items.c.feed_id, feed_items.c.entry_key]
-    )
+_ITEM_INSERT = BulkInsert(
+    feed_items,
+    ("feed_id", "entry_key", "link_key", "title", "url", "summary", "image_url", "author", "published_at",
+     "first_seen_at"),
+    skip_conflicts_on=("feed_id", "entry_key"),
+)  # fmt: skip
+
+
+async def _insert_items(conn: AsyncConnection, rows: list[tuple[Any, ...]]) -> None:
     for chunk in _chunks(rows, 1000):
-        await conn.execute(stmt, chunk)
+        await _ITEM_INSERT.run(conn, chunk)
 
 
-def _item_values(feed_id: int, item: ItemRow, now: datetime) -> dict[str, Any]:
-    return {
-        "feed_id": feed_id,
-        "entry_key": _clean(item.entry_key),
-        "link_key": _clean(item.link_key),
-        "title": _clean(item.title),
-        "url": _clean(item.url),
-        "summary": _clean(item.summary),
-        "image_url": _clean(item.image_url),
-        "author": _clean(item.author),
-        "published_at": item.published_at,
-        "first_seen_at": now,
-    }
+def _item_values(feed_id: int, item: ItemRow, now: datetime) -> tuple[Any, ...]:
+    """An item row in :data:`_ITEM_INSERT`'s column order."""
+    return (
+        feed_id,
+        _clean(item.entry_key),
+        _clean(item.link_key),
+        _clean(item.title),
+        _clean(item.url),
+        _clean(item.summary),
+        _clean(item.image_url),
+        _clean(item.author),
+        item.published_at,
+        now,
+    )
 
 
 def _feed_columns() -> list[Any]:
