@@ -7,6 +7,7 @@ maps the many spellings of one page to one key, for caches and deduplication.
 
 from __future__ import annotations
 
+import functools
 import re
 from urllib.parse import unquote_plus
 
@@ -40,8 +41,13 @@ def normalize_url(text: str) -> str:
     return str(parse_http_url(text))
 
 
+@functools.lru_cache(maxsize=16_384)
 def parse_http_url(text: str) -> URL:
-    """:func:`normalize_url`, as a parsed :class:`yarl.URL` (for callers that need both)."""
+    """:func:`normalize_url`, as a parsed :class:`yarl.URL` (for callers that need both).
+
+    Cached: the poller fetches the same feed URLs pass after pass (URLs are immutable, and a
+    refused link raises every time).
+    """
     candidate = text.strip()
     # Discord users wrap links in <...> to suppress the embed.
     if candidate.startswith("<") and candidate.endswith(">"):

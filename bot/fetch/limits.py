@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
 
@@ -21,21 +19,44 @@ class HostLimiter:
     limit: int
     _slots: dict[str, _Slot] = field(default_factory=dict)
 
-    @asynccontextmanager
-    async def hold(self, host: str) -> AsyncIterator[None]:
-        key = host.rstrip(".").lower()
-        slot = self._slots.get(key)
-        if slot is None:
-            slot = self._slots[key] = _Slot(asyncio.Semaphore(self.limit))
-        slot.users += 1
-        try:
-            async with slot.semaphore:
-                yield
-        finally:
-            slot.users -= 1
-            if slot.users == 0:
-                del self._slots[key]
+    def hold(self, host: str) -> _Hold:
+        """``async with limiter.hold(host):`` — one of the host's ``limit`` places."""
+        return _Hold(self, host.rstrip(".").lower())
 
     def in_use(self) -> int:
         """Hosts currently waited on or held (for tests and metrics)."""
         return len(self._slots)
+
+
+class _Hold:
+    # A plain class rather than @asynccontextmanager: it is entered for every request.
+    __slots__ = ("_key", "_limiter", "_slot")
+
+    def __init__(self, limiter: HostLimiter, key: str) -> None:
+        self._limiter = limiter
+        self._key = key
+        self._slot: _Slot | None = None
+
+    async def __aenter__(self) -> None:
+        slots = self._limiter._slots
+        slot = slots.get(self._key)
+        if slot is None:
+            slot = slots[self._key] = _Slot(asyncio.Semaphore(self._limiter.limit))
+        slot.users += 1
+        self._slot = slot
+        try:
+            await slot.semaphore.acquire()
+        except BaseException:
+            self._leave()
+            raise
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        assert self._slot is not None
+        self._slot.semaphore.release()
+        self._leave()
+
+    def _leave(self) -> None:
+        assert self._slot is not None
+        self._slot.users -= 1
+        if self._slot.users == 0:
+            del self._limiter._slots[self._key]
