@@ -45,6 +45,8 @@ MAX_POSTS_PER_POLL = 30
 #: Time allowed to extract one article for an ``extract:true`` subscription.
 EXTRACT_TIMEOUT_S = 30.0
 _FILTER_CACHE = 1024
+#: Feeds handled between two yields to the event loop while a batch is prepared.
+_YIELD_EVERY = 25
 
 
 class Extractor(Protocol):
@@ -141,7 +143,9 @@ class PollWriter:
         )
         nothing: tuple[set[str], set[str]] = (set(), set())
         decisions = []
-        for p in parsed:
+        for n, p in enumerate(parsed, 1):
+            if n % _YIELD_EVERY == 0:
+                await asyncio.sleep(0)  # a batch holds hundreds of feeds: let the loop breathe
             seen_keys, seen_links = seen.get(p.feed.id, nothing)
             new = decide_new_items(
                 p.parsed.entries,
@@ -155,7 +159,9 @@ class PollWriter:
             decisions.append((p, new))
         articles = await self._extract_all(decisions, subs)
         outcomes: list[CheckOutcome] = []
-        for p, new in decisions:
+        for n, (p, new) in enumerate(decisions, 1):
+            if n % _YIELD_EVERY == 0:
+                await asyncio.sleep(0)
             by_key: dict[str, tuple[FeedEntry, str | None]] = {}
             key_of: dict[int, str] = {}
             for entry, key, lkey in keyed[p.feed.id]:

@@ -16,6 +16,7 @@ and :class:`ValueError` for a naive datetime.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from typing import Any
@@ -223,8 +224,8 @@ class FeedStore:
                     ],
                 )
             if changed:
-                items = [_item_values(o.feed_id, item, now) for o in changed for item in o.items]
-                await _insert_items(conn, items)
+                rows = (_item_values(o.feed_id, item, now) for o in changed for item in o.items)
+                await _insert_items(conn, rows)
                 await conn.execute(
                     RECORD_CHANGED,
                     [
@@ -576,8 +577,11 @@ _ITEM_INSERT = BulkInsert(
 )  # fmt: skip
 
 
-async def _insert_items(conn: AsyncConnection, rows: list[tuple[Any, ...]]) -> None:
-    for chunk in _chunks(rows, 1000):
+async def _insert_items(conn: AsyncConnection, rows: Iterable[tuple[Any, ...]]) -> None:
+    # Chunk by chunk, rows made just before they are sent: between two chunks the event
+    # loop runs (a batch of changed feeds can hold ten thousand items).
+    rows = iter(rows)
+    while chunk := list(itertools.islice(rows, 1000)):
         await _ITEM_INSERT.run(conn, chunk)
 
 
