@@ -172,9 +172,12 @@ async def run_poller(
         for name, now in (("cold", t0), ("warm", t0 + timedelta(days=2))):
             worker_pids = list(pool.worker_pids)
             cpu_main, cpu_workers = _self_cpu_s(), sum(_proc_cpu_s(p) for p in worker_pids)
+            lags: list[float] = []
+            ticker = asyncio.create_task(_tick(lags))
             started = time.perf_counter()
             stats = await poller.poll_due(now)
             elapsed = time.perf_counter() - started
+            ticker.cancel()
             cpu_main = _self_cpu_s() - cpu_main
             cpu_workers = sum(_proc_cpu_s(p) for p in worker_pids) - cpu_workers
             results[name] = {
@@ -188,12 +191,30 @@ async def run_poller(
                 "feeds_per_s": stats.claimed / elapsed,
                 "cpu_s": cpu_main + cpu_workers,
                 "cpu_main_s": cpu_main,
+                "lag_ms": _lag_ms(lags),
             }
     results["peak_rss_mb"] = _self_peak_rss_mb()
     results["worker_peak_rss_mb"] = max((_proc_peak_rss_mb(p) for p in pool.worker_pids), default=0.0)
     pool.shutdown()
     await db.close()
     return results
+
+
+async def _tick(lags: list[float]) -> None:
+    """How late a 1 ms sleep wakes, over and over: the event loop's lag while the poller runs."""
+    while True:
+        before = time.perf_counter()
+        await asyncio.sleep(0.001)
+        lags.append(time.perf_counter() - before - 0.001)
+
+
+def _lag_ms(lags: list[float]) -> dict[str, float]:
+    ordered = sorted(lags) or [0.0]
+    return {
+        "p50": ordered[len(ordered) // 2] * 1e3,
+        "p99": ordered[int(len(ordered) * 0.99)] * 1e3,
+        "max": ordered[-1] * 1e3,
+    }
 
 
 # --- orchestration -----------------------------------------------------------------------------
@@ -336,6 +357,10 @@ def main() -> None:
     print(f"poller CPU s in its event loop process: cold {poller['cold']['cpu_main_s']:.2f}, "
           f"warm {poller['warm']['cpu_main_s']:.2f} (the rest is the parse workers)")  # fmt: skip
     print(f"poller parse workers: peak RSS {poller['worker_peak_rss_mb']:.0f} MB each at most")
+    for name in ("cold", "warm"):
+        lag = poller[name]["lag_ms"]
+        print(f"event-loop lag during the {name} pass: p50 {lag['p50']:.1f} ms, p99 {lag['p99']:.1f} ms, "
+              f"max {lag['max']:.0f} ms")  # fmt: skip
     print(f"server CPU s: {server_cpu_plain:.1f} during plain, {server_cpu_poller:.1f} during poller")
     cold = poller["cold"]
     warm = poller["warm"]
