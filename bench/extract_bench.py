@@ -25,12 +25,11 @@ from pathlib import Path
 
 import trafilatura
 
+from bench._lag import TICK_S, LagTicker, percentile
 from bench.extract_quality import DEFAULT_DATA, Page, load_pages
 from bot.errors import ExtractError
 from bot.extract import ExtractorPool, extract
 from bot.extract._protocol import DEFAULT_NICENESS
-
-_TICK_S = 0.001
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,40 +66,25 @@ def process_cpu_s(pids: frozenset[int]) -> float | None:
 async def pool_rate(pool: ExtractorPool, pages: list[Page]) -> tuple[Rate, list[float], float]:
     """Throughput of the pool (workers' CPU per page), the ticker's lags (seconds) meanwhile,
     and the CPU milliseconds per page of this, the event loop's, process (ticker included)."""
-    lags: list[float] = []
-    stop = asyncio.Event()
-
-    async def ticker() -> None:
-        while not stop.is_set():
-            before = time.perf_counter()
-            await asyncio.sleep(_TICK_S)
-            lags.append(max(0.0, time.perf_counter() - before - _TICK_S))
 
     async def one(page: Page) -> None:
         with contextlib.suppress(ExtractError):
             await pool.extract(page.html, page.url)
 
-    tick = asyncio.create_task(ticker())
-    await asyncio.sleep(0.01)
-    pids = pool.worker_pids
-    workers_cpu_started = process_cpu_s(pids)
-    started, cpu_started = time.perf_counter(), time.process_time()
-    await asyncio.gather(*(one(page) for page in pages))
-    wall, loop_cpu = time.perf_counter() - started, time.process_time() - cpu_started
-    workers_cpu_ended = process_cpu_s(pids)
-    stop.set()
-    await tick
+    async with LagTicker() as lags:
+        await asyncio.sleep(0.01)
+        pids = pool.worker_pids
+        workers_cpu_started = process_cpu_s(pids)
+        started, cpu_started = time.perf_counter(), time.process_time()
+        await asyncio.gather(*(one(page) for page in pages))
+        wall, loop_cpu = time.perf_counter() - started, time.process_time() - cpu_started
+        workers_cpu_ended = process_cpu_s(pids)
     workers_cpu = (
         (workers_cpu_ended - workers_cpu_started) / len(pages) * 1000
         if workers_cpu_started is not None and workers_cpu_ended is not None
         else float("nan")
     )
     return Rate(len(pages) / wall, workers_cpu), lags, loop_cpu / len(pages) * 1000
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
 async def run(pages: list[Page], workers: int, rounds: int, niceness: int) -> None:
@@ -163,7 +147,7 @@ async def run(pages: list[Page], workers: int, rounds: int, niceness: int) -> No
     print(
         f"event-loop lag while saturated: p50 {percentile(lags, 0.5) * 1000:.2f} ms, "
         f"p99 {percentile(lags, 0.99) * 1000:.2f} ms, max {max(lags) * 1000:.2f} ms "
-        f"over {len(lags)} ticks of {_TICK_S * 1000:g} ms (target p99 < 5 ms)"
+        f"over {len(lags)} ticks of {TICK_S * 1000:g} ms (target p99 < 5 ms)"
     )
 
 

@@ -44,6 +44,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench._lag import LagTicker, percentile  # noqa: E402
+
 _CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
@@ -172,12 +174,10 @@ async def run_poller(
         for name, now in (("cold", t0), ("warm", t0 + timedelta(days=2))):
             worker_pids = list(pool.worker_pids)
             cpu_main, cpu_workers = _self_cpu_s(), sum(_proc_cpu_s(p) for p in worker_pids)
-            lags: list[float] = []
-            ticker = asyncio.create_task(_tick(lags))
-            started = time.perf_counter()
-            stats = await poller.poll_due(now)
-            elapsed = time.perf_counter() - started
-            ticker.cancel()
+            async with LagTicker() as lags:
+                started = time.perf_counter()
+                stats = await poller.poll_due(now)
+                elapsed = time.perf_counter() - started
             cpu_main = _self_cpu_s() - cpu_main
             cpu_workers = sum(_proc_cpu_s(p) for p in worker_pids) - cpu_workers
             results[name] = {
@@ -200,21 +200,9 @@ async def run_poller(
     return results
 
 
-async def _tick(lags: list[float]) -> None:
-    """How late a 1 ms sleep wakes, over and over: the event loop's lag while the poller runs."""
-    while True:
-        before = time.perf_counter()
-        await asyncio.sleep(0.001)
-        lags.append(time.perf_counter() - before - 0.001)
-
-
 def _lag_ms(lags: list[float]) -> dict[str, float]:
-    ordered = sorted(lags) or [0.0]
-    return {
-        "p50": ordered[len(ordered) // 2] * 1e3,
-        "p99": ordered[int(len(ordered) * 0.99)] * 1e3,
-        "max": ordered[-1] * 1e3,
-    }
+    lags = lags or [0.0]
+    return {"p50": percentile(lags, 0.5) * 1e3, "p99": percentile(lags, 0.99) * 1e3, "max": max(lags) * 1e3}
 
 
 # --- orchestration -----------------------------------------------------------------------------

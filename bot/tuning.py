@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import gc
 from collections.abc import Coroutine
+from types import ModuleType
 from typing import Any, TypeVar
 
 T = TypeVar("T")
@@ -35,9 +36,8 @@ def run_event_loop(main: Coroutine[Any, Any, T]) -> T:
     callbacks cost a fraction of the pure-Python loop's, which is what a poller answering
     thousands of 304s per second mostly does.
     """
-    try:
-        import uvloop
-    except ImportError:
+    uvloop = _uvloop()
+    if uvloop is None:
         return asyncio.run(main)
     with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
         return runner.run(main)
@@ -45,8 +45,12 @@ def run_event_loop(main: Coroutine[Any, Any, T]) -> T:
 
 def event_loop_name() -> str:
     """The loop :func:`run_event_loop` uses here ("uvloop" or "asyncio")."""
+    return "asyncio" if _uvloop() is None else "uvloop"
+
+
+def _uvloop() -> ModuleType | None:
     try:
-        import uvloop  # noqa: F401
+        import uvloop
     except ImportError:
-        return "asyncio"
-    return "uvloop"
+        return None
+    return uvloop

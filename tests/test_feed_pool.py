@@ -60,7 +60,7 @@ async def test_the_poller_batches_survive_a_dead_worker() -> None:
     batcher = BatchingExecutor(pool, parse_with_keys, slots=2)
     try:
         await batcher.run(synthetic_feed(0), URL, None)  # the workers are up
-        for pid in list(pool._pool._processes):  # the kernel kills them (memory, a crash)
+        for pid in pool.worker_pids:  # the kernel kills them (memory, a crash)
             os.kill(pid, signal.SIGKILL)
         await asyncio.sleep(0.2)
         results = await asyncio.gather(

@@ -17,7 +17,7 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
@@ -149,6 +149,17 @@ class Database:
             await self.engine.dispose()
         except DRIVER_ERRORS as e:
             log.warning("closing %s failed: %s", self.display_url, reason(e))
+
+
+async def serialise_on(conn: AsyncConnection, space: int, key: object) -> None:
+    """Make concurrent transactions touching ``key`` (within the lock namespace ``space``) run
+    one after the other, until the caller's transaction ends: a PostgreSQL advisory lock.
+    Nothing on SQLite, whose write transactions are serialised already.
+    """
+    if conn.dialect.name == "postgresql":
+        await conn.execute(
+            text("SELECT pg_advisory_xact_lock(:space, hashtext(:key))"), {"space": space, "key": str(key)}
+        )
 
 
 def reason(error: BaseException) -> str:

@@ -21,11 +21,11 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import case, delete, exists, func, or_, select, text, update
+from sqlalchemy import case, delete, exists, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.storage.bulk import BulkInsert
-from bot.storage.database import Database
+from bot.storage.database import Database, serialise_on
 from bot.storage.feed_lookup import IN_CHUNK, bind_lookup, key_groups, lookup_sql
 from bot.storage.feed_records import (
     ACTIVE,
@@ -298,13 +298,8 @@ class FeedStore:
         _aware(now, new_feed.next_check_at)
         async with self._db.session(write=True) as conn:
             if max_per_guild is not None and guild_id is not None:
-                if conn.dialect.name == "postgresql":
-                    # Concurrent adds in one guild count one after the other (SQLite's write
-                    # transaction already serialises them), so the limit holds exactly.
-                    await conn.execute(
-                        text("SELECT pg_advisory_xact_lock(:space, hashtext(:guild))"),
-                        {"space": _SUBSCRIBE_LOCK_SPACE, "guild": str(guild_id)},
-                    )
+                # Concurrent adds in one guild count one after the other: the limit holds exactly.
+                await serialise_on(conn, _SUBSCRIBE_LOCK_SPACE, guild_id)
                 count_stmt = (
                     select(func.count())
                     .select_from(subscriptions)

@@ -35,7 +35,6 @@ from sqlalchemy import (
     literal_column,
     or_,
     select,
-    text,
     update,
 )
 from sqlalchemy.engine import RowMapping
@@ -43,7 +42,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.delivery.message import MessageSpec
 from bot.delivery.policy import check_shard, nonce_for
-from bot.storage.database import Database
+from bot.storage.database import Database, serialise_on
 from bot.storage.outbox_tables import outbox, outbox_holds
 from bot.storage.schema import UTCDateTime, insert
 
@@ -164,13 +163,9 @@ async def enqueue(conn: AsyncConnection, messages: Sequence[OutboxMessage], *, n
     if not rows:
         return 0
     dialect = conn.dialect.name
-    if dialect == "postgresql":
-        # Sorted, so two producers locking overlapping channels cannot deadlock.
-        for channel_id in sorted({row["channel_id"] for row in rows}):
-            await conn.execute(
-                text("SELECT pg_advisory_xact_lock(:space, hashtext(:channel))"),
-                {"space": _ENQUEUE_LOCK_SPACE, "channel": str(channel_id)},
-            )
+    # Sorted, so two producers locking overlapping channels cannot deadlock.
+    for channel_id in sorted({row["channel_id"] for row in rows}):
+        await serialise_on(conn, _ENQUEUE_LOCK_SPACE, channel_id)
     inserted = 0
     for start in range(0, len(rows), _CHUNK):
         # One statement per dialect, executed with many parameter sets: SQLAlchemy compiles it

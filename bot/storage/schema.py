@@ -53,27 +53,16 @@ class UTCDateTime(TypeDecorator[datetime]):
     cache_ok = True
 
     def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None or value.utcoffset() is None:
-            raise ValueError(f"naive datetime {value!r}: pass a timezone-aware datetime")
-        value = value.astimezone(UTC)
-        if dialect.name == "sqlite":
-            return value.replace(tzinfo=None)
-        return value
+        return None if value is None else _aware_utc(value)
 
     def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            return value.replace(tzinfo=UTC)
-        return value.astimezone(UTC)
+        return None if value is None else _utc(value)
 
     # On SQLite, one step each way instead of ours plus SQLAlchemy's DATETIME processors (a
     # dict-formatting and a regex per value, a tenth of the poller's CPU when it stores items).
     # The text is the same as SQLAlchemy's: "YYYY-MM-DD HH:MM:SS.ffffff", naive UTC.
 
-    def bind_processor(self, dialect: Dialect) -> Callable[[datetime | None], str | None] | None:
+    def bind_processor(self, dialect: Dialect) -> Callable[[datetime | None], Any] | None:
         if dialect.name != "sqlite":
             return super().bind_processor(dialect)
         return _sqlite_text
@@ -84,24 +73,27 @@ class UTCDateTime(TypeDecorator[datetime]):
         return _sqlite_datetime
 
 
+def _aware_utc(value: datetime) -> datetime:
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError(f"naive datetime {value!r}: pass a timezone-aware datetime")
+    return value if value.tzinfo is UTC else value.astimezone(UTC)
+
+
+def _utc(value: datetime) -> datetime:
+    """A stored timestamp as aware UTC (SQLite's come back naive)."""
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
 def _sqlite_text(value: datetime | None) -> str | None:
     if value is None:
         return None
-    if value.tzinfo is None or value.utcoffset() is None:
-        raise ValueError(f"naive datetime {value!r}: pass a timezone-aware datetime")
-    if value.tzinfo is not UTC:
-        value = value.astimezone(UTC)
-    return value.replace(tzinfo=None).isoformat(" ", "microseconds")
+    return _aware_utc(value).replace(tzinfo=None).isoformat(" ", "microseconds")
 
 
 def _sqlite_datetime(value: Any) -> datetime | None:
     if value is None:
         return None
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value)
-    if value.tzinfo is None:
-        return value.replace(tzinfo=UTC)
-    return value.astimezone(UTC)
+    return _utc(datetime.fromisoformat(value) if isinstance(value, str) else value)
 
 
 # --- article cache (migration 0001) -----------------------------------------------
