@@ -1,9 +1,9 @@
 """Feed polling throughput: newsdesk's poller beside a plain aiohttp + feedparser loop.
 
-N feeds of 20 items are served by ``tests.feedserver`` in a process of its own (this machine
-has 2 cores: the server takes most of one; the poller's event loop and its 2 parse workers
-share what is left, so the figures are a floor). Each contender runs in a fresh subprocess, so
-its CPU time and peak RSS are its own:
+N feeds of 20 items are served by ``tests.feedserver`` in a process of its own, on uvloop, every
+body rendered before the first request (a site serves its feed from a cache). This machine has
+2 cores, so the server's CPU is taken from the contenders: the figures are a floor. Each
+contender runs in a fresh subprocess, so its CPU time and peak RSS are its own:
 
 - **poller**: N feeds subscribed (one channel) in a fresh database, then
   ``FeedPoller.poll_due`` twice: a *cold* pass (every feed answers 200 and is parsed, items

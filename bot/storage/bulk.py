@@ -35,10 +35,16 @@ class BulkInsert:
     async def run(self, conn: AsyncConnection, rows: Iterable[Sequence[Any]]) -> None:
         sql, processors = self._plan(conn.dialect)
         params = []
+        # Rows of one batch often share a value object (the batch's "now"): converted once.
+        converted: dict[int, tuple[Any, Any]] = {}
         for row in rows:
             values = list(row)
             for index, process in processors:
-                values[index] = process(values[index])
+                value = values[index]
+                known = converted.get(id(value))
+                if known is None or known[0] is not value:
+                    known = converted[id(value)] = (value, process(value))
+                values[index] = known[1]
             params.append(tuple(values))
         if params:
             await conn.exec_driver_sql(sql, params)

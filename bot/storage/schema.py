@@ -87,6 +87,9 @@ def _utc(value: datetime) -> datetime:
 def _sqlite_text(value: datetime | None) -> str | None:
     if value is None:
         return None
+    if value.tzinfo is UTC:
+        # The common case, without a new datetime: "...ffffff+00:00" less its offset.
+        return value.isoformat(" ", "microseconds")[:-6]
     return _aware_utc(value).replace(tzinfo=None).isoformat(" ", "microseconds")
 
 
