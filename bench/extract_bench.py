@@ -29,7 +29,7 @@ from bench._lag import TICK_S, LagTicker, percentile
 from bench.extract_quality import DEFAULT_DATA, Page, load_pages
 from bot.errors import ExtractError
 from bot.extract import ExtractorPool, extract
-from bot.extract._protocol import DEFAULT_NICENESS
+from bot.workers.pipe import DEFAULT_NICENESS
 
 
 @dataclass(frozen=True, slots=True)

@@ -145,14 +145,12 @@ async def run_poller(
     base_url: str, feeds: int, db_url: str, concurrency: int, workers: int
 ) -> dict[str, Any]:
     from bot.config import FeedSettings, FetchSettings
-    from bot.feeds.jobs import parse_for_posting
+    from bot.feeds.parser_pool import ParserPool
     from bot.feeds.poller import FeedPoller
-    from bot.feeds.pool import RenewingProcessPool
     from bot.fetch import Fetcher
     from bot.storage import Database
     from bot.storage.feeds import FeedStore
     from bot.tuning import tune_gc
-    from tests.feedserver import synthetic_feed
 
     db = Database(db_url)
     await db.upgrade()
@@ -161,16 +159,12 @@ async def run_poller(
     await FeedStore(db).add_feeds_bulk(urls, channel_id=1, guild_id=1, now=t0)
     settings = FeedSettings(poll_concurrency=concurrency, per_host_spacing_s=0, min_interval_s=60)
     fetch = FetchSettings(allow_private_networks=True, per_host_concurrency=concurrency)
-    pool = RenewingProcessPool(workers)  # the bot's own parse pool
-    # Start the workers and import the parsers before timing (a bot does it once, at launch).
-    sample = synthetic_feed(0)
-    list(
-        pool.map(parse_for_posting, [sample] * workers * 4, ["http://x/"] * workers * 4, [None] * workers * 4)
-    )
+    pool = ParserPool(workers)  # the bot's own parse pool
+    await pool.start()  # workers started and warmed up before timing, as the bot does at launch
     results: dict[str, Any] = {}
     tune_gc()  # as `newsdesk run` does once started
     async with Fetcher(fetch) as fetcher:
-        poller = FeedPoller(db, fetcher, settings, parse_executor=pool, parse_workers=workers)
+        poller = FeedPoller(db, fetcher, settings, parser=pool)
         for name, now in (("cold", t0), ("warm", t0 + timedelta(days=2))):
             worker_pids = list(pool.worker_pids)
             cpu_main, cpu_workers = _self_cpu_s(), sum(_proc_cpu_s(p) for p in worker_pids)
@@ -195,7 +189,7 @@ async def run_poller(
             }
     results["peak_rss_mb"] = _self_peak_rss_mb()
     results["worker_peak_rss_mb"] = max((_proc_peak_rss_mb(p) for p in pool.worker_pids), default=0.0)
-    pool.shutdown()
+    await pool.close()
     await db.close()
     return results
 

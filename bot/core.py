@@ -17,8 +17,8 @@ from bot.delivery.publisher import Publisher
 from bot.digests.scheduler import DigestScheduler
 from bot.digests.service import DigestService
 from bot.extract import ExtractorPool
+from bot.feeds.parser_pool import ParserPool
 from bot.feeds.poller import FeedPoller
-from bot.feeds.pool import RenewingProcessPool
 from bot.feeds.service import FeedService
 from bot.fetch import Fetcher
 from bot.storage import ArticleCache, Database
@@ -47,16 +47,15 @@ class Newsdesk:
             clock=self.clock,
         )
         # Feed parsing is CPU work: worker processes keep it off the loop and use every core.
-        self.parse_executor = RenewingProcessPool(settings.extract.workers)
+        self.feed_parser = ParserPool(settings.extract.workers)
         self.feeds = FeedService(
-            self.db, self.fetcher, settings.feeds, parse_executor=self.parse_executor, clock=self.clock
+            self.db, self.fetcher, settings.feeds, parser=self.feed_parser, clock=self.clock
         )
         self.poller = FeedPoller(
             self.db,
             self.fetcher,
             settings.feeds,
-            parse_executor=self.parse_executor,
-            parse_workers=settings.extract.workers,
+            parser=self.feed_parser,
             on_new_items=lambda: self.stories.notify(),
             extractor=self.articles,
             clock=self.clock,
@@ -86,9 +85,9 @@ class Newsdesk:
         """Release the HTTP session, the worker processes and the database pool."""
         # Each is closed even if another fails: a half-closed bot must not leak processes.
         self.poller.stop()
-        self.parse_executor.shutdown(wait=False, cancel_futures=True)
         closers = (
             self.digest_scheduler.stop,
+            self.feed_parser.close,
             self.stories.close,
             self.fetcher.close,
             self.extractor.close,

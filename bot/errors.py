@@ -100,6 +100,25 @@ class StorageError(NewsdeskError):
     """The database could not be reached or a query failed."""
 
 
+# --- worker processes -------------------------------------------------------
+
+
+class WorkerError(NewsdeskError):
+    """A call sent to a worker process did not come back with its own answer."""
+
+
+class WorkerTimeoutError(WorkerError, TimeoutError):
+    """The call ran past the pool's time limit (it was stopped, or its worker killed)."""
+
+
+class WorkerCrashedError(WorkerError):
+    """The worker process died while it held the call (a crash in C, the kernel's OOM killer)."""
+
+
+class WorkerUnavailableError(WorkerError):
+    """The pool has no worker and could not start one (or it was closed)."""
+
+
 # --- feeds ------------------------------------------------------------------
 
 

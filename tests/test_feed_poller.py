@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -18,6 +17,7 @@ from sqlalchemy import select, update
 
 from bot.config import FeedSettings, FetchSettings
 from bot.delivery.message import MessageSpec
+from bot.feeds.parser_pool import ParserPool
 from bot.feeds.poller import FeedPoller
 from bot.feeds.posts import FeedInfo, feed_item_message
 from bot.feeds.service import FeedService
@@ -217,8 +217,8 @@ async def test_parsing_in_a_process_pool(rig: Rig) -> None:
     feed = rig.server.add_feed("/a.xml", items=[item(1)])
     await rig.service.subscribe(GUILD, 1, rig.server.url("/a.xml"), user_id=None)
     feed.publish(item(2, image_url="https://example.org/2.jpg"))
-    with ProcessPoolExecutor(1) as pool:
-        rig.restart(parse_executor=pool)
+    async with ParserPool(1) as pool:
+        rig.restart(parser=pool)
         stats = await rig.poll()
     assert stats.parsed == 1
     spec = MessageSpec.from_dict((await posts(rig.db, 1))[-1].spec)

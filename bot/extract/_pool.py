@@ -13,16 +13,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
-import sys
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bot.errors import ExtractError, ExtractTimeoutError, NotAnArticleError
-from bot.extract import _load, _protocol
-from bot.extract._protocol import DEFAULT_NICENESS
+from bot.extract import _load
 from bot.types import Article
+from bot.workers import pipe
+from bot.workers.pipe import DEFAULT_NICENESS
 
 if TYPE_CHECKING:
     from bot.config import ExtractSettings
@@ -35,8 +33,6 @@ DEFAULT_MAX_PAGES_PER_WORKER = 1000
 DEFAULT_START_TIMEOUT_S = 60.0
 # A worker asked to stop gets this long to exit before it is killed.
 _EXIT_GRACE_S = 2.0
-# The directory holding the ``bot`` package, for the workers' import path.
-_PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 
 @dataclass(eq=False)
@@ -50,7 +46,7 @@ class _Worker:
         return self.process.pid
 
     async def request(self, frame: bytes) -> Any:
-        """The answer to ``frame``, a message framed by :func:`_protocol.encode`."""
+        """The answer to ``frame``, a message framed by :func:`pipe.encode`."""
         assert self.process.stdin is not None
         self.process.stdin.write(frame)
         await self.process.stdin.drain()
@@ -58,9 +54,7 @@ class _Worker:
 
     async def receive(self) -> Any:
         assert self.process.stdout is not None
-        header = await self.process.stdout.readexactly(_protocol.HEADER_SIZE)
-        payload = await self.process.stdout.readexactly(_protocol.payload_size(header))
-        return _protocol.decode(payload)
+        return await pipe.receive(self.process.stdout)
 
 
 class ExtractorPool:
@@ -150,7 +144,7 @@ class ExtractorPool:
         await self.start()
         # Encoded before a worker is free, so that handing it over is a single write
         # and the worker waits for nothing between pages. Bytes, which it parses as they are.
-        frame = _protocol.encode((_load.encode(html), url))
+        frame = pipe.encode((_load.encode(html), url))
         worker = await self._acquire()
         worker.busy = True
         try:
@@ -253,18 +247,8 @@ class ExtractorPool:
                     self._idle.put_nowait(None)
 
     async def _spawn(self) -> _Worker:
-        env = dict(os.environ)
-        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(_PROJECT_ROOT), env.get("PYTHONPATH")]))
         try:
-            process = await asyncio.create_subprocess_exec(
-                sys.executable,
-                "-m",
-                "bot.extract._worker",
-                str(self._niceness),
-                stdin=asyncio.subprocess.PIPE,
-                stdout=asyncio.subprocess.PIPE,
-                env=env,
-            )
+            process = await pipe.spawn("bot.extract._worker", str(self._niceness))
         except OSError as e:
             raise ExtractError("The extractor could not start a worker.") from e
         worker = _Worker(process)

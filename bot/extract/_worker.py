@@ -17,9 +17,9 @@ from typing import BinaryIO
 import trafilatura
 
 from bot.errors import ExtractError, NotAnArticleError
-from bot.extract import _protocol
 from bot.extract._core import extract, extract_utf8
-from bot.extract._protocol import DEFAULT_NICENESS
+from bot.workers import pipe
+from bot.workers.pipe import DEFAULT_NICENESS
 
 log = logging.getLogger(__name__)
 
@@ -41,9 +41,9 @@ def serve(requests: BinaryIO, responses: BinaryIO) -> None:
     # What is alive now (modules, stop lists, caches) lives as long as the worker: out of
     # the garbage collector's sight, its collections stop re-scanning it on every page.
     gc.freeze()
-    _write(responses, ("ready", os.getpid()))
+    pipe.answer(responses, ("ready", os.getpid()))
     while True:
-        request = _protocol.read_message(requests)
+        request = pipe.read_message(requests)
         if request is None:
             return
         page, url = request
@@ -56,7 +56,7 @@ def serve(requests: BinaryIO, responses: BinaryIO) -> None:
         except Exception:  # keep serving: one bad page must not cost the worker
             log.exception("extract: unexpected failure on url=%s", url)
             answer = ("error", "The article could not be extracted from the page.")
-        _write(responses, answer)
+        pipe.answer(responses, answer)
 
 
 def _warm_up() -> None:
@@ -67,30 +67,17 @@ def _warm_up() -> None:
         pass
 
 
-def _write(stream: BinaryIO, message: object) -> None:
-    stream.write(_protocol.encode(message))
-    stream.flush()
-
-
 def main() -> None:
     # Below the bot's own priority: when the cores are busy, the event loop (answering
     # Discord) must win over extraction, which can wait a few milliseconds.
     niceness = int(sys.argv[1]) if len(sys.argv) > 1 else DEFAULT_NICENESS
-    if niceness:
-        with contextlib.suppress(OSError):
-            os.nice(niceness)
     # trafilatura logs a warning for every page it discards; here that is a normal answer.
     for name in ("trafilatura", "htmldate", "justext", "readability"):
         logging.getLogger(name).setLevel(logging.ERROR)
-    # Answers go on a private copy of stdout; anything a library prints goes to stderr
-    # instead of corrupting the framing.
-    responses = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
-    for pipe in (sys.stdin, responses):
-        _protocol.enlarge_pipe(pipe.fileno())
-    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
+    requests, responses = pipe.worker_pipes(niceness)
     # The pool going away is the normal way for a worker to end.
     with contextlib.suppress(BrokenPipeError, KeyboardInterrupt):
-        serve(sys.stdin.buffer, responses)
+        serve(requests, responses)
 
 
 if __name__ == "__main__":

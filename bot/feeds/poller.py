@@ -21,19 +21,16 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-import os
 import random
 from collections import deque
 from collections.abc import Callable, Mapping
-from concurrent.futures import Executor
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
 from bot.clock import utcnow
 from bot.config import FeedSettings
 from bot.errors import FeedError, FetchError, HTTPStatusError, NewsdeskError
-from bot.feeds.batching import BatchingExecutor
-from bot.feeds.jobs import parse_for_posting, parse_with_keys
+from bot.feeds.parser_pool import FeedParser, InThreadParser
 from bot.feeds.poll_types import Counts, Parsed, PollStats
 from bot.feeds.poll_writer import (
     EXTRACT_TIMEOUT_S,
@@ -48,7 +45,6 @@ from bot.feeds.poll_writer import (
 )
 from bot.feeds.posts import FeedInfo
 from bot.feeds.schedule import next_check_at, should_pause
-from bot.feeds.types import ParsedFeed
 from bot.fetch import FEED_TYPES, Fetcher, FetchResult
 from bot.storage.database import Database
 from bot.storage.feeds import CheckDeferred, CheckFailed, CheckOk, CheckOutcome, DueFeed, FeedStore
@@ -67,7 +63,6 @@ __all__ = [
     "body_hash",
     "feed_info",
     "item_row",
-    "parse_off_loop",
     "post",
     "post_dedup_key",
     "retry_after",
@@ -98,16 +93,6 @@ def body_hash(body: bytes) -> str:
     return hashlib.sha256(body).hexdigest()[:32]
 
 
-async def parse_off_loop(executor: Executor | None, result: FetchResult) -> ParsedFeed:
-    """Parse a fetched feed in ``executor`` (threads when ``None``). Raises
-    :class:`~bot.errors.FeedParseError` (or :class:`~bot.errors.NotAFeedError`).
-    """
-    loop = asyncio.get_running_loop()
-    return await loop.run_in_executor(
-        executor, parse_for_posting, result.body, result.final_url, result.content_type
-    )
-
-
 def retry_after(error: BaseException) -> str | None:
     """The ``Retry-After`` a failed response carried (:attr:`HTTPStatusError.retry_after`)."""
     value = getattr(error, "retry_after", None)
@@ -129,8 +114,7 @@ class FeedPoller:
         fetcher: Fetcher,
         settings: FeedSettings,
         *,
-        parse_executor: Executor | None = None,
-        parse_workers: int | None = None,
+        parser: FeedParser | None = None,
         clock: Callable[[], datetime] = utcnow,
         on_new_items: Callable[[], None] | None = None,
         extractor: Extractor | None = None,
@@ -140,10 +124,7 @@ class FeedPoller:
         self._writer = PollWriter(self._store, settings, extractor=extractor)
         self._fetcher = fetcher
         self._settings = settings
-        # Two batches per parse worker in flight: one running, one queued behind it.
-        self._parser = BatchingExecutor(
-            parse_executor, parse_with_keys, slots=2 * (parse_workers or os.cpu_count() or 1)
-        )
+        self._parser = parser or InThreadParser()
         self._clock = clock
         # Told after a pass that stored new items (the story assigner groups them at once
         # rather than at the end of its nap, so breaking alerts go out sooner).
@@ -301,7 +282,7 @@ class FeedPoller:
                 feed.id, result.etag, result.last_modified, self._next(now, result, feed.update_hint_s)
             )
         try:
-            parsed, keys = await self._parser.run(result.body, result.final_url, result.content_type)
+            parsed, keys = await self._parser.parse(result.body, result.final_url, result.content_type)
         except FeedError as e:
             return self._failure(feed, e, now, counts)
         counts.parsed += 1

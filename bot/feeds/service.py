@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
-from concurrent.futures import Executor
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -36,11 +35,11 @@ from bot.feeds.discovery import candidate_paths, discover_feed_links
 from bot.feeds.filters import EntryFilter
 from bot.feeds.identity import entry_key, link_key
 from bot.feeds.opml import OpmlFeed, parse_opml, write_opml
+from bot.feeds.parser_pool import FeedParser, InThreadParser
 from bot.feeds.poller import (
     body_hash,
     feed_info,
     item_row,
-    parse_off_loop,
     post,
     update_hint_s,
     utcnow,
@@ -124,13 +123,13 @@ class FeedService:
         fetcher: Fetcher,
         settings: FeedSettings,
         *,
-        parse_executor: Executor | None = None,
+        parser: FeedParser | None = None,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self._store = FeedStore(db)
         self._fetcher = fetcher
         self._settings = settings
-        self._executor = parse_executor
+        self._parser = parser or InThreadParser()
         self._clock = clock
 
     @property
@@ -151,7 +150,7 @@ class FeedService:
         result = await self._fetcher.fetch(url, accept_types=FEED_TYPES | HTML_TYPES)
         if result.content_type not in HTML_TYPES:
             try:
-                parsed = await parse_off_loop(self._executor, result)
+                parsed = await self._parse(result)
             except NotAFeedError:
                 pass  # a page sent as XML or text: look for its feeds
             except FeedParseError as e:
@@ -202,7 +201,11 @@ class FeedService:
 
     async def _fetch_feed(self, url: str) -> tuple[FetchResult, ParsedFeed]:
         result = await self._fetcher.fetch(url, accept_types=FEED_TYPES)
-        return result, await parse_off_loop(self._executor, result)
+        return result, await self._parse(result)
+
+    async def _parse(self, result: FetchResult) -> ParsedFeed:
+        parsed, _ = await self._parser.parse(result.body, result.final_url, result.content_type)
+        return parsed
 
     # --- subscribing -----------------------------------------------------------------------
 

@@ -1,0 +1,345 @@
+"""``ProcessPool``: one CPU-bound function run in worker processes, called from the event loop.
+
+Built for many small calls (a poll pass parses thousands of feeds). Compared with
+``loop.run_in_executor(ProcessPoolExecutor(), ...)``:
+
+- no helper threads: requests and answers go through asyncio's own pipe transports, so
+  nothing competes with the event loop for the GIL;
+- batching: while a worker is busy, calls wait and leave together as one message (one pickle
+  each way) when it frees up; an idle worker gets a call at once, alone;
+- pipelining: each worker has a second batch queued behind the one it runs, so it never
+  waits for the event loop between batches;
+- a worker that dies or hangs is replaced and costs only the call that killed it: the other
+  calls of its batch are sent again, one by one, so the culprit fails alone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from bot.errors import WorkerCrashedError, WorkerError, WorkerTimeoutError, WorkerUnavailableError
+from bot.workers import pipe
+
+log = logging.getLogger(__name__)
+
+#: Calls sent in one message at most.
+MAX_BATCH = 16
+#: Batches sent to a worker at once: one running, one queued behind it.
+BATCHES_PER_WORKER = 2
+#: How long a new worker may take to import its function and warm up.
+START_TIMEOUT_S = 60.0
+#: Past its time limit, a call stuck where the timer signal cannot reach it (in C) gets this
+#: much longer before its worker is killed.
+KILL_GRACE_S = 5.0
+# A worker asked to stop gets this long to exit before it is killed.
+_EXIT_GRACE_S = 2.0
+
+
+@dataclass(eq=False, slots=True)
+class _Call:
+    args: tuple[Any, ...]
+    future: asyncio.Future[Any]
+    #: Sent again alone after its batch's worker died: if it kills this one too, it fails.
+    alone: bool = False
+
+
+@dataclass(eq=False)
+class _Worker:
+    process: asyncio.subprocess.Process
+    in_flight: deque[list[_Call]] = field(default_factory=deque)
+    has_work: asyncio.Event = field(default_factory=asyncio.Event)
+    #: The task reading its answers.
+    reader: asyncio.Task[None] | None = None
+
+    @property
+    def alive(self) -> bool:
+        return self.process.returncode is None
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def send(self, batch: list[_Call]) -> None:
+        assert self.process.stdin is not None
+        # No drain: what is in flight is bounded (BATCHES_PER_WORKER batches of MAX_BATCH).
+        self.process.stdin.write(pipe.encode([call.args for call in batch]))
+        self.in_flight.append(batch)
+        self.has_work.set()
+
+    def kill(self) -> None:
+        if self.process.returncode is None:
+            with contextlib.suppress(ProcessLookupError):  # it exited meanwhile
+                self.process.kill()
+
+
+class ProcessPool:
+    """Runs ``function(*args)`` in ``workers`` processes, each call within ``time_limit_s``.
+
+    ``function`` and ``warm_up`` are named ``"package.module:function"`` (the workers import
+    them); arguments and results must pickle. Workers run ``niceness`` below the caller's
+    priority, so that on busy cores the event loop wins.
+
+    Workers start on first use (or :meth:`start`); :meth:`close` stops them. A pool belongs to
+    the event loop that starts it.
+    """
+
+    def __init__(
+        self,
+        function: str,
+        workers: int,
+        *,
+        time_limit_s: float,
+        warm_up: str | None = None,
+        niceness: int = pipe.DEFAULT_NICENESS,
+        max_batch: int = MAX_BATCH,
+        start_timeout_s: float = START_TIMEOUT_S,
+    ) -> None:
+        if workers < 1 or max_batch < 1:
+            raise ValueError("workers and max_batch must be at least 1")
+        if time_limit_s <= 0:
+            raise ValueError("time_limit_s must be positive")
+        self._function = function
+        self._size = workers
+        self._time_limit_s = time_limit_s
+        self._warm_up = warm_up
+        self._niceness = niceness
+        self._max_batch = max_batch
+        self._start_timeout_s = start_timeout_s
+        self._waiting: deque[_Call] = deque()
+        self._workers: list[_Worker] = []
+        self._starting = 0
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._closed = False
+        self._batches_sent = 0
+
+    @property
+    def worker_pids(self) -> frozenset[int]:
+        """Process ids of the live workers (for monitoring, tests and benchmarks)."""
+        return frozenset(w.pid for w in self._workers)
+
+    @property
+    def batches_sent(self) -> int:
+        """Messages sent to the workers so far, each holding one or more calls."""
+        return self._batches_sent
+
+    async def __aenter__(self) -> ProcessPool:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
+
+    async def start(self) -> None:
+        """Start the missing workers and wait until they are ready. Raises
+        :class:`WorkerUnavailableError` when none could start.
+        """
+        if self._closed:
+            raise WorkerUnavailableError("The worker pool is closed.")
+        missing = self._size - len(self._workers) - self._starting
+        started = await asyncio.gather(*(self._add_worker() for _ in range(missing)), return_exceptions=True)
+        if not self._workers:
+            error = next((e for e in started if isinstance(e, BaseException)), None)
+            raise WorkerUnavailableError("No worker process could start.") from error
+
+    async def run(self, *args: Any) -> Any:
+        """``function(*args)`` in a worker; raises what it raised, or a :class:`WorkerError`
+        (:class:`WorkerTimeoutError`, :class:`WorkerCrashedError`, :class:`WorkerUnavailableError`).
+        """
+        if self._closed:
+            raise WorkerUnavailableError("The worker pool is closed.")
+        if not self._workers and not self._starting:
+            await self.start()
+        call = _Call(args, asyncio.get_running_loop().create_future())
+        self._waiting.append(call)
+        self._dispatch()
+        return await call.future
+
+    async def close(self) -> None:
+        """Stop every worker; calls not yet answered fail with :class:`WorkerUnavailableError`."""
+        self._closed = True
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        closed = WorkerUnavailableError("The worker pool was closed.")
+        workers, self._workers = self._workers, []
+        for worker in workers:
+            for batch in worker.in_flight:
+                _fail(batch, closed)
+        _fail(self._waiting, closed)
+        self._waiting.clear()
+        await asyncio.gather(*(_stop(w) for w in workers), return_exceptions=True)
+
+    # --- calls ---------------------------------------------------------------------------
+
+    def _dispatch(self) -> None:
+        """Send waiting calls to the workers with room for a batch, least loaded first."""
+        for worker in [w for w in self._workers if not w.alive and not w.in_flight]:
+            # Died while idle (its reader only hears of it once it has work): replaced now,
+            # before a call is sent to it for nothing.
+            log.error("worker pid=%s exited (code %s)", worker.pid, worker.process.returncode)
+            self._lose(worker, WorkerCrashedError("The worker process died."))
+        while self._waiting:
+            free = [w for w in self._workers if w.alive and len(w.in_flight) < BATCHES_PER_WORKER]
+            if not free:
+                break
+            batch = self._next_batch()
+            if not batch:
+                break
+            min(free, key=lambda w: len(w.in_flight)).send(batch)
+            self._batches_sent += 1
+
+    def _next_batch(self) -> list[_Call]:
+        batch: list[_Call] = []
+        while self._waiting and len(batch) < self._max_batch:
+            call = self._waiting[0]
+            if call.future.done():  # its caller gave up
+                self._waiting.popleft()
+                continue
+            if call.alone and batch:
+                break
+            batch.append(self._waiting.popleft())
+            if call.alone:
+                break
+        return batch
+
+    async def _serve(self, worker: _Worker) -> None:
+        """Read ``worker``'s answers, in the order its batches were sent."""
+        assert worker.process.stdout is not None
+        try:
+            while True:
+                while not worker.in_flight:
+                    worker.has_work.clear()
+                    await worker.has_work.wait()
+                running = worker.in_flight[0]
+                # Each call's own limit is enforced in the worker; this catches a worker
+                # that cannot even do that (stuck in C).
+                async with asyncio.timeout(self._time_limit_s * len(running) + KILL_GRACE_S):
+                    answers = await pipe.receive(worker.process.stdout)
+                worker.in_flight.popleft()
+                _settle(running, answers)
+                self._dispatch()
+        except TimeoutError:
+            log.error("worker pid=%s stuck past its time limit: killed", worker.pid)
+            limit = self._time_limit_s
+            self._lose(worker, WorkerTimeoutError(f"The call took longer than {limit:g} seconds."))
+        except (OSError, EOFError, asyncio.IncompleteReadError, ValueError) as e:
+            if self._closed:
+                return
+            log.error("worker pid=%s died (%s)", worker.pid, type(e).__name__)
+            self._lose(worker, WorkerCrashedError("The worker process died during the call."))
+        self._dispatch()
+
+    def _lose(self, worker: _Worker, error: WorkerError) -> None:
+        """Replace a dead or stuck worker. Its running batch is sent again call by call, so the
+        call that killed it fails alone; its queued batch is sent again as it was.
+        """
+        worker.kill()
+        if worker.reader is not None and worker.reader is not asyncio.current_task():
+            worker.reader.cancel()
+        with contextlib.suppress(ValueError):
+            self._workers.remove(worker)
+        retry: list[_Call] = []
+        for position, batch in enumerate(worker.in_flight):
+            if position == 0 and (len(batch) == 1 or batch[0].alone):
+                _fail(batch, error)
+                continue
+            for call in batch:
+                call.alone = call.alone or position == 0
+                retry.append(call)
+        worker.in_flight.clear()
+        self._waiting.extendleft(reversed(retry))  # they were first in line
+        self._spawn_in_background()
+
+    # --- workers -------------------------------------------------------------------------
+
+    def _spawn_in_background(self) -> None:
+        if self._closed:
+            return
+        task = asyncio.get_running_loop().create_task(self._replace())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _replace(self) -> None:
+        try:
+            await self._add_worker()
+        except WorkerUnavailableError:
+            log.exception("could not replace a worker; the pool has one less")
+        if not self._workers and not self._starting:
+            # Nothing will serve the waiting calls: they fail rather than hang.
+            _fail(self._waiting, WorkerUnavailableError("No worker process could start."))
+            self._waiting.clear()
+
+    async def _add_worker(self) -> None:
+        self._starting += 1
+        try:
+            worker = await self._start_worker()
+        finally:
+            self._starting -= 1
+        if self._closed:
+            await _stop(worker)
+            return
+        self._workers.append(worker)
+        worker.reader = asyncio.get_running_loop().create_task(self._serve(worker))
+        self._tasks.add(worker.reader)
+        worker.reader.add_done_callback(self._tasks.discard)
+        self._dispatch()
+
+    async def _start_worker(self) -> _Worker:
+        args = [self._function, str(self._niceness), repr(self._time_limit_s)]
+        if self._warm_up:
+            args.append(self._warm_up)
+        try:
+            process = await pipe.spawn("bot.workers.worker", *args)
+        except OSError as e:
+            raise WorkerUnavailableError("A worker process could not start.") from e
+        worker = _Worker(process)
+        assert process.stdout is not None
+        try:
+            async with asyncio.timeout(self._start_timeout_s):
+                ready = await pipe.receive(process.stdout)
+            if not (isinstance(ready, tuple) and ready[0] == "ready"):
+                raise ValueError(f"unexpected greeting {ready!r}")
+        except BaseException as e:
+            worker.kill()
+            await process.wait()
+            if isinstance(e, Exception):
+                raise WorkerUnavailableError("A worker process failed to start.") from e
+            raise
+        return worker
+
+
+def _settle(batch: Sequence[_Call], answers: Sequence[tuple[bool, Any]]) -> None:
+    for call, (ok, value) in zip(batch, answers, strict=True):
+        if call.future.done():
+            continue
+        if ok:
+            call.future.set_result(value)
+        else:
+            call.future.set_exception(value)
+
+
+def _fail(calls: Sequence[_Call] | deque[_Call], error: BaseException) -> None:
+    for call in calls:
+        if not call.future.done():
+            call.future.set_exception(error)
+
+
+async def _stop(worker: _Worker) -> None:
+    """Close the worker's input (it exits once idle); kill it if it does not exit soon."""
+    process = worker.process
+    if worker.in_flight:
+        worker.kill()
+    elif process.stdin is not None and not process.stdin.is_closing():
+        process.stdin.close()
+    try:
+        async with asyncio.timeout(_EXIT_GRACE_S):
+            await process.wait()
+    except TimeoutError:
+        worker.kill()
+        await process.wait()
