@@ -106,11 +106,16 @@ _SIMPLE_URL = re.compile(
     r"(?P<scheme>https?)://"
     r"(?P<host>[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*)"
     r"(?::(?P<port>[1-9][0-9]{0,4}))?"
-    r"(?P<path>(?![^?#]*/\.\.?(?:[/?#]|$))/[A-Za-z0-9_.~!$&'()*+,;=:@/-]*)?"
+    r"(?P<path>/[A-Za-z0-9_.~!$&'()*+,;=:@/-]*)?"
     r"(?:\?(?P<query>[A-Za-z0-9_.~!$'()*+,;=:@/?&-]*))?"
     r"(?:#[\x21-\x7e]*)?",
     re.ASCII,
 )
+
+
+# Checked on the path apart, and only when it has a "/.": a look-ahead in _SIMPLE_URL would
+# scan every path twice.
+_DOT_SEGMENT = re.compile(r"/\.\.?(?:/|$)")
 
 
 def _canonical_simple(url: str) -> str | None:
@@ -119,9 +124,14 @@ def _canonical_simple(url: str) -> str | None:
     match = _SIMPLE_URL.fullmatch(url)
     if match is None:
         return None
-    scheme, host, port, path, query = match.group("scheme", "host", "port", "path", "query")
-    if host.startswith("xn--") or ".xn--" in host or "--" in host[2:4]:
+    scheme, host, port, path, query = match.groups()
+    if path and "/." in path and _DOT_SEGMENT.search(path):
+        return None  # "/./" and "/../" are resolved by yarl
+    if "--" in host and (host.startswith("xn--") or ".xn--" in host or "--" in host[2:4]):
         return None  # IDNA labels: let yarl judge them
+    if path and port is None and query is None and "#" not in url:
+        # Canonical already: the same string, so a pickle holding both writes it once.
+        return url
     netloc = host
     if port is not None:
         number = int(port)
@@ -129,7 +139,9 @@ def _canonical_simple(url: str) -> str | None:
             return None
         if number != _DEFAULT_PORTS[scheme]:
             netloc = f"{host}:{number}"
-    pairs = [pair for pair in (query or "").split("&") if pair and not _is_tracking(pair)]
+    if not query:
+        return f"{scheme}://{netloc}{path or '/'}"
+    pairs = [pair for pair in query.split("&") if pair and not _is_tracking(pair)]
     kept = "?" + "&".join(pairs) if pairs else ""
     return f"{scheme}://{netloc}{path or '/'}{kept}"
 

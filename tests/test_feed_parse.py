@@ -8,7 +8,9 @@ sanitises and absolutises it, fastfeedparser hands it back as the feed wrote it)
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
+import pickle
 import random
 import time
 from datetime import UTC
@@ -20,8 +22,10 @@ import pytest
 from aiohttp import web
 
 from bot.errors import FeedParseError, NotAFeedError
-from bot.feeds import FeedEntry, ParsedFeed, entry_key, parse_feed
-from bot.feeds._text import html_to_text
+from bot.feeds import FeedEntry, ParsedFeed, entry_key, link_key, parse_feed
+from bot.feeds._build import _same_as_link
+from bot.feeds._text import absolute, collapse_space, html_to_text
+from bot.feeds.jobs import parse_with_keys
 from tests.loopback import serve
 
 DATA = Path(__file__).parent / "data" / "feeds"
@@ -373,3 +377,70 @@ def test_mangled_feeds_give_a_feed_or_feed_parse_error(seed: int) -> None:
                 assert entry.published is None or entry.published.tzinfo == UTC
                 assert entry.link is None or entry.link.startswith(("http://", "https://"))
     assert outcomes["feed"] and outcomes["error"]  # the mutations exercise both outcomes
+
+
+# --- what the parse workers ask for -------------------------------------------------------------
+
+
+def _stripped(feed: ParsedFeed, max_entries: int | None) -> ParsedFeed:
+    entries = tuple(dataclasses.replace(e, content_html=None) for e in feed.entries[:max_entries])
+    return dataclasses.replace(feed, entries=entries)
+
+
+@pytest.mark.parametrize("parser", ["auto", "feedparser"])
+@pytest.mark.parametrize("name", WELL_FORMED + MALFORMED + JSON_FEEDS)
+@pytest.mark.parametrize("max_entries", [None, 1, 0])
+def test_without_content_and_past_max_entries_as_if_dropped_afterwards(
+    name: str, parser: str, max_entries: int | None
+) -> None:
+    body = _body(name)
+    full = parse_feed(body, url=URL, parser=parser)  # type: ignore[arg-type]
+    light = parse_feed(body, url=URL, parser=parser, include_content=False, max_entries=max_entries)  # type: ignore[arg-type]
+    assert light == _stripped(full, max_entries)
+
+
+def test_parse_with_keys_gives_the_entries_for_posting_and_their_keys() -> None:
+    body = _body("rss2_quirks.xml")
+    parsed, keys = parse_with_keys(body, URL, None)
+    assert parsed == _stripped(parse_feed(body, url=URL), None)
+    assert keys == tuple((entry_key(e), link_key(e)) for e in parsed.entries)
+    assert pickle.loads(pickle.dumps((parsed, keys))) == (parsed, keys)
+
+
+@pytest.mark.parametrize("name", WELL_FORMED + JSON_FEEDS)
+def test_parsed_feeds_and_entries_pickle_back_equal(name: str) -> None:
+    feed = parse_feed(_body(name), url=URL)
+    assert pickle.loads(pickle.dumps(feed, protocol=pickle.HIGHEST_PROTOCOL)) == feed
+    assert pickle.loads(pickle.dumps(feed.entries[0])) == feed.entries[0]
+
+
+def test_a_guid_is_dropped_exactly_when_it_resolves_to_the_link() -> None:
+    """The cheap tests before urljoin never change the answer of resolving the guid."""
+    rng = random.Random(20261128)
+    pieces = ["a", "b", "/", ".", "..", "?", "#", ":", ";", "//", "tag", "HTTP", "https:", "x.example",
+              "%2F", " ", "\t", "\x01", "é", "-", "1", "\\", "story", "site-1", "feed.xml"]  # fmt: skip
+    bases = ["https://feeds.example/path/feed.xml", "https://x/", "http://a.b/c/d/", "https://h/a/../b/f",
+             "https://h/a;p/b;q?x#y", None]  # fmt: skip
+    dropped = 0
+    for _ in range(20_000):
+        base = rng.choice(bases)
+        guid = "".join(rng.choice(pieces) for _ in range(rng.randint(1, 6))).strip()
+        resolved = absolute(guid, base)
+        if not guid or base is None:
+            continue
+        # Half the time the link is what the guid resolves to.
+        link = resolved if resolved and rng.random() < 0.5 else "https://feeds.example/path/story"
+        expected = guid == link or (not guid.startswith(("http:", "https:")) and resolved == link)
+        assert _same_as_link(guid, None, link, base) == expected, (guid, base, link)
+        dropped += expected
+    assert dropped > 1000
+
+
+def test_collapse_space_shortcut_agrees_with_split_and_join() -> None:
+    rng = random.Random(7)
+    alphabet = " \t\n\r\x0b\x0c\x1c\x1d\x1e\x1f\x85\xa0\u2003\u3000ab.\u00e9"
+    for _ in range(20_000):
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randint(1, 90)))
+        assert collapse_space(text) == (" ".join(text.split()) or None), repr(text)
+    long_plain = "word " * 30 + "end"
+    assert collapse_space(long_plain) is long_plain

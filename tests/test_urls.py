@@ -158,3 +158,28 @@ def test_the_shortcut_for_simple_urls_agrees_with_the_general_path() -> None:
 def test_typical_feed_links_take_the_shortcut(url: str) -> None:
     assert urls._canonical_simple(url) is not None
     assert canonicalize_url(url) == _general_canonical(url)
+
+
+@pytest.mark.parametrize(
+    ("url", "shortcut"),
+    [
+        ("https://example.com/.well-known/feed", True),
+        ("https://example.com/a/.b/..c", True),
+        ("https://example.com/a/./b", False),
+        ("https://example.com/a/../b", False),
+        ("https://example.com/a/..", False),
+        ("https://example.com/a/.?q=1", False),
+        ("https://example.com/a/..#top", False),
+    ],
+)
+def test_dot_segments_and_only_they_leave_the_shortcut(url: str, shortcut: bool) -> None:
+    assert (urls._canonical_simple(url) is not None) == shortcut
+    assert canonicalize_url(url) == _general_canonical(url)
+
+
+def test_a_canonical_link_comes_back_as_the_same_string() -> None:
+    # So a pickle holding an entry's link and its key writes the string once.
+    link = "".join(["https://example.com/", "news/1"])
+    assert canonicalize_url(link) is link
+    assert canonicalize_url("https://example.com/news/1#top") == "https://example.com/news/1"
+    assert canonicalize_url("https://example.com") == "https://example.com/"

@@ -15,14 +15,24 @@ from urllib.parse import urlsplit, urlunsplit
 import feedparser
 
 from bot.errors import FeedParseError, NotAFeedError
-from bot.feeds._build import RawEntry, build_entry, is_image_media, parse_int, update_period_s
+from bot.feeds._build import build_entry, is_image_media, parse_int, update_period_s
 from bot.feeds._dates import parse_date
 from bot.feeds._text import absolute, clean_str, html_to_text
-from bot.feeds.types import ParsedFeed
+from bot.feeds.types import FeedEntry, ParsedFeed
 
 
-def parse_fallback(body: bytes, *, url: str, content_type: str | None = None) -> ParsedFeed:
-    """Parse any RSS/Atom feedparser can make sense of, well-formed or not."""
+def parse_fallback(
+    body: bytes,
+    *,
+    url: str,
+    content_type: str | None = None,
+    include_content: bool = True,
+    max_entries: int | None = None,
+) -> ParsedFeed:
+    """Parse any RSS/Atom feedparser can make sense of, well-formed or not.
+
+    ``include_content`` and ``max_entries`` are :func:`bot.feeds.parse.parse_feed`'s.
+    """
     base = _Base(url)
     headers = {"content-location": base.sentinel_url, "content-type": content_type or "application/xml"}
     # A stream, never the bytes themselves: feedparser opens a bytes argument as a file *name*
@@ -45,7 +55,7 @@ def parse_fallback(body: bytes, *, url: str, content_type: str | None = None) ->
         raise FeedParseError(f"This is not a feed we can read: no title and no entries found{detail}.")
 
     is_atom = str(result.get("version") or "").startswith("atom")
-    entries = tuple(build_entry(_raw_entry(e, base, is_atom)) for e in raw_entries)
+    entries = tuple(_entry(e, base, is_atom, include_content) for e in raw_entries[:max_entries])
     image = feed.get("image") or {}
     return ParsedFeed(
         title=html_to_text(feed.get("title")),
@@ -107,7 +117,7 @@ class _Base:
 _SENTINEL_HOST = "feedparser-base.invalid"
 
 
-def _raw_entry(entry: dict[str, Any], base: _Base, is_atom: bool) -> RawEntry:
+def _entry(entry: dict[str, Any], base: _Base, is_atom: bool, include_content: bool) -> FeedEntry:
     content = next((c.get("value") for c in entry.get("content") or () if c.get("value")), None)
     summary = entry.get("summary")
     if summary and content and summary == content:
@@ -120,9 +130,9 @@ def _raw_entry(entry: dict[str, Any], base: _Base, is_atom: bool) -> RawEntry:
     # The xml:base in force for this entry, which feedparser notes in each *_detail.
     details = [entry.get("title_detail"), entry.get("summary_detail"), *(entry.get("content") or ())]
     entry_base = next((d["base"] for d in details if d and d.get("base")), None)
-    return RawEntry(
+    return build_entry(
         base=real(entry_base) or base.url,
-        id=clean_str(base.unresolved(entry.get("id"))),
+        entry_id=base.unresolved(entry.get("id")),
         link=real(entry.get("link")),
         title=entry.get("title"),
         # Only Atom declares a title's type; feedparser's guess for RSS titles is not reliable.
@@ -135,6 +145,7 @@ def _raw_entry(entry: dict[str, Any], base: _Base, is_atom: bool) -> RawEntry:
         categories=[t.get("term") or t.get("label") or "" for t in entry.get("tags") or ()],
         images=[u for u in map(real, images) if u],
         enclosures=[(real(u) or u, t) for u, t in enclosures],
+        include_content=include_content,
     )
 
 

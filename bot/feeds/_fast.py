@@ -16,10 +16,10 @@ from typing import Any
 import fastfeedparser
 from lxml import etree
 
-from bot.feeds._build import RawEntry, build_entry, is_image_media, parse_int, update_period_s
+from bot.feeds._build import build_entry, is_image_media, parse_int, update_period_s
 from bot.feeds._dates import parse_date, to_utc
 from bot.feeds._text import absolute, clean_str, html_to_text
-from bot.feeds.types import ParsedFeed
+from bot.feeds.types import FeedEntry, ParsedFeed
 
 _ATOM = "http://www.w3.org/2005/Atom"
 _RSS1 = "http://purl.org/rss/1.0/"
@@ -53,8 +53,13 @@ class _Parsers(threading.local):
 _PARSERS = _Parsers()
 
 
-def parse_fast(body: bytes, *, url: str) -> ParsedFeed:
-    """Parse a well-formed XML feed; raises :class:`NeedsFallbackError` for anything else."""
+def parse_fast(
+    body: bytes, *, url: str, include_content: bool = True, max_entries: int | None = None
+) -> ParsedFeed:
+    """Parse a well-formed XML feed; raises :class:`NeedsFallbackError` for anything else.
+
+    ``include_content`` and ``max_entries`` are :func:`bot.feeds.parse.parse_feed`'s.
+    """
     if body[:1].isspace():
         # Blank lines before "<?xml" (a classic of WordPress plugins) are fatal to libxml2.
         body = body.lstrip()
@@ -80,9 +85,10 @@ def parse_fast(body: bytes, *, url: str) -> ParsedFeed:
     if len(elements) != len(raw_entries):
         raise NeedsFallbackError(f"{len(elements)} entry elements for {len(raw_entries)} entries")
     has_base = b"xml:base" in body
+    dated = _dated_entries(root)
     entries = tuple(
-        build_entry(_raw_entry(e, el, (el.base or url) if has_base else url))
-        for e, el in zip(raw_entries, elements, strict=True)
+        _entry(e, el, (el.base or url) if has_base else url, dated, include_content)
+        for e, el in zip(raw_entries[:max_entries], elements, strict=False)
     )
 
     channel_base = channel.base or url
@@ -120,13 +126,19 @@ def _language(feed: dict[str, Any], root: etree._Element, channel: etree._Elemen
     )
 
 
-def _has_date(element: etree._Element) -> bool:
-    """Whether an entry element carries a date of its own.
+# Date elements, matched by lxml itself in any namespace (or none).
+_DATE_PATTERNS = tuple(f"{{*}}{tag}" for tag in _DATE_TAGS)
+
+
+def _dated_entries(root: etree._Element) -> set[etree._Element]:
+    """The elements that carry a date of their own (any with a date child).
 
     fastfeedparser reads a date-less RSS item's guid as a date, and dateutil finds one in
-    almost anything ("m-1" is the 1st of this month); such dates are dropped.
+    almost anything ("m-1" is the 1st of this month); the dates of other entries are dropped.
+    One pass over the tree, not one per entry. The set holds lxml proxies: an entry element is
+    found in it while the caller keeps its own proxy alive (lxml has one proxy per node).
     """
-    return any(isinstance(child.tag, str) and child.tag.rpartition("}")[2] in _DATE_TAGS for child in element)
+    return {date.getparent() for date in root.iter(*_DATE_PATTERNS)}
 
 
 def _title_is_text(element: etree._Element) -> bool:
@@ -139,8 +151,39 @@ def _title_is_text(element: etree._Element) -> bool:
     return title is not None and title.get("type", "text") == "text"
 
 
-def _raw_entry(entry: dict[str, Any], element: etree._Element, base: str) -> RawEntry:
-    content = None
+def _entry(
+    entry: dict[str, Any],
+    element: etree._Element,
+    base: str,
+    dated: set[etree._Element],
+    include_content: bool,
+) -> FeedEntry:
+    get = entry.get
+    has_date = element in dated
+    tags = get("tags")
+    media = get("media_content")
+    enclosures = get("enclosures")
+    links = get("links")
+    return build_entry(
+        base=base,
+        entry_id=get("id"),
+        link=get("link"),
+        title=get("title"),
+        title_is_text=_title_is_text(element),
+        summary_html=get("description"),
+        content_html=_content(entry),
+        author=get("author"),
+        published=_date(get("published")) if has_date else None,
+        updated=_date(get("updated")) if has_date else None,
+        categories=[t.get("term") or t.get("label") for t in tags] if tags else (),
+        images=_images(media) if media else (),
+        enclosures=_enclosures(enclosures, links) if enclosures or links else (),
+        include_content=include_content,
+    )
+
+
+def _content(entry: dict[str, Any]) -> str | None:
+    """The entry's content HTML, unless it merely repeats the description."""
     for item in entry.get("content") or ():
         value = item.get("value")
         if value:
@@ -148,37 +191,34 @@ def _raw_entry(entry: dict[str, Any], element: etree._Element, base: str) -> Raw
                 # fastfeedparser hands back the serialised <content> element itself.
                 match = _XHTML_WRAPPER.match(value)
                 value = match.group(1) if match else value
-            content = value
-            break
-    if content is not None and content == entry.get("description"):
-        # fastfeedparser repeats the description as content when there is no content element.
-        content = None
-    links = entry.get("links") or ()
-    dated = _has_date(element)
+            # fastfeedparser repeats the description as content when there is no content element.
+            return None if value == entry.get("description") else value
+    return None
+
+
+def _images(media_content: list[dict[str, Any]]) -> list[str]:
+    """media:content pictures, then thumbnails."""
     images: list[str] = []
     thumbnails: list[str] = []
-    for media in entry.get("media_content") or ():
+    for media in media_content:
         if is_image_media(media):
             images.append(media["url"])
-        if media.get("thumbnail_url"):
-            thumbnails.append(media["thumbnail_url"])
-    return RawEntry(
-        base=base,
-        id=clean_str(entry.get("id")),
-        link=entry.get("link"),
-        title=entry.get("title"),
-        title_is_text=_title_is_text(element),
-        summary_html=entry.get("description"),
-        content_html=content,
-        author=entry.get("author"),
-        published=_date(entry.get("published")) if dated else None,
-        updated=_date(entry.get("updated")) if dated else None,
-        categories=[t.get("term") or t.get("label") or "" for t in entry.get("tags") or ()],
-        images=images + thumbnails,
-        enclosures=[(e["url"], e.get("type")) for e in entry.get("enclosures") or () if e.get("url")]
+        thumbnail = media.get("thumbnail_url")
+        if thumbnail:
+            thumbnails.append(thumbnail)
+    return images + thumbnails if thumbnails else images
+
+
+def _enclosures(
+    enclosures: list[dict[str, Any]] | None, links: list[dict[str, Any]] | None
+) -> list[tuple[str, str | None]]:
+    found = [(e["url"], e.get("type")) for e in enclosures if e.get("url")] if enclosures else []
+    if links:
         # Atom enclosures only show up among the links.
-        + [(li["href"], li.get("type")) for li in links if li.get("rel") == "enclosure" and li.get("href")],
-    )
+        found += [
+            (li["href"], li.get("type")) for li in links if li.get("rel") == "enclosure" and li.get("href")
+        ]
+    return found
 
 
 def _date(value: str | None) -> datetime | None:

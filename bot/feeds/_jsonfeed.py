@@ -6,18 +6,24 @@ and feedparser does not read it at all, so both paths share this.
 
 from __future__ import annotations
 
+import itertools
 import json
 from typing import Any
 
 from bot.errors import FeedParseError
-from bot.feeds._build import RawEntry, build_entry
+from bot.feeds._build import build_entry
 from bot.feeds._dates import parse_date
 from bot.feeds._text import absolute, clean_str, html_to_text
 from bot.feeds.types import FeedEntry, ParsedFeed
 
 
-def parse_json_feed(body: bytes, *, url: str) -> ParsedFeed:
-    """Parse a JSON Feed; raises :class:`FeedParseError` for other JSON or broken JSON."""
+def parse_json_feed(
+    body: bytes, *, url: str, include_content: bool = True, max_entries: int | None = None
+) -> ParsedFeed:
+    """Parse a JSON Feed; raises :class:`FeedParseError` for other JSON or broken JSON.
+
+    ``include_content`` and ``max_entries`` are :func:`bot.feeds.parse.parse_feed`'s.
+    """
     try:
         data = json.loads(body)
     except (ValueError, UnicodeDecodeError) as e:
@@ -37,7 +43,10 @@ def parse_json_feed(body: bytes, *, url: str) -> ParsedFeed:
         language=clean_str(_str(data.get("language"))),
         ttl_minutes=None,
         update_period_s=None,
-        entries=tuple(_entry(item, base) for item in items if isinstance(item, dict)),
+        entries=tuple(
+            _entry(item, base, include_content)
+            for item in itertools.islice((i for i in items if isinstance(i, dict)), max_entries)
+        ),
         parser="json",
     )
 
@@ -54,7 +63,7 @@ def _author(item: dict[str, Any]) -> str | None:
     return ", ".join(names) or None
 
 
-def _entry(item: dict[str, Any], base: str) -> FeedEntry:
+def _entry(item: dict[str, Any], base: str, include_content: bool) -> FeedEntry:
     item_id = item.get("id")
     attachments = item.get("attachments")
     content_html = _str(item.get("content_html"))
@@ -63,24 +72,23 @@ def _entry(item: dict[str, Any], base: str) -> FeedEntry:
         summary = _str(item.get("content_text"))
     tags = item.get("tags")
     return build_entry(
-        RawEntry(
-            base=base,
-            # Ids are strings in the spec, numbers in the wild.
-            id=str(item_id) if isinstance(item_id, str | int) and not isinstance(item_id, bool) else None,
-            link=_str(item.get("url")) or _str(item.get("external_url")),
-            # Plain text by the spec, but real feeds put entities and tags in titles.
-            title=_str(item.get("title")),
-            summary_html=summary,
-            content_html=content_html,
-            author=_author(item),
-            published=parse_date(_str(item.get("date_published"))),
-            updated=parse_date(_str(item.get("date_modified"))),
-            categories=[t for t in tags if isinstance(t, str)] if isinstance(tags, list) else [],
-            images=[u for u in (_str(item.get("image")), _str(item.get("banner_image"))) if u],
-            enclosures=[
-                (a["url"], _str(a.get("mime_type")))
-                for a in (attachments if isinstance(attachments, list) else [])
-                if isinstance(a, dict) and isinstance(a.get("url"), str)
-            ],
-        )
+        base=base,
+        # Ids are strings in the spec, numbers in the wild.
+        entry_id=str(item_id) if isinstance(item_id, str | int) and not isinstance(item_id, bool) else None,
+        link=_str(item.get("url")) or _str(item.get("external_url")),
+        # Plain text by the spec, but real feeds put entities and tags in titles.
+        title=_str(item.get("title")),
+        summary_html=summary,
+        content_html=content_html,
+        author=_author(item),
+        published=parse_date(_str(item.get("date_published"))),
+        updated=parse_date(_str(item.get("date_modified"))),
+        categories=[t for t in tags if isinstance(t, str)] if isinstance(tags, list) else [],
+        images=[u for u in (_str(item.get("image")), _str(item.get("banner_image"))) if u],
+        enclosures=[
+            (a["url"], _str(a.get("mime_type")))
+            for a in (attachments if isinstance(attachments, list) else [])
+            if isinstance(a, dict) and isinstance(a.get("url"), str)
+        ],
+        include_content=include_content,
     )

@@ -29,8 +29,7 @@ def html_to_text(value: str | None) -> str | None:
         text = _TAGS.sub("", text)
     if "&" in text:
         text = html.unescape(text)
-    # split/join rather than re.sub: several times faster on text that is mostly single spaces.
-    return " ".join(text.split()) or None
+    return collapse_space(text)
 
 
 def first_image(html_text: str | None) -> str | None:
@@ -82,4 +81,23 @@ def collapse_space(value: str | None) -> str | None:
     """Plain text with runs of whitespace collapsed to one space; ``None`` when empty."""
     if not value:
         return None
+    # Short text (a category, a name) is split and joined faster than checked.
+    if len(value) > 64 and _single_spaced(value):
+        return value
+    # split/join rather than re.sub: several times faster on text that is mostly single spaces.
     return " ".join(value.split()) or None
+
+
+# The whitespace str.split() splits ASCII text at, but for the space itself.
+_ASCII_SPACE_BUT_SPACE = b"\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f"
+
+
+def _single_spaced(text: str) -> bool:
+    """Whether ASCII ``text`` has nothing to collapse: no other whitespace than single spaces
+    between words. Most titles and summaries do not, and checking them is cheaper than
+    splitting them into words and joining these again.
+    """
+    if not text.isascii() or text[0] == " " or text[-1] == " " or "  " in text:
+        return False
+    data = text.encode("ascii")
+    return len(data.translate(None, _ASCII_SPACE_BUT_SPACE)) == len(data)

@@ -5,7 +5,6 @@ network code, so a worker process starts fast and stays small.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import multiprocessing
 import signal
 import threading
@@ -15,7 +14,7 @@ from bot.errors import FeedParseError
 from bot.feeds.decide import EntryKeys
 from bot.feeds.identity import entry_keys
 from bot.feeds.parse import parse_feed
-from bot.feeds.types import FeedEntry, ParsedFeed
+from bot.feeds.types import ParsedFeed
 
 #: Entries read from one feed at most (feeds list newest first): a 5 MB archive feed of 20,000
 #: entries must not cost 20,000 rows and lookups per poll.
@@ -29,25 +28,8 @@ def parse_for_posting(body: bytes, url: str, content_type: str | None) -> Parsed
     crosses the process boundary, and without entries past :data:`MAX_ENTRIES`. Top-level, so
     a process pool can run it.
     """
-    parsed = parse_feed(body, url=url, content_type=content_type)
-    entries = tuple(_without_content(e) for e in parsed.entries[:MAX_ENTRIES])
-    return dataclasses.replace(parsed, entries=entries)
-
-
-def _without_content(e: FeedEntry) -> FeedEntry:
-    # Spelt out: dataclasses.replace inspects the fields on every call, per entry.
-    return FeedEntry(
-        guid=e.guid,
-        link=e.link,
-        title=e.title,
-        summary=e.summary,
-        content_html=None,
-        author=e.author,
-        published=e.published,
-        updated=e.updated,
-        categories=e.categories,
-        image_url=e.image_url,
-        enclosure_url=e.enclosure_url,
+    return parse_feed(
+        body, url=url, content_type=content_type, include_content=False, max_entries=MAX_ENTRIES
     )
 
 

@@ -24,7 +24,13 @@ ParserChoice = Literal["auto", "fastfeedparser", "feedparser"]
 
 
 def parse_feed(
-    body: bytes, *, url: str, content_type: str | None = None, parser: ParserChoice = "auto"
+    body: bytes,
+    *,
+    url: str,
+    content_type: str | None = None,
+    parser: ParserChoice = "auto",
+    include_content: bool = True,
+    max_entries: int | None = None,
 ) -> ParsedFeed:
     """Parse an RSS 0.9x/1.0/2.0, Atom or JSON Feed document fetched from ``url``.
 
@@ -34,21 +40,27 @@ def parse_feed(
     body. ``parser`` forces one XML path (tests, benchmarks); "auto" tries the fast one and
     falls back to feedparser.
 
+    ``include_content=False`` leaves every entry's ``content_html`` out (``None``), and
+    ``max_entries`` keeps only the first entries: both as if done afterwards, but without
+    the work.
+
     Raises :class:`NotAFeedError` for a web page (try discovery on it), and
     :class:`FeedParseError` for anything else unreadable or unsafe.
     """
-    if not body or not body.strip():
+    if not body or body.isspace():
         raise FeedParseError("The feed is empty.")
     kind = sniff(body)
     if kind == "json":
-        return parse_json_feed(body, url=url)
+        return parse_json_feed(body, url=url, include_content=include_content, max_entries=max_entries)
     if kind == "html":
         raise NotAFeedError("This is a web page, not a feed.")
     if parser != "feedparser":
         try:
-            return parse_fast(body, url=url)
+            return parse_fast(body, url=url, include_content=include_content, max_entries=max_entries)
         except NeedsFallbackError as e:
             if parser == "fastfeedparser":
                 raise FeedParseError(f"This feed could not be read: {e}") from e
             log.debug("feed=%s fast parser declined, using feedparser: %s", url, e)
-    return parse_fallback(body, url=url, content_type=content_type)
+    return parse_fallback(
+        body, url=url, content_type=content_type, include_content=include_content, max_entries=max_entries
+    )

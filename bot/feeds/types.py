@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import operator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -89,8 +91,10 @@ class ParsedFeed:
     #: Which parser read it: "fastfeedparser", "feedparser" or "json".
     parser: str
 
-    def __reduce__(self) -> tuple[type[ParsedFeed], tuple[Any, ...]]:
-        return (ParsedFeed, _feed_values(self))
+    def __reduce__(self) -> tuple[Callable[..., ParsedFeed], tuple[Any, ...]]:
+        # Entries go as rows of values: pickle would otherwise call FeedEntry.__reduce__, a
+        # Python function, once per entry, in the parse worker.
+        return (_parsed_feed, (_feed_values(self), tuple(map(_entry_values, self.entries))))
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict (entries as dicts)."""
@@ -99,6 +103,14 @@ class ParsedFeed:
         return data
 
 
-# Field values in constructor order, for ``__reduce__``.
+# Field values in constructor order, for ``__reduce__`` (the feed's without its entries).
 _entry_values = operator.attrgetter(*(f.name for f in dataclasses.fields(FeedEntry)))
-_feed_values = operator.attrgetter(*(f.name for f in dataclasses.fields(ParsedFeed)))
+_FEED_FIELDS = [f.name for f in dataclasses.fields(ParsedFeed)]
+_ENTRIES_AT = _FEED_FIELDS.index("entries")
+_feed_values = operator.attrgetter(*(name for name in _FEED_FIELDS if name != "entries"))
+
+
+def _parsed_feed(values: tuple[Any, ...], entry_rows: Iterable[tuple[Any, ...]]) -> ParsedFeed:
+    """The feed :meth:`ParsedFeed.__reduce__` took apart."""
+    entries = tuple(itertools.starmap(FeedEntry, entry_rows))
+    return ParsedFeed(*values[:_ENTRIES_AT], entries, *values[_ENTRIES_AT:])
