@@ -174,6 +174,18 @@ def test_fastfeedparser_guid_dates_are_not_trusted() -> None:
     assert parse_feed(body, url=URL, parser="fastfeedparser").entries[0].published is None
 
 
+def test_only_the_entries_with_a_date_element_keep_a_date() -> None:
+    body = b"""<rss version="2.0" xmlns:dc="http://purl.org/dc/elements/1.1/"><channel><title>t</title>
+      <pubDate>Mon, 02 Mar 2026 08:00:00 GMT</pubDate>
+      <item><title>A</title><link>https://x.example/a</link><guid isPermaLink="false">m-1</guid></item>
+      <item><title>B</title><link>https://x.example/b</link><dc:date>2026-03-01T10:00:00Z</dc:date></item>
+      <item><title>C</title><link>https://x.example/c</link><guid isPermaLink="false">m-2</guid></item>
+    </channel></rss>"""
+    undated, dated, undated_too = parse_feed(body, url=URL, parser="fastfeedparser").entries
+    assert undated.published is None and undated_too.published is None
+    assert dated.published is not None and dated.published.isoformat() == "2026-03-01T10:00:00+00:00"
+
+
 def test_atom_text_title_keeps_angle_brackets_but_html_title_is_stripped() -> None:
     body = b"""<feed xmlns="http://www.w3.org/2005/Atom"><title>t</title>
       <entry><title type="text">Why x &lt;b&gt; y</title><id>1</id><link href="https://a/1"/></entry>

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable, Sequence
 from datetime import datetime
@@ -141,9 +142,14 @@ def _first_url(urls: Sequence[str], base: str | None) -> str | None:
     return None
 
 
+# Categories come from a small vocabulary ("News", "World"), the same in entry after entry and
+# poll after poll: each is cleaned up once.
+_category_text = functools.lru_cache(maxsize=4096)(html_to_text)
+
+
 def _unique_text(values: Iterable[str | None]) -> tuple[str, ...]:
     """The values as plain text, in order, without empty ones or repeats."""
-    return tuple(dict.fromkeys(filter(None, map(html_to_text, values))))
+    return tuple(dict.fromkeys(filter(None, map(_category_text, values))))
 
 
 def parse_int(value: object) -> int | None:

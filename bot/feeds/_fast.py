@@ -26,6 +26,9 @@ _RSS1 = "http://purl.org/rss/1.0/"
 _DC = "http://purl.org/dc/elements/1.1/"
 _SY = "http://purl.org/rss/1.0/modules/syndication/"
 _XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
+_DC_LANGUAGE = f"{{{_DC}}}language"
+_SY_PERIOD = f"{{{_SY}}}updatePeriod"
+_SY_FREQUENCY = f"{{{_SY}}}updateFrequency"
 _ENTRY_TAGS = ("item", f"{{{_RSS1}}}item", f"{{{_ATOM}}}entry")
 _ATOM_TITLE = f"{{{_ATOM}}}title"
 _ATOM_ENTRY = f"{{{_ATOM}}}entry"
@@ -93,15 +96,15 @@ def parse_fast(
 
     channel_base = channel.base or url
     image = feed.get("image") or {}
-    sy_period = channel.findtext(f"{{{_SY}}}updatePeriod")
-    sy_frequency = channel.findtext(f"{{{_SY}}}updateFrequency")
+    sy_period = _child_text(channel, _SY_PERIOD)
+    sy_frequency = _child_text(channel, _SY_FREQUENCY)
     return ParsedFeed(
         title=html_to_text(feed.get("title")),
         link=absolute(feed.get("link"), channel_base),
         description=html_to_text(feed.get("subtitle")),
         icon_url=absolute(feed.get("icon") or feed.get("logo") or image.get("url"), channel_base),
         language=_language(feed, root, channel),
-        ttl_minutes=parse_int(channel.findtext("ttl")),
+        ttl_minutes=parse_int(_child_text(channel, "ttl")),
         update_period_s=update_period_s(sy_period, sy_frequency),
         entries=entries,
         parser="fastfeedparser",
@@ -117,11 +120,17 @@ def _channel(root: etree._Element) -> etree._Element:
     return root
 
 
+def _child_text(element: etree._Element, tag: str) -> str | None:
+    """``element.findtext(tag)`` for a child's tag, without an ElementPath query."""
+    child = next(element.iterchildren(tag), None)
+    return None if child is None else child.text or ""
+
+
 def _language(feed: dict[str, Any], root: etree._Element, channel: etree._Element) -> str | None:
     return clean_str(
         feed.get("language")
-        or channel.findtext("language")
-        or channel.findtext(f"{{{_DC}}}language")
+        or _child_text(channel, "language")
+        or _child_text(channel, _DC_LANGUAGE)
         or root.get(_XML_LANG)
     )
 

@@ -45,7 +45,7 @@ def parse_with_keys(
     """
     with _time_limit(PARSE_TIME_LIMIT_S):
         parsed = parse_for_posting(body, url, content_type)
-        return parsed, tuple(entry_keys(e) for e in parsed.entries)
+        return parsed, tuple(map(entry_keys, parsed.entries))
 
 
 @contextlib.contextmanager
