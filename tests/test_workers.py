@@ -112,6 +112,20 @@ async def test_a_call_stuck_out_of_the_timers_reach_gets_its_worker_killed(
             os.kill(pid, 0)  # really gone
 
 
+async def test_a_worker_running_only_abandoned_calls_is_replaced_not_waited_for() -> None:
+    async with ProcessPool("tests.workerfns:dispatch", 1, time_limit_s=30) as pool:
+        (pid,) = pool.worker_pids
+        call = asyncio.ensure_future(pool.run("nap", 20))
+        await asyncio.sleep(0.2)
+        call.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await call
+        started = time.monotonic()
+        assert await pool.run("square", 3) == 9
+        assert time.monotonic() - started < 5
+        assert pid not in pool.worker_pids
+
+
 async def test_closing_fails_what_is_pending_and_stops_the_workers() -> None:
     pool = ProcessPool(fn("nap"), 1, time_limit_s=5)
     await pool.start()
@@ -133,3 +147,35 @@ async def test_a_function_that_cannot_be_loaded_means_no_worker() -> None:
     with pytest.raises(WorkerUnavailableError):
         await pool.start()
     await pool.close()
+
+
+async def test_a_worker_is_replaced_after_its_quota_of_calls() -> None:
+    async with ProcessPool(fn("pid"), 1, time_limit_s=5, max_calls_per_worker=3) as pool:
+        first = [await pool.run() for _ in range(3)]
+        assert len(set(first)) == 1
+        later = await pool.run()
+        assert later != first[0] and pool.worker_pids == {later}
+        await asyncio.sleep(0.5)
+        with pytest.raises(ProcessLookupError):
+            os.kill(first[0], 0)  # the old one exited once it had answered
+
+
+async def test_with_one_batch_per_worker_a_call_never_queues_behind_a_busy_worker() -> None:
+    async with ProcessPool(
+        "tests.workerfns:dispatch", 2, time_limit_s=5, max_batch=1, batches_per_worker=1
+    ) as pool:
+        slow = asyncio.ensure_future(pool.run("nap", 1.0))
+        await asyncio.sleep(0.1)
+        started = time.monotonic()
+        pids = {await pool.run("pid") for _ in range(3)}
+        assert time.monotonic() - started < 0.8  # served by the free worker, not after the nap
+        assert len(pids) == 1 and await slow not in pids
+
+
+def test_pool_arguments_are_checked() -> None:
+    with pytest.raises(ValueError):
+        ProcessPool(fn("pid"), 0, time_limit_s=1)
+    with pytest.raises(ValueError):
+        ProcessPool(fn("pid"), 1, time_limit_s=0)
+    with pytest.raises(ValueError):
+        ProcessPool(fn("pid"), 1, time_limit_s=1, batches_per_worker=0)

@@ -1,25 +1,27 @@
 """``ExtractorPool``: extraction in worker processes, so the event loop never parses HTML.
 
-Each worker is a fresh interpreter (``python -m bot.extract._worker``) talking
-length-prefixed pickles over its stdin/stdout, read and written by asyncio's own
-pipe transports: the event loop does no blocking I/O and needs no helper threads.
-A worker serves one page at a time. A page that overruns the time limit gets its
-worker killed and replaced, so a hostile page costs one worker for ``timeout_s``
-and nothing else.
+A :class:`~bot.workers.ProcessPool` running :func:`bot.extract._core.extract_utf8`, one page
+per worker at a time (a page a user waits for never queues behind another while a worker is
+free). A page that overruns the time limit is stopped in its worker, or its worker killed and
+replaced when it is stuck where the timer cannot reach, so a hostile page costs one worker for
+``timeout_s`` at most and nothing else.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from bot.errors import ExtractError, ExtractTimeoutError, NotAnArticleError
+from bot.errors import (
+    ExtractError,
+    ExtractTimeoutError,
+    WorkerCrashedError,
+    WorkerTimeoutError,
+    WorkerUnavailableError,
+)
 from bot.extract import _load
 from bot.types import Article
-from bot.workers import pipe
+from bot.workers import ProcessPool
 from bot.workers.pipe import DEFAULT_NICENESS
 
 if TYPE_CHECKING:
@@ -31,30 +33,6 @@ log = logging.getLogger(__name__)
 DEFAULT_MAX_PAGES_PER_WORKER = 1000
 #: How long a new worker may take to import trafilatura and warm up.
 DEFAULT_START_TIMEOUT_S = 60.0
-# A worker asked to stop gets this long to exit before it is killed.
-_EXIT_GRACE_S = 2.0
-
-
-@dataclass(eq=False)
-class _Worker:
-    process: asyncio.subprocess.Process
-    pages: int = 0
-    busy: bool = False
-
-    @property
-    def pid(self) -> int:
-        return self.process.pid
-
-    async def request(self, frame: bytes) -> Any:
-        """The answer to ``frame``, a message framed by :func:`pipe.encode`."""
-        assert self.process.stdin is not None
-        self.process.stdin.write(frame)
-        await self.process.stdin.drain()
-        return await self.receive()
-
-    async def receive(self) -> Any:
-        assert self.process.stdout is not None
-        return await pipe.receive(self.process.stdout)
 
 
 class ExtractorPool:
@@ -76,25 +54,18 @@ class ExtractorPool:
         start_timeout_s: float = DEFAULT_START_TIMEOUT_S,
         niceness: int = DEFAULT_NICENESS,
     ) -> None:
-        if workers < 1:
-            raise ValueError("workers must be at least 1")
-        if timeout_s <= 0:
-            raise ValueError("timeout_s must be positive")
-        self._size = workers
         self._timeout_s = timeout_s
-        self._max_pages = max_pages_per_worker
-        self._start_timeout_s = start_timeout_s
-        self._niceness = niceness
-        # Created in start(): asyncio objects belong to the loop that uses them.
-        self._idle: asyncio.Queue[_Worker | None] | None = None
-        self._start_lock: asyncio.Lock | None = None
-        self._workers: set[_Worker] = set()
-        self._background: set[asyncio.Task[None]] = set()
-        self._waiting = 0
-        # Replacements scheduled or starting: the pool will have a worker for waiters.
-        self._replacing = 0
-        self._started = False
-        self._closed = False
+        self._pool = ProcessPool(
+            "bot.extract._core:extract_utf8",
+            workers,
+            time_limit_s=timeout_s,
+            warm_up="bot.extract._worker:warm_up",
+            niceness=niceness,
+            max_batch=1,
+            batches_per_worker=1,
+            max_calls_per_worker=max_pages_per_worker,
+            start_timeout_s=start_timeout_s,
+        )
 
     @classmethod
     def from_settings(cls, settings: ExtractSettings) -> ExtractorPool:
@@ -103,7 +74,7 @@ class ExtractorPool:
     @property
     def worker_pids(self) -> frozenset[int]:
         """Process ids of the live workers (for monitoring and tests)."""
-        return frozenset(w.pid for w in self._workers)
+        return self._pool.worker_pids
 
     async def __aenter__(self) -> ExtractorPool:
         await self.start()
@@ -114,177 +85,35 @@ class ExtractorPool:
 
     async def start(self) -> None:
         """Start the workers and wait until they are ready; does nothing if they are."""
-        if self._closed:
-            raise ExtractError("The extractor is closed.")
-        if self._start_lock is None:
-            self._start_lock = asyncio.Lock()
-            self._idle = asyncio.Queue()
-        async with self._start_lock:
-            if self._started:
-                return
-            results = await asyncio.gather(
-                *(self._spawn() for _ in range(self._size)), return_exceptions=True
-            )
-            failures = [r for r in results if isinstance(r, BaseException)]
-            for result in results:
-                if isinstance(result, _Worker):
-                    self._idle.put_nowait(result)  # type: ignore[union-attr]
-            if failures:
-                await self.close()
-                raise ExtractError("The extractor could not start.") from failures[0]
-            self._started = True
+        try:
+            await self._pool.start()
+        except WorkerUnavailableError as e:
+            raise ExtractError("The extractor could not start.") from e
 
     async def extract(self, html: str, url: str | None = None) -> Article:
         """:func:`bot.extract.extract` in a worker process.
 
-        Raises :class:`ExtractTimeoutError` when the page takes longer than
-        ``timeout_s`` (its worker is replaced), :class:`NotAnArticleError` and
-        :class:`ExtractError` as ``extract`` does.
+        Raises :class:`ExtractTimeoutError` when the page takes longer than ``timeout_s``,
+        :class:`NotAnArticleError` and :class:`ExtractError` as ``extract`` does.
         """
-        await self.start()
-        # Encoded before a worker is free, so that handing it over is a single write
-        # and the worker waits for nothing between pages. Bytes, which it parses as they are.
-        frame = pipe.encode((_load.encode(html), url))
-        worker = await self._acquire()
-        worker.busy = True
+        # Bytes, which the worker parses as they are.
+        page = _load.encode(html)
         try:
-            async with asyncio.timeout(self._timeout_s):
-                status, value = await worker.request(frame)
-        except TimeoutError as e:
-            self._retire(worker, kill=True)
+            return await self._pool.run(page, url)
+        except ExtractError:
+            raise
+        except WorkerTimeoutError as e:
             raise ExtractTimeoutError(
                 f"Reading the article took longer than {self._timeout_s:g} seconds."
             ) from e
-        except (OSError, asyncio.IncompleteReadError) as e:
-            self._retire(worker, kill=True)
-            if self._closed:
-                raise ExtractError("The extractor was closed.") from e
+        except WorkerCrashedError as e:
             raise ExtractError("The extractor failed on this page.") from e
-        except BaseException:
-            # Cancelled mid-request: the worker may still answer, so it cannot be reused.
-            self._retire(worker, kill=True)
-            raise
-        worker.busy = False
-        worker.pages += 1
-        if worker.pages >= self._max_pages:
-            self._retire(worker, kill=False)
-        else:
-            self._release(worker)
-        if status == "ok":
-            assert isinstance(value, Article)
-            return value
-        if status == "not-an-article":
-            raise NotAnArticleError(value)
-        raise ExtractError(value)
+        except WorkerUnavailableError as e:
+            raise ExtractError("The extractor has no working process left.") from e
+        except Exception as e:  # a bug in a library on one page: that page fails, not the bot
+            log.error("extract: unexpected failure on url=%s: %r", url, e)
+            raise ExtractError("The article could not be extracted from the page.") from e
 
     async def close(self) -> None:
         """Stop every worker and wait for it to exit. Pending and later calls fail."""
-        self._closed = True
-        for task in list(self._background):
-            task.cancel()
-        await asyncio.gather(*self._background, return_exceptions=True)
-        workers, self._workers = list(self._workers), set()
-        # Idle workers exit on end of input; busy ones would finish their page first, so they are killed.
-        await asyncio.gather(*(self._stop(w, kill=w.busy) for w in workers), return_exceptions=True)
-        if self._idle is not None:
-            # Wake the callers still waiting for a worker; they see None and fail.
-            for _ in range(self._waiting):
-                self._idle.put_nowait(None)
-
-    # --- workers -------------------------------------------------------------------
-
-    async def _acquire(self) -> _Worker:
-        assert self._idle is not None
-        self._waiting += 1
-        try:
-            while True:
-                if self._closed:
-                    raise ExtractError("The extractor is closed.")
-                if not self._workers and not self._replacing:
-                    raise ExtractError("The extractor has no working process left.")
-                worker = await self._idle.get()
-                if worker is not None and worker in self._workers:
-                    return worker
-        finally:
-            self._waiting -= 1
-
-    def _release(self, worker: _Worker) -> None:
-        assert self._idle is not None
-        self._idle.put_nowait(worker)
-
-    def _retire(self, worker: _Worker, *, kill: bool) -> None:
-        """Stop ``worker`` and start its replacement, in the background."""
-        self._workers.discard(worker)
-        if kill:
-            # Killed now, not in the task: a stuck worker must not burn CPU a moment longer.
-            _kill(worker)
-        self._replacing += 1
-        task = asyncio.get_running_loop().create_task(self._replace(worker, kill=kill))
-        self._background.add(task)
-        task.add_done_callback(self._background.discard)
-
-    async def _replace(self, old: _Worker, *, kill: bool) -> None:
-        try:
-            await self._stop(old, kill=kill)
-            if self._closed:
-                return
-            try:
-                worker = await self._spawn()
-            except ExtractError:
-                log.exception(
-                    "extract: could not replace worker pid=%s; the pool has one worker less", old.pid
-                )
-                return
-            if self._closed:
-                await self._stop(worker, kill=True)
-                return
-            self._release(worker)
-        finally:
-            self._replacing -= 1
-            if not self._workers and not self._replacing and self._idle is not None:
-                # Wake the callers waiting for a worker that will never come; they fail.
-                for _ in range(self._waiting):
-                    self._idle.put_nowait(None)
-
-    async def _spawn(self) -> _Worker:
-        try:
-            process = await pipe.spawn("bot.extract._worker", str(self._niceness))
-        except OSError as e:
-            raise ExtractError("The extractor could not start a worker.") from e
-        worker = _Worker(process)
-        self._workers.add(worker)
-        try:
-            async with asyncio.timeout(self._start_timeout_s):
-                ready = await worker.receive()
-        except (TimeoutError, OSError, asyncio.IncompleteReadError) as e:
-            self._workers.discard(worker)
-            await self._stop(worker, kill=True)
-            raise ExtractError("An extractor worker failed to start.") from e
-        except BaseException:
-            self._workers.discard(worker)
-            await self._stop(worker, kill=True)
-            raise
-        if not (isinstance(ready, tuple) and ready[0] == "ready"):
-            self._workers.discard(worker)
-            await self._stop(worker, kill=True)
-            raise ExtractError("An extractor worker failed to start.")
-        return worker
-
-    async def _stop(self, worker: _Worker, *, kill: bool) -> None:
-        process = worker.process
-        if kill:
-            _kill(worker)
-        elif process.stdin is not None and not process.stdin.is_closing():
-            process.stdin.close()  # end of input: the worker exits after its current page
-        try:
-            async with asyncio.timeout(_EXIT_GRACE_S):
-                await process.wait()
-        except TimeoutError:
-            _kill(worker)
-            await process.wait()
-
-
-def _kill(worker: _Worker) -> None:
-    if worker.process.returncode is None:
-        with contextlib.suppress(ProcessLookupError):  # it exited meanwhile
-            worker.process.kill()
+        await self._pool.close()

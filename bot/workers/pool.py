@@ -32,6 +32,8 @@ log = logging.getLogger(__name__)
 MAX_BATCH = 16
 #: Batches sent to a worker at once: one running, one queued behind it.
 BATCHES_PER_WORKER = 2
+#: Calls a worker serves before it is replaced, bounding what a leaky library can hold on to.
+MAX_CALLS_PER_WORKER = 100_000
 #: How long a new worker may take to import its function and warm up.
 START_TIMEOUT_S = 60.0
 #: Past its time limit, a call stuck where the timer signal cannot reach it (in C) gets this
@@ -54,6 +56,10 @@ class _Worker:
     process: asyncio.subprocess.Process
     in_flight: deque[list[_Call]] = field(default_factory=deque)
     has_work: asyncio.Event = field(default_factory=asyncio.Event)
+    #: Calls sent to it so far.
+    calls: int = 0
+    #: Sent nothing more: it stops once it has answered what it holds.
+    retired: bool = False
     #: The task reading its answers.
     reader: asyncio.Task[None] | None = None
 
@@ -70,6 +76,7 @@ class _Worker:
         # No drain: what is in flight is bounded (BATCHES_PER_WORKER batches of MAX_BATCH).
         self.process.stdin.write(pipe.encode([call.args for call in batch]))
         self.in_flight.append(batch)
+        self.calls += len(batch)
         self.has_work.set()
 
     def kill(self) -> None:
@@ -85,6 +92,10 @@ class ProcessPool:
     them); arguments and results must pickle. Workers run ``niceness`` below the caller's
     priority, so that on busy cores the event loop wins.
 
+    For many small calls, the defaults batch and pipeline. For few large ones where latency
+    counts (a page a user waits for), ``max_batch=1, batches_per_worker=1``: a call never
+    queues behind another on one worker while a second worker is free.
+
     Workers start on first use (or :meth:`start`); :meth:`close` stops them. A pool belongs to
     the event loop that starts it.
     """
@@ -98,10 +109,12 @@ class ProcessPool:
         warm_up: str | None = None,
         niceness: int = pipe.DEFAULT_NICENESS,
         max_batch: int = MAX_BATCH,
+        batches_per_worker: int = BATCHES_PER_WORKER,
+        max_calls_per_worker: int = MAX_CALLS_PER_WORKER,
         start_timeout_s: float = START_TIMEOUT_S,
     ) -> None:
-        if workers < 1 or max_batch < 1:
-            raise ValueError("workers and max_batch must be at least 1")
+        if min(workers, max_batch, batches_per_worker, max_calls_per_worker) < 1:
+            raise ValueError("workers, batches and calls per worker must be at least 1")
         if time_limit_s <= 0:
             raise ValueError("time_limit_s must be positive")
         self._function = function
@@ -110,9 +123,12 @@ class ProcessPool:
         self._warm_up = warm_up
         self._niceness = niceness
         self._max_batch = max_batch
+        self._batches_per_worker = batches_per_worker
+        self._max_calls = max_calls_per_worker
         self._start_timeout_s = start_timeout_s
         self._waiting: deque[_Call] = deque()
         self._workers: list[_Worker] = []
+        self._retiring: set[_Worker] = set()
         self._starting = 0
         self._tasks: set[asyncio.Task[None]] = set()
         self._closed = False
@@ -158,7 +174,11 @@ class ProcessPool:
         call = _Call(args, asyncio.get_running_loop().create_future())
         self._waiting.append(call)
         self._dispatch()
-        return await call.future
+        try:
+            return await call.future
+        except asyncio.CancelledError:
+            self._abandon(call)
+            raise
 
     async def close(self) -> None:
         """Stop every worker; calls not yet answered fail with :class:`WorkerUnavailableError`."""
@@ -167,7 +187,8 @@ class ProcessPool:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         closed = WorkerUnavailableError("The worker pool was closed.")
-        workers, self._workers = self._workers, []
+        workers = [*self._workers, *self._retiring]
+        self._workers, self._retiring = [], set()
         for worker in workers:
             for batch in worker.in_flight:
                 _fail(batch, closed)
@@ -185,14 +206,17 @@ class ProcessPool:
             log.error("worker pid=%s exited (code %s)", worker.pid, worker.process.returncode)
             self._lose(worker, WorkerCrashedError("The worker process died."))
         while self._waiting:
-            free = [w for w in self._workers if w.alive and len(w.in_flight) < BATCHES_PER_WORKER]
+            free = [w for w in self._workers if w.alive and len(w.in_flight) < self._batches_per_worker]
             if not free:
                 break
             batch = self._next_batch()
             if not batch:
                 break
-            min(free, key=lambda w: len(w.in_flight)).send(batch)
+            worker = min(free, key=lambda w: len(w.in_flight))
+            worker.send(batch)
             self._batches_sent += 1
+            if worker.calls >= self._max_calls:
+                self._retire(worker)
 
     def _next_batch(self) -> list[_Call]:
         batch: list[_Call] = []
@@ -214,6 +238,10 @@ class ProcessPool:
         try:
             while True:
                 while not worker.in_flight:
+                    if worker.retired:
+                        self._retiring.discard(worker)
+                        await _stop(worker)
+                        return
                     worker.has_work.clear()
                     await worker.has_work.wait()
                 running = worker.in_flight[0]
@@ -235,6 +263,26 @@ class ProcessPool:
             self._lose(worker, WorkerCrashedError("The worker process died during the call."))
         self._dispatch()
 
+    def _abandon(self, call: _Call) -> None:
+        """A caller gave up on ``call``: a worker running only abandoned calls is working for
+        nobody (a large page can take seconds), so it is replaced rather than waited for.
+        """
+        for worker in self._workers:
+            if worker.in_flight and call in worker.in_flight[0]:
+                if all(c.future.done() for c in worker.in_flight[0]):
+                    log.info("worker pid=%s replaced: its callers gave up", worker.pid)
+                    self._lose(worker, WorkerCrashedError("Abandoned."))  # fails nobody: all done
+                    self._dispatch()
+                return
+
+    def _retire(self, worker: _Worker) -> None:
+        """Send ``worker`` nothing more (its reader stops it once it has answered); a new one starts."""
+        self._workers.remove(worker)
+        self._retiring.add(worker)
+        worker.retired = True
+        worker.has_work.set()
+        self._spawn_in_background()
+
     def _lose(self, worker: _Worker, error: WorkerError) -> None:
         """Replace a dead or stuck worker. Its running batch is sent again call by call, so the
         call that killed it fails alone; its queued batch is sent again as it was.
@@ -254,7 +302,10 @@ class ProcessPool:
                 retry.append(call)
         worker.in_flight.clear()
         self._waiting.extendleft(reversed(retry))  # they were first in line
-        self._spawn_in_background()
+        if worker.retired:
+            self._retiring.discard(worker)  # its replacement was started when it retired
+        else:
+            self._spawn_in_background()
 
     # --- workers -------------------------------------------------------------------------
 

@@ -38,10 +38,17 @@ def serve(requests: BinaryIO, responses: BinaryIO, function: Callable[..., Any],
         pipe.answer(responses, [_call(function, args, time_limit_s) for args in batch])
 
 
+class _Expired(BaseException):
+    """Raised into the call by the timer. A BaseException, so that the libraries' own
+    ``except Exception`` (turning any error into "could not read") let it through."""
+
+
 def _call(function: Callable[..., Any], args: Sequence[Any], time_limit_s: float) -> tuple[bool, Any]:
     try:
         with _time_limit(time_limit_s):
             return True, function(*args)
+    except _Expired:
+        return False, WorkerTimeoutError(f"The call took longer than {time_limit_s:g} seconds.")
     except Exception as e:
         return False, _sendable(e)
 
@@ -61,7 +68,7 @@ def _time_limit(seconds: float) -> Iterator[None]:
     # A timer signal is the one way to interrupt Python code in place. Code stuck in C does
     # not see it: the pool kills the worker after a grace period instead.
     def expire(signum: int, frame: object) -> None:
-        raise WorkerTimeoutError(f"The call took longer than {seconds:g} seconds.")
+        raise _Expired
 
     previous = signal.signal(signal.SIGALRM, expire)
     signal.setitimer(signal.ITIMER_REAL, seconds)
