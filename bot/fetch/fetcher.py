@@ -11,7 +11,6 @@ from types import TracebackType
 from typing import Self
 
 import aiohttp
-from multidict import CIMultiDict, CIMultiDictProxy
 from yarl import URL
 
 from bot.config import FetchSettings
@@ -153,9 +152,12 @@ class Fetcher:
         budget = self._settings.timeout_s
         visited: set[tuple[str, str]] = set()
         for redirects in itertools.count():
-            current = self._checked_target(current, start)
+            checked = self._checked_target(current, start)
+            # str(URL) is rebuilt on each call: the first hop's text is ``start`` already.
+            target = start if redirects == 0 and checked is current else str(checked)
+            current = checked
             cookie = request.cookie_header(current)
-            hop = (str(current), cookie)
+            hop = (target, cookie)
             if hop in visited:
                 raise TooManyRedirectsError("The link redirects in a loop.", url=start)
             visited.add(hop)
@@ -163,7 +165,7 @@ class Fetcher:
             async with self._limiter.hold(current.raw_host or ""):
                 # Time spent queueing for the host is not the site's fault: only count the hop itself.
                 began = loop.time()
-                outcome = await self._timed_hop(request, current, hop_headers, budget)
+                outcome = await self._timed_hop(request, current, target, hop_headers, budget)
                 budget -= loop.time() - began
             if isinstance(outcome, FetchResult):
                 return outcome
@@ -199,7 +201,7 @@ class Fetcher:
         return host if address.version == 6 else str(address)
 
     async def _timed_hop(
-        self, request: _Request, url: URL, headers: dict[str, str], budget: float
+        self, request: _Request, url: URL, url_text: str, headers: dict[str, str], budget: float
     ) -> FetchResult | URL:
         host, start = url.host or "", request.start
         try:
@@ -207,7 +209,7 @@ class Fetcher:
                 response = await self._get_session().get(url, headers=headers, allow_redirects=False)
                 try:
                     request.keep_cookies(response)
-                    outcome = await self._handle(request, response, url)
+                    outcome = await self._handle(request, response, url, url_text)
                 except BaseException:
                     response.close()  # drop the connection rather than read the rest of a body
                     raise
@@ -228,18 +230,19 @@ class Fetcher:
             raise client_error(e, start, host) from e
 
     async def _handle(
-        self, request: _Request, response: aiohttp.ClientResponse, url: URL
+        self, request: _Request, response: aiohttp.ClientResponse, url: URL, url_text: str
     ) -> FetchResult | URL:
         start, accept = request.start, request.accept
         location = response.headers.get("Location")
         if response.status in REDIRECT_STATUSES and location:
             return _redirect_target(url, location, start)
-        headers = CIMultiDictProxy(CIMultiDict(response.headers))
-        kind = content.media_type(response.headers.get("Content-Type"))
+        # Read-only and the response's own: it outlives the released connection.
+        headers = response.headers
+        kind = content.media_type(headers.get("Content-Type"))
         if response.status == 304:
             return FetchResult(
                 url=start,
-                final_url=str(url),
+                final_url=url_text,
                 status=304,
                 content_type=kind,
                 charset=None,
@@ -259,7 +262,7 @@ class Fetcher:
         _refuse_disguised_binary(body, request)
         return FetchResult(
             url=start,
-            final_url=str(url),
+            final_url=url_text,
             status=response.status,
             content_type=kind,
             charset=await _charset(body, response.headers.get("Content-Type"), kind),
@@ -271,13 +274,9 @@ class Fetcher:
 
     async def _read_capped(self, response: aiohttp.ClientResponse, request: _Request) -> bytes:
         limit = self._settings.max_bytes
-        what = content.wanted(request.accept).removeprefix("a ")
-        too_large = TooLargeError(
-            f"The {what} is larger than the {size_text(limit)} limit.", url=request.start
-        )
         # Content-Length counts compressed bytes; the loop below counts decompressed ones (zip bombs).
         if response.content_length is not None and response.content_length > limit:
-            raise too_large
+            raise _too_large(request, limit)
         body = bytearray()
         async for chunk in response.content.iter_chunked(_CHUNK_BYTES):
             if not body:
@@ -285,8 +284,13 @@ class Fetcher:
                 _refuse_disguised_binary(chunk, request)
             body += chunk
             if len(body) > limit:
-                raise too_large
+                raise _too_large(request, limit)
         return bytes(body)
+
+
+def _too_large(request: _Request, limit: int) -> TooLargeError:
+    what = content.wanted(request.accept).removeprefix("a ")
+    return TooLargeError(f"The {what} is larger than the {size_text(limit)} limit.", url=request.start)
 
 
 def _redirect_target(current: URL, location: str, start: str) -> URL:

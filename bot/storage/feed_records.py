@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import NamedTuple
 
 from bot.storage.outbox import OutboxMessage
 
@@ -114,9 +115,12 @@ class NewFeed:
     next_check_at: datetime
 
 
-@dataclass(frozen=True, slots=True)
-class ItemRow:
-    """An entry to remember as seen (posted or not)."""
+class ItemRow(NamedTuple):
+    """An entry to remember as seen (posted or not).
+
+    A named tuple rather than a dataclass: a cold poll pass makes one per entry of every
+    feed (200,000 for 10,000 feeds), and a tuple is made four times faster.
+    """
 
     entry_key: str
     link_key: str | None
