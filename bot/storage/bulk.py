@@ -1,22 +1,53 @@
-"""Many rows into one table through the driver's own ``executemany``.
+"""Many rows through the driver's own ``executemany``.
 
 SQLAlchemy's ``executemany`` prepares every parameter set in Python (a walk over a dict per
 row and the type processors per value), which for narrow rows is about as much work as the
-database's own insert. The poller inserts twenty rows per changed feed, so its hot insert
-binds plain tuples instead: the statement is written once per dialect and only the columns
-whose type converts values (timestamps) are processed.
+database's own statement. The poller inserts twenty rows per changed feed and updates one row
+per checked feed, so its hot statements bind plain tuples instead: each is written once per
+dialect and only the values whose type converts them (timestamps) are processed.
+
+- :class:`BulkInsert`: ``INSERT`` of rows given in a column order;
+- :class:`BulkStatement`: any statement built with SQLAlchemy and named bind parameters
+  (an ``UPDATE ... WHERE id = :b_id``), with rows given in a parameter order.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import Table
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.sql.dml import UpdateBase
 
 _Processors = tuple[tuple[int, Callable[[Any], Any]], ...]
+
+
+def _processed_rows(
+    rows: Iterable[Sequence[Any]],
+    processors: _Processors,
+    *,
+    constants: tuple[Any, ...] = (),
+    arrange: Callable[[list[Any]], tuple[Any, ...]] = tuple,
+) -> list[tuple[Any, ...]]:
+    """``rows``, each followed by ``constants``, with the values at the processors' indexes
+    converted, as ``arrange`` orders them.
+    """
+    params = []
+    # Rows of one batch often share a value object (the batch's "now"): converted once.
+    converted: dict[int, tuple[Any, Any]] = {}
+    for row in rows:
+        values = [*row, *constants]
+        for index, process in processors:
+            value = values[index]
+            known = converted.get(id(value))
+            if known is None or known[0] is not value:
+                known = converted[id(value)] = (value, process(value))
+            values[index] = known[1]
+        params.append(arrange(values))
+    return params
 
 
 class BulkInsert:
@@ -34,18 +65,7 @@ class BulkInsert:
 
     async def run(self, conn: AsyncConnection, rows: Iterable[Sequence[Any]]) -> None:
         sql, processors = self._plan(conn.dialect)
-        params = []
-        # Rows of one batch often share a value object (the batch's "now"): converted once.
-        converted: dict[int, tuple[Any, Any]] = {}
-        for row in rows:
-            values = list(row)
-            for index, process in processors:
-                value = values[index]
-                known = converted.get(id(value))
-                if known is None or known[0] is not value:
-                    known = converted[id(value)] = (value, process(value))
-                values[index] = known[1]
-            params.append(tuple(values))
+        params = _processed_rows(rows, processors)
         if params:
             await conn.exec_driver_sql(sql, params)
 
@@ -71,6 +91,58 @@ class BulkInsert:
             if process is not None:
                 found.append((index, process))
         return tuple(found)
+
+
+class BulkStatement:
+    """A DML statement with named bind parameters, run with rows given as tuples of those
+    parameters' values in ``names`` order. Its other parameters (``.values(failures=0)``)
+    keep the constant values they were built with.
+    """
+
+    def __init__(self, statement: UpdateBase, names: Sequence[str]) -> None:
+        self._statement = statement
+        self._names = tuple(names)
+        self._plans: dict[str, _StatementPlan] = {}
+
+    async def run(self, conn: AsyncConnection, rows: Iterable[Sequence[Any]]) -> None:
+        plan = self._plans.get(conn.dialect.name)
+        if plan is None:
+            plan = self._plans[conn.dialect.name] = self._compile(conn.dialect)
+        sql, constants, processors, arrange = plan
+        params = _processed_rows(rows, processors, constants=constants, arrange=arrange)
+        if params:
+            await conn.exec_driver_sql(sql, params)
+
+    def _compile(self, dialect: Dialect) -> _StatementPlan:
+        compiled = self._statement.compile(dialect=dialect)
+        if compiled.positiontup is None:
+            raise NotImplementedError(f"parameter style {dialect.paramstyle!r}")
+        # A row's values are the given ones, then the constants; each marker takes one of them
+        # (a parameter used twice is sent twice where markers are "?").
+        index = {name: i for i, name in enumerate(self._names)}
+        processors: dict[int, Callable[[Any], Any]] = {}
+        constants: list[Any] = []
+        sources: list[int] = []
+        for name in compiled.positiontup:
+            bind = compiled.binds[name]
+            process = bind.type.dialect_impl(dialect).bind_processor(dialect)
+            if name in index:
+                sources.append(index[name])
+                if process is not None:
+                    processors[index[name]] = process
+            elif not bind.required:
+                sources.append(len(self._names) + len(constants))
+                constants.append(bind.value if process is None else process(bind.value))
+            else:
+                raise ValueError(f"bind parameter {name!r} is neither given nor constant")
+        missing = set(self._names) - set(compiled.positiontup)
+        if missing:
+            raise ValueError(f"the statement has no parameters {sorted(missing)}")
+        arrange = itemgetter(*sources) if len(sources) > 1 else lambda values: (values[sources[0]],)
+        return compiled.string, tuple(constants), tuple(processors.items()), arrange
+
+
+_StatementPlan = tuple[str, tuple[Any, ...], _Processors, Callable[[list[Any]], tuple[Any, ...]]]
 
 
 def _markers(dialect: Dialect, count: int) -> str:

@@ -210,63 +210,32 @@ class FeedStore:
         messages += [m for o in failed for m in o.notices]
         async with self._db.session() as conn:
             if ok:
-                await conn.execute(
-                    RECORD_OK,
-                    [
-                        {
-                            "b_id": o.feed_id,
-                            "b_etag": _clean(o.etag),
-                            "b_last_modified": _clean(o.last_modified),
-                            "b_next": o.next_check_at,
-                            "b_now": now,
-                        }
-                        for o in ok
-                    ],
+                await RECORD_OK.run(
+                    conn,
+                    [(o.feed_id, _clean(o.etag), _clean(o.last_modified), o.next_check_at, now) for o in ok],
                 )
             if changed:
                 rows = (_item_values(o.feed_id, item, now) for o in changed for item in o.items)
                 await _insert_items(conn, rows)
-                await conn.execute(
-                    RECORD_CHANGED,
+                await RECORD_CHANGED.run(
+                    conn,
                     [
-                        {
-                            "b_id": o.feed_id,
-                            "b_title": _clean(o.title),
-                            "b_site_url": _clean(o.site_url),
-                            "b_icon_url": _clean(o.icon_url),
-                            "b_etag": _clean(o.etag),
-                            "b_last_modified": _clean(o.last_modified),
-                            "b_body_hash": o.body_hash,
-                            "b_hint": o.update_hint_s,
-                            "b_next": o.next_check_at,
-                            "b_now": now,
-                        }
+                        (o.feed_id, _clean(o.title), _clean(o.site_url), _clean(o.icon_url),
+                         _clean(o.etag), _clean(o.last_modified), o.body_hash, o.update_hint_s,
+                         o.next_check_at, now)
                         for o in changed
                     ],
-                )
+                )  # fmt: skip
             if failed:
-                await conn.execute(
-                    RECORD_FAILED,
-                    [
-                        {
-                            "b_id": o.feed_id,
-                            "b_failures": o.failures,
-                            "b_error": _clean(o.error),
-                            "b_next": o.next_check_at,
-                            "b_now": now,
-                        }
-                        for o in failed
-                    ],
+                await RECORD_FAILED.run(
+                    conn,
+                    [(o.feed_id, o.failures, _clean(o.error), o.next_check_at, now) for o in failed],
                 )
-                paused = [
-                    {"b_id": o.feed_id, "b_reason": _clean(o.pause_reason)} for o in failed if o.pause_reason
-                ]
+                paused = [(o.feed_id, _clean(o.pause_reason)) for o in failed if o.pause_reason]
                 if paused:
-                    await conn.execute(RECORD_PAUSE, paused)
+                    await RECORD_PAUSE.run(conn, paused)
             if deferred:
-                await conn.execute(
-                    RECORD_DEFER, [{"b_id": o.feed_id, "b_next": o.next_check_at} for o in deferred]
-                )
+                await RECORD_DEFER.run(conn, [(o.feed_id, o.next_check_at) for o in deferred])
             if messages:
                 await enqueue(conn, messages, now=now)
 
