@@ -99,6 +99,7 @@ class FeedStore:
             update(feeds)
             .where(feeds.c.id.in_(due.scalar_subquery()))
             .values(lease_until=lease_until)
+            # In DueFeed's field order.
             .returning(
                 feeds.c.id,
                 feeds.c.url,
@@ -108,25 +109,12 @@ class FeedStore:
                 feeds.c.body_hash,
                 feeds.c.failures,
                 feeds.c.update_hint_s,
-                feeds.c.last_success_at,
+                feeds.c.last_success_at.is_(None).label("first_fetch"),
             )
         )
         async with self._db.session(write=True) as conn:
             rows = (await conn.execute(stmt)).all()
-        return [
-            DueFeed(
-                id=r.id,
-                url=r.url,
-                title=r.title,
-                etag=r.etag,
-                last_modified=r.last_modified,
-                body_hash=r.body_hash,
-                failures=r.failures,
-                update_hint_s=r.update_hint_s,
-                first_fetch=r.last_success_at is None,
-            )
-            for r in rows
-        ]
+        return [DueFeed._make(row) for row in rows]
 
     async def next_due_at(self) -> datetime | None:
         """When the next active feed is due (``None`` without any); a leased feed counts from
