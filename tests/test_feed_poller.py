@@ -25,6 +25,7 @@ from bot.feeds.types import FeedEntry
 from bot.fetch import Fetcher
 from bot.storage import Database
 from bot.storage.feed_tables import feeds
+from bot.storage.feeds import FeedStore
 from bot.storage.outbox_tables import outbox
 from bot.types import Article
 from tests.feedserver import BASE_TIME, Clock, FeedServer, item
@@ -122,6 +123,23 @@ async def test_new_item_posted_once_to_each_channel_with_one_fetch(rig: Rig) -> 
     stats = await rig.poll()  # nothing new
     assert stats.posts == 0
     assert len(await posts(rig.db)) == 6
+
+
+async def test_first_successful_check_posts_only_the_newest_and_remembers_the_rest(rig: Rig) -> None:
+    # A feed never fetched successfully before (added without a validating fetch) must not
+    # flood its channel with its whole history when the poller first reads it.
+    feed = rig.server.add_feed("/backlog.xml", items=[item(n) for n in range(5, 0, -1)])
+    store = FeedStore(rig.db)
+    await store.add_feeds_bulk(
+        [rig.server.url("/backlog.xml")], channel_id=1, guild_id=GUILD, now=rig.clock.now
+    )
+    stats = await rig.poll()
+    assert (stats.parsed, stats.posts) == (1, 1)
+    assert titles(await posts(rig.db, 1)) == ["Story 5"]
+
+    feed.publish(item(6))
+    await rig.poll()
+    assert titles(await posts(rig.db, 1)) == ["Story 5", "Story 6"]
 
 
 async def test_not_modified_is_not_parsed(rig: Rig) -> None:

@@ -81,6 +81,16 @@ async def test_claim_takes_due_feeds_with_active_subscribers_oldest_first(db: Da
     assert await store.next_due_at() == LEASE + timedelta(minutes=15)
 
 
+async def test_claim_marks_a_feed_never_fetched_successfully_as_first_fetch(db: Database) -> None:
+    store = FeedStore(db)
+    await store.add_feeds_bulk(["https://a.example/new"], channel_id=10, guild_id=1, now=NOW)
+    (claimed,) = await store.claim_due(NOW, limit=10, lease_until=LEASE)
+    assert claimed.first_fetch and claimed.etag is None and claimed.body_hash is None
+    await store.record([CheckOk(claimed.id, '"2"', None, NOW)], now=NOW)
+    (again,) = await store.claim_due(NOW, limit=10, lease_until=LEASE)
+    assert not again.first_fetch and again.etag == '"2"'
+
+
 async def test_concurrent_claims_never_overlap(db: Database) -> None:
     store = FeedStore(db)
     for n in range(12):

@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import case, delete, exists, func, or_, select, update
+from sqlalchemy import Text, case, delete, exists, func, or_, select, type_coerce, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.storage.bulk import BulkInsert
@@ -109,12 +109,14 @@ class FeedStore:
                 feeds.c.body_hash,
                 feeds.c.failures,
                 feeds.c.update_hint_s,
-                feeds.c.last_success_at.is_(None).label("first_fetch"),
+                # Only compared with None: read as it is stored, not made a datetime. (Not
+                # "last_success_at IS NULL" in SQL: SQLite's UPDATE ... RETURNING gives 0 for it.)
+                type_coerce(feeds.c.last_success_at, Text),
             )
         )
         async with self._db.session(write=True) as conn:
             rows = (await conn.execute(stmt)).all()
-        return [DueFeed._make(row) for row in rows]
+        return [DueFeed(*row[:-1], first_fetch=row[-1] is None) for row in rows]
 
     async def next_due_at(self) -> datetime | None:
         """When the next active feed is due (``None`` without any); a leased feed counts from
