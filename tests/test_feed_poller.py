@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select, update
 
+from bench._lag import LagTicker
 from bot.config import FeedSettings, FetchSettings
 from bot.delivery.message import MessageSpec
 from bot.feeds.parser_pool import ParserPool
@@ -210,6 +211,20 @@ async def test_filters_apply_per_subscription(rig: Rig) -> None:
     assert titles(await posts(rig.db, 2)) == [
         "Story 1", "Apple ships a phone", "Banana prices", "Cherry season", "Pineapple is not apple-less"
     ]  # fmt: skip
+
+
+async def test_a_runaway_filter_regex_neither_matches_nor_stalls_the_event_loop(rig: Rig) -> None:
+    # "(a|aa)+$" backtracks exponentially on "aaa...!": each entry costs the filter's whole
+    # time limit (50 ms), ten entries half a second, which must not be spent on the event loop.
+    feed = rig.server.add_feed("/a.xml", items=[item(1)])
+    added = await rig.service.subscribe(GUILD, 1, rig.server.url("/a.xml"), user_id=None)
+    await rig.service.set_filter(GUILD, added.subscription.id, include=["/(a|aa)+$/", "/^keep/i"], exclude=[])
+    runaway = [item(n, title="a" * 40 + "!") for n in range(2, 12)]
+    feed.publish(item(12, title="Keep this"), *runaway, item(13, title="Keep that"))
+    async with LagTicker() as lags:
+        await rig.poll()
+    assert titles(await posts(rig.db, 1)) == ["Story 1", "Keep this", "Keep that"]
+    assert max(lags) < 0.2, f"the event loop stalled for {max(lags) * 1e3:.0f} ms"
 
 
 async def test_restart_does_not_repost(rig: Rig) -> None:

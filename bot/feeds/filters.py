@@ -1,12 +1,15 @@
 """Per-subscription entry filters: keywords or ``/regex/flags``, include and exclude.
 
 Users type these patterns, so regexes run under the ``regex`` module's timeout: a catastrophic
-pattern costs at most ``timeout_s`` per entry and counts as no match.
+pattern costs at most ``timeout_s`` per entry and counts as no match. Matching releases the GIL
+(``concurrent=True``), so a caller can run a filter holding user regexes in a thread
+(:attr:`EntryFilter.has_regex`) without stalling the event loop.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import regex
@@ -30,6 +33,8 @@ class Pattern:
     source: str
     #: The compiled expression (keywords become a whole-word, case-insensitive regex).
     compiled: regex.Pattern[str] = field(repr=False, compare=False)
+    #: A regex the user wrote (a keyword's is linear-time: cheap anywhere).
+    is_regex: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,7 +74,7 @@ def compile_pattern(source: str) -> Pattern:
             compiled = regex.compile(body, flags)
         except Exception as e:  # regex.error mostly, but odd inline flags raise other things
             raise FilterError(f"Invalid regex {text!r}: {e}.") from e
-        return Pattern(source=text, compiled=compiled)
+        return Pattern(source=text, compiled=compiled, is_regex=True)
     # Lookarounds rather than \b, so keywords that start or end with punctuation ("c++", ".NET")
     # still match as whole words.
     compiled = regex.compile(rf"(?<!\w){regex.escape(text)}(?!\w)", regex.IGNORECASE)
@@ -106,6 +111,13 @@ class EntryFilter:
         object.__setattr__(self, "exclude", _compile_all(exclude, "exclude"))
         object.__setattr__(self, "timeout_s", timeout_s)
 
+    @property
+    def has_regex(self) -> bool:
+        """Whether a pattern is a user regex: one may take up to ``timeout_s`` per entry, so
+        match in a thread (matching releases the GIL) rather than on the event loop.
+        """
+        return any(p.is_regex for p in (*self.include, *self.exclude))
+
     def evaluate(self, entry: FeedEntry) -> FilterResult:
         """The verdict on ``entry``, with the patterns that timed out."""
         text = "\n".join(part for part in (entry.title, entry.summary, *entry.categories) if part)
@@ -123,9 +135,13 @@ class EntryFilter:
             )
         return result.matched
 
+    def passing(self, entries: Sequence[FeedEntry]) -> list[bool]:
+        """:meth:`matches` for each of ``entries`` (one call for a thread to run)."""
+        return [self.matches(entry) for entry in entries]
+
     def _search(self, pattern: Pattern, text: str, timed_out: list[str]) -> bool:
         try:
-            return pattern.compiled.search(text, timeout=self.timeout_s) is not None
+            return pattern.compiled.search(text, timeout=self.timeout_s, concurrent=True) is not None
         except TimeoutError:
             timed_out.append(pattern.source)
             return False

@@ -177,10 +177,7 @@ class PollWriter:
             source = feed_info(p.feed.url, p.parsed)
             messages = []
             for sub in subs.get(p.feed.id, []):
-                entry_filter = self._filter(sub)
-                for entry in new.to_post:
-                    if entry_filter is not None and not entry_filter.matches(entry):
-                        continue
+                for entry in await self._passing(sub, new.to_post):
                     article = articles.get(entry.link) if sub.extract and entry.link else None
                     messages.append(post(sub, entry, source, article, key=key_of.get(id(entry))))
             counts.posts += len(messages)
@@ -229,6 +226,18 @@ class PollWriter:
 
         await asyncio.gather(*(one(link) for link in sorted(links)))
         return found
+
+    async def _passing(self, sub: SubscriptionRecord, entries: Sequence[FeedEntry]) -> Sequence[FeedEntry]:
+        """The entries ``sub``'s filter lets through, in order."""
+        entry_filter = self._filter(sub) if entries else None
+        if entry_filter is None:
+            return entries
+        if entry_filter.has_regex:
+            # A user regex may spend its whole time limit on each entry: not on the event loop.
+            verdicts = await asyncio.to_thread(entry_filter.passing, entries)
+        else:
+            verdicts = entry_filter.passing(entries)
+        return [entry for entry, passed in zip(entries, verdicts, strict=True) if passed]
 
     def _filter(self, sub: SubscriptionRecord) -> EntryFilter | None:
         if not sub.include and not sub.exclude:
