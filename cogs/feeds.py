@@ -202,6 +202,7 @@ class Feeds(commands.Cog):
     @remove.autocomplete("subscription")
     @filter.autocomplete("subscription")
     @resume.autocomplete("subscription")
+    @manager_only()  # discord.py runs the commands' checks on invocation only, not on autocomplete
     async def subscription_autocomplete(
         self, interaction: discord.Interaction, current: str
     ) -> list[app_commands.Choice[str]]:
