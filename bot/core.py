@@ -59,6 +59,9 @@ class Newsdesk:
             on_new_items=lambda: self.stories.notify(),
             extractor=self.articles,
             clock=self.clock,
+            # Stable across restarts (as the outbox dispatcher's), so a restarted bot takes back
+            # at once the feeds it had claimed when it died, instead of after their lease.
+            owner="bot",
         )
         self.outbox = OutboxStore(self.db)
         self.alerts = AlertService(

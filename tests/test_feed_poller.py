@@ -19,7 +19,7 @@ from bench._lag import LagTicker
 from bot.config import FeedSettings, FetchSettings
 from bot.delivery.message import MessageSpec
 from bot.feeds.parser_pool import ParserPool
-from bot.feeds.poller import FeedPoller
+from bot.feeds.poller import LEASE_S, FeedPoller
 from bot.feeds.posts import FeedInfo, feed_item_message
 from bot.feeds.service import FeedService
 from bot.feeds.types import FeedEntry
@@ -430,6 +430,28 @@ async def test_run_loop_posts_and_stops(rig: Rig) -> None:
     await rig.service.subscribe(GUILD, 1, rig.server.url("/a.xml"), user_id=None)
     feed.publish(item(2))
     rig.clock.advance(3600)
+    task = asyncio.create_task(rig.poller.run(idle_s=0.05))
+    try:
+        async with asyncio.timeout(10):
+            while len(await posts(rig.db, 1)) < 2:  # noqa: ASYNC110 - the database is what we watch
+                await asyncio.sleep(0.02)
+    finally:
+        rig.poller.stop()
+        await asyncio.wait_for(task, 5)
+    assert titles(await posts(rig.db, 1)) == ["Story 1", "Story 2"]
+
+
+async def test_a_poller_killed_mid_pass_takes_its_feeds_back_when_restarted(rig: Rig) -> None:
+    feed = rig.server.add_feed("/a.xml", items=[item(1)])
+    await rig.service.subscribe(GUILD, 1, rig.server.url("/a.xml"), user_id=None)
+    feed.publish(item(2))
+    now = rig.clock.advance(3600)
+    # The bot's pass claimed the feed, and the process was killed before the check was recorded.
+    lease_until = now + timedelta(seconds=LEASE_S)
+    assert len(await FeedStore(rig.db).claim_due(now, limit=10, lease_until=lease_until, owner="bot")) == 1
+    rig.restart(owner="another-process")
+    assert (await rig.poller.poll_due(now)).claimed == 0  # another poller leaves it alone
+    rig.restart(owner="bot")  # the bot again: its old lease is its own, freed at once
     task = asyncio.create_task(rig.poller.run(idle_s=0.05))
     try:
         async with asyncio.timeout(10):

@@ -103,6 +103,23 @@ async def test_concurrent_claims_never_overlap(db: Database) -> None:
     assert len(ids) == len(set(ids)) == 12
 
 
+async def test_release_leases_frees_only_that_owners_feeds(db: Database) -> None:
+    store = FeedStore(db)
+    first, second, third = [await add(store, f"https://a.example/{n}") for n in range(3)]
+    assert [f.id for f in await store.claim_due(NOW, limit=1, lease_until=LEASE, owner="x")] == [first]
+    assert [f.id for f in await store.claim_due(NOW, limit=1, lease_until=LEASE, owner="y")] == [second]
+    # "x" restarted after a crash: its feed is due again at once, "y"'s stays leased.
+    assert await store.release_leases("x") == 1
+    again = await store.claim_due(NOW, limit=10, lease_until=LEASE, owner="z")
+    assert sorted(f.id for f in again) == [first, third]
+    # Recording a check releases the lease and forgets its owner.
+    await store.record([CheckOk(f.id, None, None, LEASE) for f in again], now=NOW)
+    assert await store.release_leases("z") == 0
+    async with db.session() as conn:
+        owners = dict((await conn.execute(select(feeds.c.id, feeds.c.lease_owner))).all())
+    assert owners == {first: None, second: "y", third: None}
+
+
 async def test_record_writes_a_batch_and_releases_leases(db: Database) -> None:
     store = FeedStore(db)
     ok, changed, failed, deferred = [await add(store, f"https://a.example/{n}") for n in range(4)]

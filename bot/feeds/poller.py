@@ -22,6 +22,7 @@ import asyncio
 import hashlib
 import logging
 import random
+import secrets
 from collections import deque
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
@@ -106,7 +107,12 @@ def retry_after(error: BaseException) -> str | None:
 
 
 class FeedPoller:
-    """Checks due feeds and fans new items out to their subscriptions through the outbox."""
+    """Checks due feeds and fans new items out to their subscriptions through the outbox.
+
+    ``owner`` names this poller in feed leases: give a stable one per process slot (``"bot"``)
+    so that :meth:`run`, restarted after a crash, frees its previous life's leases at once; by
+    default it is random, and a crashed poller's feeds wait for their lease (``LEASE_S``).
+    """
 
     def __init__(
         self,
@@ -119,6 +125,7 @@ class FeedPoller:
         on_new_items: Callable[[], None] | None = None,
         extractor: Extractor | None = None,
         rng: random.Random | None = None,
+        owner: str | None = None,
     ) -> None:
         self._store = FeedStore(db)
         self._writer = PollWriter(self._store, settings, extractor=extractor)
@@ -130,6 +137,8 @@ class FeedPoller:
         # rather than at the end of its nap, so breaking alerts go out sooner).
         self._on_new_items = on_new_items
         self._rng = rng or random.Random()
+        self._stable_owner = owner is not None
+        self.owner = owner or f"poller-{secrets.token_hex(6)}"
         self._stopping = asyncio.Event()
         self._woken = asyncio.Event()
         # host -> when it may be asked again (per_host_spacing_s); forgotten once in the past.
@@ -145,6 +154,14 @@ class FeedPoller:
         whole (database down) is logged and tried again later.
         """
         self._stopping.clear()
+        if self._stable_owner:
+            try:
+                # Feeds this poller claimed before it was killed mid-pass: due now, not in 15 min.
+                released = await self._store.release_leases(self.owner)
+                if released:
+                    log.info("feed poll: released %d feeds leased before a restart", released)
+            except Exception:
+                log.exception("feed poll: freeing old leases failed; they run out on their own")
         while not self._stopping.is_set():
             try:
                 stats = await self.poll_due(self._clock())
@@ -202,7 +219,9 @@ class FeedPoller:
         async def produce() -> None:
             try:
                 while True:
-                    batch = await self._store.claim_due(now, limit=CLAIM_BATCH, lease_until=lease_until)
+                    batch = await self._store.claim_due(
+                        now, limit=CLAIM_BATCH, lease_until=lease_until, owner=self.owner
+                    )
                     counts.claimed += len(batch)
                     for feed in batch:
                         await queue.put(feed)

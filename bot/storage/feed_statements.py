@@ -26,6 +26,7 @@ _SUCCESS = {
     "failures": 0,
     "last_error": None,
     "lease_until": None,
+    "lease_owner": None,
 }
 
 #: A check with nothing to parse: new validators, failures reset, lease released.
@@ -61,6 +62,7 @@ RECORD_FAILED = BulkStatement(
         next_check_at=bindparam("b_next", type_=_DT),
         last_checked_at=bindparam("b_now", type_=_DT),
         lease_until=None,
+        lease_owner=None,
     ),
     ("b_id", "b_failures", "b_error", "b_next", "b_now"),
 )
@@ -75,7 +77,7 @@ RECORD_PAUSE = BulkStatement(
 RECORD_DEFER = BulkStatement(
     update(feeds)
     .where(feeds.c.id == bindparam("b_id"))
-    .values(next_check_at=bindparam("b_next", type_=_DT), lease_until=None),
+    .values(next_check_at=bindparam("b_next", type_=_DT), lease_until=None, lease_owner=None),
     ("b_id", "b_next"),
 )
 

@@ -48,8 +48,10 @@ feeds = Table(
     Column("failures", Integer, nullable=False, server_default="0"),
     Column("status", Text, nullable=False, server_default="active"),
     Column("paused_reason", Text, nullable=True),
-    # Set while one poller process works on the feed, so another one skips it.
+    # Set while one poller process works on the feed, so another one skips it; the owner
+    # (migration 0005) names that poller, which takes its leases back when it restarts.
     Column("lease_until", UTCDateTime, nullable=True),
+    Column("lease_owner", Text, nullable=True),
     Column("created_at", UTCDateTime, nullable=False),
     CheckConstraint("status IN ('active', 'paused')", name="status"),
     Index("ix_feeds_next_check_at", "next_check_at"),

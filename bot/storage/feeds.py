@@ -70,12 +70,16 @@ class FeedStore:
 
     # --- poller ----------------------------------------------------------------------
 
-    async def claim_due(self, now: datetime, *, limit: int, lease_until: datetime) -> list[DueFeed]:
+    async def claim_due(
+        self, now: datetime, *, limit: int, lease_until: datetime, owner: str | None = None
+    ) -> list[DueFeed]:
         """Claim up to ``limit`` active feeds due at ``now`` with an active subscription, oldest
-        due first, leasing them until ``lease_until`` so another poller process skips them.
+        due first, leasing them to ``owner`` until ``lease_until`` so another poller process
+        skips them.
 
-        A feed whose lease ran out (its poller died) is due again. The lease is released by
-        :meth:`record`. Called by the poller, in a loop, until it returns nothing.
+        A feed whose lease ran out (its poller died) is due again; its owner restarting frees it
+        at once (:meth:`release_leases`). The lease is released by :meth:`record`. Called by the
+        poller, in a loop, until it returns nothing.
         """
         _aware(now, lease_until)
         has_subscriber = exists().where(
@@ -98,7 +102,7 @@ class FeedStore:
         stmt = (
             update(feeds)
             .where(feeds.c.id.in_(due.scalar_subquery()))
-            .values(lease_until=lease_until)
+            .values(lease_until=lease_until, lease_owner=owner)
             # In DueFeed's field order.
             .returning(
                 feeds.c.id,
@@ -117,6 +121,21 @@ class FeedStore:
         async with self._db.session(write=True) as conn:
             rows = (await conn.execute(stmt)).all()
         return [DueFeed(*row[:-1], first_fetch=row[-1] is None) for row in rows]
+
+    async def release_leases(self, owner: str) -> int:
+        """Free every feed leased by ``owner``; return how many.
+
+        Called by a poller when it starts under a stable owner name: the leases are its
+        previous life's (it crashed or was stopped mid-pass), and its feeds are due again now
+        rather than when those leases run out.
+        """
+        stmt = (
+            update(feeds)
+            .where(feeds.c.lease_owner == owner, feeds.c.lease_until.is_not(None))
+            .values(lease_until=None, lease_owner=None)
+        )
+        async with self._db.session() as conn:
+            return (await conn.execute(stmt)).rowcount
 
     async def next_due_at(self) -> datetime | None:
         """When the next active feed is due (``None`` without any); a leased feed counts from
@@ -434,6 +453,7 @@ class FeedStore:
                     last_error=None,
                     next_check_at=now,
                     lease_until=None,
+                    lease_owner=None,
                 )
             )
         return True
