@@ -425,19 +425,24 @@ async def test_per_host_spacing_defers_rather_than_waits(db: Database) -> None:
         assert sum(server.hits.values()) - before == 3
 
 
+async def run_until_posted(rig: Rig, *, channel_id: int, count: int) -> None:
+    """Run the poll loop until ``channel_id`` has ``count`` posts queued, then stop it."""
+    task = asyncio.create_task(rig.poller.run(idle_s=0.05))
+    try:
+        async with asyncio.timeout(10):
+            while len(await posts(rig.db, channel_id)) < count:  # noqa: ASYNC110 - the database is what we watch
+                await asyncio.sleep(0.02)
+    finally:
+        rig.poller.stop()
+        await asyncio.wait_for(task, 5)
+
+
 async def test_run_loop_posts_and_stops(rig: Rig) -> None:
     feed = rig.server.add_feed("/a.xml", items=[item(1)])
     await rig.service.subscribe(GUILD, 1, rig.server.url("/a.xml"), user_id=None)
     feed.publish(item(2))
     rig.clock.advance(3600)
-    task = asyncio.create_task(rig.poller.run(idle_s=0.05))
-    try:
-        async with asyncio.timeout(10):
-            while len(await posts(rig.db, 1)) < 2:  # noqa: ASYNC110 - the database is what we watch
-                await asyncio.sleep(0.02)
-    finally:
-        rig.poller.stop()
-        await asyncio.wait_for(task, 5)
+    await run_until_posted(rig, channel_id=1, count=2)
     assert titles(await posts(rig.db, 1)) == ["Story 1", "Story 2"]
 
 
@@ -452,14 +457,7 @@ async def test_a_poller_killed_mid_pass_takes_its_feeds_back_when_restarted(rig:
     rig.restart(owner="another-process")
     assert (await rig.poller.poll_due(now)).claimed == 0  # another poller leaves it alone
     rig.restart(owner="bot")  # the bot again: its old lease is its own, freed at once
-    task = asyncio.create_task(rig.poller.run(idle_s=0.05))
-    try:
-        async with asyncio.timeout(10):
-            while len(await posts(rig.db, 1)) < 2:  # noqa: ASYNC110 - the database is what we watch
-                await asyncio.sleep(0.02)
-    finally:
-        rig.poller.stop()
-        await asyncio.wait_for(task, 5)
+    await run_until_posted(rig, channel_id=1, count=2)
     assert titles(await posts(rig.db, 1)) == ["Story 1", "Story 2"]
 
 

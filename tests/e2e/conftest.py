@@ -21,6 +21,7 @@ import pytest
 
 from tests.e2e.harness import Harness, harness
 from tests.emulator import Emulator
+from tests.feedserver import FeedServer
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -49,6 +50,13 @@ def bot_config(request: pytest.FixtureRequest) -> dict[str, dict[str, Any]]:
     """Overrides for the bot's config; a test may also override this fixture."""
     marker = request.node.get_closest_marker("bot_config")
     return dict(marker.args[0]) if marker else {}
+
+
+@pytest.fixture
+async def feeds() -> AsyncIterator[FeedServer]:
+    """A local feed server (RSS, Atom, conditional GET, faults on demand)."""
+    async with FeedServer() as server:
+        yield server
 
 
 @pytest.fixture

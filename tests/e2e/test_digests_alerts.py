@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.e2e.feed_support import FAST_POLLING, subscribe, wait_until
 from tests.e2e.harness import Harness
-from tests.e2e.test_feeds import FAST_POLLING, subscribe, wait_until
 from tests.feedserver import FeedServer, Item
 
 pytestmark = pytest.mark.e2e
@@ -38,12 +37,6 @@ def bot_config(clock_file: Path) -> dict[str, dict[str, Any]]:
         "digests": {"tick_s": 0.5},
         "testing": {"clock_file": str(clock_file)},
     }
-
-
-@pytest.fixture
-async def feeds() -> AsyncIterator[FeedServer]:
-    async with FeedServer() as server:
-        yield server
 
 
 def set_clock(clock_file: Path, moment: datetime) -> None:

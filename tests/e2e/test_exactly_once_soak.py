@@ -24,14 +24,13 @@ import random
 import re
 import time
 from collections import defaultdict
-from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
 
+from tests.e2e.feed_support import FAST_POLLING, wait_until
 from tests.e2e.harness import Harness
-from tests.e2e.test_feeds import FAST_POLLING, wait_until
 from tests.emulator import Channel, default_world
 from tests.feedserver import FeedServer, Item, ServedFeed, item
 
@@ -132,12 +131,6 @@ def emulator_options() -> dict[str, Any]:
 @pytest.fixture
 def bot_config() -> dict[str, dict[str, Any]]:
     return dict(FAST_POLLING)
-
-
-@pytest.fixture
-async def feeds() -> AsyncIterator[FeedServer]:
-    async with FeedServer() as server:
-        yield server
 
 
 def channels_of(newsdesk: Harness) -> dict[str, Channel]:

@@ -7,12 +7,13 @@ from __future__ import annotations
 import asyncio
 import re
 import time
-from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.e2e import feed_support
+from tests.e2e.feed_support import FAST_POLLING, titles, wait_until
 from tests.e2e.harness import Harness, harness
 from tests.emulator import Emulator, InteractionResult, Perm
 from tests.emulator.world import default_world
@@ -20,8 +21,6 @@ from tests.feedserver import FeedServer, item
 
 pytestmark = pytest.mark.e2e
 
-# Poll every second, no spacing between requests to the loopback host.
-FAST_POLLING = {"feeds": {"interval_s": 1, "min_interval_s": 1, "per_host_spacing_s": 0}}
 #: /feed list shows this many feeds a page (cogs.feed_views.LINES_PER_PAGE).
 PAGE_SIZE = 10
 RELATIVE_TIME = r"<t:\d+:R>"
@@ -32,33 +31,12 @@ def bot_config() -> dict[str, dict[str, Any]]:
     return FAST_POLLING
 
 
-@pytest.fixture
-async def feeds() -> AsyncIterator[FeedServer]:
-    async with FeedServer() as server:
-        yield server
-
-
 # --- helpers ------------------------------------------------------------------------------------
 
 
-async def wait_until(predicate: Callable[[], bool], *, timeout_s: float = 20.0, what: str = "") -> None:
-    deadline = time.monotonic() + timeout_s
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what or predicate}")
-        await asyncio.sleep(0.1)
-
-
-def titles(newsdesk: Harness, channel: Any) -> list[str]:
-    return [m["embeds"][0]["title"] for m in newsdesk.messages(channel) if m.get("embeds")]
-
-
 async def subscribe(newsdesk: Harness, url: str, channel: Any) -> InteractionResult:
-    result = await newsdesk.invoke(
-        "feed add", {"url": url, "channel": channel}, user=newsdesk.admin, timeout_s=30
-    )
-    assert result.errors == [], result
-    assert result.ephemeral and "now follows" in result.text, result.text
+    result: InteractionResult = await feed_support.subscribe(newsdesk, url, channel)
+    assert "now follows" in result.text, result.text
     return result
 
 
@@ -95,6 +73,13 @@ def current(newsdesk: Harness, message: dict[str, Any]) -> dict[str, Any]:
     stored = newsdesk.emu.messages.get(int(message["channel_id"]), int(message["id"]))
     assert stored is not None
     return stored
+
+
+async def turn(newsdesk: Harness, page: dict[str, Any], label: str) -> dict[str, Any]:
+    """Click the page's ``label`` button as the admin; the message as the bot edited it."""
+    clicked = await newsdesk.click(page, button(page, label)["custom_id"], user=newsdesk.admin)
+    assert clicked.errors == []
+    return current(newsdesk, page)
 
 
 def description_lines(message: dict[str, Any]) -> list[str]:
@@ -226,9 +211,7 @@ async def test_list_pages_and_shows_each_feeds_health(newsdesk: Harness, feeds: 
     assert button(page, "Previous").get("disabled") is True
     assert not button(page, "Next").get("disabled")
 
-    turned = await newsdesk.click(page, button(page, "Next")["custom_id"], user=newsdesk.admin)
-    assert turned.errors == []
-    page = current(newsdesk, page)
+    page = await turn(newsdesk, page, "Next")
     assert page["embeds"][0]["footer"]["text"] == "Page 2 of 2"
     eleven, twelve = description_lines(page)
     assert "Feed 11" in eleven and "⏸️ paused" in eleven and "410 Gone" in eleven, eleven
@@ -237,9 +220,7 @@ async def test_list_pages_and_shows_each_feeds_health(newsdesk: Harness, feeds: 
     assert button(page, "Next").get("disabled") is True
     assert not button(page, "Previous").get("disabled")
 
-    back = await newsdesk.click(page, button(page, "Previous")["custom_id"], user=newsdesk.admin)
-    assert back.errors == []
-    page = current(newsdesk, page)
+    page = await turn(newsdesk, page, "Previous")
     assert page["embeds"][0]["footer"]["text"] == "Page 1 of 2"
     assert "Feed 01" in description_lines(page)[0]
 

@@ -4,19 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import aiohttp
 import pytest
 
+from tests.e2e.feed_support import FAST_POLLING, subscribe, titles, wait_until
 from tests.e2e.harness import Harness
 from tests.feedserver import FeedServer, item
 
 pytestmark = pytest.mark.e2e
-
-# Poll every second, no spacing between requests to the loopback host.
-FAST_POLLING = {"feeds": {"interval_s": 1, "min_interval_s": 1, "per_host_spacing_s": 0}}
 
 
 @pytest.fixture
@@ -24,33 +21,6 @@ def bot_config(request: pytest.FixtureRequest) -> dict[str, dict[str, Any]]:
     """Fast polling, plus what a test's ``bot_config`` marker adds."""
     marker = request.node.get_closest_marker("bot_config")
     return {**FAST_POLLING, **(marker.args[0] if marker else {})}
-
-
-@pytest.fixture
-async def feeds() -> AsyncIterator[FeedServer]:
-    async with FeedServer() as server:
-        yield server
-
-
-async def wait_until(predicate: Callable[[], bool], *, timeout_s: float = 20.0, what: str = "") -> None:
-    deadline = time.monotonic() + timeout_s
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what or predicate}")
-        await asyncio.sleep(0.1)
-
-
-def titles(newsdesk: Harness, channel: Any) -> list[str]:
-    return [m["embeds"][0]["title"] for m in newsdesk.messages(channel) if m.get("embeds")]
-
-
-async def subscribe(newsdesk: Harness, url: str, channel: Any) -> Any:
-    result = await newsdesk.invoke(
-        "feed add", {"url": url, "channel": channel}, user=newsdesk.admin, timeout_s=30
-    )
-    assert result.errors == [], result
-    assert result.ephemeral
-    return result
 
 
 async def test_subscribe_then_each_new_item_is_posted_once(newsdesk: Harness, feeds: FeedServer) -> None:
