@@ -6,6 +6,7 @@ Time is a controllable clock: polls happen when a test says so, never after a re
 from __future__ import annotations
 
 import asyncio
+import gc
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -215,16 +216,18 @@ async def test_filters_apply_per_subscription(rig: Rig) -> None:
 
 async def test_a_runaway_filter_regex_neither_matches_nor_stalls_the_event_loop(rig: Rig) -> None:
     # "(a|aa)+$" backtracks exponentially on "aaa...!": each entry costs the filter's whole
-    # time limit (50 ms), ten entries half a second, which must not be spent on the event loop.
+    # time limit (50 ms), twenty entries a second, which must not be spent on the event loop.
     feed = rig.server.add_feed("/a.xml", items=[item(1)])
     added = await rig.service.subscribe(GUILD, 1, rig.server.url("/a.xml"), user_id=None)
     await rig.service.set_filter(GUILD, added.subscription.id, include=["/(a|aa)+$/", "/^keep/i"], exclude=[])
-    runaway = [item(n, title="a" * 40 + "!") for n in range(2, 12)]
-    feed.publish(item(12, title="Keep this"), *runaway, item(13, title="Keep that"))
+    runaway = [item(n, title="a" * 40 + "!") for n in range(2, 22)]
+    feed.publish(item(22, title="Keep this"), *runaway, item(23, title="Keep that"))
+    gc.collect()  # a full collection of the suite's heap inside the poll would be a stall of its own
     async with LagTicker() as lags:
         await rig.poll()
     assert titles(await posts(rig.db, 1)) == ["Story 1", "Keep this", "Keep that"]
-    assert max(lags) < 0.2, f"the event loop stalled for {max(lags) * 1e3:.0f} ms"
+    # Matching on the loop stalls it for the whole second; a busy CI machine adds noise, not that.
+    assert max(lags) < 0.5, f"the event loop stalled for {max(lags) * 1e3:.0f} ms"
 
 
 async def test_restart_does_not_repost(rig: Rig) -> None:
