@@ -7,6 +7,7 @@ Discord path is tested end to end through the emulator by the cogs' tests.
 from __future__ import annotations
 
 import asyncio
+import logging
 import random
 from collections import defaultdict
 from collections.abc import AsyncIterator
@@ -19,6 +20,7 @@ import pytest
 from bot.delivery import (
     Action,
     ChannelUnavailableError,
+    DeliveryError,
     MemoryPublisher,
     MessageRejectedError,
     MessageSpec,
@@ -312,6 +314,34 @@ async def test_5xx_and_unexpected_errors_are_retried_with_backoff_never_dropped(
     assert row is not None and (row.status, row.attempts) == ("sent", 3)
     assert publisher.texts(1) == ["a"]
     assert len({nonce for _, nonce in publisher.send_calls}) == 1
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        RateLimitedError("You are being rate limited.", retry_after=1),
+        TransientDeliveryError("503 Service Unavailable"),
+        MessageRejectedError("400 Bad Request: Invalid Form Body"),
+    ],
+    ids=["429", "5xx", "400"],
+)
+async def test_a_refused_send_is_logged_without_a_traceback_and_the_channel_goes_on(
+    db: Database, caplog: pytest.LogCaptureFixture, error: DeliveryError
+) -> None:
+    store, publisher, clock = OutboxStore(db), ScriptedPublisher(), Clock()
+    await store.enqueue([message(1, "a"), message(1, "b")], now=START)
+    publisher.script[1] = [error]
+    d = dispatcher(store, publisher, clock=clock, retry=RetryPolicy(base_s=1, max_s=1))
+    with caplog.at_level(logging.INFO, logger="bot.delivery"):
+        async with running(d):
+            await d.drain(10)
+            clock.advance(1)
+            await d.drain(10)
+    expected = ["b"] if isinstance(error, MessageRejectedError) else ["a", "b"]
+    assert publisher.texts(1) == expected
+    assert await store.pending_count() == 0
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR or r.exc_info] == []
+    assert str(error) in caplog.text  # the refusal itself is logged (INFO for a retry, WARNING for a 400)
 
 
 async def test_a_send_that_never_answers_times_out_and_is_retried_with_the_same_nonce(db: Database) -> None:

@@ -273,10 +273,11 @@ class OutboxDispatcher:
         finally:
             self._claiming = False
 
-    async def _work(self, row: OutboxRow | None) -> None:
-        assert row is not None
-        channel_id = row.channel_id
+    async def _work(self, first: OutboxRow) -> None:
+        channel_id = first.channel_id
+        row: OutboxRow | None = first
         try:
+            # Each delivery hands over the channel's next row, claimed, or None to end this worker.
             while row is not None and not self._stopping:
                 row = await self._deliver(row)
         except Exception:
@@ -315,8 +316,13 @@ class OutboxDispatcher:
         try:
             spec = row.message_spec()
             spec.validate()
-            message_id = await self._already_posted(row, spec) or await asyncio.wait_for(
-                self._publisher.send(row.channel_id, spec, nonce=row.nonce), self._send_timeout_s
+            found = await self._already_posted(row, spec)
+            message_id = (
+                found
+                if found is not None
+                else await asyncio.wait_for(
+                    self._publisher.send(row.channel_id, spec, nonce=row.nonce), self._send_timeout_s
+                )
             )
         except TimeoutError:
             error = TransientDeliveryError(f"no answer from Discord within {self._send_timeout_s:g}s")
@@ -369,7 +375,16 @@ class OutboxDispatcher:
         await self._store.mark_retry(
             row.id, owner=self.owner, error=decision.error, retry_at=now + decision.delay
         )
-        return False
+        return None  # the row still heads its channel: the channel waits for its retry time
+
+    async def _claim_next(self, channel_id: int) -> OutboxRow | None:
+        """The channel's next row, claimed, if it is due and this dispatcher is not stopping."""
+        if self._stopping:
+            return None
+        rows = await self._store.claim(
+            owner=self.owner, now=self._clock(), lease=self._lease, limit=1, channel_id=channel_id
+        )
+        return rows[0] if rows else None
 
     async def _channel_unavailable(self, channel_id: int, reason: str) -> None:
         if self._on_channel_unavailable is None:
