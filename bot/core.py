@@ -21,7 +21,7 @@ from bot.feeds.parser_pool import ParserPool
 from bot.feeds.poller import FeedPoller
 from bot.feeds.service import FeedService
 from bot.fetch import Fetcher
-from bot.storage import ArticleCache, Database
+from bot.storage import ArticleCache, Database, GuildSettingsStore
 from bot.storage.outbox import OutboxStore
 from bot.stories.service import StoryAssigner
 
@@ -64,6 +64,8 @@ class Newsdesk:
             owner="bot",
         )
         self.outbox = OutboxStore(self.db)
+        # Per-server settings (the manager role), read by the Discord cogs.
+        self.guild_settings = GuildSettingsStore(self.db)
         self.alerts = AlertService(
             self.db, publisher=publisher, clock=self.clock, max_keywords=settings.alerts.max_keywords
         )

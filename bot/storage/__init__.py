@@ -18,6 +18,7 @@ from bot.storage import feed_tables, outbox_tables, story_tables  # noqa: F401
 from bot.storage.article_cache import ArticleCache
 from bot.storage.database import Database
 from bot.storage.feeds import FeedStore, SubscriptionStatus
+from bot.storage.guild_settings import GuildSettingsStore
 from bot.storage.interfaces import ArticleCacheStore, CachedArticle
 from bot.storage.migrate import head_revision
 from bot.storage.outbox import ChannelHold, OutboxMessage, OutboxRow, OutboxStore
@@ -29,6 +30,7 @@ __all__ = [
     "ChannelHold",
     "Database",
     "FeedStore",
+    "GuildSettingsStore",
     "OutboxMessage",
     "OutboxRow",
     "OutboxStore",

@@ -1,0 +1,49 @@
+"""Per-server settings (migration 0006): today, which role manages the server's news.
+
+A server admin picks the role with ``/newsdesk manager-role``; it is stored by id, so
+renaming the role keeps it working and another role with the same name grants nothing.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import BigInteger, Column, Table, select
+
+from bot.storage.database import Database
+from bot.storage.schema import UTCDateTime, insert, metadata
+
+guild_settings = Table(
+    "guild_settings",
+    metadata,
+    Column("guild_id", BigInteger, primary_key=True, autoincrement=False),
+    # None: no per-server role; the configured default (commands.manager_role) applies.
+    Column("manager_role_id", BigInteger, nullable=True),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+
+
+class GuildSettingsStore:
+    """Reads and writes :data:`guild_settings` on a :class:`Database`."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def manager_role(self, guild_id: int) -> int | None:
+        """The id of the role set as the server's manager role, or ``None``."""
+        stmt = select(guild_settings.c.manager_role_id).where(guild_settings.c.guild_id == guild_id)
+        async with self._db.session() as conn:
+            value: int | None = (await conn.execute(stmt)).scalar_one_or_none()
+        return value
+
+    async def set_manager_role(self, guild_id: int, role_id: int | None, *, now: datetime) -> None:
+        """Set (or clear, with ``None``) the server's manager role."""
+        stmt = insert(self._db.dialect_name, guild_settings).values(
+            guild_id=guild_id, manager_role_id=role_id, updated_at=now
+        )
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[guild_settings.c.guild_id],
+            set_={"manager_role_id": stmt.excluded.manager_role_id, "updated_at": stmt.excluded.updated_at},
+        )
+        async with self._db.session(write=True) as conn:
+            await conn.execute(stmt)
