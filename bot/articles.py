@@ -15,7 +15,7 @@ from bot.extract import ExtractorPool
 from bot.fetch import HTML_TYPES, Fetcher
 from bot.storage import ArticleCache
 from bot.types import Article
-from bot.urls import canonicalize_url, normalize_url
+from bot.urls import canonicalize_url, normalize_url, same_site
 
 log = logging.getLogger(__name__)
 
@@ -88,9 +88,10 @@ class ArticleService:
         if self._cache is not None and self._ttl_s > 0:
             fetched_at = self._clock()
             # Stored under the URL asked for and the page's canonical URL, so a
-            # later request through either (or a short link's target) is a hit.
+            # later request through either (or a short link's target) is a hit. The cache
+            # is shared by every server: a page answers only for URLs of its own site.
             keys = {key, canonicalize_url(result.final_url)}
-            if article.canonical_url:
+            if article.canonical_url and same_site(article.canonical_url, result.final_url):
                 keys.add(article.canonical_url)
             for cache_key in keys:
                 await self._cache.put(cache_key, article, fetched_at=fetched_at)

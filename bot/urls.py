@@ -3,14 +3,17 @@
 :func:`normalize_url` decides whether text is a link we would fetch at all
 (syntax only; the fetcher decides about addresses). :func:`canonicalize_url`
 maps the many spellings of one page to one key, for caches and deduplication.
+:func:`same_site` says whether a page may speak for another URL (its declared canonical).
 """
 
 from __future__ import annotations
 
 import functools
+import ipaddress
 import re
 from urllib.parse import unquote_plus
 
+import tld
 from yarl import URL
 
 from bot.errors import InvalidURLError
@@ -149,3 +152,37 @@ def _canonical_simple(url: str) -> str | None:
 def _is_tracking(raw_pair: str) -> bool:
     key = unquote_plus(raw_pair.partition("=")[0]).lower()
     return key in TRACKING_PARAMS or key.startswith(TRACKING_PREFIXES)
+
+
+def same_site(url: str, other: str) -> bool:
+    """Whether ``url`` and ``other`` are on one site: the same registrable domain.
+
+    The registrable domain comes from the public suffix list (``news.bbc.co.uk`` and
+    ``www.bbc.co.uk`` are one site; ``a.github.io`` and ``b.github.io`` are two). An IP
+    address, ``localhost`` or a name without a known suffix is a site of its own host.
+    Schemes and ports are not compared. Anything not an http(s) URL is on no site.
+    """
+    try:
+        host, other_host = _host(url), _host(other)
+    except InvalidURLError:
+        return False
+    if host == other_host:
+        return True
+    domain, other_domain = _registrable_domain(host), _registrable_domain(other_host)
+    return domain is not None and domain == other_domain
+
+
+def _host(url: str) -> str:
+    return (parse_http_url(url).raw_host or "").lower().rstrip(".")
+
+
+@functools.lru_cache(maxsize=4096)
+def _registrable_domain(host: str) -> str | None:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        pass
+    else:
+        return None  # an address is its own site; tld would not know it anyway
+    domain = tld.get_fld(host, fix_protocol=True, fail_silently=True)
+    return domain.lower() if isinstance(domain, str) else None

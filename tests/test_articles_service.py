@@ -47,6 +47,8 @@ class PageServer:
         self.app.router.add_get("/{name}", self.handle)
         self.release = asyncio.Event()
         self.release.set()
+        #: Extra pages by name, served as HTML.
+        self.pages: dict[str, str] = {}
 
     async def handle(self, request: web.Request) -> web.Response:
         name = request.match_info["name"]
@@ -54,6 +56,8 @@ class PageServer:
         await self.release.wait()
         if name == "article":
             return web.Response(text=ARTICLE_PAGE, content_type="text/html")
+        if name in self.pages:
+            return web.Response(text=self.pages[name], content_type="text/html")
         if name == "empty":
             return web.Response(text="<html><body><nav>Home</nav></body></html>", content_type="text/html")
         if name == "gone":
@@ -139,3 +143,55 @@ async def test_default_settings_refuse_loopback(tmp_path: Path, server: tuple[Pa
         with pytest.raises(BlockedAddressError):
             await core.articles.get(f"{base}/article")
     assert pages.hits == {}
+
+
+# --- the shared cache and rel=canonical -----------------------------------------------------
+
+
+def hostile_page(claimed_url: str) -> str:
+    """A page on one site that names a page of another site as its canonical URL."""
+    return f"""<!doctype html><html lang="en"><head><title>Fake: the council resigns</title>
+<link rel="canonical" href="{claimed_url}"></head><body><article><h1>Fake: the council resigns</h1>
+<p>This text was written by whoever runs the page that claims to be the real one, and it says
+whatever they want readers of the real outlet to believe, for as long as the cache keeps it.</p>
+<p>Every server that asks for the real page would be shown this one, with a link to the real
+outlet under it, if the declared canonical URL were trusted as it is written.</p>
+</article></body></html>"""
+
+
+@pytest.fixture
+async def two_sites() -> AsyncIterator[tuple[PageServer, str, PageServer, str]]:
+    """The real outlet on 127.0.0.1, a hostile site on 127.0.0.2: two hosts, two sites."""
+    real, hostile = PageServer(), PageServer()
+    async with serve(real.app) as real_base, serve(hostile.app, "127.0.0.2") as hostile_base:
+        yield real, real_base, hostile, hostile_base
+
+
+async def test_canonical_url_on_another_site_does_not_poison_the_cache(
+    tmp_path: Path, two_sites: tuple[PageServer, str, PageServer, str]
+) -> None:
+    real, real_base, hostile, hostile_base = two_sites
+    claimed = f"{real_base}/article"
+    hostile.pages["fake"] = hostile_page(claimed)
+    async with Newsdesk(settings_for(tmp_path)) as core:
+        fake = await core.articles.get(f"{hostile_base}/fake")
+        assert fake.title == "Fake: the council resigns"
+        # Its link is where it was found, not the outlet it names.
+        assert fake.canonical_url == f"{hostile_base}/fake"
+
+        for url in (claimed, f"{claimed}?utm_source=feed"):
+            article = await core.articles.get(url)
+            assert article.title == "Council approves tram extension"
+        assert real.hits["article"] == 1  # fetched from the outlet, then cached for both spellings
+
+
+async def test_canonical_url_on_the_same_site_is_a_cache_key(
+    tmp_path: Path, server: tuple[PageServer, str]
+) -> None:
+    pages, base = server
+    async with Newsdesk(settings_for(tmp_path)) as core:
+        article = await core.articles.get(f"{base}/article")
+        assert article.canonical_url == f"{base}/news/tram-extension"
+        # The page's own canonical spelling is a hit, without a request.
+        assert await core.articles.get(f"{base}/news/tram-extension?utm_medium=x") == article
+    assert pages.hits == {"article": 1}

@@ -194,6 +194,31 @@ def test_metadata_fallbacks_without_open_graph() -> None:
     assert article.image_url is None
 
 
+@pytest.mark.parametrize(
+    "declaration",
+    [
+        '<link rel="canonical" href="https://www.bbc.co.uk/news/world-12345678">',
+        '<meta property="og:url" content="https://www.bbc.co.uk/news/world-12345678">',
+        '<link rel="canonical" href="//www.bbc.co.uk/news/world-12345678">',
+    ],
+)
+def test_canonical_url_on_another_site_is_ignored(declaration: str) -> None:
+    """Any page may name any URL as its canonical one: it speaks only for its own site."""
+    head = f"<title>Water bill passes</title>{declaration}"
+
+    article = extract(page(article_div(), head), "https://evil.example.com/page?utm_source=x")
+
+    assert article.canonical_url == "https://evil.example.com/page"
+
+
+def test_canonical_url_on_the_same_site_is_kept() -> None:
+    head = '<title>Water bill passes</title><link rel="canonical" href="https://www.bbc.co.uk/news/w-1">'
+
+    article = extract(page(article_div(), head), "https://m.bbc.co.uk/news/w-1?at_medium=RSS")
+
+    assert article.canonical_url == "https://www.bbc.co.uk/news/w-1"
+
+
 def test_date_without_time_is_noon_utc() -> None:
     head = '<title>Water bill passes</title><meta name="date" content="2023-11-05">'
 

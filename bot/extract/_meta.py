@@ -15,7 +15,7 @@ from trafilatura.settings import Document, set_date_params
 
 from bot.errors import InvalidURLError
 from bot.extract._author import extract_author
-from bot.urls import canonicalize_url
+from bot.urls import canonicalize_url, same_site
 
 log = logging.getLogger(__name__)
 
@@ -139,8 +139,17 @@ def declared_canonical(tree: HtmlElement) -> str | None:
 
 
 def canonical(page_url: str | None, declared: str | None) -> str | None:
-    """The declared canonical URL (absolute), else the page's, tracking parameters removed."""
-    for candidate in (absolute(declared, page_url), absolute(page_url, None)):
+    """The declared canonical URL (absolute), else the page's, tracking parameters removed.
+
+    A page speaks only for its own site: a declaration on another site (any page may name
+    any URL) is ignored, as is one that cannot be checked because the page's URL is unknown.
+    """
+    candidates = [absolute(page_url, None)]
+    if page_url:
+        claimed = absolute(declared, page_url)
+        if claimed and same_site(claimed, page_url):
+            candidates.insert(0, claimed)
+    for candidate in candidates:
         if candidate:
             try:
                 return canonicalize_url(candidate)

@@ -206,3 +206,33 @@ async def test_cooldown_per_member(newsdesk: Harness, pages: tuple[Pages, str]) 
     assert second.ephemeral and "try again" in second.text.lower()
     other = await newsdesk.invoke("fetch", {"url": f"{base}/short"}, user=newsdesk.admin, timeout_s=30)
     assert not other.ephemeral
+
+
+async def test_page_naming_another_site_as_canonical_does_not_speak_for_it(
+    newsdesk: Harness, pages: tuple[Pages, str]
+) -> None:
+    """A page on one host claiming (rel=canonical) to be an article of another site is shown
+    as what it is, and /fetch of the claimed article anywhere still gets the real one."""
+    server, base = pages
+    claimed = f"{base}/short"
+    hostile = web.Application()
+    fake = article_page(4, title="Fake: the council resigns").replace(
+        "</title>", f'</title><link rel="canonical" href="{claimed}">'
+    )
+
+    async def serve_fake(_: web.Request) -> web.Response:
+        return web.Response(text=fake, content_type="text/html")
+
+    hostile.router.add_get("/fake", serve_fake)
+    async with serve(hostile, "127.0.0.2") as hostile_base:
+        shown = await newsdesk.invoke("fetch", {"url": f"{hostile_base}/fake"}, timeout_s=30)
+        assert shown.errors == []
+        assert shown.embeds[0]["title"] == "Fake: the council resigns"
+        assert shown.embeds[0]["url"] == f"{hostile_base}/fake"
+        assert button_ids(shown.message)["Open article"] == f"{hostile_base}/fake"
+
+        real = await newsdesk.invoke("fetch", {"url": f"{claimed}?utm_source=x"}, timeout_s=30)
+    assert real.errors == []
+    assert real.embeds[0]["title"] == "Council approves tram extension"
+    assert real.embeds[0]["url"] == claimed
+    assert server.hits["short"] == 1
