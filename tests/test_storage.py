@@ -6,10 +6,14 @@ Every test taking ``db`` or ``db_url`` runs on both databases (tests/conftest.py
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
 import socket
 import sqlite3
+import stat
 import sys
 import threading
+from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
@@ -447,3 +451,47 @@ async def test_sqlite_write_session_holds_the_write_lock_from_the_start(tmp_path
     finally:
         other.close()
         await db.close()
+
+
+SQLITE_FILES = ("newsdesk.db", "newsdesk.db-wal", "newsdesk.db-shm")
+
+
+@pytest.fixture
+def usual_umask() -> Iterator[None]:
+    """The umask most systems run with (022): files are made readable by everyone unless told."""
+    previous = os.umask(0o022)
+    try:
+        yield
+    finally:
+        os.umask(previous)
+
+
+async def sqlite_file_modes(path: Path) -> dict[str, int]:
+    """Start the storage on ``path`` and write once; the modes of the database and its WAL files."""
+    db = Database(f"sqlite+aiosqlite:///{path}")
+    try:
+        await db.upgrade()
+        async with db.session(write=True) as conn:
+            await conn.execute(article_cache.delete())
+            # While a connection is open: SQLite deletes the -wal and -shm files with the last one.
+            return {name: stat.S_IMODE(path.with_name(name).stat().st_mode) for name in SQLITE_FILES}
+    finally:
+        await db.close()
+
+
+@pytest.mark.usefixtures("usual_umask")
+async def test_a_new_sqlite_database_and_its_wal_are_readable_by_the_owner_only(tmp_path: Path) -> None:
+    path = tmp_path / "data" / "newsdesk.db"
+    assert await sqlite_file_modes(path) == dict.fromkeys(SQLITE_FILES, 0o600)
+    assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
+
+
+@pytest.mark.usefixtures("usual_umask")
+async def test_an_sqlite_database_readable_by_others_is_made_private(tmp_path: Path) -> None:
+    path = tmp_path / "newsdesk.db"
+    with contextlib.closing(sqlite3.connect(path)) as conn:
+        conn.execute("CREATE TABLE t (x)")
+    for name in SQLITE_FILES:  # as an earlier version left them
+        path.with_name(name).touch()
+        path.with_name(name).chmod(0o644)
+    assert await sqlite_file_modes(path) == dict.fromkeys(SQLITE_FILES, 0o600)

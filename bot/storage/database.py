@@ -11,7 +11,9 @@ whose message names the database (password hidden) and the reason.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
@@ -36,13 +38,18 @@ _SUPPORTED = {("sqlite", "aiosqlite"), ("postgresql", "asyncpg")}
 DRIVER_ERRORS: tuple[type[BaseException], ...] = (SQLAlchemyError, OSError, TimeoutError)
 # Execution option read by the SQLite "begin" hook.
 _SQLITE_WRITE_OPTION = "newsdesk_sqlite_write"
+# The SQLite database holds every server's subscriptions and settings: its owner only.
+_PRIVATE_FILE_MODE = 0o600
+_PRIVATE_FOLDER_MODE = 0o700
+_SQLITE_FILE_SUFFIXES = ("", "-wal", "-shm", "-journal")
 
 
 class Database:
     """An async SQLAlchemy engine for ``sqlite+aiosqlite://`` or ``postgresql+asyncpg://``.
 
-    Creating it connects to nothing (the parent folder of an SQLite file is
-    created); the first query, :meth:`upgrade` or :meth:`session` does.
+    Creating it connects to nothing (an SQLite file is created, empty and readable by
+    its owner only, in a folder likewise); the first query, :meth:`upgrade` or
+    :meth:`session` does.
     Raises :class:`StorageError` for a malformed or unsupported URL, or when the
     SQLite folder cannot be created.
     """
@@ -70,7 +77,7 @@ class Database:
 
         options: dict[str, Any]
         if backend == "sqlite":
-            _create_parent_folder(parsed)
+            _create_private_sqlite_file(parsed)
             # sqlite3's `timeout` is the busy timeout; set again as a pragma below.
             options = {"connect_args": {"timeout": SQLITE_BUSY_TIMEOUT_S}}
         else:
@@ -180,15 +187,36 @@ async def _close_quietly(conn: AsyncConnection) -> None:
         log.debug("closing a connection failed: %s", reason(e))
 
 
-def _create_parent_folder(url: URL) -> None:
+def _create_private_sqlite_file(url: URL) -> None:
+    """Create the SQLite file (0600) and its folder (0700) before SQLite does, whatever the umask.
+
+    SQLite gives the -wal, -shm and -journal files it makes the database file's mode, so they
+    are private too. Files made by an earlier version, readable by others, are tightened.
+    """
     database = url.database or ""
     if database in ("", ":memory:") or database.startswith("file:"):
         return
     folder = Path(database).expanduser().parent
     try:
-        folder.mkdir(parents=True, exist_ok=True)
+        folder.mkdir(mode=_PRIVATE_FOLDER_MODE, parents=True, exist_ok=True)
     except OSError as e:
         raise StorageError(f"cannot create the folder {folder} for the SQLite database: {e}") from e
+    # Not a file we may write (a folder, a read-only file): SQLite says why when it connects.
+    with contextlib.suppress(OSError):
+        os.close(os.open(database, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, _PRIVATE_FILE_MODE))
+    for suffix in _SQLITE_FILE_SUFFIXES:
+        _make_private(Path(database + suffix))
+
+
+def _make_private(path: Path) -> None:
+    try:
+        mode = path.stat().st_mode
+        if mode & 0o077:
+            path.chmod(mode & 0o700)
+    except FileNotFoundError:
+        return
+    except OSError as e:
+        log.warning("cannot make %s readable by its owner only: %s", path, e)
 
 
 def _install_sqlite_hooks(engine: AsyncEngine) -> None:
