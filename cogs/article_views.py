@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import io
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import discord
 
@@ -20,6 +20,9 @@ from bot.types import Article
 from cogs.errors import handle_error
 
 # Discord's limits: 256 per title, 4096 per description, 6000 per message.
+if TYPE_CHECKING:
+    from cogs.client import NewsdeskBot
+
 TITLE_LIMIT = 256
 PAGE_CHARS = 3800
 SUMMARY_CHARS = 1500
@@ -135,7 +138,7 @@ class PageButton(
 
     @classmethod
     async def from_custom_id(
-        cls, interaction: discord.Interaction, item: discord.ui.Button, match: re.Match[str], /
+        cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: re.Match[str], /
     ) -> PageButton:
         return cls(int(match["reader"]), match["direction"], int(match["page"]))
 
@@ -162,7 +165,7 @@ class FullTextButton(discord.ui.DynamicItem[discord.ui.Button], template=r"nd:fu
 
     @classmethod
     async def from_custom_id(
-        cls, interaction: discord.Interaction, item: discord.ui.Button, match: re.Match[str], /
+        cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: re.Match[str], /
     ) -> FullTextButton:
         return cls()
 
@@ -184,4 +187,5 @@ async def _article_of(interaction: discord.Interaction) -> Article:
     url = url_of(interaction.message)
     if not url:
         raise NewsdeskError("This message no longer links to an article.")
-    return await interaction.client.core.articles.get(url)  # type: ignore[attr-defined]
+    bot = cast("NewsdeskBot", interaction.client)  # buttons are only registered by newsdesk's client
+    return await bot.core.articles.get(url)

@@ -58,7 +58,8 @@ class NewsdeskBot(commands.Bot):
             allowed_mentions=discord.AllowedMentions.none(),
             tree_cls=NewsdeskTree,
             help_command=None,
-            application_id=settings.discord.application_id,
+            # discord.py reads it with _get_as_snowflake, None included; its _ClientOptions says int.
+            application_id=settings.discord.application_id,  # type: ignore[arg-type]
         )
         self.settings = settings
         self.core = core or Newsdesk(settings, publisher=DiscordPublisher(self))

@@ -156,7 +156,8 @@ class FeedChoiceView(discord.ui.View):
     def prompt(self) -> str:
         return f"This site offers {len(self.candidates)} feeds. Which one should <#{self.channel_id}> follow?"
 
-    @discord.ui.select(placeholder="Pick a feed", min_values=1, max_values=1)
+    # cls given (the default) so type checkers can tell what self.choose is.
+    @discord.ui.select(cls=discord.ui.Select, placeholder="Pick a feed", min_values=1, max_values=1)
     async def choose(
         self, interaction: discord.Interaction, select: discord.ui.Select[FeedChoiceView]
     ) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 import discord
 from discord import app_commands
@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 
 def fetch_cooldown(interaction: discord.Interaction) -> app_commands.Cooldown | None:
     """Per-member cooldown from ``commands.fetch_cooldown_*``; none when the period is 0."""
-    settings = interaction.client.settings.commands  # type: ignore[attr-defined]
+    settings = cast("NewsdeskBot", interaction.client).settings.commands
     if settings.fetch_cooldown_per_s <= 0:
         return None
     return app_commands.Cooldown(settings.fetch_cooldown_rate, settings.fetch_cooldown_per_s)

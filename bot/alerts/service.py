@@ -151,13 +151,13 @@ class AlertService:
             "role_id": settings.role_id,
             "updated_at": self._clock(),
         }
-        stmt = insert(self._db.dialect_name, alert_settings).values(**values)
-        stmt = stmt.on_conflict_do_update(
+        new = insert(self._db.dialect_name, alert_settings).values(**values)
+        upsert = new.on_conflict_do_update(
             index_elements=[alert_settings.c.channel_id],
-            set_={name: stmt.excluded[name] for name in values if name != "channel_id"},
+            set_={name: new.excluded[name] for name in values if name != "channel_id"},
         ).returning(*alert_settings.c)
         async with self._db.session(write=True) as conn:
-            return _settings((await conn.execute(stmt)).one())
+            return _settings((await conn.execute(upsert)).one())
 
     async def get_settings(self, channel_id: int) -> ChannelAlertSettings | None:
         query = select(alert_settings).where(alert_settings.c.channel_id == channel_id)

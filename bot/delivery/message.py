@@ -77,7 +77,7 @@ class EmbedSpec:
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {
             name: getattr(self, name)
-            for name in self.__slots__  # type: ignore[attr-defined]
+            for name in self.__slots__
             if name not in ("timestamp", "fields") and getattr(self, name) is not None
         }
         if self.timestamp is not None:

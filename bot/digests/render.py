@@ -129,9 +129,9 @@ def render_entry(entry: DigestEntry, budget: int) -> str:
             return text
     # A headline or outlet names too long even alone: plain text, cut.
     plain = escape_markdown(entry.headline)
-    shown = [escape_markdown(s.name) for s in sources[: SHORT_NAMED_SOURCES + 1]]
-    names = join_names(shown, max_named=SHORT_NAMED_SOURCES, total=len(sources))
-    return fit(f"{plain}\nreported by {names}" if names else plain, budget)
+    plain_names = [escape_markdown(s.name) for s in sources[: SHORT_NAMED_SOURCES + 1]]
+    byline = join_names(plain_names, max_named=SHORT_NAMED_SOURCES, total=len(sources))
+    return fit(f"{plain}\nreported by {byline}" if byline else plain, budget)
 
 
 def _footer(digest: Digest, since: str) -> str:

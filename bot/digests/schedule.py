@@ -55,6 +55,7 @@ __all__ = [
 ]
 
 ScheduleKind = Literal["daily", "weekly", "every_hours"]
+_KINDS: dict[str, ScheduleKind] = {"daily": "daily", "weekly": "weekly", "every_hours": "every_hours"}
 MissedAction = Literal["post", "skip", "not_due"]
 
 DAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
@@ -130,8 +131,8 @@ def parse_schedule(
     0-6 (Monday = 0); ``hours`` the interval of ``every_hours``. The time zone name is
     case-insensitive and stored in its canonical spelling.
     """
-    kind_key = kind.strip().lower().replace("-", "_").replace(" ", "_")
-    if kind_key not in ("daily", "weekly", "every_hours"):
+    kind_key = _KINDS.get(kind.strip().lower().replace("-", "_").replace(" ", "_"))
+    if kind_key is None:
         raise ScheduleError(f"Unknown schedule kind {kind!r}: use daily, weekly or every_hours.")
     if at is not None:
         hour, minute = _parse_time(at)
@@ -139,12 +140,16 @@ def parse_schedule(
         hour, minute = 0, 0
     else:
         raise ScheduleError("Give the time of day, like 08:00.")
+    if kind_key != "weekly":
+        _reject(day, "a day of the week")
+    if kind_key != "every_hours":
+        _reject(hours, "an interval")
     return DigestSchedule(
-        kind=kind_key,  # type: ignore[arg-type]
+        kind=kind_key,
         hour=hour,
         minute=minute,
-        day_of_week=_parse_day(day) if kind_key == "weekly" else _reject(day, "a day of the week"),
-        every_hours=_parse_hours(hours) if kind_key == "every_hours" else _reject(hours, "an interval"),
+        day_of_week=_parse_day(day) if kind_key == "weekly" else None,
+        every_hours=_parse_hours(hours) if kind_key == "every_hours" else None,
         timezone=_canonical_timezone(timezone),
     )
 
@@ -252,7 +257,6 @@ def _parse_hours(hours: int | str | None) -> int:
 def _reject(value: object, what: str) -> None:
     if value is not None:
         raise ScheduleError(f"This kind of schedule does not take {what}.")
-    return None
 
 
 # --- time zones -------------------------------------------------------------
@@ -334,8 +338,8 @@ def _next_wall_clock(schedule: DigestSchedule, after: datetime) -> datetime:
         wall = trigger.get_next_fire_time(None, cursor)
         if wall is None:  # pragma: no cover - our triggers have no end date
             raise ScheduleError("This schedule never fires.")
-        if horizon is not None and wall > horizon:
-            return best  # type: ignore[return-value]
+        if best is not None and horizon is not None and wall > horizon:
+            return best  # the horizon is set only once a best instant was found
         for instant in _instants(wall, tz, keep_repeats):
             if instant > after and (best is None or instant < best):
                 best = instant
@@ -352,7 +356,7 @@ def _next_interval(schedule: DigestSchedule, hours: int, after: datetime) -> dat
     # Anchored at a fixed date, so a restart does not shift the grid.
     anchor = datetime(*_INTERVAL_EPOCH, schedule.hour, schedule.minute, tzinfo=tz)
     trigger = IntervalTrigger(hours=hours, start_date=anchor, timezone=tz)
-    fire = trigger.get_next_fire_time(None, after + timedelta(microseconds=1))
+    fire: datetime | None = trigger.get_next_fire_time(None, after + timedelta(microseconds=1))
     if fire is None:  # pragma: no cover - no end date
         raise ScheduleError("This schedule never fires.")
     return fire.astimezone(UTC)

@@ -118,6 +118,7 @@ class DigestScheduler:
         if self._scheduler is None:
             return None
         job = self._scheduler.get_job(_JOB_ID)
-        if job is None or job.next_run_time is None:
+        next_run: datetime | None = None if job is None else job.next_run_time
+        if next_run is None:
             return None
-        return max(timedelta(0), job.next_run_time - datetime.now(UTC))
+        return max(timedelta(0), next_run - datetime.now(UTC))

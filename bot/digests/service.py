@@ -148,12 +148,12 @@ class DigestService:
             "created_at": now,
             "status": "active",
         }
-        stmt = insert(self._db.dialect_name, digest_schedules).values(**values)
-        stmt = stmt.on_conflict_do_update(
+        new = insert(self._db.dialect_name, digest_schedules).values(**values)
+        upsert = new.on_conflict_do_update(
             index_elements=[digest_schedules.c.channel_id],
             set_={
                 **{
-                    name: stmt.excluded[name]
+                    name: new.excluded[name]
                     for name in values
                     if name not in ("channel_id", "last_posted_at")
                 },
@@ -162,7 +162,7 @@ class DigestService:
             },
         ).returning(*digest_schedules.c)
         async with self._db.session(write=True) as conn:
-            row = (await conn.execute(stmt)).one()
+            row = (await conn.execute(upsert)).one()
         return _row(row)
 
     async def show(self, channel_id: int) -> DigestScheduleRow | None:
@@ -215,7 +215,8 @@ class DigestService:
         """The earliest due time of any active schedule (for status and logs)."""
         query = select(func.min(digest_schedules.c.next_due_at)).where(digest_schedules.c.status == "active")
         async with self._db.session() as conn:
-            return (await conn.execute(query)).scalar_one_or_none()
+            due: datetime | None = (await conn.execute(query)).scalar_one_or_none()
+        return due
 
     async def fire_due(self, now: datetime, grace_s: float = 3600) -> FireStats:
         """Post (or skip, if too late) every digest due at ``now``; see the module docstring.

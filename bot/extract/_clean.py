@@ -117,14 +117,15 @@ def _measure(body: HtmlElement) -> dict[HtmlElement, _Stats]:
     stats: dict[HtmlElement, _Stats] = {}
     for element in body.iter(etree.Element):  # elements only, parents before children
         st = _Stats()
-        parent_stats = stats.get(element.getparent())
+        parent = element.getparent()
+        parent_stats = stats.get(parent) if parent is not None else None
         st.in_link = (element.tag == "a" and bool(element.get("href"))) or (
             parent_stats is not None and parent_stats.in_link
         )
         stats[element] = st
     for element, st in reversed(stats.items()):
         tag = element.tag
-        if tag in _INVISIBLE_TAGS:
+        if not isinstance(tag, str) or tag in _INVISIBLE_TAGS:  # elements only: tags are str
             continue
         level = _HEADING_TAGS.get(tag)
         lead = element if level is not None else None
@@ -296,6 +297,8 @@ def _is_leaf(element: HtmlElement) -> bool:
 def _drop(element: HtmlElement) -> None:
     """Remove ``element`` but keep its tail text, which belongs to the parent."""
     parent = element.getparent()
+    if parent is None:  # the root: nothing to remove it from
+        return
     if element.tail:
         previous = element.getprevious()
         if previous is not None:

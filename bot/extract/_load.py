@@ -55,7 +55,8 @@ def _parser() -> HTMLParser:
         element=HtmlElement, comment=HtmlComment, pi=HtmlProcessingInstruction, entity=HtmlEntity
     )
     lookup = etree.ElementNamespaceClassLookup(default)
-    lookup.get_namespace(None).update(HtmlElementClassLookup._default_element_classes)
+    # A private table of lxml.html that its stubs do not declare.
+    lookup.get_namespace(None).update(HtmlElementClassLookup._default_element_classes)  # type: ignore[attr-defined]
     parser.set_element_class_lookup(lookup)
     return parser
 

@@ -99,7 +99,7 @@ class ExtractorPool:
         # Bytes, which the worker parses as they are.
         page = _load.encode(html)
         try:
-            return await self._pool.run(page, url)
+            article: Article = await self._pool.run(page, url)
         except ExtractError:
             raise
         except WorkerTimeoutError as e:
@@ -113,6 +113,7 @@ class ExtractorPool:
         except Exception as e:  # a bug in a library on one page: that page fails, not the bot
             log.error("extract: unexpected failure on url=%s: %r", url, e)
             raise ExtractError("The article could not be extracted from the page.") from e
+        return article
 
     async def close(self) -> None:
         """Stop every worker and wait for it to exit. Pending and later calls fail."""

@@ -116,7 +116,7 @@ def _ends_sentence(before: str, punct: str, after: str) -> bool:
     # A dotted acronym such as "U.S." or "a.m.": a new sentence only if a typical opener follows.
     if re.fullmatch(r"(?:[a-z]\.)+[a-z]", bare):
         next_word = _TOKEN.match(after.lstrip("\"'“‘(["))
-        return bool(next_word) and next_word.group(0).lower() in _SENTENCE_OPENERS
+        return next_word is not None and next_word.group(0).lower() in _SENTENCE_OPENERS
     return True
 
 

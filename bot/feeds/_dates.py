@@ -10,7 +10,7 @@ from dateutil import parser as dateutil_parser
 
 # Named zones seen in real RSS dates that email.utils does not know (it knows UT, GMT, Z and
 # the US zones). Ambiguous abbreviations (IST, CST) take their most common feed meaning.
-_ZONES: dict[str, int] = {
+_ZONES: dict[str, float] = {
     "UT": 0, "UTC": 0, "GMT": 0, "Z": 0, "WET": 0, "BST": 1, "WEST": 1, "CET": 1, "MET": 1,
     "CEST": 2, "MEST": 2, "EET": 2, "EEST": 3, "MSK": 3, "IST": 5.5, "SGT": 8, "HKT": 8,
     "AWST": 8, "JST": 9, "KST": 9, "ACST": 9.5, "AEST": 10, "AEDT": 11, "NZST": 12, "NZDT": 13,
@@ -70,9 +70,10 @@ def _parse_rfc822(text: str) -> datetime | None:
     parts = parsedate_tz(text)
     if parts is None:
         return None
-    *fields, parsed_offset = parts
+    year, month, day, hour, minute, second = parts[:6]
+    parsed_offset = parts[9]
     try:
-        naive = datetime(*fields[:6])  # type: ignore[misc]
+        naive = datetime(year, month, day, hour, minute, second)
     except (ValueError, TypeError):
         return None
     if offset is None:

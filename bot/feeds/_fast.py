@@ -81,7 +81,7 @@ def parse_fast(
     raw_entries: list[dict[str, Any]] = data.get("entries") or []
     channel = _channel(root)
     if not raw_entries and not feed.get("title"):
-        raise NeedsFallbackError(f"no title and no entries under <{root.tag.rpartition('}')[2]}>")
+        raise NeedsFallbackError(f"no title and no entries under <{etree.QName(root).localname}>")
 
     # Our checks below need fastfeedparser's entries matched to the tree's, one to one.
     elements = list(root.iter(*_ENTRY_TAGS))
@@ -147,7 +147,7 @@ def _dated_entries(root: etree._Element) -> set[etree._Element]:
     One pass over the tree, not one per entry. The set holds lxml proxies: an entry element is
     found in it while the caller keeps its own proxy alive (lxml has one proxy per node).
     """
-    return {date.getparent() for date in root.iter(*_DATE_PATTERNS)}
+    return {parent for date in root.iter(*_DATE_PATTERNS) if (parent := date.getparent()) is not None}
 
 
 def _title_is_text(element: etree._Element) -> bool:

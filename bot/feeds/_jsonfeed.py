@@ -59,7 +59,7 @@ def _author(item: dict[str, Any]) -> str | None:
     # 1.1 has "authors", 1.0 had "author".
     authors = item.get("authors")
     candidates = authors if isinstance(authors, list) else [item.get("author")]
-    names = [a.get("name") for a in candidates if isinstance(a, dict) and isinstance(a.get("name"), str)]
+    names = [name for a in candidates if isinstance(a, dict) and isinstance(name := a.get("name"), str)]
     return ", ".join(names) or None
 
 

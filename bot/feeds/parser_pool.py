@@ -75,7 +75,7 @@ class ParserPool:
 
     async def parse(self, body: bytes, url: str, content_type: str | None) -> Parsed:
         try:
-            return await self._pool.run(body, url, content_type)
+            parsed: Parsed = await self._pool.run(body, url, content_type)
         except WorkerTimeoutError as e:
             raise FeedParseError(f"The feed took longer than {self._time_limit_s:g} seconds to read.") from e
         except WorkerCrashedError as e:
@@ -84,6 +84,7 @@ class ParserPool:
             # The feed is not at fault: read it here rather than count a failure against it.
             log.warning("feed parser workers unavailable (%s); parsing %s in a thread", e, url)
             return await asyncio.to_thread(parse_with_keys, body, url, content_type)
+        return parsed
 
 
 _WARM_UP_FEEDS = (

@@ -48,7 +48,14 @@ from bot.feeds.schedule import next_check_at
 from bot.feeds.types import FeedEntry, ParsedFeed
 from bot.fetch import FEED_TYPES, HTML_TYPES, Fetcher, FetchResult
 from bot.storage.database import Database
-from bot.storage.feeds import FeedStore, LimitReached, NewFeed, SubscriptionRecord, SubscriptionStatus
+from bot.storage.feeds import (
+    FeedStore,
+    ItemRow,
+    LimitReached,
+    NewFeed,
+    SubscriptionRecord,
+    SubscriptionStatus,
+)
 from bot.storage.outbox import OutboxMessage
 
 log = logging.getLogger(__name__)
@@ -260,7 +267,7 @@ class FeedService:
         new = decide_new_items(
             parsed.entries, seen_keys=(), seen_link_keys=(), first_fetch=True, first_fetch_count=post_count
         )
-        rows = {}
+        rows: dict[str, ItemRow] = {}
         for entry in parsed.entries:
             key, lkey = entry_key(entry), link_key(entry)
             rows.setdefault(key, item_row(entry, key, lkey if lkey in new.remember_link_keys else None))

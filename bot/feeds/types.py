@@ -113,4 +113,5 @@ _feed_values = operator.attrgetter(*(name for name in _FEED_FIELDS if name != "e
 def _parsed_feed(values: tuple[Any, ...], entry_rows: Iterable[tuple[Any, ...]]) -> ParsedFeed:
     """The feed :meth:`ParsedFeed.__reduce__` took apart."""
     entries = tuple(itertools.starmap(FeedEntry, entry_rows))
-    return ParsedFeed(*values[:_ENTRIES_AT], entries, *values[_ENTRIES_AT:])
+    fields: tuple[Any, ...] = (*values[:_ENTRIES_AT], entries, *values[_ENTRIES_AT:])
+    return ParsedFeed(*fields)

@@ -120,7 +120,7 @@ class FeedStore:
         )
         async with self._db.session(write=True) as conn:
             rows = (await conn.execute(stmt)).all()
-        return [DueFeed(*row[:-1], first_fetch=row[-1] is None) for row in rows]
+        return [DueFeed._make((*row[:-1], row[-1] is None)) for row in rows]  # the last: first_fetch
 
     async def release_leases(self, owner: str) -> int:
         """Free every feed leased by ``owner``; return how many.
@@ -148,7 +148,8 @@ class FeedStore:
         due_at = case((leased, feeds.c.lease_until), else_=feeds.c.next_check_at)
         stmt = select(func.min(due_at, type_=UTCDateTime)).where(feeds.c.status == ACTIVE, has_subscriber)
         async with self._db.session() as conn:
-            return (await conn.execute(stmt)).scalar_one_or_none()
+            due: datetime | None = (await conn.execute(stmt)).scalar_one_or_none()
+        return due
 
     async def seen_keys(
         self, wanted: dict[int, tuple[Sequence[str], Sequence[str]]]
@@ -312,7 +313,7 @@ class FeedStore:
                     .where(feeds.c.id == feed_id, feeds.c.status == PAUSED)
                     .values(status=ACTIVE, paused_reason=None, failures=0, last_error=None, next_check_at=now)
                 )
-            stmt = (
+            subscribe = (
                 insert(self._db.dialect_name, subscriptions)
                 .values(
                     feed_id=feed_id,
@@ -328,7 +329,7 @@ class FeedStore:
                 .on_conflict_do_nothing(index_elements=[subscriptions.c.feed_id, subscriptions.c.channel_id])
                 .returning(subscriptions)
             )
-            row = (await conn.execute(stmt)).one_or_none()
+            row = (await conn.execute(subscribe)).one_or_none()
             if row is None:
                 # Nothing written yet for an existing feed; a created feed cannot clash.
                 return None

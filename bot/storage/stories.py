@@ -240,18 +240,19 @@ class StoryStore:
                 await _upsert_stories(conn, batch.stories)
             if batch.state is not None:
                 blob, last_item_id = batch.state
-                stmt = insert(conn.dialect.name, grouper_state).values(
+                save = insert(conn.dialect.name, grouper_state).values(
                     name=lease, state=blob, last_item_id=last_item_id, saved_at=now
                 )
-                stmt = stmt.on_conflict_do_update(
-                    index_elements=[grouper_state.c.name],
-                    set_={
-                        "state": stmt.excluded.state,
-                        "last_item_id": stmt.excluded.last_item_id,
-                        "saved_at": stmt.excluded.saved_at,
-                    },
+                await conn.execute(
+                    save.on_conflict_do_update(
+                        index_elements=[grouper_state.c.name],
+                        set_={
+                            "state": save.excluded.state,
+                            "last_item_id": save.excluded.last_item_id,
+                            "saved_at": save.excluded.saved_at,
+                        },
+                    )
                 )
-                await conn.execute(stmt)
         return True
 
 

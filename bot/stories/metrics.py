@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Hashable, Mapping
+from typing import TypeVar
 
 __all__ = ["bcubed"]
 
+_Item = TypeVar("_Item", bound=Hashable)
 
-def bcubed(
-    pred: Mapping[Hashable, Hashable], gold: Mapping[Hashable, Hashable]
-) -> tuple[float, float, float]:
+
+def bcubed(pred: Mapping[_Item, Hashable], gold: Mapping[_Item, Hashable]) -> tuple[float, float, float]:
     """B-cubed (precision, recall, F1) of ``pred`` against ``gold``, both item -> cluster.
 
     For each item, precision is the share of its predicted cluster that shares its gold cluster,

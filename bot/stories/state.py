@@ -46,7 +46,7 @@ def config_to_dict(config: GroupingConfig) -> dict[str, Any]:
 def config_from_dict(data: dict[str, Any]) -> GroupingConfig:
     durations = {f.name for f in dataclasses.fields(GroupingConfig) if f.type in ("timedelta", timedelta)}
     known = {f.name for f in dataclasses.fields(GroupingConfig)}
-    kwargs = {
+    kwargs: dict[str, Any] = {
         name: timedelta(seconds=value) if name in durations else value
         for name, value in data.items()
         if name in known  # settings added later take their defaults; removed ones are ignored

@@ -34,6 +34,7 @@ def encode(message: Any) -> bytes:
 
 
 def payload_size(header: bytes) -> int:
+    size: int
     (size,) = _HEADER.unpack(header)
     return size
 

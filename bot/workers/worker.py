@@ -29,7 +29,8 @@ log = logging.getLogger(__name__)
 def resolve(name: str) -> Callable[..., Any]:
     """The function named ``"package.module:function"``."""
     module, _, attribute = name.partition(":")
-    return getattr(importlib.import_module(module), attribute)
+    function: Callable[..., Any] = getattr(importlib.import_module(module), attribute)
+    return function
 
 
 def serve(requests: BinaryIO, responses: BinaryIO, function: Callable[..., Any], time_limit_s: float) -> None:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 from logging.config import fileConfig
+from typing import Any
 
 from alembic import context
 from sqlalchemy import Connection
@@ -25,15 +26,24 @@ from bot.storage.schema import metadata
 config = context.config
 
 
-def _configure(**options: object) -> None:
+def _configure(
+    *,
+    connection: Connection | None = None,
+    url: str | None = None,
+    literal_binds: bool = False,
+    dialect_opts: dict[str, Any] | None = None,
+) -> None:
     context.configure(
+        connection=connection,
+        url=url,
+        literal_binds=literal_binds,
+        dialect_opts=dialect_opts,
         target_metadata=metadata,
         # SQLite cannot ALTER most things; batch mode recreates the table instead.
         render_as_batch=True,
         # SQLite has transactional DDL once sqlite3's own BEGIN handling is off.
         transactional_ddl=True,
         compare_type=True,
-        **options,
     )
 
 
