@@ -1,10 +1,11 @@
 # syntax=docker/dockerfile:1
 FROM python:3.11-slim AS build
 WORKDIR /src
-COPY pyproject.toml README.md ./
+COPY pyproject.toml README.md requirements.lock ./
 COPY bot ./bot
 COPY cogs ./cogs
-RUN pip install --no-cache-dir --prefix=/install .
+# The versions CI tested (requirements.lock), not whatever is newest today.
+RUN pip install --no-cache-dir --prefix=/install -c requirements.lock .
 
 FROM python:3.11-slim
 ENV PYTHONUNBUFFERED=1 \
@@ -12,10 +13,14 @@ ENV PYTHONUNBUFFERED=1 \
     NEWSDESK_HEALTH__HEARTBEAT_FILE=/data/heartbeat
 COPY --from=build /install /usr/local
 RUN useradd --system --uid 10001 --home-dir /data newsdesk \
-    && mkdir -p /data && chown newsdesk /data
+    && mkdir -p /data && chown newsdesk /data && chmod 700 /data
 USER newsdesk
 WORKDIR /data
 VOLUME ["/data"]
 HEALTHCHECK --interval=60s --timeout=10s --start-period=90s --retries=3 CMD ["newsdesk", "health"]
+# On SIGTERM the bot finishes the posts being sent and stops its workers, which can take longer
+# than Docker's default 10 s before SIGKILL: run with --stop-timeout 60 (compose.yaml sets
+# stop_grace_period).
+STOPSIGNAL SIGTERM
 ENTRYPOINT ["newsdesk"]
 CMD ["run"]
