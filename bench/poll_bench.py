@@ -157,7 +157,7 @@ async def run_poller(
     t0 = datetime(2026, 6, 1, 8, 0, tzinfo=UTC)
     urls = [f"{base_url}/feed/{n}.xml" for n in range(feeds)]
     await FeedStore(db).add_feeds_bulk(urls, channel_id=1, guild_id=1, now=t0)
-    settings = FeedSettings(poll_concurrency=concurrency, per_host_spacing_s=0, min_interval_s=60)
+    settings = FeedSettings(poll_concurrency=concurrency, min_interval_s=60)
     fetch = FetchSettings(allow_private_networks=True, per_host_concurrency=concurrency)
     pool = ParserPool(workers)  # the bot's own parse pool
     await pool.start()  # workers started and warmed up before timing, as the bot does at launch

@@ -69,6 +69,13 @@ class DatabaseSettings(_Section):
         return value
 
 
+class HostLimit(_Section):
+    concurrency: int | None = Field(None, ge=1)
+    """Requests in flight to this host at a time (default: fetch.per_host_concurrency)."""
+    min_interval_s: float = Field(0.0, ge=0)
+    """Seconds between the starts of two requests to this host."""
+
+
 class FetchSettings(_Section):
     user_agent: str = "newsdesk/0.1 (+https://github.com/newsdesk/newsdesk)"
     """User-Agent sent with every request."""
@@ -82,8 +89,20 @@ class FetchSettings(_Section):
     """Redirects followed, each hop checked again."""
     per_host_concurrency: int = Field(4, ge=1)
     """Requests in flight to one host at a time."""
+    host_limits: dict[str, HostLimit] = Field(default_factory=dict)
+    """Per-host overrides (a host and its subdomains): ``"reddit.com" = {concurrency = 1,
+    min_interval_s = 2.0}``."""
     allow_private_networks: bool = False
     """Allow loopback/private/link-local addresses (tests and intranets only)."""
+
+    @field_validator("host_limits")
+    @classmethod
+    def _host_names(cls, value: dict[str, HostLimit]) -> dict[str, HostLimit]:
+        hosts = {host.strip().strip(".").lower(): limit for host, limit in value.items()}
+        bad = [host for host in hosts if not host or any(c in host for c in "/:@ ")]
+        if bad:
+            raise ValueError(f"{bad[0]!r} is not a host name (write e.g. \"reddit.com\")")
+        return hosts
 
 
 class ExtractSettings(_Section):
@@ -127,13 +146,17 @@ class FeedSettings(_Section):
     max_interval_s: int = Field(86400, ge=1)
     """Always check a feed at least this often, whatever its hints say."""
     max_failures: int = Field(10, ge=1)
+    max_hint_interval_s: int = Field(900, ge=0)
+    """Caching hints (<ttl>, sy:updatePeriod, Cache-Control, Expires) lengthen the interval up
+    to this at most; Retry-After is honoured in full."""
     """Consecutive failures after which a feed is paused and its channels told."""
     first_post_count: int = Field(1, ge=0)
     """Items posted when a feed is first added (the rest are remembered, not posted)."""
     poll_concurrency: int = Field(32, ge=1)
     """Feeds fetched at the same time."""
-    per_host_spacing_s: float = Field(1.0, ge=0)
-    """Minimum seconds between two requests to the same host."""
+    per_host_spacing_s: float | None = Field(None, ge=0)
+    """Deprecated and ignored (a warning is logged): see fetch.per_host_concurrency and
+    [fetch.host_limits]."""
     max_subscriptions_per_guild: int = Field(200, ge=1)
     """Subscriptions one server may have."""
 

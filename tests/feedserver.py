@@ -25,7 +25,7 @@ import hashlib
 import html
 import ipaddress
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime, parsedate_to_datetime
@@ -75,6 +75,8 @@ class ServedFeed:
     site_url: str = "https://example.org/"
     format: str = "rss"  # "rss" | "atom"
     ttl_minutes: int | None = None
+    #: ``sy:updatePeriod`` ("hourly", "daily"...), as WordPress writes it.
+    update_period: str | None = None
     #: Send ETag / Last-Modified and honour conditional requests.
     validators: bool = True
     headers: dict[str, str] = field(default_factory=dict)
@@ -117,12 +119,15 @@ def render_rss(feed: ServedFeed) -> str:
     esc = html.escape
     parts = [
         '<?xml version="1.0" encoding="UTF-8"?>\n'
-        '<rss version="2.0" xmlns:media="http://search.yahoo.com/mrss/"><channel>',
+        '<rss version="2.0" xmlns:media="http://search.yahoo.com/mrss/"'
+        ' xmlns:sy="http://purl.org/rss/1.0/modules/syndication/"><channel>',
         f"<title>{esc(feed.title)}</title><link>{esc(feed.site_url)}</link>",
         f"<description>{esc(feed.title)} news</description>",
     ]
     if feed.ttl_minutes:
         parts.append(f"<ttl>{feed.ttl_minutes}</ttl>")
+    if feed.update_period:
+        parts.append(f"<sy:updatePeriod>{esc(feed.update_period)}</sy:updatePeriod>")
     for it in feed.items:
         parts.append("<item>")
         parts.append(f"<title>{esc(it.title)}</title>")
@@ -185,6 +190,9 @@ class FeedServer:
         self.not_modified: Counter[str] = Counter()
         #: Request headers of the last request per path.
         self.last_headers: dict[str, dict[str, str]] = {}
+        #: Requests being answered now, and the most at once (per-host limits).
+        self.in_flight = 0
+        self.peak_in_flight = 0
         self._raw: dict[str, _Raw] = {}
         self._slow: dict[str, float] = {}
         self._endless: set[str] = set()
@@ -204,7 +212,7 @@ class FeedServer:
         await self.stop()
 
     async def start(self, port: int = 0) -> str:
-        app = web.Application()
+        app = web.Application(middlewares=[self._count_in_flight])
         app.router.add_route("GET", "/{tail:.*}", self._handle)
         self._runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=0.2, access_log=None)
         await self._runner.setup()
@@ -294,6 +302,17 @@ class FeedServer:
         self._redirects.pop(path, None)
 
     # --- serving ---------------------------------------------------------------------------
+
+    @web.middleware
+    async def _count_in_flight(
+        self, request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+    ) -> web.StreamResponse:
+        self.in_flight += 1
+        self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
+        try:
+            return await handler(request)
+        finally:
+            self.in_flight -= 1
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         path = request.path

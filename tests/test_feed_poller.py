@@ -41,7 +41,6 @@ def feed_settings(**overrides: Any) -> FeedSettings:
         "interval_s": 600,
         "min_interval_s": 1,
         "max_failures": 3,
-        "per_host_spacing_s": 0,
         "poll_concurrency": 8,
     }
     return FeedSettings(**(values | overrides))
@@ -265,6 +264,8 @@ async def test_parsing_in_a_process_pool(rig: Rig) -> None:
 
 
 async def test_next_check_follows_interval_and_hints(rig: Rig) -> None:
+    rig.settings = feed_settings(max_hint_interval_s=86400)  # hints uncapped: how each one counts
+    rig.restart()
     rig.server.add_feed("/plain.xml", items=[item(1)])
     rig.server.add_feed("/cached.xml", items=[item(1)], headers={"Cache-Control": "max-age=7200"})
     rig.server.add_feed("/ttl.xml", items=[item(1)], ttl_minutes=180)
@@ -355,14 +356,25 @@ async def test_retry_after_on_429_and_503_is_honoured(rig: Rig, status: int) -> 
 async def test_bad_feeds_get_clear_errors_and_the_others_still_post(db: Database) -> None:
     clock = Clock()
     settings = feed_settings(max_failures=10)
-    async with FeedServer() as server, Fetcher(fetch_settings(timeout_s=1.0, max_bytes=100_000)) as fetcher:
+    async with (
+        FeedServer() as main,
+        # A 429 or 503 pauses its whole host: each on a host of its own.
+        FeedServer("127.0.0.2") as refusing_429,
+        FeedServer("127.0.0.3") as refusing_503,
+        Fetcher(fetch_settings(timeout_s=1.0, max_bytes=100_000)) as fetcher,
+    ):
         service = FeedService(db, fetcher, settings, clock=clock)
+
+        def on(path: str) -> FeedServer:
+            return {"/429.xml": refusing_429, "/503.xml": refusing_503}.get(path, main)
+
         paths = ["/good.xml", "/malformed.xml", "/bomb.xml", "/html.xml", "/page.html", "/huge.xml",
                  "/slow.xml", "/endless.xml", "/loop.xml", "/404.xml", "/410.xml", "/429.xml", "/500.xml",
                  "/503.xml"]  # fmt: skip
         for path in paths:
-            server.add_feed(path, items=[item(1)])
-            await service.subscribe(GUILD, 1, server.url(path), user_id=None)
+            on(path).add_feed(path, items=[item(1)])
+            await service.subscribe(GUILD, 1, on(path).url(path), user_id=None)
+        server = main
         server.feeds["/good.xml"].publish(item(2))
         server.serve_raw("/malformed.xml", b'<?xml version="1.0"?>\n<<<not xml at all>>> &&& ')
         server.serve_raw("/bomb.xml", (DATA / "billion_laughs.xml").read_bytes())
@@ -375,7 +387,7 @@ async def test_bad_feeds_get_clear_errors_and_the_others_still_post(db: Database
         server.endless("/endless.xml")
         server.redirect_loop("/loop.xml")
         for status in (404, 410, 429, 500, 503):
-            server.fail(f"/{status}.xml", status)
+            on(f"/{status}.xml").fail(f"/{status}.xml", status)
 
         poller = FeedPoller(db, fetcher, settings, clock=clock)
         stats = await poller.poll_due(clock.advance(3600))
@@ -383,7 +395,7 @@ async def test_bad_feeds_get_clear_errors_and_the_others_still_post(db: Database
         errors = {}
         for path in paths:
             async with db.session() as conn:
-                row = (await conn.execute(select(feeds).where(feeds.c.url == server.url(path)))).one()
+                row = (await conn.execute(select(feeds).where(feeds.c.url == on(path).url(path)))).one()
             errors[path] = row.last_error
     assert errors["/good.xml"] is None
     expected = {
@@ -406,10 +418,32 @@ async def test_bad_feeds_get_clear_errors_and_the_others_still_post(db: Database
     assert titles(await posts(db, 1))[-1] == "Story 2"
 
 
-async def test_per_host_spacing_defers_rather_than_waits(db: Database) -> None:
+async def test_caching_hints_delay_a_feed_at_most_to_the_cap(rig: Rig) -> None:
+    # WordPress's "sy:updatePeriod hourly" and a news site's <ttl>60</ttl> used to mean a check
+    # an hour after the last one: a breaking story an hour late.
+    rig.server.add_feed("/wp.xml", items=[item(1)], ttl_minutes=60, update_period="hourly",
+                        headers={"Cache-Control": "max-age=3600"})  # fmt: skip
+    url = rig.server.url("/wp.xml")
+    await rig.service.subscribe(GUILD, 1, url, user_id=None)
+    row = await rig.feed_row(url)
+    assert row.update_hint_s == 3600  # both hints were read
+    assert 900 <= (row.next_check_at - rig.clock.now).total_seconds() < 900 * 1.1 + 1
+    rig.server.feeds["/wp.xml"].publish(item(2))
+    # A changed body (hints parsed again), then a 304 (hints remembered): 15 minutes each time.
+    for _ in range(2):
+        now = rig.clock.advance(900 * 1.1 + 1)
+        assert (await rig.poller.poll_due(now)).claimed == 1
+        delay = ((await rig.feed_row(url)).next_check_at - now).total_seconds()
+        assert 900 <= delay < 900 * 1.1 + 1
+    assert rig.server.not_modified["/wp.xml"] == 1
+    assert titles(await posts(rig.db, 1)) == ["Story 1", "Story 2"]
+
+
+async def test_a_host_spaced_by_an_override_defers_rather_than_waits(db: Database) -> None:
     clock = Clock()
-    settings = feed_settings(per_host_spacing_s=30)
-    async with FeedServer() as server, Fetcher(fetch_settings()) as fetcher:
+    settings = feed_settings()
+    limits = {"127.0.0.1": {"concurrency": 1, "min_interval_s": 0.2}}
+    async with FeedServer() as server, Fetcher(fetch_settings(host_limits=limits)) as fetcher:
         service = FeedService(db, fetcher, settings, clock=clock)
         for path in ("/a.xml", "/b.xml", "/c.xml"):
             server.add_feed(path, items=[item(1)])
@@ -420,12 +454,90 @@ async def test_per_host_spacing_defers_rather_than_waits(db: Database) -> None:
         stats = await poller.poll_due(now)
         assert (stats.claimed, stats.deferred) == (3, 2)
         assert sum(server.hits.values()) - before == 1
-        # Each deferred feed got its own turn, 30 s apart: one is claimed and fetched at each.
-        stats = await poller.poll_due(clock.advance(30))
+        # Each deferred feed got its own turn, 0.2 s apart: one is claimed and fetched at each.
+        stats = await poller.poll_due(clock.advance(0.2))
         assert (stats.claimed, stats.deferred) == (1, 0)
-        stats = await poller.poll_due(clock.advance(30))
+        stats = await poller.poll_due(clock.advance(0.2))
         assert (stats.claimed, stats.deferred) == (1, 0)
         assert sum(server.hits.values()) - before == 3
+
+
+async def test_300_feeds_on_one_host_are_checked_in_one_quick_pass(db: Database) -> None:
+    # With one request a second per host (the old feeds.per_host_spacing_s) this pass checked
+    # one feed and put the 299 others off over five minutes.
+    clock = Clock()
+    async with FeedServer() as server, Fetcher(fetch_settings()) as fetcher:
+        urls = []
+        for n in range(300):
+            server.add_feed(f"/f/{n}.xml", items=[item(1)])
+            urls.append(server.url(f"/f/{n}.xml"))
+        await FeedStore(db).add_feeds_bulk(urls, channel_id=1, guild_id=GUILD, now=clock.now)
+        poller = FeedPoller(db, fetcher, feed_settings(poll_concurrency=32), clock=clock)
+        stats = await poller.poll_due(clock.now)
+        assert (stats.claimed, stats.deferred, stats.failed, stats.posts) == (300, 0, 0, 300)
+        assert sum(server.hits.values()) == 300
+        assert server.peak_in_flight <= 4  # fetch.per_host_concurrency, the default
+        assert stats.elapsed_s < 20, f"one pass took {stats.elapsed_s:.1f} s"
+
+
+async def test_the_old_per_host_spacing_setting_is_accepted_with_a_warning(
+    db: Database, caplog: pytest.LogCaptureFixture
+) -> None:
+    async with Fetcher(fetch_settings()) as fetcher:
+        FeedPoller(db, fetcher, feed_settings(per_host_spacing_s=1.0))
+    assert "feeds.per_host_spacing_s is deprecated and ignored" in caplog.text
+
+
+@pytest.mark.parametrize("status", [429, 503])
+async def test_a_host_asking_to_slow_down_is_paused_alone(db: Database, status: int) -> None:
+    clock = Clock()
+    # Host A's requests one at a time, so the 429 is seen before its other feeds are asked.
+    limits = {"127.0.0.1": {"concurrency": 1}}
+    async with (
+        FeedServer("127.0.0.1") as a,
+        FeedServer("127.0.0.2") as b,
+        Fetcher(fetch_settings(host_limits=limits)) as fetcher,
+    ):
+        service = FeedService(db, fetcher, feed_settings(), clock=clock)
+        for server in (a, b):
+            for n in range(5):
+                server.add_feed(f"/{n}.xml", items=[item(1)])
+                await service.subscribe(GUILD, 1, server.url(f"/{n}.xml"), user_id=None)
+            for n in range(5):
+                server.feeds[f"/{n}.xml"].publish(item(2))
+        for n in range(5):
+            a.fail(f"/{n}.xml", status, **{"Retry-After": "120"})
+        hits_a, hits_b = sum(a.hits.values()), sum(b.hits.values())
+        poller = FeedPoller(db, fetcher, feed_settings(), clock=clock)
+        now = clock.advance(3600)
+        stats = await poller.poll_due(now)
+        assert sum(a.hits.values()) - hits_a == 1  # asked once, then left alone
+        assert sum(b.hits.values()) - hits_b == 5  # the other host: every feed checked
+        assert (stats.claimed, stats.failed, stats.deferred, stats.posts) == (10, 1, 4, 5)
+        async with db.session() as conn:
+            rows = (await conn.execute(select(feeds).where(feeds.c.url.like(a.base_url + "%")))).all()
+        assert all(r.next_check_at >= now + timedelta(seconds=119) for r in rows)
+        assert all(r.failures == 0 for r in rows if r.last_error is None)  # deferred, not failed
+        assert fetcher.limits.blocked_for("127.0.0.1") > 100
+        assert fetcher.limits.blocked_for("127.0.0.2") == 0
+
+
+@pytest.mark.parametrize(("limits", "peak"), [({}, 4), ({"127.0.0.1": {"concurrency": 2}}, 2)])
+async def test_a_host_override_limits_its_concurrency(
+    db: Database, limits: dict[str, Any], peak: int
+) -> None:
+    clock = Clock()
+    async with FeedServer() as server, Fetcher(fetch_settings(host_limits=limits)) as fetcher:
+        urls = []
+        for n in range(12):
+            server.add_feed(f"/f/{n}.xml", items=[item(1)])
+            server.slow(f"/f/{n}.xml", 0.1)
+            urls.append(server.url(f"/f/{n}.xml"))
+        await FeedStore(db).add_feeds_bulk(urls, channel_id=1, guild_id=GUILD, now=clock.now)
+        poller = FeedPoller(db, fetcher, feed_settings(poll_concurrency=16), clock=clock)
+        stats = await poller.poll_due(clock.now)
+        assert (stats.claimed, stats.deferred, stats.posts) == (12, 0, 12)
+        assert server.peak_in_flight == peak
 
 
 async def run_until_posted(rig: Rig, *, channel_id: int, count: int) -> None:

@@ -9,7 +9,7 @@ from email.utils import format_datetime
 import pytest
 
 from bot.feeds import next_check_at, should_pause
-from bot.feeds.schedule import retry_after_at
+from bot.feeds.schedule import DEFAULT_MAX_HINT_INTERVAL_S, retry_after_at
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 HOUR = 3600
@@ -18,7 +18,10 @@ DAY = 86400
 
 def delay(**kwargs: object) -> float:
     """Seconds from NOW to the next check, without jitter unless asked for."""
-    params: dict[str, object] = {"interval_s": 1800, "min_interval_s": 300, "max_interval_s": DAY}
+    # Hints uncapped unless a test says otherwise: the precedence is tested on its own.
+    params: dict[str, object] = {
+        "interval_s": 1800, "min_interval_s": 300, "max_interval_s": DAY, "max_hint_interval_s": DAY
+    }  # fmt: skip
     params["jitter_fraction"] = 0.0
     params.update(kwargs)
     return (next_check_at(NOW, **params) - NOW).total_seconds()  # type: ignore[arg-type]
@@ -71,6 +74,32 @@ def test_feed_hints_ttl_and_sy_update_period() -> None:
     # The longest hint wins: each says "nothing new before then".
     assert delay(ttl_minutes=60, update_period_s=3 * HOUR, cache_control="max-age=7200") == 3 * HOUR
     assert delay(ttl_minutes=0, update_period_s=0) == 1800
+
+
+@pytest.mark.parametrize(
+    "hint",
+    [
+        {"ttl_minutes": 60},
+        {"update_period_s": HOUR},  # WordPress's sy:updatePeriod hourly
+        {"cache_control": "max-age=3600"},
+        {"expires": http_date(NOW + timedelta(hours=1))},
+        {"ttl_minutes": 60, "update_period_s": HOUR, "cache_control": "max-age=3600"},
+    ],
+)
+def test_advisory_hints_lengthen_the_interval_only_up_to_the_cap(hint: dict[str, object]) -> None:
+    # The default cap: a 10-minute feed saying "hourly" is checked every 15 minutes, not hourly.
+    assert delay(interval_s=600, max_hint_interval_s=DEFAULT_MAX_HINT_INTERVAL_S, **hint) == 900
+    assert (next_check_at(NOW, interval_s=600, jitter_fraction=0, **hint) - NOW).total_seconds() == 900  # type: ignore[arg-type]
+    assert delay(interval_s=600, max_hint_interval_s=1200, **hint) == 1200
+    # A cap shorter than the configured interval never shortens it; a hint shorter than the cap counts.
+    assert delay(interval_s=1800, max_hint_interval_s=900, **hint) == 1800
+    assert delay(interval_s=600, max_hint_interval_s=7200, **hint) == HOUR
+    assert delay(interval_s=600, max_hint_interval_s=0, **hint) == 600
+
+
+def test_retry_after_is_not_capped_like_the_hints() -> None:
+    assert delay(interval_s=600, max_hint_interval_s=900, retry_after="7200", ttl_minutes=60) == 7200
+    assert delay(interval_s=600, max_hint_interval_s=900, failures=3) == 4800  # backoff neither
 
 
 @pytest.mark.parametrize(

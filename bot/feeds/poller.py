@@ -8,7 +8,11 @@ checks them with ``poll_concurrency`` workers:
 - changed bodies are parsed off the event loop (a process pool when given one);
 - the next check is scheduled from the response's caching headers and the feed's own hints;
   failures back off, and pause the feed after too many (or at once on 410 Gone);
-- a host asked too recently defers its feeds to its next free turn (``per_host_spacing_s``);
+- each host gets its own few requests in flight (``fetch.per_host_concurrency`` or its
+  ``[fetch.host_limits]`` override); a worker never waits for a busy host but leaves the feed
+  to the workers on that host and checks another host's meanwhile. A host spaced by
+  ``min_interval_s`` defers its feeds to reserved turns, and a host that answered 429/503
+  defers its feeds until its pause ends (:class:`bot.fetch.limits.HostLimiter`), others unslowed;
 - outcomes are written in batches, in the order they were made, by
   :class:`bot.feeds.poll_writer.PollWriter` (new items, posts and notices).
 
@@ -23,7 +27,7 @@ import hashlib
 import logging
 import random
 import secrets
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
@@ -31,7 +35,12 @@ from urllib.parse import urlsplit
 from bot.clock import utcnow
 from bot.config import FeedSettings
 from bot.errors import FeedError, FetchError, HTTPStatusError, NewsdeskError
-from bot.feeds.parser_pool import FeedParser, InThreadParser
+from bot.feeds.parser_pool import (
+    UNAVAILABLE_RETRY_S,
+    FeedParser,
+    InThreadParser,
+    ParserUnavailableError,
+)
 from bot.feeds.poll_types import Counts, Parsed, PollStats
 from bot.feeds.poll_writer import (
     EXTRACT_TIMEOUT_S,
@@ -84,6 +93,9 @@ FLUSH_BATCH = 500
 #: at 2,000 the fetchers sat waiting for the writer and the cold pass ran a third slower.
 FLUSH_ENTRIES = 10_000
 _HOST_MEMORY = 10_000
+#: Feeds set aside for a busy host, in all; past this a worker waits for the host's place
+#: (back-pressure: claiming stops) rather than hold more in memory.
+_BACKLOG_MAX = 2_000
 
 
 def body_hash(body: bytes) -> str:
@@ -141,7 +153,12 @@ class FeedPoller:
         self.owner = owner or f"poller-{secrets.token_hex(6)}"
         self._stopping = asyncio.Event()
         self._woken = asyncio.Event()
-        # host -> when it may be asked again (per_host_spacing_s); forgotten once in the past.
+        if settings.per_host_spacing_s is not None:
+            log.warning(
+                "feeds.per_host_spacing_s is deprecated and ignored: hosts get "
+                "fetch.per_host_concurrency requests in flight; set [fetch.host_limits] for a strict one"
+            )
+        # host -> its next free turn, for hosts spaced by min_interval_s; forgotten once past.
         self._host_free_at: dict[str, datetime] = {}
         # feed id -> the turn reserved for it on its busy host.
         self._host_slots: dict[int, datetime] = {}
@@ -244,14 +261,43 @@ class FeedPoller:
             while len(writes) > 1:
                 await writes.popleft()
 
+        # host -> workers on it, and the feeds left for them (a worker moves on meanwhile).
+        busy: Counter[str] = Counter()
+        backlog: dict[str, deque[DueFeed]] = {}
+        held = [0]
+
+        async def check(feed: DueFeed) -> None:
+            outcome = await self._check_guarded(feed, now, counts)
+            pending.append(outcome)
+            if isinstance(outcome, Parsed):
+                weight[0] += len(outcome.parsed.entries)
+            if len(pending) >= FLUSH_BATCH or weight[0] >= FLUSH_ENTRIES:
+                await start_write()
+
         async def worker() -> None:
+            limits = self._fetcher.limits
             while (feed := await queue.get()) is not None:
-                outcome = await self._check_guarded(feed, now, counts)
-                pending.append(outcome)
-                if isinstance(outcome, Parsed):
-                    weight[0] += len(outcome.parsed.entries)
-                if len(pending) >= FLUSH_BATCH or weight[0] >= FLUSH_ENTRIES:
-                    await start_write()
+                host = _host(feed.url)
+                if busy[host] >= limits.limit_for(host).concurrency and held[0] < _BACKLOG_MAX:
+                    backlog.setdefault(host, deque()).append(feed)
+                    held[0] += 1
+                    continue
+                busy[host] += 1
+                try:
+                    next_feed: DueFeed | None = feed
+                    while next_feed is not None:
+                        await check(next_feed)
+                        # No await between finding the host's backlog empty and leaving it.
+                        waiting = backlog.get(host)
+                        next_feed = waiting.popleft() if waiting else None
+                        if next_feed is not None:
+                            held[0] -= 1
+                        if waiting is not None and not waiting:
+                            del backlog[host]
+                finally:
+                    busy[host] -= 1
+                    if not busy[host]:
+                        del busy[host]
 
         producer = asyncio.create_task(produce())
         workers = [asyncio.create_task(worker()) for _ in range(concurrency)]
@@ -302,6 +348,11 @@ class FeedPoller:
             )
         try:
             parsed, keys = await self._parser.parse(result.body, result.final_url, result.content_type)
+        except ParserUnavailableError as e:
+            # Not the feed's fault: tried again soon, not counted towards pausing it.
+            counts.failed += 1
+            retry_at = now + timedelta(seconds=UNAVAILABLE_RETRY_S)
+            return CheckFailed(feed.id, feed.failures, str(e), retry_at)
         except FeedError as e:
             return self._failure(feed, e, now, counts)
         counts.parsed += 1
@@ -316,13 +367,18 @@ class FeedPoller:
         )
 
     def _defer_for_host(self, feed: DueFeed, now: datetime) -> CheckDeferred | None:
-        spacing = self._settings.per_host_spacing_s
-        if spacing <= 0:
+        """A later time for ``feed`` when its host is paused (429/503) or spaced and busy."""
+        limits = self._fetcher.limits
+        host = _host(feed.url)
+        paused = limits.blocked_for(host)
+        if paused > 0:
+            # Spread over a tenth of the pause, so the host is not asked all at once after it.
+            spread = paused * 0.1 * self._rng.random()
+            return CheckDeferred(feed.id, now + timedelta(seconds=paused + spread))
+        limit = limits.limit_for(host)
+        if limit.min_interval_s <= 0:
             return None
-        try:
-            host = (urlsplit(feed.url).hostname or "").lower()
-        except ValueError:
-            host = ""
+        spacing = limit.min_interval_s / limit.concurrency
         slot = self._host_slots.pop(feed.id, None)
         if slot is not None and slot <= now:
             return None  # its reserved turn came
@@ -351,6 +407,7 @@ class FeedPoller:
             interval_s=s.interval_s,
             min_interval_s=s.min_interval_s,
             max_interval_s=s.max_interval_s,
+            max_hint_interval_s=s.max_hint_interval_s,
             cache_control=result.headers.get("Cache-Control"),
             expires=result.headers.get("Expires"),
             retry_after=result.headers.get("Retry-After"),
@@ -379,6 +436,7 @@ class FeedPoller:
             interval_s=s.interval_s,
             min_interval_s=s.min_interval_s,
             max_interval_s=s.max_interval_s,
+            max_hint_interval_s=s.max_hint_interval_s,
             retry_after=retry_after(error),
             update_period_s=feed.update_hint_s,
             failures=failures,
@@ -395,3 +453,10 @@ class FeedPoller:
             log.warning("feed=%s paused: %s", feed.url, reason)
             counts.sources[feed.id] = FeedInfo(url=feed.url, title=feed.title)
         return CheckFailed(feed.id, failures, text, when, pause_reason=reason)
+
+
+def _host(url: str) -> str:
+    try:
+        return (urlsplit(url).hostname or "").lower()
+    except ValueError:
+        return ""

@@ -6,7 +6,9 @@ Precedence in :func:`next_check_at`, each step working on the delay left by the 
 2. Feed and HTTP hints may only *lengthen* it: Cache-Control ``max-age`` (or, without one,
    ``Expires``), RSS ``<ttl>`` and ``sy:updatePeriod``. The longest hint wins, since each says
    "nothing new before then". A hint never shortens the interval: a ``<ttl>`` of 1 minute does not
-   make us poll every minute.
+   make us poll every minute. Hints are advisory, and often a default rather than a promise
+   (WordPress writes ``sy:updatePeriod hourly`` everywhere), so they lengthen it only up to
+   ``max_hint_interval_s`` (15 minutes by default): a breaking story is never an hour late.
 3. Clamp to ``[min_interval_s, max_interval_s]``: a server asking for a week still gets checked
    at ``max_interval_s``, and nothing is polled more often than ``min_interval_s``.
 4. After ``failures`` consecutive failures, back off exponentially:
@@ -21,11 +23,16 @@ from __future__ import annotations
 
 import random
 import re
-from datetime import UTC, datetime, timedelta
-from email.utils import parsedate_to_datetime
+from datetime import datetime, timedelta
+
+from bot.http_dates import aware, http_date, retry_after_at
+
+__all__ = ["DEFAULT_MAX_HINT_INTERVAL_S", "next_check_at", "retry_after_at", "should_pause"]
 
 _MAX_AGE = re.compile(r"(?:^|[,\s])max-age\s*=\s*\"?(\d+)", re.I)
 _NO_CACHE = re.compile(r"(?:^|[,\s])(?:no-cache|no-store)(?:$|[,\s=])", re.I)
+#: How far caching hints may lengthen the interval (``feeds.max_hint_interval_s``).
+DEFAULT_MAX_HINT_INTERVAL_S = 900.0
 
 
 def next_check_at(
@@ -34,6 +41,7 @@ def next_check_at(
     interval_s: float,
     min_interval_s: float = 300,
     max_interval_s: float = 86400,
+    max_hint_interval_s: float = DEFAULT_MAX_HINT_INTERVAL_S,
     cache_control: str | None = None,
     expires: str | datetime | None = None,
     retry_after: str | float | datetime | None = None,
@@ -51,7 +59,8 @@ def next_check_at(
         ttl_minutes * 60 if ttl_minutes and ttl_minutes > 0 else None,
         update_period_s if update_period_s and update_period_s > 0 else None,
     ]
-    delay = max([delay, *(h for h in hints if h is not None)])
+    longest = max((h for h in hints if h is not None), default=0.0)
+    delay = max(delay, min(longest, max_hint_interval_s))
     delay = min(max(delay, min_interval_s), max_interval_s)
     if failures > 0:
         # 2**failures overflows float for absurd counts; the cap is reached long before.
@@ -77,20 +86,6 @@ def should_pause(failures: int, max_failures: int = 10, status: int | None = Non
     return failures >= max_failures
 
 
-def retry_after_at(now: datetime, value: str | float | datetime | None) -> datetime | None:
-    """The instant a ``Retry-After`` value (delay in seconds, or HTTP date) points at."""
-    if value is None:
-        return None
-    if isinstance(value, datetime):
-        return _aware(value)
-    if isinstance(value, int | float):
-        return now + timedelta(seconds=max(0.0, float(value)))
-    text = value.strip()
-    if text.isdigit():
-        return now + timedelta(seconds=int(text))
-    return _http_date(text)
-
-
 def _cache_hint(now: datetime, cache_control: str | None, expires: str | datetime | None) -> float | None:
     """Seconds the response stays fresh, from Cache-Control max-age, else Expires (RFC 9111)."""
     if cache_control:
@@ -101,18 +96,7 @@ def _cache_hint(now: datetime, cache_control: str | None, expires: str | datetim
             return float(match.group(1))
     if expires is None:
         return None
-    when = _aware(expires) if isinstance(expires, datetime) else _http_date(expires)
+    when = aware(expires) if isinstance(expires, datetime) else http_date(expires)
     if when is None or when <= now:
         return None
     return (when - now).total_seconds()
-
-
-def _http_date(text: str) -> datetime | None:
-    try:
-        return _aware(parsedate_to_datetime(text))
-    except (TypeError, ValueError, IndexError):
-        return None
-
-
-def _aware(value: datetime) -> datetime:
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)

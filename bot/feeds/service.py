@@ -294,6 +294,7 @@ class FeedService:
                 max_interval_s=s.max_interval_s,
                 cache_control=result.headers.get("Cache-Control"),
                 expires=result.headers.get("Expires"),
+                max_hint_interval_s=s.max_hint_interval_s,
                 update_period_s=update_hint_s(parsed),
             ),
         )

@@ -25,7 +25,7 @@ from bot.errors import (
 from bot.fetch import content, decode
 from bot.fetch.addresses import IPNetwork, parse_ip
 from bot.fetch.failures import client_error, size_text, status_error
-from bot.fetch.limits import HostLimiter
+from bot.fetch.limits import HostLimiter, Limit
 from bot.fetch.resolver import BLOCKED_MESSAGE, AddressPolicy, GuardedResolver, guarded_connector
 from bot.fetch.result import FetchResult
 from bot.urls import normalize_url, parse_http_url
@@ -85,13 +85,24 @@ class Fetcher:
         self._policy = AddressPolicy(
             allow_private=settings.allow_private_networks, allowed_networks=allowed_networks
         )
-        self._limiter = HostLimiter(settings.per_host_concurrency)
+        self._limiter = HostLimiter(
+            settings.per_host_concurrency,
+            {
+                host: Limit(limit.concurrency or settings.per_host_concurrency, limit.min_interval_s)
+                for host, limit in settings.host_limits.items()
+            },
+        )
         # host -> the host to connect to (an IP literal respelt), or None when it is refused.
         # The policy never changes, so each host is judged once (a poller asks the same hosts
         # over and over).
         self._judged_hosts: dict[str, str | None] = {}
         self._session: aiohttp.ClientSession | None = None
         self._resolver: GuardedResolver | None = None
+
+    @property
+    def limits(self) -> HostLimiter:
+        """The per-host limits every fetch goes through (the poller defers paused hosts' feeds)."""
+        return self._limiter
 
     async def __aenter__(self) -> Self:
         return self
@@ -233,6 +244,13 @@ class Fetcher:
         self, request: _Request, response: aiohttp.ClientResponse, url: URL, url_text: str
     ) -> FetchResult | URL:
         start, accept = request.start, request.accept
+        # A host that asks us to slow down (429, or 503 with a Retry-After) is paused on its own;
+        # a bare 503 is more often one broken path than the whole host: that feed backs off alone.
+        retry_after = response.headers.get("Retry-After")
+        if response.status == 429 or (response.status == 503 and retry_after is not None):
+            self._limiter.refused(url.raw_host or "", retry_after)
+        elif response.status < 500:
+            self._limiter.answered(url.raw_host or "")
         location = response.headers.get("Location")
         if response.status in REDIRECT_STATUSES and location:
             return _redirect_target(url, location, start)
