@@ -4,18 +4,20 @@ from __future__ import annotations
 
 import re
 
+from bot.discord_text import discord_length, prefix_end
+
 _SENTENCE_END = re.compile(r"(?<=[.!?…。！？])\s+")
 
 
 def split_text(text: str, limit: int) -> list[str]:
-    """Split ``text`` into pages of at most ``limit`` characters.
+    """Split ``text`` into pages of at most ``limit`` UTF-16 units (as Discord limits are checked).
 
     Pages break between paragraphs where possible, then between sentences,
-    then between words; a single word longer than ``limit`` is cut.
-    Joining the pages with blank lines gives back every word of ``text``.
+    then between words; a single word longer than ``limit`` is cut between
+    grapheme clusters. Joining the pages with blank lines gives back every word of ``text``.
     """
-    if limit < 1:
-        raise ValueError("limit must be positive")
+    if limit < 2:
+        raise ValueError("limit must be at least 2 (one astral character)")
     pages: list[str] = []
     current = ""
     for piece in _pieces(text.strip(), limit):
@@ -23,7 +25,7 @@ def split_text(text: str, limit: int) -> list[str]:
         piece = piece.strip()
         if not current:
             current = piece
-        elif len(current) + len(sep) + len(piece) <= limit:
+        elif discord_length(current) + len(sep) + discord_length(piece) <= limit:
             current += sep + piece
         else:
             pages.append(current)
@@ -40,7 +42,7 @@ def _pieces(text: str, limit: int) -> list[str]:
         paragraph = paragraph.strip()
         if not paragraph:
             continue
-        parts = [paragraph] if len(paragraph) <= limit else _split_long(paragraph, limit)
+        parts = [paragraph] if discord_length(paragraph) <= limit else _split_long(paragraph, limit)
         pieces.append("\n\n" + parts[0])
         pieces.extend(parts[1:])
     return pieces
@@ -49,22 +51,23 @@ def _pieces(text: str, limit: int) -> list[str]:
 def _split_long(paragraph: str, limit: int) -> list[str]:
     parts: list[str] = []
     for sentence in _SENTENCE_END.split(paragraph):
-        if len(sentence) <= limit:
+        if discord_length(sentence) <= limit:
             parts.append(sentence)
             continue
         for word in sentence.split():
-            parts.extend(word[i : i + limit] for i in range(0, len(word), limit))
+            parts.extend(_chunks(word, limit))
     return parts
 
 
-def truncate(text: str, limit: int, *, ellipsis: str = "…") -> str:
-    """``text`` cut at a word boundary to at most ``limit`` characters, with an ellipsis if cut."""
-    text = text.strip()
-    if len(text) <= limit:
-        return text
-    cut = text[: limit - len(ellipsis)]
-    space = cut.rfind(" ")
-    ends_on_word = text[len(cut)].isspace()
-    if not ends_on_word and space > limit // 2:
-        cut = cut[:space]
-    return cut.rstrip(" ,;:-") + ellipsis
+def _chunks(word: str, limit: int) -> list[str]:
+    """``word`` in pieces of at most ``limit`` units, cut between grapheme clusters."""
+    chunks: list[str] = []
+    while word:
+        end = prefix_end(word, limit) or 1
+        # Keep an escaping backslash with the character it escapes.
+        run = len(word[:end]) - len(word[:end].rstrip("\\"))
+        if run % 2 and end < len(word) and end > 1:
+            end -= 1
+        chunks.append(word[:end])
+        word = word[end:]
+    return chunks

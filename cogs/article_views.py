@@ -13,16 +13,17 @@ from typing import TYPE_CHECKING, Any, cast
 
 import discord
 
+from bot.discord_text import fit, one_line
 from bot.errors import NewsdeskError
-from bot.paging import split_text, truncate
+from bot.paging import split_text
 from bot.render import to_markdown
 from bot.types import Article
 from cogs.errors import handle_error
 
-# Discord's limits: 256 per title, 4096 per description, 6000 per message.
 if TYPE_CHECKING:
     from cogs.client import NewsdeskBot
 
+# Discord's limits: 256 per title, 4096 per description, 6000 per message.
 TITLE_LIMIT = 256
 PAGE_CHARS = 3800
 SUMMARY_CHARS = 1500
@@ -37,22 +38,22 @@ def article_link(article: Article) -> str | None:
 
 def _base_embed(article: Article, description: str) -> discord.Embed:
     embed = discord.Embed(
-        title=truncate(article.title or "Untitled", TITLE_LIMIT),
+        title=fit(one_line(article.title) or "Untitled", TITLE_LIMIT),
         url=article_link(article),
         description=description,
         colour=EMBED_COLOUR,
         timestamp=article.published,
     )
     if article.site_name:
-        embed.set_author(name=truncate(article.site_name, 256))
+        embed.set_author(name=fit(article.site_name, 256))
     return embed
 
 
 def summary_embed(article: Article) -> discord.Embed:
     """Linked title, site, author, date, lead image, summary and reading time."""
-    embed = _base_embed(article, truncate(article.summary or article.description or "", SUMMARY_CHARS))
+    embed = _base_embed(article, fit(article.summary or article.description or "", SUMMARY_CHARS))
     if article.author:
-        embed.add_field(name="By", value=truncate(article.author, 1024), inline=True)
+        embed.add_field(name="By", value=fit(article.author, 1024), inline=True)
     if article.published:
         embed.add_field(name="Published", value=discord.utils.format_dt(article.published, "D"), inline=True)
     minutes = "minute" if article.reading_minutes == 1 else "minutes"

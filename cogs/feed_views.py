@@ -7,8 +7,8 @@ from typing import TYPE_CHECKING, Any
 
 import discord
 
+from bot.discord_text import fit
 from bot.feeds.posts import FeedInfo, feed_item_message
-from bot.paging import truncate
 from bot.storage.feeds import SubscriptionStatus
 from cogs.errors import handle_error
 from cogs.publisher import to_embed
@@ -46,12 +46,12 @@ def parse_patterns(text: str | None) -> list[str]:
 def status_line(status: SubscriptionStatus) -> str:
     """One line of /feed list: name, channel, health, next check."""
     feed, sub = status.feed, status.subscription
-    name = truncate(feed.title or feed.url, 80)
+    name = fit(feed.title or feed.url, 80)
     parts = [f"`#{sub.id}` [{discord.utils.escape_markdown(name)}]({feed.url}) → <#{sub.channel_id}>"]
     if status.paused:
-        parts.append(f"⏸️ paused: {truncate(status.paused_reason or 'no reason given', 120)}")
+        parts.append(f"⏸️ paused: {fit(status.paused_reason or 'no reason given', 120)}")
     elif status.failing:
-        parts.append(f"⚠️ failing ({feed.failures}×): {truncate(feed.last_error or 'unknown error', 120)}")
+        parts.append(f"⚠️ failing ({feed.failures}×): {fit(feed.last_error or 'unknown error', 120)}")
     else:
         checked = discord.utils.format_dt(feed.last_success_at, "R") if feed.last_success_at else "never"
         parts.append(f"✅ last success {checked}")
@@ -84,11 +84,11 @@ def import_report_text(report: ImportReport, channel_id: int) -> str:
     lines = [f"Import into <#{channel_id}> done: {added} added, {skipped} already followed."]
     if report.errors:
         lines.append(f"{len(report.errors)} could not be added:")
-        shown = [f"• {truncate(e, 150)}" for e in report.errors[:10]]
+        shown = [f"• {fit(e, 150)}" for e in report.errors[:10]]
         lines += shown
         if len(report.errors) > len(shown):
             lines.append(f"… and {len(report.errors) - len(shown)} more.")
-    return truncate("\n".join(lines), 2000)
+    return fit("\n".join(lines), 2000)
 
 
 class StatusPager(discord.ui.View):
@@ -146,9 +146,9 @@ class FeedChoiceView(discord.ui.View):
         self.candidates = list(candidates)[:25]
         self.choose.options = [
             discord.SelectOption(
-                label=truncate(c.title or c.url, 100),
+                label=fit(c.title or c.url, 100),
                 value=str(i),
-                description=truncate(c.url, 100),
+                description=fit(c.url, 100),
             )
             for i, c in enumerate(self.candidates)
         ]

@@ -21,6 +21,7 @@ from bot.delivery import (
     Action,
     ChannelUnavailableError,
     DeliveryError,
+    EmbedSpec,
     MemoryPublisher,
     MessageRejectedError,
     MessageSpec,
@@ -400,7 +401,9 @@ async def test_a_403_holds_the_channel_and_the_others_continue(db: Database) -> 
 
 async def test_a_400_fails_the_message_and_the_channel_continues(db: Database) -> None:
     store, publisher = OutboxStore(db), ScriptedPublisher()
-    too_long = OutboxMessage(1, 1, "notice", "too-long", MessageSpec(content="x" * 2001))
+    # Too long a text is fitted when the spec is built; eleven embeds cannot be.
+    too_many = MessageSpec(content="x", embeds=(EmbedSpec(title="x"),) * 11)
+    too_long = OutboxMessage(1, 1, "notice", "too-long", too_many)
     await store.enqueue([message(1, "a"), too_long, message(1, "b"), message(1, "c")], now=START)
     publisher.script[1] = [MessageRejectedError("400 Bad Request: Invalid Form Body (embeds.0.url)")]
     d = dispatcher(store, publisher)
@@ -412,7 +415,7 @@ async def test_a_400_fails_the_message_and_the_channel_continues(db: Database) -
     assert "Invalid Form Body" in (rejected.last_error or "")
     invalid = await store.get_by_dedup_key("too-long")
     assert invalid is not None and invalid.status == "failed"
-    assert "2001 characters" in (invalid.last_error or "")
+    assert "11 embeds" in (invalid.last_error or "")
     assert invalid.nonce not in {nonce for _, nonce in publisher.send_calls}  # never sent
 
 

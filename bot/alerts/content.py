@@ -11,7 +11,8 @@ from __future__ import annotations
 from bot.alerts.types import AlertArticle, AlertStory
 from bot.digests.embeds import DESCRIPTION_LIMIT, FOOTER_LIMIT, TITLE_LIMIT, EmbedSpec, discord_length
 from bot.digests.headline import pick_headline
-from bot.digests.text import escape_markdown, fit, join_names, lead_sentences, link, outlet_key, safe_url
+from bot.digests.text import escape_markdown, join_names, lead_sentences, link, outlet_key, safe_url
+from bot.discord_text import fit
 
 __all__ = ["CONTENT_LIMIT", "alert_content"]
 
@@ -21,10 +22,13 @@ CONTENT_LIMIT = 2000
 MAX_NAMED_SOURCES = 8
 
 
-def alert_content(story: AlertStory, *, role_id: int | None) -> tuple[str, EmbedSpec, tuple[int, ...]]:
+def alert_content(
+    story: AlertStory, *, role_id: int | None, label: str = "Breaking"
+) -> tuple[str, EmbedSpec, tuple[int, ...]]:
     """``(content, embed, allowed_role_ids)`` for the alert message (post or edit).
 
-    The content mentions ``role_id`` if the channel set one; ``allowed_role_ids`` is that role
+    The content opens with ``label`` (Markdown, escaped by the caller) and mentions ``role_id``
+    if the channel set one; ``allowed_role_ids`` is that role
     alone, or empty. The embed shows the best headline, a short summary and the outlets so far.
     """
     if not story.articles:
@@ -36,8 +40,8 @@ def alert_content(story: AlertStory, *, role_id: int | None) -> tuple[str, Embed
     count = len(firsts)
 
     mention = f"<@&{role_id}> " if role_id is not None else ""
-    prefix = f"{mention}**Breaking:** "
-    content = prefix + fit(escape_markdown(headline), CONTENT_LIMIT - len(prefix))
+    prefix = f"{mention}**{label}:** "
+    content = prefix + fit(escape_markdown(headline), CONTENT_LIMIT - discord_length(prefix))
     allowed = (role_id,) if role_id is not None else ()
 
     title = fit(escape_markdown(headline), TITLE_LIMIT)

@@ -38,7 +38,7 @@ from bot.clock import utcnow
 from bot.delivery.errors import DeliveryError
 from bot.delivery.message import MessageSpec
 from bot.delivery.publisher import Publisher
-from bot.digests.text import escape_markdown, neutralize_mentions
+from bot.discord_text import escape_markdown, fit
 from bot.storage.database import Database
 from bot.storage.outbox import OutboxMessage, OutboxStore, enqueue
 from bot.storage.schema import insert
@@ -388,10 +388,10 @@ def _post(
     *,
     topic: str | None = None,
 ) -> _Post:
-    content, embed, allowed = alert_content(story, role_id=role_id)
+    label = "Breaking"
     if kind == KEYWORD:
-        label = f"Topic: {neutralize_mentions(escape_markdown(topic))}" if topic else "Topic alert"
-        content = content.replace("**Breaking:**", f"**{label}:**", 1)[:2000]
+        label = f"Topic: {fit(escape_markdown(topic), 200)}" if topic else "Topic alert"
+    content, embed, allowed = alert_content(story, role_id=role_id, label=label)
     return _Post(channel_id, guild_id, story.story_id, kind, count, MessageSpec(content, (embed,), allowed))
 
 

@@ -2,15 +2,19 @@
 
 Services describe what to post as a :class:`MessageSpec`; it is stored in the
 outbox as JSON and turned into a real Discord message only by the publisher in
-``cogs/``. Limits are Discord's, so a spec that validates here posts there.
+``cogs/``. Limits are Discord's, and every spec is fitted to them when built
+(texts cut with :func:`bot.discord_text.fit`), so a post is shortened, never refused.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
+
+from bot.discord_text import discord_length, fit
 
 TITLE_LIMIT = 256
 DESCRIPTION_LIMIT = 4096
@@ -22,16 +26,13 @@ EMBED_TOTAL_LIMIT = 6000
 EMBEDS_PER_MESSAGE = 10
 CONTENT_LIMIT = 2000
 
-
-def discord_length(text: str | None) -> int:
-    """The length Discord checks against its limits, counted in UTF-16 code units.
-
-    Never less than ``len()``: an emoji outside the BMP counts twice, so a text
-    measured this way is within the limit however Discord counts.
-    """
-    if not text:
-        return 0
-    return len(text.encode("utf-16-le")) // 2
+_EMBED_TEXT_LIMITS = {
+    "title": TITLE_LIMIT,
+    "description": DESCRIPTION_LIMIT,
+    "author_name": AUTHOR_LIMIT,
+    "footer_text": FOOTER_LIMIT,
+}
+_ZWSP = "\u200b"
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +40,11 @@ class FieldSpec:
     name: str
     value: str
     inline: bool = False
+
+    def __post_init__(self) -> None:
+        # Discord requires both; a zero-width space stands in for an empty one.
+        object.__setattr__(self, "name", fit(self.name, FIELD_NAME_LIMIT) or _ZWSP)
+        object.__setattr__(self, "value", fit(self.value, FIELD_VALUE_LIMIT) or _ZWSP)
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +65,12 @@ class EmbedSpec:
     thumbnail_url: str | None = None
     colour: int | None = None
     fields: tuple[FieldSpec, ...] = ()
+
+    def __post_init__(self) -> None:
+        for name, limit in _EMBED_TEXT_LIMITS.items():
+            text = getattr(self, name)
+            if text is not None:
+                object.__setattr__(self, name, fit(text, limit))
 
     def length(self) -> int:
         """Characters that count towards Discord's 6000-per-message limit."""
@@ -104,6 +116,12 @@ class MessageSpec:
     #: Roles this message may ping; empty means it pings nobody.
     allowed_role_ids: tuple[int, ...] = field(default=())
 
+    def __post_init__(self) -> None:
+        # Fitted when built (and when read back from the outbox), so a post is cut, never refused.
+        if self.content is not None:
+            object.__setattr__(self, "content", fit(self.content, CONTENT_LIMIT))
+        object.__setattr__(self, "embeds", _fit_total(tuple(self.embeds)))
+
     def validate(self) -> None:
         """Raise ValueError if Discord would refuse this message for its size."""
         _check(self.content, CONTENT_LIMIT, "content")
@@ -143,6 +161,48 @@ class MessageSpec:
 def message_length(embeds: Iterable[EmbedSpec]) -> int:
     """The characters a message's embeds count together (Discord caps the sum at 6000)."""
     return sum(e.length() for e in embeds)
+
+
+def _fit_total(embeds: tuple[EmbedSpec, ...]) -> tuple[EmbedSpec, ...]:
+    """``embeds`` within 6000 characters together: every text longer than a common level is
+    cut to it (the level as high as the total allows), so no one text is emptied for the others.
+    """
+    fitted = list(embeds)
+    slots = list(_text_slots(fitted))
+    if sum(size for size, _, _ in slots) <= EMBED_TOTAL_LIMIT:
+        return embeds
+    low, high = 0, max(size for size, _, _ in slots)
+    while low < high:  # the highest level at which the texts fit together
+        level = (low + high + 1) // 2
+        if sum(min(size, level) for size, _, _ in slots) <= EMBED_TOTAL_LIMIT:
+            low = level
+        else:
+            high = level - 1
+    for size, index, slot in slots:
+        if size > low:
+            fitted[index] = _shortened(fitted[index], slot, low)
+    return tuple(fitted)
+
+
+def _text_slots(embeds: list[EmbedSpec]) -> Iterable[tuple[int, int, str | int]]:
+    """``(length, embed index, slot)``: a slot is an attribute name or a field's index."""
+    for index, embed in enumerate(embeds):
+        for name in _EMBED_TEXT_LIMITS:
+            yield discord_length(getattr(embed, name)), index, name
+        for number, item in enumerate(embed.fields):
+            yield discord_length(item.name) + discord_length(item.value), index, number
+
+
+def _shortened(embed: EmbedSpec, slot: str | int, limit: int) -> EmbedSpec:
+    if isinstance(slot, str):
+        changes: dict[str, Any] = {slot: fit(getattr(embed, slot), limit)}
+        return dataclasses.replace(embed, **changes)
+    item = embed.fields[slot]
+    name = fit(item.name, max(limit // 4, 1))
+    value = fit(item.value, max(limit - discord_length(name), 1))
+    fields = list(embed.fields)
+    fields[slot] = FieldSpec(name, value, item.inline)
+    return dataclasses.replace(embed, fields=tuple(fields))
 
 
 def _check(text: str | None, limit: int, what: str) -> None:

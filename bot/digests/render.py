@@ -25,7 +25,8 @@ from bot.digests.embeds import (
     EmbedSpec,
     discord_length,
 )
-from bot.digests.text import escape_markdown, fit, join_names, link
+from bot.digests.text import escape_markdown, join_names, link
+from bot.discord_text import fit
 
 __all__ = ["render_digest", "render_entry"]
 

@@ -11,12 +11,10 @@ import unicodedata
 from collections.abc import Sequence
 from urllib.parse import urlsplit
 
-from bot.digests.embeds import discord_length
-from bot.paging import truncate
+from bot.discord_text import discord_length, escape_markdown, fit, neutralize_mentions
 
 __all__ = [
     "escape_markdown",
-    "fit",
     "join_names",
     "lead_sentences",
     "link",
@@ -44,12 +42,6 @@ _ABBREVIATIONS = frozenset(
     """mr mrs ms dr prof st jr sr gen gov sen rep col lt sgt capt mt ft no nos vs inc ltd co corp
     dept est fig jan feb mar apr jun jul aug sep sept oct nov dec u.s u.k u.n e.g i.e a.m p.m""".split()  # noqa: SIM905
 )
-
-_MARKDOWN_SPECIAL = re.compile(r"([\\*_~`|>\[\]()])")
-# Headers, quotes and lists only start a line.
-_LINE_START = re.compile(r"^(\s*)([#>+-]|\d+\.)", re.M)
-# Everything Discord turns into a ping or a mention: @everyone, @here, <@id>, <@!id>, <@&id>.
-_MENTION = re.compile(r"@(everyone|here)|<@([!&]?)(\d+)>", re.I)
 
 
 def outlet_key(source: str) -> str:
@@ -101,21 +93,10 @@ def lead_sentences(text: str | None, *, max_chars: int = 300, max_sentences: int
     out = ""
     for sentence in sentences[:max_sentences]:
         candidate = f"{out} {sentence}".strip()
-        if len(candidate) > max_chars:
+        if discord_length(candidate) > max_chars:
             break
         out = candidate
-    return out or truncate(sentences[0], max_chars)
-
-
-def escape_markdown(text: str) -> str:
-    """``text`` shown literally in Discord Markdown, with mentions neutralised."""
-    escaped = _MARKDOWN_SPECIAL.sub(r"\\\1", neutralize_mentions(text))
-    return _LINE_START.sub(r"\1\\\2", escaped)
-
-
-def neutralize_mentions(text: str) -> str:
-    """Break @everyone, @here and <@…> mentions with a zero-width space so they never ping."""
-    return _MENTION.sub(_break_mention, text)
+    return out or fit(sentences[0], max_chars)
 
 
 def safe_url(url: str | None) -> str | None:
@@ -140,29 +121,7 @@ def link(label: str, url: str | None) -> str:
     return f"[{text}]({target})" if target else text
 
 
-def fit(text: str, limit: int) -> str:
-    """``text`` cut to at most ``limit`` UTF-16 units, at a word boundary where possible."""
-    if discord_length(text) <= limit:
-        return text
-    room = limit
-    while room > 0:
-        cut = truncate(text, room)
-        # A cut right after an escaping backslash would escape the ellipsis: harmless, but drop it.
-        if cut.endswith("\\…"):
-            cut = cut[:-2].rstrip("\\") + "…"
-        if discord_length(cut) <= limit:
-            return cut
-        room -= discord_length(cut) - limit
-    return ""
-
-
 # --- internals ----------------------------------------------------------------
-
-
-def _break_mention(match: re.Match[str]) -> str:
-    if match.group(1):
-        return "@\u200b" + match.group(1)
-    return f"<@\u200b{match.group(2)}{match.group(3)}>"
 
 
 def _fold(text: str) -> str:

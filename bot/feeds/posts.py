@@ -13,10 +13,11 @@ from typing import Protocol
 from urllib.parse import urlsplit
 
 from bot.delivery.message import AUTHOR_LIMIT, TITLE_LIMIT, EmbedSpec, MessageSpec
+from bot.discord_text import fit, one_line
 from bot.feeds.types import FeedEntry
 from bot.types import Article
 
-#: Longest summary in an embed; cut at a word boundary, with an ellipsis.
+#: Longest summary in an embed (UTF-16 units); cut at a word boundary, with an ellipsis.
 SUMMARY_CHARS = 350
 #: Embed colour of feed posts (a calm blue).
 FEED_COLOUR = 0x3B82F6
@@ -26,7 +27,6 @@ NOTICE_COLOUR = 0xF59E0B
 _ZWSP = "\u200b"
 _MASS_MENTION = re.compile(r"@(everyone|here)", re.I)
 _MENTION = re.compile(r"<(@[!&]?|#)(\d+)>")
-_SPACE = re.compile(r"\s+")
 
 
 class FeedSource(Protocol):
@@ -61,18 +61,18 @@ def feed_item_message(entry: FeedEntry, feed: FeedSource, *, article: Article | 
     """
     link = _http(entry.link)
     summary_source = (article.summary or article.description) if article else None
-    summary = shorten(defuse(summary_source or entry.summary or ""), SUMMARY_CHARS) or None
-    title = defuse(entry.title or "") or (shorten(summary, 100) if summary else None) or "(untitled)"
+    summary = fit(one_line(defuse(summary_source or entry.summary or "")), SUMMARY_CHARS) or None
+    title = fit(one_line(defuse(entry.title)), TITLE_LIMIT) or fit(summary or "", 100)
     image = (_http(article.image_url) if article else None) or _http(entry.image_url)
     source_name = defuse(feed.title or "") or _host(feed.site_url or feed.url)
     embed = EmbedSpec(
-        title=shorten(title, TITLE_LIMIT),
+        title=title or "(untitled)",
         url=link,
         description=summary if summary != title else None,
-        author_name=shorten(source_name, AUTHOR_LIMIT) if source_name else None,
+        author_name=fit(one_line(source_name), AUTHOR_LIMIT) if source_name else None,
         author_url=_http(feed.site_url),
         author_icon_url=_http(feed.icon_url),
-        footer_text=shorten(defuse(entry.author), 100) if entry.author else None,
+        footer_text=fit(one_line(defuse(entry.author)), 100) if entry.author else None,
         timestamp=entry.published,
         image_url=image,
         colour=FEED_COLOUR,
@@ -83,8 +83,8 @@ def feed_item_message(entry: FeedEntry, feed: FeedSource, *, article: Article | 
 def notice_message(title: str, text: str) -> MessageSpec:
     """A short notice to a channel about its subscriptions ("feed paused")."""
     embed = EmbedSpec(
-        title=shorten(defuse(title), TITLE_LIMIT),
-        description=shorten(defuse(text), 1000),
+        title=fit(one_line(defuse(title)), TITLE_LIMIT),
+        description=fit(one_line(defuse(text)), 1000),
         colour=NOTICE_COLOUR,
     )
     return MessageSpec(embeds=(embed,), allowed_role_ids=())
@@ -106,19 +106,6 @@ def defuse(text: str | None) -> str:
     text = text.replace("\x00", "")
     text = _MASS_MENTION.sub(lambda m: f"@{_ZWSP}{m.group(1)}", text)
     return _MENTION.sub(lambda m: f"<{m.group(1)}{_ZWSP}{m.group(2)}>", text)
-
-
-def shorten(text: str, limit: int) -> str:
-    """``text`` with whitespace collapsed, cut at a word boundary to at most ``limit`` chars."""
-    text = _SPACE.sub(" ", text).strip()
-    if len(text) <= limit:
-        return text
-    cut = text[: limit - 1]
-    space = cut.rfind(" ")
-    # A single enormous word (a URL) is cut where it is rather than dropped.
-    if space > limit // 2:
-        cut = cut[:space]
-    return cut.rstrip(" ,;:.-–—") + "…"
 
 
 def _http(url: str | None) -> str | None:

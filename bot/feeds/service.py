@@ -18,6 +18,7 @@ from datetime import datetime
 
 from bot.config import FeedSettings
 from bot.errors import (
+from bot.discord_text import fit
     AlreadySubscribedError,
     BlockedAddressError,
     ConnectError,
@@ -466,7 +467,7 @@ def _choice_name(status: SubscriptionStatus) -> str:
     title = status.feed.title or status.feed.url
     name = f"{title} · {status.feed.url}" if status.feed.title else title
     # Discord: choice names are 1-100 characters.
-    return name if len(name) <= 100 else name[:99] + "…"
+    return fit(name, 100)
 
 
 def _limit_message(limit: int) -> str:
