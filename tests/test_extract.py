@@ -10,6 +10,7 @@ navigation, footer, reader comments).
 from __future__ import annotations
 
 import json
+import textwrap
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
@@ -250,6 +251,97 @@ def test_extract_without_url() -> None:
     assert article.url is None
     assert article.canonical_url is None
     assert paragraphs(article.text) == ARTICLE_PARAGRAPHS
+
+
+# --- short and hard-wrapped articles ------------------------------------------------------
+
+BRIEF = [
+    "The regional water authority said on Monday that reservoir levels had risen to their "
+    "highest point since the spring, ending three months of shortages.",
+    "Officials credited two weeks of steady rain across the hills north of the city and "
+    "lower demand from farms after the harvest.",
+    "Restrictions on garden hoses will be lifted from Friday, the authority said, though it "
+    "asked residents to keep saving water where they can.",
+    "A review of the summer shortages, ordered by the regional council in August, is due to be "
+    "published before the end of the year.",
+]
+
+
+def wrapped(paragraph: str, separator: str = "<br>\n", width: int = 40) -> str:
+    """``paragraph`` broken into lines of at most ``width`` characters, as some sites send it."""
+    return separator.join(textwrap.wrap(paragraph, width))
+
+
+def brief_page(body: str) -> str:
+    return page(
+        f"<article><h1>Reservoirs refill after rain</h1>{body}</article>", "<title>Reservoirs refill</title>"
+    )
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        pytest.param("".join(f"<p>{wrapped(p)}</p>" for p in BRIEF), id="br-in-paragraphs"),
+        pytest.param("<div>" + "<br><br>".join(wrapped(p) for p in BRIEF) + "</div>", id="br-br-between"),
+        pytest.param("<p>" + "<br>".join(wrapped(p) for p in BRIEF) + "</p>", id="one-paragraph"),
+        pytest.param("<pre>" + "\n\n".join(wrapped(p, "\n") for p in BRIEF) + "</pre>", id="pre"),
+    ],
+)
+def test_hard_wrapped_brief_is_an_article_in_whole_paragraphs(body: str) -> None:
+    """Lines broken inside sentences are joined back into paragraphs, not judged as a menu."""
+    html = brief_page(body)
+    assert 540 <= len(" ".join(BRIEF)) <= 580
+    assert trafilatura.extract(html)  # trafilatura alone finds the text too
+
+    article = extract(html, "https://news.example/reservoirs")
+
+    assert paragraphs(article.text) == BRIEF
+    assert article.title == "Reservoirs refill after rain"
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        pytest.param("".join(f"<p>{wrapped(p, width=30)}</p>" for p in BRIEF[2:]), BRIEF[2:], id="wrapped"),
+        pytest.param(
+            "<p>Harbour City's mayor resigned on Tuesday night.</p><p>An election follows in March.</p>",
+            ["Harbour City's mayor resigned on Tuesday night.", "An election follows in March."],
+            id="two-sentences",
+        ),
+    ],
+)
+def test_two_paragraph_brief_is_an_article(body: str, expected: list[str]) -> None:
+    article = extract(brief_page(body), "https://news.example/brief")
+
+    assert paragraphs(article.text)[-2:] == expected
+
+
+def test_wrapped_lines_without_a_sentence_are_not_joined_into_prose() -> None:
+    """A list of headlines in one block, one per line, stays a list: not an article."""
+    headlines = "<br>\n".join(f"Headline number {i} about the city council and its budget" for i in range(12))
+    html = page(f"<article><h1>Latest news</h1><p>{headlines}</p></article>")
+
+    with pytest.raises(NotAnArticleError):
+        extract(html, "https://example.com/latest")
+
+
+@pytest.mark.parametrize(
+    "notice",
+    [
+        "<p>This site needs JavaScript to work.</p>"
+        "<p>Please enable it in your browser and reload the page.</p>",
+        "<h1>Subscribers only</h1><p>Sign in to keep reading this story.</p>"
+        "<p>New here? Create a free account today.</p>",
+        "<p>We use cookies to give you the best experience.</p>"
+        "<p>By continuing you agree to our use of cookies.</p>",
+        "<h1>Oops</h1><p>Sorry, the page you asked for was not found.</p>"
+        "<p>It may have moved or been deleted.</p>",
+        "<p>Enable<br>JavaScript<br>to<br>continue.</p><p>Or use<br>another<br>browser.</p>",
+    ],
+)
+def test_short_notices_are_not_articles(notice: str) -> None:
+    with pytest.raises(NotAnArticleError):
+        extract(page(f"<div id='root'>{notice}</div>"), "https://example.com/story")
 
 
 # --- non-articles ----------------------------------------------------------------------

@@ -8,9 +8,14 @@ behaviour on the project's own golden pages.
 
 from __future__ import annotations
 
+import multiprocessing
+from concurrent.futures import ProcessPoolExecutor
+
 import pytest
 
-from bench.extract_quality import DEFAULT_DATA, evaluate, load_pages, page_score
+from bench.extract_quality import DEFAULT_DATA, Page, evaluate, load_pages, page_score
+from bot.errors import ExtractError
+from bot.extract import extract
 
 pytestmark = pytest.mark.skipif(
     not (DEFAULT_DATA / "ground-truth.json").is_file(),
@@ -44,3 +49,21 @@ def test_ours_is_at_least_as_good_as_trafilatura_defaults() -> None:
     )
     assert ours.f1 >= baseline.f1
     assert ours.precision >= baseline.precision
+
+
+def refusal(page: Page) -> str | None:
+    """Why ``extract`` refuses ``page``, or None when it reads an article from it."""
+    try:
+        extract(page.html, page.url)
+    except ExtractError as e:
+        return f"{page.id}: {type(e).__name__}: {e}"
+    return None
+
+
+def test_no_benchmark_page_is_refused() -> None:
+    """Every page of the benchmark is a real article: none may be refused as "not an article"."""
+    pages = load_pages(DEFAULT_DATA)
+    # spawn, not fork: the test process may have threads running.
+    with ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("spawn")) as pool:
+        refused = [reason for reason in pool.map(refusal, pages, chunksize=4) if reason]
+    assert refused == []

@@ -7,13 +7,15 @@ from typing import Any
 
 import trafilatura
 from lxml.html import HtmlElement
+from trafilatura.settings import Document
 
 from bot.errors import ExtractError, NotAnArticleError
 from bot.extract import _load, _meta
 from bot.extract._clean import remove_teaser_blocks
 from bot.extract._headings import with_subheadings
-from bot.extract._summary import summarize
+from bot.extract._summary import split_sentences, summarize
 from bot.extract._text import count_words, minutes_for
+from bot.extract._wrap import SENTENCE_END, article_text
 from bot.types import Article
 
 # Settings chosen by measurement on the article-extraction benchmark (bench/extract_quality.py):
@@ -43,7 +45,16 @@ _HEADLINE_OVERLAP = 0.75
 # (headlines), login walls and "enable JavaScript" notices do not.
 _MIN_PROSE_WORDS = 20
 _LONG_LINE_WORDS = 25
-_SENTENCE_END = re.compile(r"[.!?…。！？][\"'”’»)\]]*$")
+# ... or, for a news brief, at least two sentences of prose this long in all, when its text
+# reads like none of the notices a page shows instead of an article.
+_MIN_BRIEF_WORDS = 10
+_MIN_BRIEF_SENTENCES = 2
+_NOTICE = re.compile(
+    r"\b(?:javascript|cookies?|browser|ad ?blocker|captcha|log ?in|sign(?:ed)? ?(?:in|up)|password"
+    r"|subscri(?:be|bers?|ption)|paywall|access denied|not found|(?:un|not )available|try again"
+    r"|copyright|rights reserved|privacy)\b",
+    re.IGNORECASE,
+)
 
 
 def extract(html: str, url: str | None = None) -> Article:
@@ -135,7 +146,9 @@ def _trafilatura_text(tree: HtmlElement, url: str | None, *, fast: bool) -> str:
         document = trafilatura.bare_extraction(tree, url=url, fast=fast, **_TRAFILATURA_OPTIONS)
     except Exception as e:  # trafilatura's failures have no common base
         raise ExtractError("The article could not be extracted from the page.") from e
-    return (document.text or "") if document is not None else ""
+    if not isinstance(document, Document):
+        return ""
+    return article_text(document.body, document.text or "")
 
 
 def _looks_like_navigation(text: str) -> bool:
@@ -180,13 +193,21 @@ def _words(text: str) -> set[str]:
 
 
 def _has_prose(paragraphs: list[str], counts: list[tuple[int, int]]) -> bool:
-    """Whether the paragraphs have sentences, not just headlines, menu items or a one-line notice."""
-    prose = 0
+    """Whether the paragraphs have sentences, not just headlines, menu items or a short notice."""
+    prose: list[str] = []
+    prose_words = 0
     for paragraph, (words, cjk) in zip(paragraphs, counts, strict=True):
         # Headlines are short and unpunctuated; a long line is prose even without a full stop.
-        if words + cjk >= _LONG_LINE_WORDS or _SENTENCE_END.search(paragraph):
-            prose += words + cjk
-    return prose >= _MIN_PROSE_WORDS
+        if words + cjk >= _LONG_LINE_WORDS or SENTENCE_END.search(paragraph):
+            prose.append(paragraph)
+            prose_words += words + cjk
+    if prose_words >= _MIN_PROSE_WORDS:
+        return True
+    return (
+        prose_words >= _MIN_BRIEF_WORDS
+        and sum(len(split_sentences(paragraph)) for paragraph in prose) >= _MIN_BRIEF_SENTENCES
+        and not any(_NOTICE.search(paragraph) for paragraph in prose)
+    )
 
 
 def _clean_line(value: str | None) -> str | None:
