@@ -145,10 +145,10 @@ class FeedSettings(_Section):
     """Never check one feed more often than this (tests may set 1)."""
     max_interval_s: int = Field(86400, ge=1)
     """Always check a feed at least this often, whatever its hints say."""
-    max_failures: int = Field(10, ge=1)
     max_hint_interval_s: int = Field(900, ge=0)
     """Caching hints (<ttl>, sy:updatePeriod, Cache-Control, Expires) lengthen the interval up
     to this at most; Retry-After is honoured in full."""
+    max_failures: int = Field(10, ge=1)
     """Consecutive failures after which a feed is paused and its channels told."""
     first_post_count: int = Field(1, ge=0)
     """Items posted when a feed is first added (the rest are remembered, not posted)."""

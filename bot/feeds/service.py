@@ -293,9 +293,9 @@ class FeedService:
                 interval_s=s.interval_s,
                 min_interval_s=s.min_interval_s,
                 max_interval_s=s.max_interval_s,
+                max_hint_interval_s=s.max_hint_interval_s,
                 cache_control=result.headers.get("Cache-Control"),
                 expires=result.headers.get("Expires"),
-                max_hint_interval_s=s.max_hint_interval_s,
                 update_period_s=update_hint_s(parsed),
             ),
         )
