@@ -123,7 +123,8 @@ class CommandSettings(_Section):
     fetch_cooldown_per_s: float = Field(30.0, ge=0)
     """... within this many seconds (0 disables the cooldown)."""
     manager_role: str | None = None
-    """Name of a role whose members may manage subscriptions besides Manage Channels."""
+    """Name of a role whose members may manage subscriptions besides Manage Channels; the default
+    for servers that set no role (by id) with /newsdesk manager-role."""
 
 
 class LogSettings(_Section):

@@ -8,7 +8,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from cogs.checks import manager_only
+from cogs.checks import manager_only, target_channel
 
 if TYPE_CHECKING:
     from bot.alerts.service import AlertService
@@ -46,7 +46,7 @@ class Alerts(commands.Cog):
         role: discord.Role | None = None,
         channel: discord.TextChannel | None = None,
     ) -> None:
-        target = channel or interaction.channel
+        target = target_channel(interaction, channel, bot_posts=state == "on")
         await self.service.set_breaking(
             interaction.guild_id,
             target.id,
@@ -73,7 +73,7 @@ class Alerts(commands.Cog):
     async def keywords_add(
         self, interaction: discord.Interaction, keyword: str, channel: discord.TextChannel | None = None
     ) -> None:
-        target = channel or interaction.channel
+        target = target_channel(interaction, channel, bot_posts=True)
         added = await self.service.keywords_add(
             interaction.guild_id, target.id, keyword, user_id=interaction.user.id
         )
@@ -88,7 +88,7 @@ class Alerts(commands.Cog):
     async def keywords_remove(
         self, interaction: discord.Interaction, keyword: str, channel: discord.TextChannel | None = None
     ) -> None:
-        target = channel or interaction.channel
+        target = target_channel(interaction, channel, bot_posts=False)
         removed = await self.service.keywords_remove(target.id, keyword)
         text = f"Removed “{keyword}”." if removed else f"<#{target.id}> has no keyword “{keyword}”."
         await interaction.response.send_message(text, ephemeral=True)
@@ -106,7 +106,7 @@ class Alerts(commands.Cog):
     async def keywords_list(
         self, interaction: discord.Interaction, channel: discord.TextChannel | None = None
     ) -> None:
-        target = channel or interaction.channel
+        target = target_channel(interaction, channel, bot_posts=False)
         words = await self.service.keywords_list(target.id)
         text = (
             ", ".join(f"“{w}”" for w in words)

@@ -22,7 +22,14 @@ from cogs.publisher import DiscordPublisher
 
 log = logging.getLogger(__name__)
 
-EXTENSIONS: tuple[str, ...] = ("cogs.delivery", "cogs.fetch", "cogs.feeds", "cogs.digests", "cogs.alerts")
+EXTENSIONS: tuple[str, ...] = (
+    "cogs.delivery",
+    "cogs.fetch",
+    "cogs.feeds",
+    "cogs.digests",
+    "cogs.alerts",
+    "cogs.server_settings",
+)
 
 
 def point_at(settings: DiscordSettings) -> None:

@@ -10,7 +10,7 @@ from discord.ext import commands
 
 from bot.digests import timezone_choices
 from bot.errors import NewsdeskError
-from cogs.checks import manager_only
+from cogs.checks import manager_only, target_channel
 from cogs.publisher import to_embed
 
 if TYPE_CHECKING:
@@ -67,7 +67,7 @@ class Digests(commands.Cog):
         top: app_commands.Range[int, 1, 25] = 10,
         channel: discord.TextChannel | None = None,
     ) -> None:
-        target = channel or interaction.channel
+        target = target_channel(interaction, channel, bot_posts=True)
         kind = "every_hours" if frequency == "hours" else frequency
         row = await self.digests.schedule(
             interaction.guild_id, target.id, kind, at=time, day=day, hours=hours, timezone=timezone,
@@ -86,7 +86,7 @@ class Digests(commands.Cog):
     async def preview(
         self, interaction: discord.Interaction, channel: discord.TextChannel | None = None
     ) -> None:
-        target = channel or interaction.channel
+        target = target_channel(interaction, channel, bot_posts=False)
         await interaction.response.defer(ephemeral=True, thinking=True)
         messages = await self.digests.preview(target.id, self.bot.core.clock())
         if not messages:
@@ -99,7 +99,7 @@ class Digests(commands.Cog):
     @app_commands.describe(channel="Where to post (default: this channel)")
     @manager_only()
     async def now(self, interaction: discord.Interaction, channel: discord.TextChannel | None = None) -> None:
-        target = channel or interaction.channel
+        target = target_channel(interaction, channel, bot_posts=True)
         await interaction.response.defer(ephemeral=True, thinking=True)
         count = await self.digests.post_now(target.id, self.bot.core.clock(), guild_id=interaction.guild_id)
         self.bot.wake_delivery()
@@ -112,7 +112,7 @@ class Digests(commands.Cog):
     async def show(
         self, interaction: discord.Interaction, channel: discord.TextChannel | None = None
     ) -> None:
-        target = channel or interaction.channel
+        target = target_channel(interaction, channel, bot_posts=False)
         row = await self.digests.show(target.id)
         if row is None:
             raise NewsdeskError(f"<#{target.id}> has no digest. Set one with `/digest schedule`.")
@@ -122,7 +122,7 @@ class Digests(commands.Cog):
     @app_commands.describe(channel="The channel (default: this one)")
     @manager_only()
     async def off(self, interaction: discord.Interaction, channel: discord.TextChannel | None = None) -> None:
-        target = channel or interaction.channel
+        target = target_channel(interaction, channel, bot_posts=False)
         if not await self.digests.off(target.id):
             raise NewsdeskError(f"<#{target.id}> has no digest to stop.")
         await interaction.response.send_message(f"Digest in <#{target.id}> stopped.", ephemeral=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import builtins
 import io
 import time
 from typing import TYPE_CHECKING
@@ -11,9 +12,9 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.errors import NewsdeskError
+from bot.errors import NewsdeskError, SubscriptionNotFoundError
 from bot.urls import normalize_url
-from cogs.checks import manager_only
+from cogs.checks import can_see, manager_only, target_channel, visible_channel_ids
 from cogs.feed_views import (
     FeedChoiceView,
     StatusPager,
@@ -31,7 +32,6 @@ if TYPE_CHECKING:
 MAX_OPML_BYTES = 1_000_000
 #: Minimum seconds between two progress edits of an import (Discord's edit rate limit).
 PROGRESS_EVERY_S = 1.5
-POSTABLE = discord.Permissions(view_channel=True, send_messages=True, embed_links=True)
 
 
 class Feeds(commands.Cog):
@@ -77,9 +77,8 @@ class Feeds(commands.Cog):
         channel: discord.TextChannel | None = None,
         extract: bool = False,
     ) -> None:
-        target = channel or interaction.channel
+        target = target_channel(interaction, channel, bot_posts=True)
         url = normalize_url(url)
-        check_postable(interaction, target)
         await interaction.response.defer(ephemeral=True, thinking=True)
         found = await self.feeds.resolve(url)
         if len(found.candidates) == 1:
@@ -103,7 +102,8 @@ class Feeds(commands.Cog):
     @app_commands.describe(subscription="The subscription to remove")
     @manager_only()
     async def remove(self, interaction: discord.Interaction, subscription: str) -> None:
-        removed = await self.feeds.remove(interaction.guild_id, parse_subscription_id(subscription))
+        subscription_id = await self.visible_subscription(interaction, subscription)
+        removed = await self.feeds.remove(interaction.guild_id, subscription_id)
         if not removed:
             raise NewsdeskError("That subscription does not exist (any more).")
         await interaction.response.send_message(
@@ -116,8 +116,11 @@ class Feeds(commands.Cog):
     async def list(
         self, interaction: discord.Interaction, channel: discord.TextChannel | None = None
     ) -> None:
+        only = target_channel(interaction, channel, bot_posts=False).id if channel else None
         await interaction.response.defer(ephemeral=True, thinking=True)
-        statuses = await self.feeds.list(interaction.guild_id, channel.id if channel else None)
+        statuses = await self.feeds.list(
+            interaction.guild_id, only, channel_ids=visible_channel_ids(interaction)
+        )
         pager = StatusPager(interaction.user.id, [status_line(s) for s in statuses])
         await interaction.followup.send(**pager.page_message(0), ephemeral=True)
 
@@ -137,7 +140,7 @@ class Feeds(commands.Cog):
     ) -> None:
         status = await self.feeds.set_filter(
             interaction.guild_id,
-            parse_subscription_id(subscription),
+            await self.visible_subscription(interaction, subscription),
             parse_patterns(include),
             parse_patterns(exclude),
         )
@@ -147,7 +150,8 @@ class Feeds(commands.Cog):
     @app_commands.describe(subscription="The subscription to resume")
     @manager_only()
     async def resume(self, interaction: discord.Interaction, subscription: str) -> None:
-        status = await self.feeds.resume(interaction.guild_id, parse_subscription_id(subscription))
+        subscription_id = await self.visible_subscription(interaction, subscription)
+        status = await self.feeds.resume(interaction.guild_id, subscription_id)
         # Posts held while the channel was unreachable go out now, in order.
         await self.bot.dispatcher.resume_channel(status.subscription.channel_id)
         self.bot.core.poller.wake()
@@ -164,8 +168,7 @@ class Feeds(commands.Cog):
         file: discord.Attachment,
         channel: discord.TextChannel | None = None,
     ) -> None:
-        target = channel or interaction.channel
-        check_postable(interaction, target)
+        target = target_channel(interaction, channel, bot_posts=True)
         if file.size > MAX_OPML_BYTES:
             raise NewsdeskError(
                 f"That file is too large ({file.size:,} bytes); the limit is {MAX_OPML_BYTES:,}."
@@ -192,10 +195,23 @@ class Feeds(commands.Cog):
     async def export(
         self, interaction: discord.Interaction, channel: discord.TextChannel | None = None
     ) -> None:
+        only = target_channel(interaction, channel, bot_posts=False).id if channel else None
         await interaction.response.defer(ephemeral=True, thinking=True)
-        data = await self.feeds.export_opml(interaction.guild_id, channel.id if channel else None)
+        data = await self.feeds.export_opml(
+            interaction.guild_id, only, channel_ids=visible_channel_ids(interaction)
+        )
         file = discord.File(io.BytesIO(data), filename="newsdesk-feeds.opml")
         await interaction.followup.send("Here are the feeds.", file=file, ephemeral=True)
+
+    async def visible_subscription(self, interaction: discord.Interaction, value: str) -> int:
+        """The id of a subscription option; one in a channel the member cannot see is refused
+        as if it did not exist.
+        """
+        subscription_id = parse_subscription_id(value)
+        status = await self.feeds.get(interaction.guild_id, subscription_id)
+        if status is None or not can_see(interaction, status.subscription.channel_id):
+            raise SubscriptionNotFoundError(f"There is no subscription #{subscription_id} in this server.")
+        return subscription_id
 
     # --- autocomplete -----------------------------------------------------------------
 
@@ -205,8 +221,10 @@ class Feeds(commands.Cog):
     @manager_only()  # discord.py runs the commands' checks on invocation only, not on autocomplete
     async def subscription_autocomplete(
         self, interaction: discord.Interaction, current: str
-    ) -> list[app_commands.Choice[str]]:
-        choices = await self.feeds.autocomplete(interaction.guild_id, current)
+    ) -> builtins.list[app_commands.Choice[str]]:  # builtins: the command list above shadows the type here
+        choices = await self.feeds.autocomplete(
+            interaction.guild_id, current, channel_ids=visible_channel_ids(interaction)
+        )
         return [app_commands.Choice(name=name, value=value) for name, value in choices]
 
 
@@ -216,19 +234,6 @@ def parse_subscription_id(value: str) -> int:
         return int(value.strip().lstrip("#"))
     except ValueError:
         raise NewsdeskError("Pick a subscription from the list (start typing its name).") from None
-
-
-def check_postable(interaction: discord.Interaction, channel: object) -> None:
-    """Refuse a channel the bot cannot post embeds in, before anything is stored."""
-    guild = interaction.guild
-    if guild is None or not isinstance(channel, discord.TextChannel | discord.Thread):
-        raise NewsdeskError("Pick a text channel of this server.")
-    missing = [
-        name for name, value in POSTABLE if value and not getattr(channel.permissions_for(guild.me), name)
-    ]
-    if missing:
-        needed = ", ".join(m.replace("_", " ").title() for m in missing)
-        raise NewsdeskError(f"I can't post in {channel.mention}: I need {needed} there.")
 
 
 async def setup(bot: NewsdeskBot) -> None:

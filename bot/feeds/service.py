@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -330,9 +330,21 @@ class FeedService:
         """Delete a subscription of ``guild_id``; ``False`` when it has no such subscription."""
         return await self._store.remove_subscription(guild_id, subscription_id)
 
-    async def list(self, guild_id: int | None, channel_id: int | None = None) -> list[SubscriptionStatus]:
-        """The guild's subscriptions (one channel's when given) with each feed's health."""
-        return await self._store.list_subscriptions(guild_id, channel_id=channel_id)
+    async def list(
+        self,
+        guild_id: int | None,
+        channel_id: int | None = None,
+        *,
+        channel_ids: Collection[int] | None = None,
+    ) -> list[SubscriptionStatus]:
+        """The guild's subscriptions (one channel's when given; only those in ``channel_ids``
+        when given) with each feed's health.
+        """
+        return await self._store.list_subscriptions(guild_id, channel_id=channel_id, channel_ids=channel_ids)
+
+    async def get(self, guild_id: int | None, subscription_id: int) -> SubscriptionStatus | None:
+        """One subscription of the guild with its feed's health, or ``None``."""
+        return await self._store.get_subscription(guild_id, subscription_id)
 
     async def set_filter(
         self, guild_id: int | None, subscription_id: int, include: Sequence[str], exclude: Sequence[str]
@@ -366,11 +378,16 @@ class FeedService:
             log.warning("channel=%s: %d subscriptions paused: %s", channel_id, count, reason)
         return count
 
-    async def autocomplete(self, guild_id: int | None, query: str, limit: int = 25) -> list[tuple[str, str]]:
-        """``(name, value)`` choices for a subscription option: the guild's subscriptions whose
-        feed title or URL contains ``query``; the value is the subscription id.
+    async def autocomplete(
+        self, guild_id: int | None, query: str, limit: int = 25, *, channel_ids: Collection[int] | None = None
+    ) -> list[tuple[str, str]]:
+        """``(name, value)`` choices for a subscription option: the guild's subscriptions (in
+        ``channel_ids`` when given) whose feed title or URL contains ``query``; the value is the
+        subscription id.
         """
-        found = await self._store.list_subscriptions(guild_id, query=query.strip() or None, limit=limit)
+        found = await self._store.list_subscriptions(
+            guild_id, channel_ids=channel_ids, query=query.strip() or None, limit=limit
+        )
         return [(_choice_name(s), str(s.subscription.id)) for s in found]
 
     async def _status(self, guild_id: int | None, subscription_id: int) -> SubscriptionStatus:
@@ -431,11 +448,19 @@ class FeedService:
             errors=tuple(errors),
         )
 
-    async def export_opml(self, guild_id: int | None, channel_id: int | None = None) -> bytes:
-        """An OPML 2.0 file of the guild's feeds (one channel's when given), each once."""
+    async def export_opml(
+        self,
+        guild_id: int | None,
+        channel_id: int | None = None,
+        *,
+        channel_ids: Collection[int] | None = None,
+    ) -> bytes:
+        """An OPML 2.0 file of the guild's feeds (one channel's when given; only those in
+        ``channel_ids`` when given), each once.
+        """
         seen: set[str] = set()
         feeds: list[OpmlFeed] = []
-        for status in await self._store.list_subscriptions(guild_id, channel_id=channel_id):
+        for status in await self.list(guild_id, channel_id, channel_ids=channel_ids):
             if status.feed.url not in seen:
                 seen.add(status.feed.url)
                 feeds.append(OpmlFeed(url=status.feed.url, title=status.feed.title))

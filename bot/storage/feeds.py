@@ -17,7 +17,7 @@ and :class:`ValueError` for a naive datetime.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -381,16 +381,20 @@ class FeedStore:
         guild_id: int | None,
         *,
         channel_id: int | None = None,
+        channel_ids: Collection[int] | None = None,
         query: str | None = None,
         limit: int | None = None,
     ) -> list[SubscriptionStatus]:
         """The subscriptions of a guild (of one channel when given), by feed title then id.
+        ``channel_ids`` keeps those of these channels only (the ones a member may see).
         ``query`` keeps those whose feed title or URL contains it (case-insensitive).
         """
         stmt = select(subscriptions, *_feed_columns()).join(feeds, feeds.c.id == subscriptions.c.feed_id)
         stmt = stmt.where(_guild_is(guild_id))
         if channel_id is not None:
             stmt = stmt.where(subscriptions.c.channel_id == channel_id)
+        if channel_ids is not None:
+            stmt = stmt.where(subscriptions.c.channel_id.in_(list(channel_ids)))
         if query:
             pattern = f"%{_escape_like(query.lower())}%"
             stmt = stmt.where(

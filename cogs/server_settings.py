@@ -1,0 +1,88 @@
+"""/newsdesk: a server's own settings, changed by its admins (Manage Server)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.errors import NewsdeskError
+from cogs.checks import server_admin_only
+
+if TYPE_CHECKING:
+    from bot.storage import GuildSettingsStore
+    from cogs.client import NewsdeskBot
+
+NO_MENTIONS = discord.AllowedMentions.none()
+
+
+class ServerSettings(commands.Cog):
+    """Server-wide settings: who manages the server's news."""
+
+    newsdesk = app_commands.Group(
+        name="newsdesk",
+        description="newsdesk's settings for this server",
+        guild_only=True,
+        # Hidden from members without Manage Server; the check below also refuses them.
+        default_permissions=discord.Permissions(manage_guild=True),
+    )
+    manager_role = app_commands.Group(
+        name="manager-role", description="The role whose members manage news", parent=newsdesk
+    )
+
+    def __init__(self, bot: NewsdeskBot) -> None:
+        self.bot = bot
+
+    @property
+    def store(self) -> GuildSettingsStore:
+        return self.bot.core.guild_settings
+
+    @manager_role.command(name="set", description="Let members with this role manage the server's news")
+    @app_commands.describe(role="The role (renaming it later keeps it working)")
+    @server_admin_only()
+    async def set_role(self, interaction: discord.Interaction, role: discord.Role) -> None:
+        if role.is_default():
+            raise NewsdeskError("Pick a role other than @everyone.")
+        assert interaction.guild_id is not None  # guild_only
+        await self.store.set_manager_role(interaction.guild_id, role.id, now=self.bot.core.clock())
+        await interaction.response.send_message(
+            f"Members with {role.mention} now manage this server's news "
+            "(besides those with Manage Channels or Manage Server).",
+            ephemeral=True,
+            allowed_mentions=NO_MENTIONS,
+        )
+
+    @manager_role.command(name="clear", description="Forget the server's manager role")
+    @server_admin_only()
+    async def clear_role(self, interaction: discord.Interaction) -> None:
+        assert interaction.guild_id is not None
+        await self.store.set_manager_role(interaction.guild_id, None, now=self.bot.core.clock())
+        await interaction.response.send_message(
+            f"No manager role is set any more. {self._default_text()}", ephemeral=True
+        )
+
+    @manager_role.command(name="show", description="Show the server's manager role")
+    @server_admin_only()
+    async def show_role(self, interaction: discord.Interaction) -> None:
+        assert interaction.guild_id is not None
+        role_id = await self.store.manager_role(interaction.guild_id)
+        if role_id is None:
+            text = f"No manager role is set. {self._default_text()}"
+        elif interaction.guild is not None and interaction.guild.get_role(role_id) is None:
+            text = "The manager role was deleted; set another with `/newsdesk manager-role set`."
+        else:
+            text = f"Members with <@&{role_id}> manage this server's news."
+        await interaction.response.send_message(text, ephemeral=True, allowed_mentions=NO_MENTIONS)
+
+    def _default_text(self) -> str:
+        name = self.bot.settings.commands.manager_role
+        managers = "Members with Manage Channels or Manage Server"
+        if name:
+            return f"{managers}, or a role named “{discord.utils.escape_markdown(name)}”, manage news."
+        return f"{managers} manage news."
+
+
+async def setup(bot: NewsdeskBot) -> None:
+    await bot.add_cog(ServerSettings(bot))
