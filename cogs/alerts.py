@@ -8,7 +8,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from cogs.checks import manager_only, target_channel
+from cogs.checks import manager_only, require_mentionable, target_channel
 
 if TYPE_CHECKING:
     from bot.alerts.service import AlertService
@@ -47,6 +47,8 @@ class Alerts(commands.Cog):
         channel: discord.TextChannel | None = None,
     ) -> None:
         target = target_channel(interaction, channel, bot_posts=state == "on")
+        if role is not None and state == "on":
+            require_mentionable(interaction, role, target)
         await self.service.set_breaking(
             interaction.guild_id,
             target.id,

@@ -145,3 +145,19 @@ def target_channel(interaction: discord.Interaction, channel: object | None, *, 
             needed = ", ".join(m.replace("_", " ").title() for m in missing)
             raise NewsdeskError(f"I can't post in {target.mention}: I need {needed} there.")
     return target
+
+
+def require_mentionable(interaction: discord.Interaction, role: discord.Role, channel: Target) -> None:
+    """Refuse a role the member could not mention in ``channel`` themselves (Discord's own rule:
+    a role that is not mentionable needs Mention @everyone), and @everyone itself.
+    """
+    member = interaction.user
+    if role.is_default():
+        raise NewsdeskError("Alerts can't mention @everyone; pick another role.")
+    if role.mentionable:
+        return
+    if not isinstance(member, discord.Member) or not channel.permissions_for(member).mention_everyone:
+        raise NewsdeskError(
+            f"You can't mention {role.mention} in {channel.mention}: the role is not mentionable "
+            "and you need the Mention @everyone permission there."
+        )

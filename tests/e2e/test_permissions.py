@@ -280,3 +280,24 @@ async def test_a_target_the_bot_cannot_post_in_is_refused(
         "digest schedule", {"frequency": "daily", "time": "08:00", "channel": news}, user=admin
     )
     refused(result, f"I can't post in <#{news.id}>: I need Embed Links there.")
+
+
+async def test_alert_role_pings_need_the_right_to_mention_the_role(newsdesk: Harness, room: Newsroom) -> None:
+    news, guild = room.world.news, room.world.guild
+    await newsdesk.emu.set_overwrite(news, guild.everyone, deny=Perm.MENTION_EVERYONE)
+
+    def breaking(role: Role) -> dict[str, Any]:
+        return {"state": "on", "role": role, "channel": news}
+
+    # The editors role is not mentionable, and the manager may not mention @everyone in #news.
+    result = await newsdesk.invoke("alerts breaking", breaking(room.editors), user=newsdesk.manager)
+    refused(result, f"You can't mention <@&{room.editors.id}> in <#{news.id}>")
+    assert "Mention @everyone" in result.text
+    refused(
+        await newsdesk.invoke("alerts breaking", breaking(guild.everyone), user=newsdesk.admin), "@everyone"
+    )
+    # Without a role the manager may; an admin (who may mention anyone) may name the role.
+    alone = await newsdesk.invoke("alerts breaking", {"state": "on", "channel": news}, user=newsdesk.manager)
+    assert alone.errors == [] and "will get an alert when" in alone.text, alone.text
+    pinged = await newsdesk.invoke("alerts breaking", breaking(room.editors), user=newsdesk.admin)
+    assert pinged.errors == [] and f"and mention <@&{room.editors.id}>" in pinged.text, pinged.text
