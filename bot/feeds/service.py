@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from bot.config import FeedSettings
-from bot.errors import (
 from bot.discord_text import fit
+from bot.errors import (
     AlreadySubscribedError,
     BlockedAddressError,
     ConnectError,
