@@ -110,6 +110,9 @@ class ExtractSettings(_Section):
     """Processes extracting pages in parallel."""
     timeout_s: float = Field(15.0, gt=0)
     """Time limit for extracting one page."""
+    max_queue: int = Field(16, ge=0)
+    """Pages that may wait for a free extraction worker; beyond them a request is refused
+    as busy ("try again in a moment") instead of waiting without end."""
 
 
 class CacheSettings(_Section):

@@ -37,7 +37,7 @@ class Newsdesk:
         self.clock = clock_from(settings.testing.clock_file)
         self.db = Database(settings.database.url, echo=settings.database.echo)
         self.fetcher = Fetcher(settings.fetch)
-        self.extractor = ExtractorPool(settings.extract.workers, settings.extract.timeout_s)
+        self.extractor = ExtractorPool.from_settings(settings.extract)
         self.article_cache = ArticleCache(self.db)
         self.articles = ArticleService(
             self.fetcher,

@@ -93,6 +93,10 @@ class ExtractTimeoutError(ExtractError, TimeoutError):
     """Extraction took longer than the per-page time limit."""
 
 
+class ExtractBusyError(ExtractError):
+    """Every extraction worker is busy and ``extract.max_queue`` pages already wait: try again soon."""
+
+
 # --- storage ----------------------------------------------------------------
 
 

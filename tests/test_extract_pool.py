@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.errors import ExtractError, ExtractTimeoutError, NotAnArticleError
+from bot.errors import ExtractBusyError, ExtractError, ExtractTimeoutError, NotAnArticleError
 from bot.extract import ExtractorPool, extract
 
 PAGES = Path(__file__).parent / "data" / "pages"
@@ -87,6 +87,27 @@ async def test_other_requests_are_served_while_one_page_times_out() -> None:
         assert all(a.site_name == "The Harbour Gazette" for a in fast)
         with pytest.raises(ExtractTimeoutError):
             await slow
+
+
+async def test_beyond_max_queue_a_page_is_refused_as_busy_at_once() -> None:
+    async with ExtractorPool(workers=1, timeout_s=30, max_queue=2) as pool:
+        slow = asyncio.create_task(pool.extract(huge_page(10_000), URL))  # takes the worker
+        waiting = [asyncio.create_task(pool.extract(golden("latest-semantic"), URL)) for _ in range(2)]
+        await asyncio.sleep(0.3)
+        assert not slow.done()
+
+        started = time.monotonic()
+        with pytest.raises(ExtractBusyError) as info:
+            await pool.extract(golden("latest-semantic"), URL)
+        assert time.monotonic() - started < 0.1  # refused without waiting for a worker
+        assert isinstance(info.value, ExtractError)
+        assert "try again in a moment" in str(info.value)
+
+        # The pages in the queue are served, and once it has room a page is taken again.
+        await slow
+        assert all(a.author == "Lena Okafor" for a in await asyncio.gather(*waiting))
+        article = await pool.extract(golden("latest-semantic"), URL)
+        assert article.author == "Lena Okafor"
 
 
 async def test_worker_that_dies_is_replaced() -> None:

@@ -4,7 +4,8 @@ A :class:`~bot.workers.ProcessPool` running :func:`bot.extract._core.extract_utf
 per worker at a time (a page a user waits for never queues behind another while a worker is
 free). A page that overruns the time limit is stopped in its worker, or its worker killed and
 replaced when it is stuck where the timer cannot reach, so a hostile page costs one worker for
-``timeout_s`` at most and nothing else.
+``timeout_s`` at most and nothing else. At most ``max_queue`` pages wait for a worker: beyond
+them a page is refused at once as busy, rather than joining a queue that only grows.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import logging
 from typing import TYPE_CHECKING
 
 from bot.errors import (
+    ExtractBusyError,
     ExtractError,
     ExtractTimeoutError,
     WorkerCrashedError,
@@ -41,6 +43,9 @@ class ExtractorPool:
     Workers run ``niceness`` below the caller's priority, so that on busy cores the event
     loop wins over extraction (0 keeps them at the caller's priority).
 
+    Besides the ``workers`` pages being extracted, ``max_queue`` may wait for a worker (``None``:
+    any number); a page beyond them raises :class:`ExtractBusyError` without waiting.
+
     Workers start on first use (or :meth:`start`); :meth:`close` stops them all.
     Also an async context manager. A pool belongs to the event loop that starts it.
     """
@@ -50,11 +55,14 @@ class ExtractorPool:
         workers: int,
         timeout_s: float,
         *,
+        max_queue: int | None = None,
         max_pages_per_worker: int = DEFAULT_MAX_PAGES_PER_WORKER,
         start_timeout_s: float = DEFAULT_START_TIMEOUT_S,
         niceness: int = DEFAULT_NICENESS,
     ) -> None:
         self._timeout_s = timeout_s
+        self._capacity = None if max_queue is None else workers + max_queue
+        self._pending = 0  # pages being extracted or waiting for a worker
         self._pool = ProcessPool(
             "bot.extract._core:extract_utf8",
             workers,
@@ -69,7 +77,7 @@ class ExtractorPool:
 
     @classmethod
     def from_settings(cls, settings: ExtractSettings) -> ExtractorPool:
-        return cls(settings.workers, settings.timeout_s)
+        return cls(settings.workers, settings.timeout_s, max_queue=settings.max_queue)
 
     @property
     def worker_pids(self) -> frozenset[int]:
@@ -93,9 +101,20 @@ class ExtractorPool:
     async def extract(self, html: str, url: str | None = None) -> Article:
         """:func:`bot.extract.extract` in a worker process.
 
-        Raises :class:`ExtractTimeoutError` when the page takes longer than ``timeout_s``,
+        Raises :class:`ExtractBusyError` when ``max_queue`` pages already wait for a worker,
+        :class:`ExtractTimeoutError` when the page takes longer than ``timeout_s``,
         :class:`NotAnArticleError` and :class:`ExtractError` as ``extract`` does.
         """
+        if self._capacity is not None and self._pending >= self._capacity:
+            log.info("extract: busy, refused url=%s (%d pages in the pool)", url, self._pending)
+            raise ExtractBusyError("The bot is busy reading other articles; please try again in a moment.")
+        self._pending += 1
+        try:
+            return await self._run(html, url)
+        finally:
+            self._pending -= 1
+
+    async def _run(self, html: str, url: str | None) -> Article:
         # Bytes, which the worker parses as they are.
         page = _load.encode(html)
         try:

@@ -42,15 +42,32 @@ def article_page(count: int, *, title: str = "Council approves tram extension") 
 <article><h1>{title}</h1>{body}</article><footer>© City Post</footer></body></html>"""
 
 
+def heavy_page(count: int) -> str:
+    body = "".join(
+        f"<div class='c{i % 7}'><p>Paragraph {i} of a very long story, with <a href='/x{i}'>a link</a> "
+        "and enough words in it to be read as text.</p></div>"
+        for i in range(count)
+    )
+    return f"<html><head><title>Long</title></head><body><article><h1>Long</h1>{body}</article></body></html>"
+
+
 class Pages:
     def __init__(self) -> None:
         self.hits: dict[str, int] = {}
+        self.requested = asyncio.Condition()
         self.app = web.Application()
         self.app.router.add_get("/{name}", self.handle)
+
+    async def wait_for(self, *names: str) -> None:
+        """Until each page of ``names`` was asked for."""
+        async with self.requested:
+            await self.requested.wait_for(lambda: set(names) <= self.hits.keys())
 
     async def handle(self, request: web.Request) -> web.Response:
         name = request.match_info["name"]
         self.hits[name] = self.hits.get(name, 0) + 1
+        async with self.requested:
+            self.requested.notify_all()
         if name == "short":
             return web.Response(text=article_page(4), content_type="text/html")
         if name == "medium":  # a few embed pages
@@ -60,6 +77,8 @@ class Pages:
         if name == "slow":
             await asyncio.sleep(5)
             return web.Response(text=article_page(4, title="Slow news"), content_type="text/html")
+        if name.startswith("heavy"):  # a real page that takes a worker seconds to extract
+            return web.Response(text=heavy_page(15_000), content_type="text/html")
         if name == "pdf":
             return web.Response(body=b"%PDF-1.7 ...", content_type="application/pdf")
         raise web.HTTPNotFound()
@@ -236,3 +255,29 @@ async def test_page_naming_another_site_as_canonical_does_not_speak_for_it(
     assert real.embeds[0]["title"] == "Council approves tram extension"
     assert real.embeds[0]["url"] == claimed
     assert server.hits["short"] == 1
+
+
+@pytest.mark.bot_config({"extract": {"workers": 1, "max_queue": 1, "timeout_s": 120}})
+async def test_fetch_beyond_the_extraction_queue_is_told_to_try_again(
+    newsdesk: Harness, pages: tuple[Pages, str]
+) -> None:
+    server, base = pages
+    # One page takes the only worker, the next fills the queue (one place).
+    heavy = [
+        asyncio.create_task(newsdesk.invoke("fetch", {"url": f"{base}/heavy{i}"}, user=user, timeout_s=120))
+        for i, user in enumerate((newsdesk.admin, newsdesk.manager))
+    ]
+    await asyncio.wait_for(server.wait_for("heavy0", "heavy1"), 30)
+    await asyncio.sleep(0.3)  # both pages read and handed to the extractor
+
+    busy = await newsdesk.invoke("fetch", {"url": f"{base}/short"}, timeout_s=30)
+    assert busy.errors == []
+    assert busy.ephemeral
+    assert "try again in a moment" in busy.text, busy.text
+    assert not any(task.done() for task in heavy)  # it did not wait for them
+
+    for result in await asyncio.gather(*heavy):
+        assert not result.ephemeral and result.embeds[0]["title"] == "Long"
+    again = await newsdesk.invoke("fetch", {"url": f"{base}/short"}, timeout_s=30)
+    assert not again.ephemeral
+    assert again.embeds[0]["title"] == "Council approves tram extension"
