@@ -11,6 +11,7 @@ Errors raised for the user are :class:`~bot.errors.FeedError` subclasses (and
 from __future__ import annotations
 
 import asyncio
+import builtins
 import logging
 from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass
@@ -380,7 +381,7 @@ class FeedService:
 
     async def autocomplete(
         self, guild_id: int | None, query: str, limit: int = 25, *, channel_ids: Collection[int] | None = None
-    ) -> list[tuple[str, str]]:
+    ) -> builtins.list[tuple[str, str]]:  # builtins: the method list above shadows the type here
         """``(name, value)`` choices for a subscription option: the guild's subscriptions (in
         ``channel_ids`` when given) whose feed title or URL contains ``query``; the value is the
         subscription id.
