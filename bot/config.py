@@ -125,6 +125,10 @@ class CommandSettings(_Section):
     """/fetch uses allowed per member ..."""
     fetch_cooldown_per_s: float = Field(30.0, ge=0)
     """... within this many seconds (0 disables the cooldown)."""
+    button_cooldown_rate: int = Field(5, ge=1)
+    """Clicks on an article's Full text, Previous and Next buttons allowed per member ..."""
+    button_cooldown_per_s: float = Field(10.0, ge=0)
+    """... within this many seconds (0 disables the cooldown)."""
     manager_role: str | None = None
     """Name of a role whose members may manage subscriptions besides Manage Channels; the default
     for servers that set no role (by id) with /newsdesk manager-role."""

@@ -3,6 +3,8 @@
 The buttons are stateless (``DynamicItem``): the page number and the reader
 live in the ``custom_id`` and the article URL in the message's embed, so
 they keep working after a restart; the article itself comes from the cache.
+Each member may press them ``commands.button_cooldown_rate`` times per
+``commands.button_cooldown_per_s`` seconds (see :mod:`cogs.cooldowns`).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from bot.errors import NewsdeskError
 from bot.paging import split_text
 from bot.render import to_markdown
 from bot.types import Article
+from cogs.cooldowns import check_article_button
 from cogs.errors import handle_error
 
 if TYPE_CHECKING:
@@ -146,6 +149,7 @@ class PageButton(
     async def callback(self, interaction: discord.Interaction) -> None:
         try:
             if interaction.user.id == self.reader_id:
+            check_article_button(interaction)
                 await interaction.response.defer()
                 article = await _article_of(interaction)
                 kwargs = full_text_message(article, page=self.page, reader_id=self.reader_id)
@@ -173,6 +177,7 @@ class FullTextButton(discord.ui.DynamicItem[discord.ui.Button], template=r"nd:fu
     async def callback(self, interaction: discord.Interaction) -> None:
         try:
             await _send_private_copy(interaction, 0)
+            check_article_button(interaction)
         except Exception as e:
             await handle_error(interaction, e)
 

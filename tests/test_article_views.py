@@ -6,9 +6,11 @@ from datetime import UTC, datetime
 
 import discord
 import pytest
+from discord import app_commands
 
 from bot.types import Article
 from cogs.article_views import MAX_EMBED_PAGES, full_text_message, summary_message
+from cogs.cooldowns import MemberCooldowns
 
 LONG_TITLE = "Breaking " * 60
 
@@ -103,3 +105,39 @@ def test_page_index_is_clamped() -> None:
     assert "Page" in message["embed"].footer.text
     current, total = message["embed"].footer.text.removeprefix("Page ").split(" of ")
     assert current == total
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_member_cooldown_allows_rate_uses_per_period_each() -> None:
+    clock = FakeClock()
+    cooldowns = MemberCooldowns(2, 10.0, clock=clock)
+    cooldowns.check(1)
+    clock.now += 3
+    cooldowns.check(1)
+    cooldowns.check(2)  # another member has a bucket of their own
+
+    clock.now += 1
+    with pytest.raises(app_commands.CommandOnCooldown) as info:
+        cooldowns.check(1)
+    assert info.value.retry_after == pytest.approx(6.0)  # 10 s after the first use
+
+    clock.now += 6.01
+    cooldowns.check(1)
+
+
+def test_member_cooldowns_forget_members_who_stopped_clicking() -> None:
+    clock = FakeClock()
+    cooldowns = MemberCooldowns(1, 10.0, clock=clock)
+    for member in range(20_000):
+        cooldowns.check(member)
+        clock.now += 0.1  # about 100 members inside any 10 s window
+    assert len(cooldowns._buckets) <= 2048
+    with pytest.raises(app_commands.CommandOnCooldown):
+        cooldowns.check(19_999)  # the recent ones are still counted

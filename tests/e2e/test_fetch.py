@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -137,6 +138,7 @@ async def test_full_text_button_sends_a_private_copy(newsdesk: Harness, pages: t
     assert server.hits["short"] == 1  # served from the cache
 
 
+@pytest.mark.bot_config({"commands": {"button_cooldown_per_s": 0}})  # pages through many clicks
 async def test_full_text_pages_with_buttons(newsdesk: Harness, pages: tuple[Pages, str]) -> None:
     _, base = pages
     result = await newsdesk.invoke("fetch", {"url": f"{base}/medium", "full": True}, timeout_s=30)
@@ -281,3 +283,39 @@ async def test_fetch_beyond_the_extraction_queue_is_told_to_try_again(
     again = await newsdesk.invoke("fetch", {"url": f"{base}/short"}, timeout_s=30)
     assert not again.ephemeral
     assert again.embeds[0]["title"] == "Council approves tram extension"
+
+
+@pytest.mark.bot_config(
+    {"commands": {"button_cooldown_rate": 2, "button_cooldown_per_s": 60}, "cache": {"article_ttl_s": 0}}
+)
+async def test_article_buttons_have_a_cooldown_per_member(
+    newsdesk: Harness, pages: tuple[Pages, str]
+) -> None:
+    """Without the cache every press fetches and extracts the page again: beyond the limit a
+    member is told privately how long to wait, and nothing is fetched."""
+    server, base = pages
+    summary = await newsdesk.invoke("fetch", {"url": f"{base}/short"}, timeout_s=30)
+    full = await newsdesk.invoke("fetch", {"url": f"{base}/medium", "full": True}, timeout_s=30)
+    assert not summary.ephemeral and not full.ephemeral
+    user = newsdesk.member
+
+    for _ in range(2):
+        clicked = await newsdesk.click(summary.message, "nd:full", user=user)
+        assert clicked.ephemeral and LEAD in clicked.embeds[0]["description"]
+    assert server.hits["short"] == 3
+
+    next_page = button_ids(full.message)["Next"]
+    for message, custom_id in ((summary.message, "nd:full"), (full.message, next_page)):
+        refused = await newsdesk.click(message, custom_id, user=user)
+        assert refused.errors == []
+        assert refused.ephemeral
+        assert "try again in" in refused.text.lower(), refused.text
+        assert 50 <= int(re.search(r"(\d+) s", refused.text)[1]) <= 60  # how long to wait
+    assert server.hits == {"short": 3, "medium": 1}  # nothing fetched for the refused presses
+    page = newsdesk.emu.messages.get(int(full.message["channel_id"]), int(full.message["id"]))
+    assert page["embeds"][0]["footer"]["text"].startswith("Page 1 of ")
+
+    # Per member: someone else's presses are still served.
+    other = await newsdesk.click(summary.message, "nd:full", user=newsdesk.admin)
+    assert other.ephemeral and LEAD in other.embeds[0]["description"]
+    assert server.hits["short"] == 4
