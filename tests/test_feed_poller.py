@@ -229,6 +229,44 @@ async def test_a_runaway_filter_regex_neither_matches_nor_stalls_the_event_loop(
     assert max(lags) < 0.5, f"the event loop stalled for {max(lags) * 1e3:.0f} ms"
 
 
+async def test_a_hostile_filter_in_one_server_does_not_hold_up_other_servers_posts(rig: Rig) -> None:
+    # Server A's filter backtracks forever on "aaa...!" titles: at 50 ms a pattern and an entry,
+    # thirty entries and two patterns held every post of the pass up for 3 s, here and in B.
+    shared = rig.server.add_feed("/shared.xml", items=[item(1)])
+    other = rig.server.add_feed("/other.xml", items=[item(1)])
+    hostile = await rig.service.subscribe(GUILD, 1, rig.server.url("/shared.xml"), user_id=None)
+    await rig.service.set_filter(
+        GUILD, hostile.subscription.id, include=["/(a|aa)+$/", "/(a|aa)+!$/"], exclude=[]
+    )
+    await rig.service.subscribe(GUILD + 1, 2, rig.server.url("/shared.xml"), user_id=None)
+    b_other = await rig.service.subscribe(GUILD + 1, 3, rig.server.url("/other.xml"), user_id=None)
+    await rig.service.set_filter(GUILD + 1, b_other.subscription.id, include=["/^story/i"], exclude=[])
+    shared.publish(*(item(n, title="a" * 40 + "!") for n in range(2, 32)))  # MAX_POSTS_PER_POLL
+    other.publish(item(2), item(3))
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    polling = asyncio.create_task(rig.poll())
+    stored_after = None
+    while not polling.done():
+        if len(await posts(rig.db, 2)) == 31 and len(await posts(rig.db, 3)) == 3:
+            stored_after = loop.time() - started
+            break
+        await asyncio.sleep(0.01)
+    await polling
+    stored_after = stored_after if stored_after is not None else loop.time() - started
+    assert stored_after < 1.5, f"server B's posts waited {stored_after * 1e3:.0f} ms for A's filter"
+    assert titles(await posts(rig.db, 3)) == ["Story 1", "Story 2", "Story 3"]
+    # A's own verdict: no post of what its filter could not judge in time, and a word on why.
+    assert titles(await posts(rig.db, 1)) == ["Story 1"]
+    notices = await posts(rig.db, 1, kind="notice")
+    assert len(notices) == 1
+    assert "ran out of time on 30 new items" in MessageSpec.from_dict(notices[0].spec).embeds[0].description
+    # Once a day at most.
+    shared.publish(item(40, title="a" * 40 + "!"))
+    await rig.poll()
+    assert len(await posts(rig.db, 1, kind="notice")) == 1
+
+
 async def test_restart_does_not_repost(rig: Rig) -> None:
     feed = rig.server.add_feed("/a.xml", items=[item(2), item(1)], validators=False)
     url = rig.server.url("/a.xml")

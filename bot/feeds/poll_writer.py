@@ -1,8 +1,10 @@
 """The feed poller's writer: turns a batch of check outcomes into storage writes.
 
 For changed feeds it looks up which entries were seen before, decides the new items, extracts
-articles for ``extract:true`` subscriptions, applies each subscription's filters and builds the
-item rows and outbox posts; failed checks that pause a feed get a notice to its channels. The
+articles for ``extract:true`` subscriptions, applies each subscription's filters (all of the
+batch at once, user regexes on their own threads, each subscription within a time budget, so a
+slow filter costs its own subscription, not everyone's posts) and builds the item rows and
+outbox posts; failed checks that pause a feed get a notice to its channels. The
 whole batch is then recorded in one transaction (validators and next checks with
 ``executemany``; items and their outbox rows together, so a crash loses nothing and posts
 nothing twice), falling back to one feed at a time when that fails.
@@ -19,12 +21,13 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from bot.config import FeedSettings
+from bot.discord_text import escape_markdown, fit
 from bot.errors import FeedError, StorageError
 from bot.feeds.decide import decide_new_items
-from bot.feeds.filters import EntryFilter
+from bot.feeds.filters import BUDGET_S, EntryFilter, Judgement, filter_executor
 from bot.feeds.identity import entry_key
 from bot.feeds.poll_types import Counts, Parsed
-from bot.feeds.posts import FeedInfo, feed_item_message, feed_paused_notice
+from bot.feeds.posts import FeedInfo, feed_item_message, feed_paused_notice, notice_message
 from bot.feeds.types import FeedEntry, ParsedFeed
 from bot.storage.feeds import (
     CheckChanged,
@@ -158,6 +161,7 @@ class PollWriter:
             )
             decisions.append((p, new))
         articles = await self._extract_all(decisions, subs)
+        judged = await self._judge_all(decisions, subs)
         outcomes: list[CheckOutcome] = []
         for n, (p, new) in enumerate(decisions, 1):
             if n % _YIELD_EVERY == 0:
@@ -176,11 +180,19 @@ class PollWriter:
             counts.new_items += len(items)
             source = feed_info(p.feed.url, p.parsed)
             messages = []
+            notices = []
             for sub in subs.get(p.feed.id, []):
-                for entry in await self._passing(sub, new.to_post):
+                judgement = judged.get(sub.id)
+                passing: Sequence[FeedEntry] = new.to_post
+                if judgement is not None:
+                    passing = [e for e, ok in zip(new.to_post, judgement.passing, strict=True) if ok]
+                    if judgement.timed_out or judgement.not_judged:
+                        notices.append(filter_notice(sub, p.feed.url, judgement, now))
+                for entry in passing:
                     article = articles.get(entry.link) if sub.extract and entry.link else None
                     messages.append(post(sub, entry, source, article, key=key_of.get(id(entry))))
             counts.posts += len(messages)
+            messages += notices
             outcomes.append(
                 CheckChanged(
                     feed_id=p.feed.id,
@@ -227,17 +239,32 @@ class PollWriter:
         await asyncio.gather(*(one(link) for link in sorted(links)))
         return found
 
-    async def _passing(self, sub: SubscriptionRecord, entries: Sequence[FeedEntry]) -> Sequence[FeedEntry]:
-        """The entries ``sub``'s filter lets through, in order."""
-        entry_filter = self._filter(sub) if entries else None
-        if entry_filter is None:
-            return entries
-        if entry_filter.has_regex:
-            # A user regex may spend its whole time limit on each entry: not on the event loop.
-            verdicts = await asyncio.to_thread(entry_filter.passing, entries)
-        else:
-            verdicts = entry_filter.passing(entries)
-        return [entry for entry, passed in zip(entries, verdicts, strict=True) if passed]
+    async def _judge_all(
+        self, decisions: Sequence[tuple[Parsed, Any]], subs: Mapping[int, Sequence[SubscriptionRecord]]
+    ) -> dict[int, Judgement]:
+        """Each filtered subscription's verdicts on its new items, by subscription id. User
+        regexes run on the filter threads, all subscriptions at once, each within
+        :data:`BUDGET_S`: the batch waits for the slowest one budget, not for the sum.
+        """
+        loop = asyncio.get_running_loop()
+        judged: dict[int, Judgement] = {}
+        running: dict[int, asyncio.Future[Judgement]] = {}
+        for n, (p, new) in enumerate(decisions, 1):
+            if n % _YIELD_EVERY == 0:
+                await asyncio.sleep(0)
+            for sub in subs.get(p.feed.id, []) if new.to_post else ():
+                entry_filter = self._filter(sub)
+                if entry_filter is None:
+                    continue
+                if entry_filter.has_regex:
+                    running[sub.id] = loop.run_in_executor(
+                        filter_executor(), entry_filter.judge, new.to_post, BUDGET_S
+                    )
+                else:  # keywords: linear-time, cheap here
+                    judged[sub.id] = entry_filter.judge(new.to_post, BUDGET_S)
+        for sub_id, verdicts in zip(running, await asyncio.gather(*running.values()), strict=True):
+            judged[sub_id] = verdicts
+        return judged
 
     def _filter(self, sub: SubscriptionRecord) -> EntryFilter | None:
         if not sub.include and not sub.exclude:
@@ -255,6 +282,33 @@ class PollWriter:
             if len(self._filters) > _FILTER_CACHE:
                 self._filters.popitem(last=False)
         return compiled
+
+
+def filter_notice(
+    sub: SubscriptionRecord, feed_url: str, judgement: Judgement, now: datetime
+) -> OutboxMessage:
+    """Tells ``sub``'s channel (once a day at most) that its filter ran out of time."""
+    log.warning(
+        "subscription=%s guild=%s feed=%s: filter out of time: %d items timed out (no match), "
+        "%d not judged (not posted)",
+        sub.id, sub.guild_id, feed_url, judgement.timed_out, judgement.not_judged,
+    )  # fmt: skip
+    skipped = judgement.timed_out + judgement.not_judged
+    url = fit(escape_markdown(feed_url), 300)
+    spec = notice_message(
+        "Feed filter too slow",
+        f"The filter of this channel's subscription to {url} ran out of time on {skipped} new "
+        f"item{'s' if skipped != 1 else ''}: an item it cannot judge in time is not posted, and a "
+        "pattern that runs out of time counts as not matching. Make its regex simpler with "
+        "`/feed filter` (patterns such as `(a|aa)+` take forever on some titles).",
+    )
+    return OutboxMessage(
+        channel_id=sub.channel_id,
+        guild_id=sub.guild_id,
+        kind="notice",
+        dedup_key=f"filter-slow:{sub.id}:{now.date().isoformat()}",
+        spec=spec,
+    )
 
 
 def update_hint_s(parsed: ParsedFeed) -> int | None:
