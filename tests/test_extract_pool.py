@@ -110,6 +110,7 @@ async def test_beyond_max_queue_a_page_is_refused_as_busy_at_once() -> None:
         assert article.author == "Lena Okafor"
 
 
+@pytest.mark.allow_error_logs("died")
 async def test_worker_that_dies_is_replaced() -> None:
     async with ExtractorPool(workers=1, timeout_s=30) as pool:
         (pid,) = pool.worker_pids
@@ -125,6 +126,7 @@ async def test_worker_that_dies_is_replaced() -> None:
         assert pid not in pool.worker_pids
 
 
+@pytest.mark.allow_error_logs("died")
 async def test_pool_fails_fast_when_no_worker_can_be_started(monkeypatch: pytest.MonkeyPatch) -> None:
     """A replacement that cannot start (a fault injected: the interpreter is gone) leaves
     callers with an error, not waiting forever."""

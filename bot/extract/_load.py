@@ -13,6 +13,7 @@ them so and never decode them.
 
 from __future__ import annotations
 
+import logging
 import re
 
 from lxml import etree
@@ -62,6 +63,17 @@ def _parser() -> HTMLParser:
 
 
 _PARSER = _parser()
+
+
+class _NotHtmlFilter(logging.Filter):
+    """Drops ``load_html``'s ERROR record for a page that is not HTML: here that is an answer
+    (``extract`` raises NotAnArticleError), not a fault to alert anyone about."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith("parsed tree length")
+
+
+logging.getLogger("trafilatura.utils").addFilter(_NotHtmlFilter())
 
 
 def encode(html: str) -> bytes:
