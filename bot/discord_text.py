@@ -7,13 +7,15 @@ its combining marks stay whole), at a word boundary where one is near, and the e
 within the limit.
 
 Text written by strangers (feed titles and summaries, page text, outlet names) goes through
-:func:`escape_markdown` where it enters a message: it then shows literally, with no masked link,
-formatting or mention of its own.
+:func:`escape_markdown` where it enters a message's Markdown (:func:`neutralize_mentions` where
+Discord shows text as it is): it then shows literally, with no masked link, formatting or mention
+of its own. Links the bot makes itself (the embed URL, a digest's ``[headline](url)``) stay links.
 """
 
 from __future__ import annotations
 
 import re
+from urllib.parse import urlsplit
 
 import regex
 
@@ -22,9 +24,11 @@ __all__ = [
     "discord_length",
     "escape_markdown",
     "fit",
+    "link",
     "neutralize_mentions",
     "one_line",
     "prefix_end",
+    "safe_url",
 ]
 
 ELLIPSIS = "…"
@@ -46,6 +50,7 @@ _ZWSP = "\u200b"
 # Zero-width joiner and variation selectors: they only mean something before a character.
 _JOINERS = "\u200d\ufe0e\ufe0f"
 _SURROGATE = re.compile("[\ud800-\udfff]")
+_WHITESPACE = re.compile(r"\s")
 
 
 def discord_length(text: str | None) -> int:
@@ -97,19 +102,44 @@ def prefix_end(text: str, room: int) -> int:
 
 
 def escape_markdown(text: str | None) -> str:
-    """Untrusted ``text`` as it must enter a message: shown literally in Discord Markdown, its
-    mentions broken so they cannot ping, NUL and lone surrogates removed.
+    """Untrusted ``text`` as it must enter Markdown (content, embed title, description, fields):
+    shown literally, with no link, formatting or mention of its own (see :func:`neutralize_mentions`).
     """
-    if not text:
-        return ""
-    text = _SURROGATE.sub("\ufffd", text.replace("\x00", ""))
     escaped = _MARKDOWN_SPECIAL.sub(r"\\\1", neutralize_mentions(text))
     return _LINE_START.sub(r"\1\\\2", escaped)
 
 
-def neutralize_mentions(text: str) -> str:
-    """Break @everyone, @here and <@…>, <#…> mentions with a zero-width space so they never ping."""
+def neutralize_mentions(text: str | None) -> str:
+    """Untrusted ``text`` for where Discord shows text as it is (an embed's author or footer):
+    @everyone, @here, <@…> and <#…> broken with a zero-width space so they never ping, NUL and
+    lone surrogates removed.
+    """
+    if not text:
+        return ""
+    text = _SURROGATE.sub("\ufffd", text.replace("\x00", ""))
     return _MENTION.sub(_break_mention, text)
+
+
+def safe_url(url: str | None) -> str | None:
+    """An http(s) URL fit for a Markdown link target, or None (other schemes are not linked)."""
+    if not url:
+        return None
+    url = url.strip()
+    try:
+        scheme = urlsplit(url).scheme.lower()
+    except ValueError:
+        return None
+    if scheme not in ("http", "https") or _WHITESPACE.search(url):
+        return None
+    # Brackets and angle brackets would end the Markdown link early.
+    return url.replace("(", "%28").replace(")", "%29").replace("<", "%3C").replace(">", "%3E")
+
+
+def link(label: str, url: str | None) -> str:
+    """``[label](url)`` with the label escaped, or the escaped label alone if the URL is unusable."""
+    target = safe_url(url)
+    text = escape_markdown(label)
+    return f"[{text}]({target})" if target else text
 
 
 def _break_mention(match: re.Match[str]) -> str:

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 import discord
 
-from bot.discord_text import fit, one_line
+from bot.discord_text import escape_markdown, fit, neutralize_mentions, one_line
 from bot.errors import NewsdeskError
 from bot.paging import split_text
 from bot.render import to_markdown
@@ -41,22 +41,22 @@ def article_link(article: Article) -> str | None:
 
 def _base_embed(article: Article, description: str) -> discord.Embed:
     embed = discord.Embed(
-        title=fit(one_line(article.title) or "Untitled", TITLE_LIMIT),
+        title=fit(escape_markdown(one_line(article.title)) or "Untitled", TITLE_LIMIT),
         url=article_link(article),
         description=description,
         colour=EMBED_COLOUR,
         timestamp=article.published,
     )
     if article.site_name:
-        embed.set_author(name=fit(article.site_name, 256))
+        embed.set_author(name=fit(neutralize_mentions(one_line(article.site_name)), 256))
     return embed
 
 
 def summary_embed(article: Article) -> discord.Embed:
     """Linked title, site, author, date, lead image, summary and reading time."""
-    embed = _base_embed(article, fit(article.summary or article.description or "", SUMMARY_CHARS))
+    embed = _base_embed(article, fit(escape_markdown(article.summary or article.description), SUMMARY_CHARS))
     if article.author:
-        embed.add_field(name="By", value=fit(article.author, 1024), inline=True)
+        embed.add_field(name="By", value=fit(escape_markdown(one_line(article.author)), 1024), inline=True)
     if article.published:
         embed.add_field(name="Published", value=discord.utils.format_dt(article.published, "D"), inline=True)
     minutes = "minute" if article.reading_minutes == 1 else "minutes"
@@ -71,7 +71,8 @@ def summary_embed(article: Article) -> discord.Embed:
 
 
 def article_pages(article: Article) -> list[str]:
-    return split_text(article.text, PAGE_CHARS) or [""]
+    # Page text is the site's: escaped before it is split, so no page can hold a link of its own.
+    return split_text(escape_markdown(article.text), PAGE_CHARS) or [""]
 
 
 def page_embed(article: Article, pages: list[str], index: int) -> discord.Embed:
@@ -148,8 +149,8 @@ class PageButton(
 
     async def callback(self, interaction: discord.Interaction) -> None:
         try:
-            if interaction.user.id == self.reader_id:
             check_article_button(interaction)
+            if interaction.user.id == self.reader_id:
                 await interaction.response.defer()
                 article = await _article_of(interaction)
                 kwargs = full_text_message(article, page=self.page, reader_id=self.reader_id)
@@ -176,8 +177,8 @@ class FullTextButton(discord.ui.DynamicItem[discord.ui.Button], template=r"nd:fu
 
     async def callback(self, interaction: discord.Interaction) -> None:
         try:
-            await _send_private_copy(interaction, 0)
             check_article_button(interaction)
+            await _send_private_copy(interaction, 0)
         except Exception as e:
             await handle_error(interaction, e)
 

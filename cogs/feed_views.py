@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import discord
 
-from bot.discord_text import fit
+from bot.discord_text import escape_markdown, fit, link
 from bot.feeds.posts import FeedInfo, feed_item_message
 from bot.storage.feeds import SubscriptionStatus
 from cogs.errors import handle_error
@@ -47,11 +47,13 @@ def status_line(status: SubscriptionStatus) -> str:
     """One line of /feed list: name, channel, health, next check."""
     feed, sub = status.feed, status.subscription
     name = fit(feed.title or feed.url, 80)
-    parts = [f"`#{sub.id}` [{discord.utils.escape_markdown(name)}]({feed.url}) → <#{sub.channel_id}>"]
+    parts = [f"`#{sub.id}` {link(name, feed.url)} → <#{sub.channel_id}>"]
     if status.paused:
-        parts.append(f"⏸️ paused: {fit(status.paused_reason or 'no reason given', 120)}")
+        parts.append(f"⏸️ paused: {fit(escape_markdown(status.paused_reason or 'no reason given'), 120)}")
     elif status.failing:
-        parts.append(f"⚠️ failing ({feed.failures}×): {fit(feed.last_error or 'unknown error', 120)}")
+        parts.append(
+            f"⚠️ failing ({feed.failures}×): {fit(escape_markdown(feed.last_error or 'unknown error'), 120)}"
+        )
     else:
         checked = discord.utils.format_dt(feed.last_success_at, "R") if feed.last_success_at else "never"
         parts.append(f"✅ last success {checked}")
@@ -66,7 +68,7 @@ def status_line(status: SubscriptionStatus) -> str:
 
 def subscribed_message(result: SubscribeResult, channel_id: int) -> dict[str, Any]:
     feed = result.feed
-    lines = [f"<#{channel_id}> now follows **{discord.utils.escape_markdown(feed.title or feed.url)}**."]
+    lines = [f"<#{channel_id}> now follows **{escape_markdown(feed.title or feed.url)}**."]
     if result.posted:
         lines.append("Its newest item is being posted there now; new items will follow as they appear.")
     else:

@@ -11,8 +11,8 @@ from __future__ import annotations
 from bot.alerts.types import AlertArticle, AlertStory
 from bot.digests.embeds import DESCRIPTION_LIMIT, FOOTER_LIMIT, TITLE_LIMIT, EmbedSpec, discord_length
 from bot.digests.headline import pick_headline
-from bot.digests.text import escape_markdown, join_names, lead_sentences, link, outlet_key, safe_url
-from bot.discord_text import fit
+from bot.digests.text import join_names, lead_sentences, link, outlet_key
+from bot.discord_text import escape_markdown, fit, safe_url
 
 __all__ = ["CONTENT_LIMIT", "alert_content"]
 

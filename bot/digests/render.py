@@ -25,8 +25,8 @@ from bot.digests.embeds import (
     EmbedSpec,
     discord_length,
 )
-from bot.digests.text import escape_markdown, join_names, link
-from bot.discord_text import fit
+from bot.digests.text import join_names, link
+from bot.discord_text import escape_markdown, fit
 
 __all__ = ["render_digest", "render_entry"]
 

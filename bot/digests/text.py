@@ -11,7 +11,7 @@ import unicodedata
 from collections.abc import Sequence
 from urllib.parse import urlsplit
 
-from bot.discord_text import discord_length, escape_markdown, fit, neutralize_mentions
+from bot.discord_text import discord_length, escape_markdown, fit, link, neutralize_mentions, safe_url
 
 __all__ = [
     "escape_markdown",
@@ -24,7 +24,6 @@ __all__ = [
 ]
 
 _SPACES = re.compile(r"\s+")
-_SPACE = re.compile(r"\s")
 # Suffixes that name a section or feed of an outlet, not a different outlet:
 # "BBC News - World", "Reuters | Business", "The Guardian: Politics".
 _SECTION = re.compile(r"\s+(?:[-–—|:»·]\s+).*$")
@@ -97,28 +96,6 @@ def lead_sentences(text: str | None, *, max_chars: int = 300, max_sentences: int
             break
         out = candidate
     return out or fit(sentences[0], max_chars)
-
-
-def safe_url(url: str | None) -> str | None:
-    """An http(s) URL fit for a Markdown link target, or None (other schemes are not linked)."""
-    if not url:
-        return None
-    url = url.strip()
-    try:
-        scheme = urlsplit(url).scheme.lower()
-    except ValueError:
-        return None
-    if scheme not in ("http", "https") or _SPACE.search(url):
-        return None
-    # Brackets and angle brackets would end the Markdown link early.
-    return url.replace("(", "%28").replace(")", "%29").replace("<", "%3C").replace(">", "%3E")
-
-
-def link(label: str, url: str | None) -> str:
-    """``[label](url)`` with the label escaped, or the escaped label alone if the URL is unusable."""
-    target = safe_url(url)
-    text = escape_markdown(label)
-    return f"[{text}]({target})" if target else text
 
 
 # --- internals ----------------------------------------------------------------

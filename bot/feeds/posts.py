@@ -1,19 +1,18 @@
 """What a feed item looks like in a channel: a :class:`MessageSpec` with one embed. Pure.
 
-Feed text is written by strangers, so it never pings anyone: the spec allows no mentions and
-the text is defused as well (``@everyone``, ``<@123>``), in case a copy of it is ever posted
-as plain content.
+Feed text is written by strangers: it enters the post escaped (:mod:`bot.discord_text`), so it
+shows as written with no masked link, formatting or mention of its own, and the spec allows no
+mentions either.
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Protocol
 from urllib.parse import urlsplit
 
 from bot.delivery.message import AUTHOR_LIMIT, TITLE_LIMIT, EmbedSpec, MessageSpec
-from bot.discord_text import fit, one_line
+from bot.discord_text import escape_markdown, fit, neutralize_mentions, one_line, safe_url
 from bot.feeds.types import FeedEntry
 from bot.types import Article
 
@@ -23,10 +22,6 @@ SUMMARY_CHARS = 350
 FEED_COLOUR = 0x3B82F6
 #: Embed colour of notices about a subscription (amber).
 NOTICE_COLOUR = 0xF59E0B
-
-_ZWSP = "\u200b"
-_MASS_MENTION = re.compile(r"@(everyone|here)", re.I)
-_MENTION = re.compile(r"<(@[!&]?|#)(\d+)>")
 
 
 class FeedSource(Protocol):
@@ -61,18 +56,19 @@ def feed_item_message(entry: FeedEntry, feed: FeedSource, *, article: Article | 
     """
     link = _http(entry.link)
     summary_source = (article.summary or article.description) if article else None
-    summary = fit(one_line(defuse(summary_source or entry.summary or "")), SUMMARY_CHARS) or None
-    title = fit(one_line(defuse(entry.title)), TITLE_LIMIT) or fit(summary or "", 100)
+    summary = fit(escape_markdown(one_line(summary_source or entry.summary)), SUMMARY_CHARS) or None
+    title = fit(escape_markdown(one_line(entry.title)), TITLE_LIMIT) or fit(summary or "", 100)
     image = (_http(article.image_url) if article else None) or _http(entry.image_url)
-    source_name = defuse(feed.title or "") or _host(feed.site_url or feed.url)
+    # The author line and the footer show text as it is (no Markdown): only mentions are broken.
+    source_name = neutralize_mentions(one_line(feed.title)) or _host(feed.site_url or feed.url)
     embed = EmbedSpec(
         title=title or "(untitled)",
         url=link,
         description=summary if summary != title else None,
-        author_name=fit(one_line(source_name), AUTHOR_LIMIT) if source_name else None,
+        author_name=fit(source_name, AUTHOR_LIMIT) if source_name else None,
         author_url=_http(feed.site_url),
         author_icon_url=_http(feed.icon_url),
-        footer_text=fit(one_line(defuse(entry.author)), 100) if entry.author else None,
+        footer_text=fit(neutralize_mentions(one_line(entry.author)), 100) if entry.author else None,
         timestamp=entry.published,
         image_url=image,
         colour=FEED_COLOUR,
@@ -81,31 +77,23 @@ def feed_item_message(entry: FeedEntry, feed: FeedSource, *, article: Article | 
 
 
 def notice_message(title: str, text: str) -> MessageSpec:
-    """A short notice to a channel about its subscriptions ("feed paused")."""
-    embed = EmbedSpec(
-        title=fit(one_line(defuse(title)), TITLE_LIMIT),
-        description=fit(one_line(defuse(text)), 1000),
-        colour=NOTICE_COLOUR,
-    )
+    """A short notice to a channel about its subscriptions ("feed paused").
+
+    ``title`` and ``text`` are the bot's own Markdown: feed text in them must be escaped already.
+    """
+    embed = EmbedSpec(title=fit(title, TITLE_LIMIT), description=fit(text, 1000), colour=NOTICE_COLOUR)
     return MessageSpec(embeds=(embed,), allowed_role_ids=())
 
 
 def feed_paused_notice(feed: FeedSource, reason: str) -> MessageSpec:
     """Told to every channel of a feed that was just paused."""
-    name = feed.title or feed.url
+    url = fit(safe_url(feed.url) or escape_markdown(feed.url), 300)
+    name = fit(escape_markdown(one_line(feed.title)), 200)
+    which = f"**{name}** ({url})" if name else f"**{url}**"
+    why = fit(escape_markdown(one_line(reason)), 300)
     return notice_message(
-        "Feed paused",
-        f"**{name}** ({feed.url}) is no longer checked: {reason}\nUse `/feed resume` once it works again.",
+        "Feed paused", f"{which} is no longer checked: {why}\nUse `/feed resume` once it works again."
     )
-
-
-def defuse(text: str | None) -> str:
-    """``text`` that cannot ping: mass mentions and user/role/channel mentions broken up."""
-    if not text:
-        return ""
-    text = text.replace("\x00", "")
-    text = _MASS_MENTION.sub(lambda m: f"@{_ZWSP}{m.group(1)}", text)
-    return _MENTION.sub(lambda m: f"<{m.group(1)}{_ZWSP}{m.group(2)}>", text)
 
 
 def _http(url: str | None) -> str | None:
