@@ -2,13 +2,24 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import re
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
 from bot.feeds._text import absolute, clean_str, collapse_space, first_image, html_to_text
-from bot.feeds.types import FeedEntry
+from bot.feeds.types import FeedEntry, ParsedFeed
+
+# What a parse keeps of a feed's text at most, in characters: far more than anything shows
+# (a post's title has 256, its summary 350; 2,000 of a summary are stored), and small enough
+# that a hostile feed's 500 entries come back from a worker as a few megabytes at most.
+#: A title (an entry's, the feed's) and an author.
+MAX_TITLE_CHARS = 1_000
+#: A summary (an entry's, the feed's description).
+MAX_SUMMARY_CHARS = 4_000
+#: Categories of an entry.
+MAX_CATEGORIES = 50
 
 _PERIOD_S = {
     "hourly": 3600,
@@ -57,18 +68,32 @@ def build_entry(
     return FeedEntry(
         guid,
         absolute_link,
-        collapse_space(title) if title_is_text else html_to_text(title),
-        html_to_text(summary_html or content_html),
+        _cap(collapse_space(title) if title_is_text else html_to_text(title), MAX_TITLE_CHARS),
+        _cap(html_to_text(summary_html or content_html), MAX_SUMMARY_CHARS),
         clean_str(content_html) if include_content else None,
-        html_to_text(author),
+        _cap(html_to_text(author), MAX_TITLE_CHARS),
         # Parsers disagree on which of the two a lone date is (dc:date is "published" to
         # fastfeedparser and "updated" to feedparser), so each falls back to the other.
         published or updated,
         updated or published,
-        _unique_text(categories) if categories else (),
+        _unique_text(categories)[:MAX_CATEGORIES] if categories else (),
         _image(images, enclosures, content_html, summary_html, base),
         enclosures[0][0] if enclosures else None,
     )
+
+
+def capped_feed(feed: ParsedFeed) -> ParsedFeed:
+    """``feed`` with its own title and description within the caps (entries are capped as
+    :func:`build_entry` builds them).
+    """
+    title, description = _cap(feed.title, MAX_TITLE_CHARS), _cap(feed.description, MAX_SUMMARY_CHARS)
+    if title is feed.title and description is feed.description:
+        return feed
+    return dataclasses.replace(feed, title=title, description=description)
+
+
+def _cap(text: str | None, limit: int) -> str | None:
+    return text if text is None or len(text) <= limit else text[:limit].rstrip()
 
 
 def _same_as_link(guid: str, raw_link: str | None, link: str, base: str | None) -> bool:

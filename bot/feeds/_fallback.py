@@ -1,7 +1,9 @@
 """The tolerant path: feedparser, for malformed XML and whatever the fast path cannot read.
 
-Only ever called after :func:`bot.feeds._sniff.sniff` has refused entity declarations: feedparser
-expands them.
+feedparser expands the entities a DTD declares (expat, and its own loose parser for those it
+deems safe), and guesses encodings its own way. So it is given UTF-8 and told so, with nothing
+left to guess, after :func:`bot.feeds._sniff.sniff` has checked exactly those bytes for entity
+declarations; and its expat refuses any (:mod:`._expat`).
 """
 
 from __future__ import annotations
@@ -15,8 +17,11 @@ from urllib.parse import urlsplit, urlunsplit
 import feedparser
 
 from bot.errors import FeedParseError, NotAFeedError
+from bot.feeds import _expat
 from bot.feeds._build import build_entry, is_image_media, parse_int, update_period_s
 from bot.feeds._dates import parse_date
+from bot.feeds._encoding import to_utf8
+from bot.feeds._sniff import sniff
 from bot.feeds._text import absolute, clean_str, html_to_text
 from bot.feeds.types import FeedEntry, ParsedFeed
 
@@ -34,15 +39,19 @@ def parse_fallback(
     ``include_content`` and ``max_entries`` are :func:`bot.feeds.parse.parse_feed`'s.
     """
     base = _Base(url)
-    headers = {"content-location": base.sentinel_url, "content-type": content_type or "application/xml"}
+    data = to_utf8(body, content_type)
+    sniff(data)  # raises for entity declarations
+    headers = {"content-location": base.sentinel_url, "content-type": "application/xml; charset=utf-8"}
     # A stream, never the bytes themselves: feedparser opens a bytes argument as a file *name*
     # first, so a body like b"/etc/passwd" would be read from disk.
     # No sanitising or rewriting of embedded HTML: it is the slowest part of feedparser, we
     # strip tags from summaries anyway, and content_html then matches the fast path's.
     try:
         result = feedparser.parse(
-            io.BytesIO(body), response_headers=headers, sanitize_html=False, resolve_relative_uris=False
+            io.BytesIO(data), response_headers=headers, sanitize_html=False, resolve_relative_uris=False
         )
+    except _expat.EntityDeclaredError as e:
+        raise FeedParseError(str(e)) from e
     except Exception as e:  # feedparser raises whatever its innards hit on garbage (KeyError, ...)
         raise FeedParseError(f"This feed could not be read: {type(e).__name__}: {e}") from e
     feed: dict[str, Any] = result.get("feed") or {}

@@ -1,7 +1,8 @@
 """Looks at a body before any parser does: entity bombs, HTML pages, JSON.
 
 Feed parsers expand what a DTD declares (feedparser's expat did, until it ran out of memory on
-a quadratic blowup), so a body that declares entities is refused before any parser sees it.
+a quadratic blowup), so a body that declares entities is refused before any parser sees it. The
+markup is read as ASCII bytes, which :mod:`._encoding` makes what every parser reads.
 """
 
 from __future__ import annotations
@@ -14,13 +15,6 @@ from bot.errors import FeedParseError
 
 Kind = Literal["json", "html", "xml"]
 
-_BOMS = (
-    (codecs.BOM_UTF32_LE, "utf-32-le"),
-    (codecs.BOM_UTF32_BE, "utf-32-be"),
-    (codecs.BOM_UTF8, "utf-8"),
-    (codecs.BOM_UTF16_LE, "utf-16-le"),
-    (codecs.BOM_UTF16_BE, "utf-16-be"),
-)
 # Everything the XML grammar allows before the root element: declaration, comments, PIs, and
 # one DOCTYPE (whose internal subset may hold anything, so it is matched separately).
 _MISC = re.compile(r"\s+|<\?.*?\?>|<!--.*?-->", re.S)
@@ -30,22 +24,17 @@ _ROOT = re.compile(r"<([A-Za-z_][\w.:-]*)")
 
 
 def _text(data: bytes) -> str:
-    """The body as text, good enough to look for ASCII markup in."""
-    for bom, encoding in _BOMS:
-        if data.startswith(bom):
-            return data[len(bom) :].decode(encoding, "ignore")
-    # UTF-16/32 without a BOM shows up as NULs between ASCII characters.
-    if data[:4] in (b"<\0?\0", b"<\0\0\0"):
-        return data.decode("utf-16-le" if data[:4] == b"<\0?\0" else "utf-32-le", "ignore")
-    if data[:4] in (b"\0<\0?", b"\0\0\0<"):
-        return data.decode("utf-16-be" if data[:4] == b"\0<\0?" else "utf-32-be", "ignore")
-    return data.decode("latin-1")
+    """The body as text, good enough to look for ASCII markup in: :func:`._encoding.normalise`
+    has made sure that every parser reads markup as ASCII bytes.
+    """
+    return data[3:].decode("latin-1") if data.startswith(codecs.BOM_UTF8) else data.decode("latin-1")
 
 
 def sniff(body: bytes) -> Kind:
     """What the body is: "json", "html" (a web page) or "xml" (try the feed parsers).
 
-    Raises :class:`FeedParseError` for bodies that declare XML entities.
+    Raises :class:`FeedParseError` for bodies that declare XML entities. ``body`` has been
+    through :func:`bot.feeds._encoding.normalise`.
     """
     head = _text(body).lstrip()
     # The body decides, not the Content-Type: servers label feeds every which way.

@@ -6,12 +6,10 @@ from __future__ import annotations
 
 from bot.feeds.decide import EntryKeys
 from bot.feeds.identity import entry_keys
-from bot.feeds.parse import parse_feed
+from bot.feeds.parse import MAX_ENTRIES, parse_feed
 from bot.feeds.types import ParsedFeed
 
-#: Entries read from one feed at most (feeds list newest first): a 5 MB archive feed of 20,000
-#: entries must not cost 20,000 rows and lookups per poll.
-MAX_ENTRIES = 500
+__all__ = ["MAX_ENTRIES", "parse_for_posting", "parse_with_keys"]
 
 
 def parse_for_posting(body: bytes, url: str, content_type: str | None) -> ParsedFeed:
