@@ -21,11 +21,19 @@ parametrized over:
 
 ``db``: a :class:`bot.storage.Database` on ``db_url``, already upgraded to the
 newest schema, closed after the test.
+
+Error logs
+----------
+Every test fails if it logged an ERROR or CRITICAL record (or the e2e bot's log has
+one) that it does not expect: see :mod:`tests.logcheck`. Opt out with
+``@pytest.mark.allow_error_logs("pattern", ...)`` (the records whose line matches a
+pattern) or ``@pytest.mark.allow_error_logs`` (any).
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import re
 import secrets
@@ -40,6 +48,7 @@ import pytest
 from sqlalchemy.engine import URL, make_url
 
 from bot.storage import Database
+from tests import logcheck
 
 POSTGRES_ADMIN_URL = make_url(
     os.environ.get("NEWSDESK_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
@@ -138,6 +147,27 @@ async def db(db_url: str) -> AsyncIterator[Database]:
         yield database
     finally:
         await database.close()
+
+
+@pytest.fixture(autouse=True)
+def _no_unexpected_error_logs(
+    request: pytest.FixtureRequest, caplog: pytest.LogCaptureFixture
+) -> Iterator[None]:
+    """Fail the test if it logged an ERROR it does not expect (see the module docstring)."""
+    logcheck.reset()
+    yield
+    marker = request.node.get_closest_marker("allow_error_logs")
+    if marker is not None and not marker.args:
+        return
+    records = [r for when in ("setup", "call", "teardown") for r in caplog.get_records(when)]
+    lines = [logcheck.describe(r) for r in records if r.levelno >= logging.ERROR]
+    bad = logcheck.unexpected([*lines, *logcheck.process_errors()], marker.args if marker else ())
+    if bad:
+        pytest.fail(
+            "unexpected ERROR log records (a bug, or mark the test @pytest.mark.allow_error_logs(pattern)):\n"
+            + "\n".join(bad),
+            pytrace=False,
+        )
 
 
 if os.environ.get("NEWSDESK_TEST_LOOP") == "uvloop":

@@ -290,6 +290,7 @@ async def test_a_global_429_pauses_every_channel(db: Database) -> None:
     assert sent_at[2] - started >= 0.45
 
 
+@pytest.mark.allow_error_logs(r"unexpected error from the publisher \[RuntimeError: bug in the publisher\]")
 async def test_5xx_and_unexpected_errors_are_retried_with_backoff_never_dropped(db: Database) -> None:
     store, publisher, clock = OutboxStore(db), ScriptedPublisher(), Clock()
     await store.enqueue([message(1, "a")], now=START)
@@ -367,6 +368,7 @@ async def test_a_send_that_never_answers_times_out_and_is_retried_with_the_same_
     assert len(publisher.send_calls) == 2 and len({n for _, n in publisher.send_calls}) == 1
 
 
+@pytest.mark.allow_error_logs(r"on_channel_unavailable failed \[RuntimeError: the callback's own bug")
 async def test_a_403_holds_the_channel_and_the_others_continue(db: Database) -> None:
     store, publisher = OutboxStore(db), ScriptedPublisher()
     await store.enqueue([message(c, f"{c}:{n}") for n in range(3) for c in (1, 2)], now=START)

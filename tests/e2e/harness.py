@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from tests import logcheck
 from tests.emulator import Emulator, Injection, InteractionResult, Member
 from tests.emulator.world import Channel, Guild
 
@@ -68,6 +69,10 @@ class Harness:
     overrides: Mapping[str, Mapping[str, Any]]
     process: asyncio.subprocess.Process | None = None
     starts: int = 0
+
+    def __post_init__(self) -> None:
+        # An ERROR in the bot's log fails the test (tests/conftest.py), as in-process ones do.
+        logcheck.watch_process_log(self.log_path)
 
     # -- the default server's parts, for short tests ----------------------------------------------
 
