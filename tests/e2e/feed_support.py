@@ -10,7 +10,7 @@ from typing import Any
 from tests.e2e.harness import Harness
 
 # Poll every second, no spacing between requests to the loopback host.
-FAST_POLLING = {"feeds": {"interval_s": 1, "min_interval_s": 1, "per_host_spacing_s": 0}}
+FAST_POLLING = {"feeds": {"interval_s": 1, "min_interval_s": 1}}
 
 
 async def wait_until(predicate: Callable[[], bool], *, timeout_s: float = 20.0, what: str = "") -> None:
