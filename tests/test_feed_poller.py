@@ -19,7 +19,7 @@ from sqlalchemy import select, update
 from bench._lag import LagTicker
 from bot.config import FeedSettings, FetchSettings
 from bot.delivery.message import MessageSpec
-from bot.feeds.parser_pool import ParserPool
+from bot.feeds.parser_pool import UNAVAILABLE_RETRY_S, ParserPool
 from bot.feeds.poller import LEASE_S, FeedPoller
 from bot.feeds.posts import FeedInfo, feed_item_message
 from bot.feeds.service import FeedService
@@ -31,6 +31,7 @@ from bot.storage.feeds import FeedStore
 from bot.storage.outbox_tables import outbox
 from bot.types import Article
 from tests.feedserver import BASE_TIME, Clock, FeedServer, item
+from tests.workerfns import workers_blocked
 
 DATA = Path(__file__).parent / "data" / "feeds"
 GUILD = 1000
@@ -296,6 +297,34 @@ async def test_parsing_in_a_process_pool(rig: Rig) -> None:
     assert stats.parsed == 1
     spec = MessageSpec.from_dict((await posts(rig.db, 1))[-1].spec)
     assert spec.embeds[0].image_url == "https://example.org/2.jpg"
+
+
+async def test_without_parse_workers_a_changed_feed_waits_for_them_not_counted(rig: Rig) -> None:
+    """Hostile input stays out of the bot's process: no parse in a thread when the workers are
+    unavailable. The check fails with a clear error, the feed is checked again a minute later
+    (never paused for it), and once a worker can start again the new item is posted.
+    """
+    feed = rig.server.add_feed("/a.xml", items=[item(1)])
+    url = rig.server.url("/a.xml")
+    await rig.service.subscribe(GUILD, 1, url, user_id=None)
+    feed.publish(item(2))
+    pool = ParserPool(1, warm_up="tests.workerfns:warm_up_unless_blocked", restart_delay_s=0.1)
+    rig.restart(parser=pool)
+    try:
+        with workers_blocked():
+            for attempt in range(rig.settings.max_failures + 1):
+                # Due at the interval first, then a minute after each failed check.
+                stats = await rig.poll(after_s=UNAVAILABLE_RETRY_S if attempt else 3600)
+                assert (stats.claimed, stats.failed, stats.parsed, stats.paused) == (1, 1, 0, 0)
+                row = await rig.feed_row(url)
+                assert (row.status, row.failures) == ("active", 0)
+                assert "feed reader is not available right now" in row.last_error
+        stats = await rig.poll(after_s=UNAVAILABLE_RETRY_S)
+        assert (stats.parsed, stats.posts) == (1, 1)
+    finally:
+        await pool.close()
+    assert titles(await posts(rig.db, 1))[-1] == "Story 2"
+    assert (await rig.feed_row(url)).last_error is None
 
 
 # --- scheduling, failures, pausing ---------------------------------------------------------

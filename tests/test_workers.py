@@ -4,6 +4,7 @@ call fails alone; a dead, spinning or stuck worker costs only the call that brok
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import time
@@ -13,6 +14,7 @@ import pytest
 from bot.errors import WorkerCrashedError, WorkerError, WorkerTimeoutError, WorkerUnavailableError
 from bot.workers import ProcessPool
 from bot.workers import pool as pool_module
+from tests import workerfns
 
 
 def fn(name: str) -> str:
@@ -58,6 +60,7 @@ async def test_an_error_that_cannot_be_pickled_comes_back_as_a_worker_error() ->
             await pool.run()
 
 
+@pytest.mark.allow_error_logs("died")
 async def test_a_worker_that_dies_costs_only_the_call_that_killed_it() -> None:
     async with ProcessPool("tests.workerfns:dispatch", 1, time_limit_s=5) as pool:
         first_pid = next(iter(pool.worker_pids))
@@ -76,6 +79,7 @@ async def test_a_worker_that_dies_costs_only_the_call_that_killed_it() -> None:
         assert len(pool.worker_pids) == 1 and first_pid not in pool.worker_pids
 
 
+@pytest.mark.allow_error_logs("exited")
 async def test_a_worker_killed_while_idle_is_replaced_before_it_gets_a_call() -> None:
     async with ProcessPool(fn("pid"), 1, time_limit_s=5) as pool:
         (old,) = pool.worker_pids
@@ -95,6 +99,7 @@ async def test_a_spinning_call_is_interrupted_and_the_worker_kept() -> None:
         assert await pool.run("pid") == pid
 
 
+@pytest.mark.allow_error_logs("stuck past its time limit")
 async def test_a_call_stuck_out_of_the_timers_reach_gets_its_worker_killed(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -147,6 +152,60 @@ async def test_a_function_that_cannot_be_loaded_means_no_worker() -> None:
     with pytest.raises(WorkerUnavailableError):
         await pool.start()
     await pool.close()
+
+
+async def test_calls_made_while_the_workers_start_wait_for_them() -> None:
+    async with contextlib.AsyncExitStack() as stack:
+        pool = ProcessPool(fn("pid"), 2, time_limit_s=5)
+        stack.push_async_callback(pool.close)
+        pids = await asyncio.gather(*(pool.run() for _ in range(6)))  # the first starts the pool
+        assert set(pids) <= pool.worker_pids and len(pool.worker_pids) == 2  # not 2 per call
+
+
+async def test_calls_made_while_the_workers_fail_to_start_fail_too() -> None:
+    pool = ProcessPool("tests.no_such_module:nothing", 1, time_limit_s=5, start_timeout_s=10)
+    first = asyncio.ensure_future(pool.run())
+    await asyncio.sleep(0.05)  # the worker is starting
+    calls = [first, *(pool.run() for _ in range(2))]
+    results = await asyncio.wait_for(asyncio.gather(*calls, return_exceptions=True), 30)
+    assert all(isinstance(r, WorkerUnavailableError) for r in results), results
+    await pool.close()
+
+
+@pytest.mark.allow_error_logs("died")
+async def test_a_worker_that_could_not_be_replaced_is_started_again_later() -> None:
+    async with ProcessPool(
+        "tests.workerfns:dispatch",
+        2,
+        time_limit_s=5,
+        warm_up="tests.workerfns:warm_up_unless_blocked",
+        restart_delay_s=0.2,
+    ) as pool:
+        with workerfns.workers_blocked() as blocked:
+            with pytest.raises(WorkerCrashedError):
+                await pool.run("die")
+            await asyncio.sleep(1.0)  # its replacement failed, more than once
+            assert len(pool.worker_pids) == 1
+            blocked.unlink()
+        async with asyncio.timeout(10):
+            while len(pool.worker_pids) < 2:  # noqa: ASYNC110 (no event tells of a new worker)
+                await asyncio.sleep(0.05)
+
+
+async def test_workers_get_only_an_allow_listed_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    secrets = {"NEWSDESK_DISCORD__TOKEN": "t0ken", "DISCORD_TOKEN": "t0ken2", "NEWSDESK_DATABASE__URL": "x"}
+    for name, value in {**secrets, "LC_ALL": "C.UTF-8", "TZ": "UTC"}.items():
+        monkeypatch.setenv(name, value)
+    async with ProcessPool(fn("environment"), 1, time_limit_s=5) as pool:
+        env = await pool.run()
+    assert not set(secrets) & set(env)
+    assert (env["LC_ALL"], env["TZ"], env["PATH"], env["HOME"]) == (
+        "C.UTF-8",
+        "UTC",
+        os.environ["PATH"],
+        os.environ["HOME"],
+    )
+    assert set(env) <= set(os.environ) | {"PYTHONPATH"}
 
 
 async def test_a_worker_is_replaced_after_its_quota_of_calls() -> None:

@@ -12,11 +12,18 @@ import contextlib
 import logging
 from typing import Protocol
 
-from bot.errors import FeedParseError, WorkerCrashedError, WorkerTimeoutError, WorkerUnavailableError
+from bot.errors import (
+    FeedError,
+    FeedParseError,
+    WorkerCrashedError,
+    WorkerTimeoutError,
+    WorkerUnavailableError,
+)
 from bot.feeds.decide import EntryKeys
 from bot.feeds.jobs import parse_with_keys
 from bot.feeds.types import ParsedFeed
 from bot.workers import ProcessPool
+from bot.workers.pool import RESTART_DELAY_S
 
 log = logging.getLogger(__name__)
 
@@ -24,6 +31,16 @@ log = logging.getLogger(__name__)
 PARSE_TIME_LIMIT_S = 10.0
 
 Parsed = tuple[ParsedFeed, tuple[EntryKeys, ...]]
+
+
+#: Seconds after which the poller tries again a feed it could not parse for want of workers.
+UNAVAILABLE_RETRY_S = 60
+
+
+class ParserUnavailableError(FeedError):
+    """No parse worker could read the feed: a failure of this check, not of the feed (the
+    poller tries it again after :data:`UNAVAILABLE_RETRY_S` without counting it against the feed).
+    """
 
 
 class FeedParser(Protocol):
@@ -44,15 +61,27 @@ class InThreadParser:
 class ParserPool:
     """Parses in ``workers`` processes (:class:`~bot.workers.ProcessPool`): every core, and a
     hostile feed costs one worker at most, never the bot.
+
+    Feeds are never parsed in the bot's own process: while no worker can run,
+    :meth:`parse` raises :class:`ParserUnavailableError`, and the pool starts workers again
+    (on the next call, and in the background for one it could not replace).
     """
 
-    def __init__(self, workers: int, *, time_limit_s: float = PARSE_TIME_LIMIT_S) -> None:
+    def __init__(
+        self,
+        workers: int,
+        *,
+        time_limit_s: float = PARSE_TIME_LIMIT_S,
+        warm_up: str = "bot.feeds.parser_pool:warm_up",
+        restart_delay_s: float = RESTART_DELAY_S,
+    ) -> None:
         self._time_limit_s = time_limit_s
         self._pool = ProcessPool(
             "bot.feeds.jobs:parse_with_keys",
             workers,
             time_limit_s=time_limit_s,
-            warm_up="bot.feeds.parser_pool:warm_up",
+            warm_up=warm_up,
+            restart_delay_s=restart_delay_s,
         )
 
     @property
@@ -81,9 +110,11 @@ class ParserPool:
         except WorkerCrashedError as e:
             raise FeedParseError("The feed crashed the parser.") from e
         except WorkerUnavailableError as e:
-            # The feed is not at fault: read it here rather than count a failure against it.
-            log.warning("feed parser workers unavailable (%s); parsing %s in a thread", e, url)
-            return await asyncio.to_thread(parse_with_keys, body, url, content_type)
+            # Not read here instead: a hostile feed must cost a worker, never the bot's process.
+            log.warning("feed parser workers unavailable (%s); %s will be checked again", e, url)
+            raise ParserUnavailableError(
+                "The feed reader is not available right now; the feed will be read on a later try."
+            ) from e
         return parsed
 
 

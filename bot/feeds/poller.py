@@ -35,7 +35,12 @@ from urllib.parse import urlsplit
 from bot.clock import utcnow
 from bot.config import FeedSettings
 from bot.errors import FeedError, FetchError, HTTPStatusError, NewsdeskError
-from bot.feeds.parser_pool import FeedParser, InThreadParser
+from bot.feeds.parser_pool import (
+    UNAVAILABLE_RETRY_S,
+    FeedParser,
+    InThreadParser,
+    ParserUnavailableError,
+)
 from bot.feeds.poll_types import Counts, Parsed, PollStats
 from bot.feeds.poll_writer import (
     EXTRACT_TIMEOUT_S,
@@ -343,6 +348,11 @@ class FeedPoller:
             )
         try:
             parsed, keys = await self._parser.parse(result.body, result.final_url, result.content_type)
+        except ParserUnavailableError as e:
+            # Not the feed's fault: tried again soon, not counted towards pausing it.
+            counts.failed += 1
+            retry_at = now + timedelta(seconds=UNAVAILABLE_RETRY_S)
+            return CheckFailed(feed.id, feed.failures, str(e), retry_at)
         except FeedError as e:
             return self._failure(feed, e, now, counts)
         counts.parsed += 1

@@ -17,6 +17,7 @@ import os
 import pickle
 import struct
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -85,11 +86,32 @@ def enlarge_pipe(fd: int) -> None:
 
 # --- the pool's side -----------------------------------------------------------------------
 
+# What a worker gets of the bot's environment: enough for Python, locale, time zone and temporary
+# files. Nothing else: workers read hostile input, and the bot's secrets (NEWSDESK_DISCORD__TOKEN,
+# the database URL...) have no business there.
+_ENV_NAMES = frozenset(
+    {
+        "PATH", "HOME", "USER", "LOGNAME", "LANG", "LANGUAGE", "TZ", "TZDIR", "TMPDIR", "TEMP", "TMP",
+        "VIRTUAL_ENV", "PYTHONPATH", "PYTHONHOME", "PYTHONHASHSEED", "PYTHONIOENCODING", "PYTHONUTF8",
+        "PYTHONDONTWRITEBYTECODE", "PYTHONPYCACHEPREFIX", "PYTHONWARNINGS", "PYTHONFAULTHANDLER",
+        "PYTHONMALLOC", "PYTHONDEVMODE", "PYTHONSAFEPATH", "COVERAGE_PROCESS_START",
+    }
+)  # fmt: skip
+_ENV_PREFIXES = ("LC_", "XDG_")
+
+
+def worker_environment(environ: Mapping[str, str]) -> dict[str, str]:
+    """The allow-listed part of ``environ``, the project on ``PYTHONPATH``."""
+    env = {k: v for k, v in environ.items() if k in _ENV_NAMES or k.startswith(_ENV_PREFIXES)}
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(_PROJECT_ROOT), env.get("PYTHONPATH")]))
+    return env
+
 
 async def spawn(module: str, *args: str) -> asyncio.subprocess.Process:
-    """``python -m module args...`` with pipes on its stdin and stdout. Raises OSError."""
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(_PROJECT_ROOT), env.get("PYTHONPATH")]))
+    """``python -m module args...`` with pipes on its stdin and stdout, and only
+    :func:`worker_environment`. Raises OSError.
+    """
+    env = worker_environment(os.environ)
     return await asyncio.create_subprocess_exec(
         sys.executable, "-m", module, *args,
         stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, env=env,

@@ -41,6 +41,10 @@ START_TIMEOUT_S = 60.0
 KILL_GRACE_S = 5.0
 # A worker asked to stop gets this long to exit before it is killed.
 _EXIT_GRACE_S = 2.0
+#: A worker that could not be replaced is tried again after this long, then twice as long
+#: each time, up to :data:`MAX_RESTART_DELAY_S`: the pool gets back to its size by itself.
+RESTART_DELAY_S = 5.0
+MAX_RESTART_DELAY_S = 300.0
 
 
 @dataclass(eq=False, slots=True)
@@ -112,6 +116,7 @@ class ProcessPool:
         batches_per_worker: int = BATCHES_PER_WORKER,
         max_calls_per_worker: int = MAX_CALLS_PER_WORKER,
         start_timeout_s: float = START_TIMEOUT_S,
+        restart_delay_s: float = RESTART_DELAY_S,
     ) -> None:
         if min(workers, max_batch, batches_per_worker, max_calls_per_worker) < 1:
             raise ValueError("workers, batches and calls per worker must be at least 1")
@@ -126,6 +131,7 @@ class ProcessPool:
         self._batches_per_worker = batches_per_worker
         self._max_calls = max_calls_per_worker
         self._start_timeout_s = start_timeout_s
+        self._restart_delay_s = restart_delay_s
         self._waiting: deque[_Call] = deque()
         self._workers: list[_Worker] = []
         self._retiring: set[_Worker] = set()
@@ -158,10 +164,17 @@ class ProcessPool:
         if self._closed:
             raise WorkerUnavailableError("The worker pool is closed.")
         missing = self._size - len(self._workers) - self._starting
+        # Counted as starting at once, not when gather first runs them: calls made meanwhile
+        # wait for these workers rather than start more.
+        self._starting += missing
         started = await asyncio.gather(*(self._add_worker() for _ in range(missing)), return_exceptions=True)
         if not self._workers:
             error = next((e for e in started if isinstance(e, BaseException)), None)
-            raise WorkerUnavailableError("No worker process could start.") from error
+            unavailable = WorkerUnavailableError("No worker process could start.")
+            # Calls made while the workers were starting waited for them: they fail too.
+            _fail(self._waiting, unavailable)
+            self._waiting.clear()
+            raise unavailable from error
 
     async def run(self, *args: Any) -> Any:
         """``function(*args)`` in a worker; raises what it raised, or a :class:`WorkerError`
@@ -317,17 +330,23 @@ class ProcessPool:
         task.add_done_callback(self._tasks.discard)
 
     async def _replace(self) -> None:
-        try:
-            await self._add_worker()
-        except WorkerUnavailableError:
-            log.exception("could not replace a worker; the pool has one less")
-        if not self._workers and not self._starting:
-            # Nothing will serve the waiting calls: they fail rather than hang.
-            _fail(self._waiting, WorkerUnavailableError("No worker process could start."))
-            self._waiting.clear()
+        delay = self._restart_delay_s
+        while not self._closed and len(self._workers) + self._starting < self._size:
+            self._starting += 1
+            try:
+                await self._add_worker()
+                return
+            except WorkerUnavailableError as e:
+                log.warning("could not replace a worker (%s); trying again in %g s", e.__cause__ or e, delay)
+            if not self._workers and not self._starting:
+                # Nothing will serve the waiting calls: they fail rather than hang.
+                _fail(self._waiting, WorkerUnavailableError("No worker process could start."))
+                self._waiting.clear()
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, MAX_RESTART_DELAY_S)
 
     async def _add_worker(self) -> None:
-        self._starting += 1
+        """Start a worker the caller has counted in ``_starting``."""
         try:
             worker = await self._start_worker()
         finally:
