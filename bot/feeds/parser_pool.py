@@ -113,7 +113,8 @@ class ParserPool:
             # Not read here instead: a hostile feed must cost a worker, never the bot's process.
             log.warning("feed parser workers unavailable (%s); %s will be checked again", e, url)
             raise ParserUnavailableError(
-                "The feed reader is not available right now; the feed will be read on a later try."
+                "The feed reader is not available right now (its worker processes could not start); "
+                "try again in a minute."
             ) from e
         return parsed
 

@@ -82,6 +82,10 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
+_PARSER_UNAVAILABLE = (
+    "The feed reader was not available (its worker processes could not start); checked again soon."
+)
+
 #: How long a claimed feed stays leased to this process (a crashed poller's feeds come back).
 LEASE_S = 900
 #: Feeds claimed per query, and outcomes written per transaction.
@@ -348,11 +352,11 @@ class FeedPoller:
             )
         try:
             parsed, keys = await self._parser.parse(result.body, result.final_url, result.content_type)
-        except ParserUnavailableError as e:
+        except ParserUnavailableError:
             # Not the feed's fault: tried again soon, not counted towards pausing it.
             counts.failed += 1
             retry_at = now + timedelta(seconds=UNAVAILABLE_RETRY_S)
-            return CheckFailed(feed.id, feed.failures, str(e), retry_at)
+            return CheckFailed(feed.id, feed.failures, _PARSER_UNAVAILABLE, retry_at)
         except FeedError as e:
             return self._failure(feed, e, now, counts)
         counts.parsed += 1
