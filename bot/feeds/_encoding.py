@@ -75,6 +75,7 @@ _FOREIGN_STARTS = {
 _UTF16_32 = re.compile(r"utf-?(16|32)|ucs-?[24]|iso-10646-ucs-[24]|csunicode", re.I)
 _DECLARATION = re.compile(rb"\A(?:\xef\xbb\xbf)?\s*<\?xml\s[^>]*?\bencoding\s*=\s*([\"'])([^\"'>]*)\1")
 _DECLARATION_TEXT = re.compile(r"\A(\ufeff?\s*<\?xml\s[^>]*?\bencoding\s*=\s*)([\"'])[^\"'>]*\2")
+_SPACE = re.compile(rb"\s*")
 _CHARSET = re.compile(r";\s*charset\s*=\s*[\"']?([^\"';\s]+)", re.I)
 
 
@@ -91,7 +92,8 @@ def normalise(body: bytes, content_type: str | None) -> bytes:
         except UnicodeDecodeError as e:
             raise FeedParseError(f"This feed is not valid {codec.upper()[:6]}: {e.reason}.") from e
         return _declare_utf8(text).encode("utf-8")
-    foreign = _FOREIGN_STARTS.get(body.lstrip()[:4])
+    start = _SPACE.match(body).end()  # type: ignore[union-attr]  # it matches the empty string
+    foreign = _FOREIGN_STARTS.get(body[start : start + 4])
     if foreign is not None:
         raise _unsupported(foreign)
     declared = declared_encoding(body)
