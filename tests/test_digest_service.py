@@ -10,7 +10,7 @@ import pytest
 from bot.delivery.message import MessageSpec
 from bot.digests import ScheduleError
 from bot.digests.scheduler import DigestScheduler
-from bot.digests.service import DigestService
+from bot.digests.service import DigestService, FireStats
 from bot.storage import Database
 from bot.storage.outbox import OutboxRow, OutboxStore
 from bot.stories.service import StoryAssigner
@@ -275,6 +275,38 @@ async def test_schedule_replace_show_off_and_empty_periods(db: Database, clock: 
     assert await service.show(CHANNEL) is None
     assert await service.off(CHANNEL) is False
     assert (await service.fire_due(clock.advance(days=30))).posted == 0
+
+
+class SlowService(DigestService):
+    """fire_due waits until the test lets it finish."""
+
+    def __init__(self, db: Database) -> None:
+        super().__init__(db)
+        self.started = asyncio.Event()
+        self.release = asyncio.Event()
+        self.finished = 0
+
+    async def fire_due(self, now: datetime, grace_s: float = 3600) -> FireStats:
+        self.started.set()
+        await self.release.wait()
+        self.finished += 1
+        return FireStats()
+
+
+async def test_stop_lets_the_tick_in_flight_finish_instead_of_cancelling_it(db: Database) -> None:
+    service = SlowService(db)
+    scheduler = DigestScheduler(service, tick_s=3600)
+    scheduler.start()
+    await asyncio.wait_for(service.started.wait(), 5)  # the first tick runs at once
+    stopping = asyncio.create_task(scheduler.stop())
+    await asyncio.sleep(0.05)
+    assert not stopping.done()  # it waits for the tick...
+    service.release.set()
+    await asyncio.wait_for(stopping, 5)
+    # ... which finished, rather than being cancelled by apscheduler's shutdown (an ERROR
+    # "Job ... raised an exception" with a CancelledError traceback at every such stop).
+    assert service.finished == 1 and scheduler.ticks == 1
+    assert not scheduler.running
 
 
 async def test_the_apscheduler_tick_fires_due_digests_with_a_fake_clock(db: Database) -> None:

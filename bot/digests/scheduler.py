@@ -82,12 +82,16 @@ class DigestScheduler:
 
     async def stop(self) -> None:
         """Stop ticking and wait for a tick in progress to finish."""
-        scheduler, self._scheduler = self._scheduler, None
-        if scheduler is not None:
-            scheduler.shutdown(wait=False)  # takes effect at the loop's next iteration
-            await asyncio.sleep(0)
-        async with self._lock:  # the tick in flight, if any
+        scheduler, self._scheduler = self._scheduler, None  # _job starts no tick from now on
+        if scheduler is None:
+            return
+        scheduler.pause()
+        # apscheduler's shutdown cancels the runs in flight (and logs each as a failed job), so
+        # the tick in flight finishes first, and a run submitted just before returns at once.
+        async with self._lock:
             pass
+        await asyncio.sleep(0)
+        scheduler.shutdown(wait=False)
 
     async def _job(self) -> None:
         # A run apscheduler submitted just before stop() must not start a tick after it.
