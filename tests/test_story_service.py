@@ -251,6 +251,7 @@ async def test_only_one_process_assigns_at_a_time(db: Database, db_url: str, clo
     assert (await story_of(db, late))[0] == quake_story
 
 
+@pytest.mark.allow_error_logs(r"on_assigned hook failed for \d+ stories \[RuntimeError: alerts are down\]")
 async def test_the_hook_gets_the_stories_of_each_batch_and_its_errors_do_not_stop_grouping(
     db: Database, clock: FakeClock
 ) -> None:
