@@ -101,7 +101,7 @@ class FetchSettings(_Section):
         hosts = {host.strip().strip(".").lower(): limit for host, limit in value.items()}
         bad = [host for host in hosts if not host or any(c in host for c in "/:@ ")]
         if bad:
-            raise ValueError(f"{bad[0]!r} is not a host name (write e.g. \"reddit.com\")")
+            raise ValueError(f'{bad[0]!r} is not a host name (write e.g. "reddit.com")')
         return hosts
 
 
