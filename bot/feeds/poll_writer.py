@@ -213,7 +213,8 @@ class PollWriter:
     async def _extract_all(
         self, decisions: Sequence[tuple[Parsed, Any]], subs: Mapping[int, Sequence[SubscriptionRecord]]
     ) -> dict[str, Article]:
-        if self._extractor is None:
+        extractor = self._extractor
+        if extractor is None:
             return {}
         links = {
             entry.link
@@ -229,7 +230,7 @@ class PollWriter:
             async with semaphore:
                 try:
                     async with asyncio.timeout(EXTRACT_TIMEOUT_S):
-                        found[link] = await self._extractor.get(link)  # type: ignore[union-attr]
+                        found[link] = await extractor.get(link)
                 except asyncio.CancelledError:
                     raise
                 except Exception as e:

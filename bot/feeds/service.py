@@ -444,8 +444,8 @@ class FeedService:
         await asyncio.gather(*(one(feed) for feed in opml.feeds))
         order = {feed.url: i for i, feed in enumerate(opml.feeds)}
         return ImportReport(
-            added=tuple(sorted(added, key=order.get)),  # type: ignore[arg-type]
-            skipped=tuple(sorted(skipped, key=order.get)),  # type: ignore[arg-type]
+            added=tuple(sorted(added, key=order.__getitem__)),  # every URL comes from opml.feeds
+            skipped=tuple(sorted(skipped, key=order.__getitem__)),
             errors=tuple(errors),
         )
 

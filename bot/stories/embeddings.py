@@ -193,6 +193,7 @@ class MiniLMEncoder:
         return {"model_dir": str(self.model_dir), "batch_size": self.batch_size}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
+        # Unpickling runs __init__ again (it loads the weights); mypy calls any such call unsound.
         self.__init__(Path(state["model_dir"]), state["batch_size"])  # type: ignore[misc]
 
     def __call__(self, texts: Sequence[str]) -> list[list[float]]:

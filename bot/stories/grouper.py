@@ -180,6 +180,7 @@ class StoryGrouper:
         return {"state": self.to_state(), "embedder": self._embedder}
 
     def __setstate__(self, data: dict[str, Any]) -> None:
+        # Unpickling runs __init__ again; mypy calls any such call unsound.
         self.__init__(load_config(data["state"]), data["embedder"])  # type: ignore[misc]
         load_state(self, data["state"])
         self._finish_load()
