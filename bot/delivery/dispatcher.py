@@ -242,11 +242,6 @@ class OutboxDispatcher:
         self.notify()
         return released
 
-    @property
-    def busy_channels(self) -> frozenset[int]:
-        """Channels with a send in flight in this process."""
-        return frozenset(self._workers)
-
     # --- the loop ---------------------------------------------------------------
 
     async def _fill(self) -> None:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
@@ -116,13 +116,3 @@ class DigestScheduler:
             for name in ("posted", "messages", "skipped", "empty", "lost_races", "failed"):
                 setattr(self.totals, name, getattr(self.totals, name) + getattr(stats, name))
             return stats
-
-    def next_tick_in(self) -> timedelta | None:
-        """Time until the next tick (for status), None when stopped."""
-        if self._scheduler is None:
-            return None
-        job = self._scheduler.get_job(_JOB_ID)
-        next_run: datetime | None = None if job is None else job.next_run_time
-        if next_run is None:
-            return None
-        return max(timedelta(0), next_run - datetime.now(UTC))

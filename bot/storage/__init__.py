@@ -19,13 +19,12 @@ from bot.storage.article_cache import ArticleCache
 from bot.storage.database import Database
 from bot.storage.feeds import FeedStore, SubscriptionStatus
 from bot.storage.guild_settings import GuildSettingsStore
-from bot.storage.interfaces import ArticleCacheStore, CachedArticle
+from bot.storage.interfaces import CachedArticle
 from bot.storage.migrate import head_revision
 from bot.storage.outbox import ChannelHold, OutboxMessage, OutboxRow, OutboxStore
 
 __all__ = [
     "ArticleCache",
-    "ArticleCacheStore",
     "CachedArticle",
     "ChannelHold",
     "Database",

@@ -35,12 +35,18 @@ def is_fresh(fetched_at: datetime, *, now: datetime, max_age_s: int) -> bool:
 
 
 class ArticleCache:
-    """:class:`~bot.storage.interfaces.ArticleCacheStore` on a :class:`Database`."""
+    """Extracted articles by canonical URL, reused for ``cache.article_ttl_s``, on a :class:`Database`."""
 
     def __init__(self, db: Database) -> None:
         self._db = db
 
     async def get(self, canonical_url: str, *, now: datetime, max_age_s: int) -> Article | None:
+        """The article cached for ``canonical_url`` if fetched less than ``max_age_s`` before ``now``.
+
+        ``None`` when absent, too old, ``max_age_s`` is 0 (caching off), or the
+        stored row no longer decodes (written by an older version).
+        Called by the article service before fetching a page.
+        """
         _require_aware("now", now)
         if max_age_s <= 0:
             return None
@@ -50,6 +56,10 @@ class ArticleCache:
         return entry.article
 
     async def get_entry(self, canonical_url: str) -> CachedArticle | None:
+        """The cached entry for ``canonical_url`` whatever its age, or ``None``.
+
+        Called by :meth:`get`, diagnostics and tests.
+        """
         if not _cacheable(canonical_url):
             return None
         query = select(article_cache.c.url, article_cache.c.fetched_at, article_cache.c.article).where(
@@ -67,6 +77,13 @@ class ArticleCache:
         )
 
     async def put(self, canonical_url: str, article: Article, *, fetched_at: datetime) -> None:
+        """Store ``article`` under ``canonical_url``, replacing an older entry.
+
+        An entry fetched *later* than ``fetched_at`` is kept (a slow fetch that
+        finishes last must not replace a newer copy). URLs longer than
+        :data:`~bot.storage.article_cache.MAX_KEY_BYTES` are not cached.
+        Called by the article service after a successful extraction.
+        """
         _require_aware("fetched_at", fetched_at)
         if not _cacheable(canonical_url):
             log.debug("not caching %.80s...: URL longer than %d bytes", canonical_url, MAX_KEY_BYTES)
@@ -87,6 +104,10 @@ class ArticleCache:
             await conn.execute(stmt)
 
     async def purge(self, *, older_than: datetime) -> int:
+        """Delete entries fetched before ``older_than``; return how many.
+
+        Called by a periodic maintenance task with ``now - cache.article_ttl_s``.
+        """
         _require_aware("older_than", older_than)
         stmt = delete(article_cache).where(article_cache.c.fetched_at < older_than)
         async with self._db.session(write=True) as conn:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
 
 from bot.types import Article
 
@@ -28,40 +27,3 @@ class CachedArticle:
     fetched_at: datetime
     #: The extracted article.
     article: Article
-
-
-class ArticleCacheStore(Protocol):
-    """Extracted articles by canonical URL, reused for ``cache.article_ttl_s``."""
-
-    async def get(self, canonical_url: str, *, now: datetime, max_age_s: int) -> Article | None:
-        """The article cached for ``canonical_url`` if fetched less than ``max_age_s`` before ``now``.
-
-        ``None`` when absent, too old, ``max_age_s`` is 0 (caching off), or the
-        stored row no longer decodes (written by an older version).
-        Called by the article service before fetching a page.
-        """
-        ...
-
-    async def get_entry(self, canonical_url: str) -> CachedArticle | None:
-        """The cached entry for ``canonical_url`` whatever its age, or ``None``.
-
-        Called by :meth:`get`, diagnostics and tests.
-        """
-        ...
-
-    async def put(self, canonical_url: str, article: Article, *, fetched_at: datetime) -> None:
-        """Store ``article`` under ``canonical_url``, replacing an older entry.
-
-        An entry fetched *later* than ``fetched_at`` is kept (a slow fetch that
-        finishes last must not replace a newer copy). URLs longer than
-        :data:`~bot.storage.article_cache.MAX_KEY_BYTES` are not cached.
-        Called by the article service after a successful extraction.
-        """
-        ...
-
-    async def purge(self, *, older_than: datetime) -> int:
-        """Delete entries fetched before ``older_than``; return how many.
-
-        Called by a periodic maintenance task with ``now - cache.article_ttl_s``.
-        """
-        ...
