@@ -337,6 +337,18 @@ def test_wrapped_lines_without_a_sentence_are_not_joined_into_prose() -> None:
         "<h1>Oops</h1><p>Sorry, the page you asked for was not found.</p>"
         "<p>It may have moved or been deleted.</p>",
         "<p>Enable<br>JavaScript<br>to<br>continue.</p><p>Or use<br>another<br>browser.</p>",
+        # Error pages, bot walls and age gates are written in many ways.
+        "<h1>Page not found</h1><p>Sorry, the page you are looking for could not be found.</p>"
+        "<p>Try searching our site.</p>",
+        "<p>Sorry, this story cannot be found on our site.</p><p>Please go back to the home page.</p>",
+        "<p>This story is no longer online.</p><p>It was removed at the request of its author.</p>",
+        "<h1>Just a moment...</h1><p>Please verify you are a human.</p>"
+        "<p>Complete the security check to access the site.</p>",
+        "<p>We have detected unusual traffic from your network.</p><p>Are you a robot? Tell us below.</p>",
+        "<p>You must be 18 or older to view this content.</p><p>Please confirm your date of birth.</p>",
+        "<h1>403 Forbidden</h1><p>You don't have permission to access this page.</p><p>Go back.</p>",
+        "<p>Error 429: too many requests.</p><p>Please wait a few minutes before you retry.</p>",
+        "<p>This content isn't available in your country.</p><p>We apologise for the trouble.</p>",
     ],
 )
 def test_short_notices_are_not_articles(notice: str) -> None:

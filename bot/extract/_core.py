@@ -51,8 +51,16 @@ _MIN_BRIEF_WORDS = 10
 _MIN_BRIEF_SENTENCES = 2
 _NOTICE = re.compile(
     r"\b(?:javascript|cookies?|browser|ad ?blocker|captcha|log ?in|sign(?:ed)? ?(?:in|up)|password"
-    r"|subscri(?:be|bers?|ption)|paywall|access denied|not found|(?:un|not )available|try again"
-    r"|copyright|rights reserved|privacy)\b",
+    r"|subscri(?:be|bers?|ption)|paywall|access denied|not found|try again"
+    r"|(?:un|not |is ?n[o']?t |are ?n[o']?t )available"
+    r"|copyright|rights reserved|privacy"
+    # Error pages, bot walls, age and country gates.
+    r"|(?:could|can)(?:n[o']?t| ?not)? be found|can't be found|does(?:n[o']?t| not) exist"
+    r"|no longer (?:online|available|exists?|accessible)|forbidden|permission to (?:access|view)"
+    r"|error \d{3}|too many requests|unusual traffic|security check|just a moment"
+    r"|(?:verify|confirm|prove) (?:that )?you(?:'re| are) (?:a )?human|are you a (?:robot|human)"
+    r"|not a robot|(?:18|21) (?:years )?(?:or|and) (?:older|over)|date of birth|age verification"
+    r"|in your (?:country|region))\b",
     re.IGNORECASE,
 )
 
