@@ -22,6 +22,7 @@ import regex
 __all__ = [
     "ELLIPSIS",
     "discord_length",
+    "escape_line_starts",
     "escape_markdown",
     "fit",
     "link",
@@ -42,8 +43,9 @@ _TRAILING = " \t\n\r,;:-–—"
 # Everything Discord Markdown gives a meaning to inside a line, `<` included: <#channel>,
 # </command:id>, <:emoji:id> and <t:time> render as links, emoji and dates.
 _MARKDOWN_SPECIAL = re.compile(r"([\\*_~`|<>\[\]()])")
-# Headings, subtext, quotes and lists only start a line.
-_LINE_START = re.compile(r"^(\s*)([#>+-]|\d+\.)", re.M)
+# Headings, subtext, quotes and lists only start a line. A numbered line's full stop is escaped,
+# not its number: Discord shows a backslash before a digit (only punctuation can be escaped).
+_LINE_START = re.compile(r"^(\s*)(?:([#>+-])|(\d+)\.)", re.M)
 # Everything Discord turns into a ping or a mention: @everyone, @here, <@id>, <@!id>, <@&id>, <#id>.
 _MENTION = re.compile(r"@(everyone|here)|<(@[!&]?|#)(\d+)>", re.I)
 _ZWSP = "\u200b"
@@ -105,8 +107,20 @@ def escape_markdown(text: str | None) -> str:
     """Untrusted ``text`` as it must enter Markdown (content, embed title, description, fields):
     shown literally, with no link, formatting or mention of its own (see :func:`neutralize_mentions`).
     """
-    escaped = _MARKDOWN_SPECIAL.sub(r"\\\1", neutralize_mentions(text))
-    return _LINE_START.sub(r"\1\\\2", escaped)
+    return escape_line_starts(_MARKDOWN_SPECIAL.sub(r"\\\1", neutralize_mentions(text)))
+
+
+def escape_line_starts(text: str) -> str:
+    """The line-start escapes of :func:`escape_markdown` (headings, subtext, quotes, lists), for
+    text escaped already whose lines start elsewhere than in the original (a page cut from it).
+    Lines escaped already are left as they are.
+    """
+    return _LINE_START.sub(_escape_line_start, text)
+
+
+def _escape_line_start(match: re.Match[str]) -> str:
+    indent, mark, number = match.groups()
+    return f"{indent}\\{mark}" if mark else f"{indent}{number}\\."
 
 
 def neutralize_mentions(text: str | None) -> str:

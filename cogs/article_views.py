@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 import discord
 
-from bot.discord_text import escape_markdown, fit, neutralize_mentions, one_line
+from bot.discord_text import escape_line_starts, escape_markdown, fit, neutralize_mentions, one_line
 from bot.errors import NewsdeskError
 from bot.paging import split_text
 from bot.render import to_markdown
@@ -72,7 +72,10 @@ def summary_embed(article: Article) -> discord.Embed:
 
 def article_pages(article: Article) -> list[str]:
     # Page text is the site's: escaped before it is split, so no page can hold a link of its own.
-    return split_text(escape_markdown(article.text), PAGE_CHARS) or [""]
+    # A page may start mid-paragraph, where a "# " or "1. " was not at a line start, so not
+    # escaped: its start is escaped too (one character at most, kept free).
+    pages = split_text(escape_markdown(article.text), PAGE_CHARS - 1)
+    return [escape_line_starts(page) for page in pages] or [""]
 
 
 def page_embed(article: Article, pages: list[str], index: int) -> discord.Embed:

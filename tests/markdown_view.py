@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import re
 
-# An escaped character (backslash and any character) is inert: Discord shows it as it is.
-_ESCAPED = re.compile(r"\\(.)", re.S)
+# An escaped character is inert: Discord shows it as it is. Only punctuation can be escaped (a
+# backslash before a letter, digit or space is shown as a backslash): Discord's parser descends
+# from simple-markdown, whose escape rule is ``^\\([^0-9A-Za-z\s])``.
+_ESCAPED = re.compile(r"\\([^0-9A-Za-z\s])")
+# What turns a whole line into something else: headings, subtext, lists and quotes.
+_BLOCK = re.compile(r"^\s*(?:#{1,3} |-# |[-*+] |\d+\. |>>> |> )", re.M)
 # A masked link: [label](url), also [label](<url>).
 _MASKED_LINK = re.compile(r"\[([^\[\]]*)\]\(\s*<?(https?://[^\s)>]+)")
 _PINGS = re.compile(r"@(everyone|here)|<@[!&]?\d+>", re.I)
@@ -25,6 +29,11 @@ def bold_spans(markdown: str | None) -> int:
 def shown(markdown: str | None) -> str:
     """The text a reader sees: escapes resolved, zero-width spaces gone."""
     return _ESCAPED.sub(r"\1", markdown or "").replace("\u200b", "")
+
+
+def block_markup(markdown: str | None) -> list[str]:
+    """The lines Discord shows as a heading, subtext, list item or quote, by their start."""
+    return [m.group(0) for m in _BLOCK.finditer(_ESCAPED.sub("\x00", markdown or ""))]
 
 
 def pings(markdown: str | None) -> list[str]:

@@ -11,10 +11,10 @@ from bot.alerts.content import alert_content
 from bot.alerts.types import AlertArticle, AlertStory
 from bot.digests.compose import DigestArticle, compose_digest
 from bot.digests.render import render_digest
-from bot.discord_text import escape_markdown
+from bot.discord_text import discord_length, escape_markdown
 from bot.feeds.posts import FeedInfo, feed_item_message, feed_paused_notice
-from cogs.article_views import full_text_message, summary_message
-from tests.markdown_view import bold_spans, masked_link_targets, pings, shown
+from cogs.article_views import PAGE_CHARS, article_pages, full_text_message, summary_message
+from tests.markdown_view import block_markup, bold_spans, masked_link_targets, pings, shown
 from tests.test_text_fit import article, entry
 
 GIFT = "[https://discord.com/gifts/abc](https://evil.example/steal)"
@@ -114,4 +114,31 @@ def test_fetch_embeds_escape_page_text() -> None:
 def test_escaped_text_renders_nothing_and_shows_everything(text: str) -> None:
     escaped = escape_markdown(text)
     assert masked_link_targets(escaped) == [] and bold_spans(escaped) == 0 and pings(escaped) == []
+    assert block_markup(escaped) == []
     assert shown(escaped) == text
+
+
+def test_a_numbered_line_is_escaped_where_discord_reads_the_escape() -> None:
+    """A backslash before a digit is shown, not read as an escape: the full stop is escaped."""
+    for text in ("1. Preheat the oven.", "2024. A year of storms", "Steps:\n  12. Mix"):
+        escaped = escape_markdown(text)
+        assert block_markup(escaped) == [] and shown(escaped) == text, escaped
+
+
+def test_no_full_text_page_starts_with_markup_of_the_page() -> None:
+    """A page can start in the middle of a paragraph, where "# ", "-# ", "- " or "1. " were not
+    at a line start (and so not escaped) in the text: it must not become a heading or a list.
+    """
+    for start in ("# Claim a prize now.", "-# small print.", "- a list item.", "3. an item.", "> a quote."):
+        # Sentences up to where the first sentence of ``start`` ("3." is one) no longer fits.
+        room = PAGE_CHARS - 1 - len(start.split(". ")[0])
+        filler = " ".join(["Something."] * (room // 11)) + " " + "x" * (room % 11) + "."
+        page = article(
+            title="Report", text=f"{filler} {start} The end of the story.", summary="", author="", site=""
+        )
+        pages = article_pages(page)
+        assert shown(pages[1]).startswith(start), pages[1][:40]
+        for text in pages:
+            assert block_markup(text) == [], text[:40]
+            assert discord_length(text) <= PAGE_CHARS
+        assert " ".join(shown(p) for p in pages) == page.text
