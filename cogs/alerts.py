@@ -8,7 +8,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from cogs.checks import manager_only, require_mentionable, target_channel
+from cogs.checks import can_see, manager_only, require_mentionable, target_channel
 
 if TYPE_CHECKING:
     from bot.alerts.service import AlertService
@@ -99,7 +99,18 @@ class Alerts(commands.Cog):
     async def keyword_autocomplete(
         self, interaction: discord.Interaction, current: str
     ) -> list[app_commands.Choice[str]]:
-        channel_id = interaction.channel_id or 0
+        # The channel option once filled in (an id: autocomplete gets no resolved channels), else
+        # where the member types; only a channel of this server that they can see.
+        picked = getattr(interaction.namespace, "channel", None)
+        channel_id = picked.id if picked is not None else interaction.channel_id
+        guild = interaction.guild
+        if (
+            guild is None
+            or channel_id is None
+            or guild.get_channel_or_thread(channel_id) is None
+            or not can_see(interaction, channel_id)
+        ):
+            return []
         words = await self.service.keywords_list(channel_id)
         return [app_commands.Choice(name=w, value=w) for w in words if current.lower() in w.lower()][:25]
 

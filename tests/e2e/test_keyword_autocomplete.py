@@ -1,0 +1,59 @@
+"""The keyword autocomplete of ``/alerts keywords remove``, end to end: it offers the keywords of
+the channel the command is about (its ``channel:`` option, else where it is typed), and nothing
+for a channel the member cannot see or that is not this server's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.e2e.harness import Harness, harness
+from tests.e2e.test_permissions import Newsroom, newsroom
+from tests.emulator import Emulator, Member
+from tests.emulator.world import Channel
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture
+def room() -> Newsroom:
+    return newsroom()
+
+
+@pytest.fixture
+async def newsdesk(
+    tmp_path: Path, room: Newsroom, bot_config: dict[str, dict[str, Any]]
+) -> AsyncIterator[Harness]:
+    async with harness(tmp_path, bot_config, Emulator(world=room.world)) as h:
+        yield h
+
+
+async def offered(newsdesk: Harness, user: Member, channel: Channel | int | None) -> list[str]:
+    options: dict[str, Any] = {"keyword": ""}
+    if channel is not None:
+        options["channel"] = channel
+    result = await newsdesk.autocomplete("alerts keywords remove", options, "keyword", user=user)
+    assert result.errors == [] and result.choices is not None, result
+    return [c["value"] for c in result.choices]
+
+
+async def test_keyword_autocomplete_follows_the_channel_option_the_member_can_see(
+    newsdesk: Harness, room: Newsroom
+) -> None:
+    admin, manager, secret = newsdesk.admin, newsdesk.manager, room.secret
+    for keyword, channel in (("merger", secret), ("earthquake", room.world.general)):
+        added = await newsdesk.invoke(
+            "alerts keywords add", {"keyword": keyword, "channel": channel}, user=admin
+        )
+        assert added.errors == [] and "Added" in added.text, added.text
+
+    # Typed in #general: that channel's keywords, or those of the channel picked.
+    assert await offered(newsdesk, admin, None) == ["earthquake"]
+    assert await offered(newsdesk, admin, secret) == ["merger"]
+    # A manager who cannot see #secret is offered nothing for it.
+    assert await offered(newsdesk, manager, None) == ["earthquake"]
+    assert await offered(newsdesk, manager, secret) == []
