@@ -29,6 +29,8 @@ T = TypeVar("T")
 Target = discord.TextChannel | discord.Thread
 #: What the bot needs in a channel to post its embeds there.
 POSTABLE = discord.Permissions(view_channel=True, send_messages=True, embed_links=True)
+#: ... and in a thread, where the parent's Send Messages does not count.
+POSTABLE_IN_THREAD = discord.Permissions(view_channel=True, send_messages_in_threads=True, embed_links=True)
 
 
 class NotAManager(app_commands.CheckFailure):
@@ -140,7 +142,10 @@ def target_channel(interaction: discord.Interaction, channel: object | None, *, 
         raise NewsdeskError(f"You can't see {target.mention}: you need the View Channel permission there.")
     if bot_posts:
         granted = target.permissions_for(guild.me)
-        missing = [name for name, value in POSTABLE if value and not getattr(granted, name)]
+        required = POSTABLE_IN_THREAD if isinstance(target, discord.Thread) else POSTABLE
+        missing = [name for name, value in required if value and not getattr(granted, name)]
+        if "send_messages_in_threads" in missing:
+            missing = ["send_messages_in_threads"]  # discord.py clears Embed Links without it
         if missing:
             needed = ", ".join(m.replace("_", " ").title() for m in missing)
             raise NewsdeskError(f"I can't post in {target.mention}: I need {needed} there.")
