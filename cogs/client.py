@@ -12,8 +12,9 @@ from pathlib import Path
 
 import discord
 import yarl
-from discord.ext import commands, tasks
+from discord.ext import commands
 
+from bot.background import BackgroundLoop
 from bot.config import DiscordSettings, Settings
 from bot.core import Newsdesk
 from bot.delivery.dispatcher import OutboxDispatcher
@@ -71,6 +72,7 @@ class NewsdeskBot(commands.Bot):
         self.settings = settings
         self.core = core or Newsdesk(settings, publisher=DiscordPublisher(self))
         self.heartbeat_file = Path(settings.health.heartbeat_file)
+        self._heartbeat = BackgroundLoop("heartbeat", self._beat, interval_s=30, logger=log)
         self.dispatcher = OutboxDispatcher(
             self.core.outbox,
             DiscordPublisher(self),
@@ -117,8 +119,7 @@ class NewsdeskBot(commands.Bot):
     async def on_resumed(self) -> None:
         log.info("gateway session resumed")
 
-    @tasks.loop(seconds=30)
-    async def _heartbeat(self) -> None:
+    async def _beat(self) -> None:
         if self.is_ready() and not self.is_closed():
             self._write_heartbeat()
 
@@ -131,7 +132,7 @@ class NewsdeskBot(commands.Bot):
             log.warning("cannot write heartbeat file %s: %s", self.heartbeat_file, e)
 
     async def close(self) -> None:
-        self._heartbeat.cancel()
+        await self._heartbeat.close()
         try:
             await super().close()
         finally:

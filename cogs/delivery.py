@@ -7,7 +7,9 @@ import logging
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
-from discord.ext import commands, tasks
+from discord.ext import commands
+
+from bot.background import BackgroundLoop
 
 if TYPE_CHECKING:
     from cogs.client import NewsdeskBot
@@ -25,20 +27,21 @@ class Delivery(commands.Cog):
     def __init__(self, bot: NewsdeskBot) -> None:
         self.bot = bot
         self._task: asyncio.Task[None] | None = None
+        self._prune = BackgroundLoop("pruning", self.prune, interval_s=6 * 3600, logger=log)
 
     async def cog_load(self) -> None:
         self._task = asyncio.create_task(self.bot.dispatcher.run(), name="outbox-dispatcher")
-        self.prune.start()
+        self._prune.start()
 
     async def cog_unload(self) -> None:
-        self.prune.cancel()
+        await self._prune.close()
         await self.bot.dispatcher.stop()
         if self._task is not None:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
 
-    @tasks.loop(hours=6)
     async def prune(self) -> None:
+        """Delete outbox rows and cached articles past their retention (every 6 hours, and at start)."""
         core = self.bot.core
         now = core.clock()
         # Each cleanup guarded on its own: one failing must not skip the other.

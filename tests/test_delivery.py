@@ -242,6 +242,22 @@ async def test_stop_frees_the_leases_of_sends_cut_short(db: Database) -> None:
     assert publisher.texts(1) == ["a"]
 
 
+async def test_stop_lets_a_send_in_flight_finish_within_the_grace(db: Database) -> None:
+    store, publisher = OutboxStore(db), ScriptedPublisher(delay=0.3)
+    await store.enqueue([message(1, "a"), message(1, "b")], now=START)
+    d = dispatcher(store, publisher)
+    task = asyncio.create_task(d.run())
+    await asyncio.wait_for(publisher.called.wait(), 5)
+    await d.stop(grace_s=10)
+    await asyncio.wait_for(task, 5)
+    # "a" was sent and recorded, not cut short (and sent again later); "b" waits for the next run.
+    assert publisher.texts(1) == ["a"]
+    assert [(r.dedup_key, r.status, r.lease_owner) for r in await store.rows()] == [
+        ("a", "sent", None),
+        ("b", "pending", None),
+    ]
+
+
 # --- Discord's answers ------------------------------------------------------------
 
 

@@ -35,6 +35,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, TypeVar
 
+from bot.background import BackgroundLoop
 from bot.delivery.errors import (
     ChannelUnavailableError,
     MessageRejectedError,
@@ -138,7 +139,7 @@ class OutboxDispatcher:
         self._poll_interval_s = poll_interval_s
         self._retry = retry
 
-        self._wake = asyncio.Event()
+        self._loop = BackgroundLoop("outbox dispatch", self._round, interval_s=poll_interval_s, logger=log)
         self._progress = asyncio.Event()
         #: channel id -> the task posting that channel's rows.
         self._workers: dict[int, asyncio.Task[None]] = {}
@@ -152,14 +153,13 @@ class OutboxDispatcher:
 
     def notify(self) -> None:
         """Look for work now (call right after an enqueue) instead of at the next poll."""
-        self._wake.set()
+        self._loop.wake()
 
     async def run(self) -> None:
         """Deliver until :meth:`stop` (or cancellation). Never raises for a failing row or database."""
         if self._running:
             raise RuntimeError("this dispatcher is already running")
         self._running = True
-        loop = asyncio.get_running_loop()
         try:
             if self._stable_owner:
                 self._claiming = True  # drain() must not find "nothing due" before the leases are free
@@ -167,14 +167,9 @@ class OutboxDispatcher:
                     await self._guarded(self._store.release_leases(self.owner), "freeing old leases")
                 finally:
                     self._claiming = False
-            while not self._stopping:
-                self._wake.clear()
-                await self._fill()
-                timeout = self._poll_interval_s
-                if self._paused_until > loop.time():
-                    timeout = min(timeout, self._paused_until - loop.time())
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), timeout)
+            await self._loop.run()
+            while self._workers:  # stopped: the sends in flight finish (stop() cancels them after its grace)
+                await asyncio.gather(*self._workers.values(), return_exceptions=True)
         finally:
             # Cancelled (a crash, for the rows in flight): stop the workers, keep their leases.
             workers = list(self._workers.values())
@@ -191,7 +186,7 @@ class OutboxDispatcher:
         with the same nonce. Safe to call when not running.
         """
         self._stopping = True
-        self._wake.set()
+        self._loop.stop()
         workers = list(self._workers.values())
         if workers:
             _, late = await asyncio.wait(workers, timeout=grace_s)
@@ -244,6 +239,12 @@ class OutboxDispatcher:
 
     # --- the loop ---------------------------------------------------------------
 
+    async def _round(self) -> float:
+        """Claim what the free workers can take; return how long to wait for the next claim."""
+        await self._fill()
+        pause = self._paused_until - asyncio.get_running_loop().time()
+        return min(self._poll_interval_s, pause) if pause > 0 else self._poll_interval_s
+
     async def _fill(self) -> None:
         free = self._concurrency - len(self._workers)
         if free <= 0 or self._paused_until > asyncio.get_running_loop().time():
@@ -280,7 +281,7 @@ class OutboxDispatcher:
             log.exception("outbox channel=%s: delivery stopped", channel_id)
         finally:
             self._workers.pop(channel_id, None)
-            self._wake.set()
+            self._loop.wake()
             self._progress.set()
 
     async def _already_posted(self, row: OutboxRow, spec: MessageSpec) -> int | None:
