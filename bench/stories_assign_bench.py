@@ -31,7 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from sqlalchemy import select
 
-from bot.storage import Database
+from bot.storage import Database, StoryStore
 from bot.storage.feed_tables import feed_items, feeds
 from bot.stories import bcubed
 from bot.stories.service import StoryAssigner
@@ -122,7 +122,9 @@ async def main() -> None:
             stop, worst = asyncio.Event(), [0.0]
             probe = asyncio.create_task(lag_probe(stop, worst))
             # Saving every batch here, to measure its cost; the default saves every 2000 items.
-            assigner = StoryAssigner(db, clock=lambda: NOW, batch_size=args.batch, save_every_items=1)
+            assigner = StoryAssigner(
+                StoryStore(db), clock=lambda: NOW, batch_size=args.batch, save_every_items=1
+            )
             started = time.perf_counter()
             assigned = await assigner.assign_pending(NOW)
             elapsed = time.perf_counter() - started
@@ -136,7 +138,7 @@ async def main() -> None:
             _, _, f1 = bcubed(pred, gold)
 
             # A restart: load the saved state (nothing to replay), then with a replay of everything.
-            again = StoryAssigner(db, clock=lambda: NOW, batch_size=args.batch)
+            again = StoryAssigner(StoryStore(db), clock=lambda: NOW, batch_size=args.batch)
             t = time.perf_counter()
             await again.assign_pending(NOW)
             load_s = time.perf_counter() - t
@@ -145,7 +147,7 @@ async def main() -> None:
                 from bot.storage.story_tables import grouper_state
 
                 await conn.execute(grouper_state.delete())
-            replay = StoryAssigner(db, clock=lambda: NOW, batch_size=args.batch)
+            replay = StoryAssigner(StoryStore(db), clock=lambda: NOW, batch_size=args.batch)
             t = time.perf_counter()
             await replay.assign_pending(NOW)
             replay_s = time.perf_counter() - t

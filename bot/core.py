@@ -22,7 +22,10 @@ from bot.feeds.poller import FeedPoller
 from bot.feeds.service import FeedService
 from bot.fetch import Fetcher
 from bot.storage import ArticleCache, Database, GuildSettingsStore
+from bot.storage.alerts import AlertStore
+from bot.storage.digests import DigestStore
 from bot.storage.outbox import OutboxStore
+from bot.storage.stories import StoryStore
 from bot.stories.service import StoryAssigner
 
 log = logging.getLogger(__name__)
@@ -66,17 +69,23 @@ class Newsdesk:
         self.outbox = OutboxStore(self.db)
         # Per-server settings (the manager role), read by the Discord cogs.
         self.guild_settings = GuildSettingsStore(self.db)
+        story_store = StoryStore(self.db)
         self.alerts = AlertService(
-            self.db, publisher=publisher, clock=self.clock, max_keywords=settings.alerts.max_keywords
+            AlertStore(self.db),
+            story_store,
+            self.outbox,
+            publisher=publisher,
+            clock=self.clock,
+            max_keywords=settings.alerts.max_keywords,
         )
         self.stories = StoryAssigner(
-            self.db,
+            story_store,
             clock=self.clock,
             on_assigned=self.alerts.check_stories,
             batch_size=settings.stories.batch_size,
             idle_s=settings.stories.idle_s,
         )
-        self.digests = DigestService(self.db)
+        self.digests = DigestService(DigestStore(self.db), story_store)
         self.digest_scheduler = DigestScheduler(
             self.digests, clock=self.clock, tick_s=settings.digests.tick_s, grace_s=settings.digests.grace_s
         )

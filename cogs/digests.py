@@ -14,7 +14,8 @@ from cogs.checks import manager_only, target_channel
 from cogs.publisher import to_embed
 
 if TYPE_CHECKING:
-    from bot.digests.service import DigestScheduleRow, DigestService
+    from bot.digests.service import DigestService
+    from bot.storage.digests import DigestScheduleRow
     from cogs.client import NewsdeskBot
 
 DAYS = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]

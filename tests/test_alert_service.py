@@ -13,7 +13,9 @@ from bot.alerts.service import AlertService
 from bot.delivery.memory import MemoryPublisher
 from bot.delivery.message import MessageSpec
 from bot.storage import Database
+from bot.storage.alerts import AlertStore
 from bot.storage.outbox import OutboxRow, OutboxStore
+from bot.storage.stories import StoryStore
 from bot.stories.service import StoryAssigner
 from tests.test_story_service import QUAKE, FakeClock, NewItem, add_feed, add_items
 
@@ -75,8 +77,9 @@ class World:
 async def world(db: Database) -> AsyncIterator[World]:
     clock = FakeClock(START)
     publisher = RecordingPublisher()
-    alerts = AlertService(db, publisher=publisher, clock=clock)
-    assigner = StoryAssigner(db, clock=clock, on_assigned=alerts.check_stories)
+    stories = StoryStore(db)
+    alerts = AlertService(AlertStore(db), stories, OutboxStore(db), publisher=publisher, clock=clock)
+    assigner = StoryAssigner(stories, clock=clock, on_assigned=alerts.check_stories)
     feeds = {outlet: await add_feed(db, outlet) for outlet in OUTLETS}
     try:
         yield World(db, clock, alerts, assigner, publisher, feeds)

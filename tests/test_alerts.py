@@ -22,7 +22,7 @@ from bot.alerts import (
     is_breaking,
     match_keywords,
 )
-from bot.digests import outlet_key
+from bot.outlets import outlet_key
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 HOUR = timedelta(hours=1)

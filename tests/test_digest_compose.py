@@ -11,21 +11,20 @@ from pathlib import Path
 
 import pytest
 
+from bot.delivery.message import EmbedSpec, message_length
 from bot.digests import (
     Digest,
     DigestArticle,
-    EmbedSpec,
     compose_digest,
-    discord_length,
     join_names,
     lead_sentences,
-    message_length,
-    outlet_key,
     pick_headline,
     render_digest,
 )
 from bot.digests.compose import DigestEntry, SourceLink
 from bot.digests.render import render_entry
+from bot.discord_text import discord_length
+from bot.outlets import outlet_key
 
 T0 = datetime(2026, 11, 27, 8, 0, tzinfo=UTC)
 T1 = T0 + timedelta(days=1)

@@ -12,7 +12,9 @@ from bot.digests import ScheduleError
 from bot.digests.scheduler import DigestScheduler
 from bot.digests.service import DigestService, FireStats
 from bot.storage import Database
+from bot.storage.digests import DigestStore
 from bot.storage.outbox import OutboxRow, OutboxStore
+from bot.storage.stories import StoryStore
 from bot.stories.service import StoryAssigner
 from tests.test_story_service import QUAKE, FakeClock, NewItem, add_feed, add_items, subscribe
 
@@ -27,6 +29,10 @@ MARKETS = (
 PHONE = "Google unveils Pixel 11 phone with satellite messaging"
 
 
+def digest_service(db: Database) -> DigestService:
+    return DigestService(DigestStore(db), StoryStore(db))
+
+
 async def digests_of(db: Database, channel_id: int = CHANNEL) -> list[OutboxRow]:
     return [r for r in await OutboxStore(db).rows(channel_id=channel_id, limit=1000) if r.kind == "digest"]
 
@@ -39,7 +45,7 @@ def text_of(row: OutboxRow) -> str:
 
 
 async def group(db: Database, clock: FakeClock) -> None:
-    assigner = StoryAssigner(db, clock=clock)
+    assigner = StoryAssigner(StoryStore(db), clock=clock)
     try:
         await assigner.assign_pending(clock())
     finally:
@@ -86,7 +92,7 @@ async def test_digest_has_one_entry_per_story_ranked_by_sources_then_recency(
 ) -> None:
     await three_stories(db, clock())
     await group(db, clock)
-    service = DigestService(db)
+    service = digest_service(db)
     clock.advance(minutes=5)
 
     # Without a schedule: the last 24 hours, every time.
@@ -117,7 +123,7 @@ async def test_digest_has_one_entry_per_story_ranked_by_sources_then_recency(
 async def test_top_n_cuts_the_least_reported_stories(db: Database, clock: FakeClock) -> None:
     await three_stories(db, clock())
     await group(db, clock)
-    service = DigestService(db)
+    service = digest_service(db)
     await service.schedule(GUILD, CHANNEL, "daily", at="08:00", top_n=2, now=clock())
     # Scheduled now: the first digest covers the day before its due time, so it sees the items.
     pages = await service.preview(CHANNEL, clock.advance(minutes=1))
@@ -141,7 +147,7 @@ async def test_a_long_digest_is_split_across_messages(db: Database, clock: FakeC
         for i in range(25)
     ]
     await add_items(db, feed, items, seen=clock())
-    service = DigestService(db)
+    service = digest_service(db)
     await service.schedule(GUILD, CHANNEL, "daily", at="08:00", top_n=25, now=clock())
     assert await service.post_now(CHANNEL, clock.advance(minutes=1)) >= 2
     rows = await digests_of(db)
@@ -153,7 +159,7 @@ async def test_a_long_digest_is_split_across_messages(db: Database, clock: FakeC
 async def test_a_daily_digest_fires_exactly_once_a_day_at_its_time(db: Database, clock: FakeClock) -> None:
     feed = await add_feed(db, "a.example")
     await subscribe(db, feed, CHANNEL)
-    service = DigestService(db)
+    service = digest_service(db)
     row = await service.schedule(GUILD, CHANNEL, "daily", at="08:00", timezone="Europe/Paris", now=clock())
     # 08:00 in Paris is 07:00 UTC in winter.
     first_due = datetime(2026, 11, 29, 7, 0, tzinfo=UTC)
@@ -190,7 +196,7 @@ async def test_a_digest_missed_during_downtime_is_posted_within_grace_and_skippe
 ) -> None:
     feed = await add_feed(db, "a.example")
     await subscribe(db, feed, CHANNEL)
-    service = DigestService(db)
+    service = digest_service(db)
     await service.schedule(GUILD, CHANNEL, "daily", at="12:00", now=clock())
     await add_items(db, feed, [NewItem("Storm hits the coast", "https://a.example/1")], seen=clock())
 
@@ -221,7 +227,7 @@ async def test_a_digest_missed_during_downtime_is_posted_within_grace_and_skippe
 async def test_concurrent_fire_due_never_posts_twice(db: Database, db_url: str, clock: FakeClock) -> None:
     channels = list(range(600, 606))
     feed = await add_feed(db, "a.example")
-    first = DigestService(db)
+    first = digest_service(db)
     for channel in channels:
         await subscribe(db, feed, channel)
         await first.schedule(GUILD, channel, "every_hours", hours=1, now=clock())
@@ -233,7 +239,7 @@ async def test_concurrent_fire_due_never_posts_twice(db: Database, db_url: str, 
     )
     other_db = Database(db_url)  # another process's connection pool
     try:
-        second = DigestService(other_db)
+        second = digest_service(other_db)
         for _ in range(3):  # three due hours, each raced by two processes and two ticks
             now = clock.advance(hours=1)
             results = await asyncio.gather(
@@ -250,7 +256,7 @@ async def test_concurrent_fire_due_never_posts_twice(db: Database, db_url: str, 
 
 
 async def test_schedule_replace_show_off_and_empty_periods(db: Database, clock: FakeClock) -> None:
-    service = DigestService(db)
+    service = digest_service(db)
     with pytest.raises(ScheduleError):
         await service.schedule(GUILD, CHANNEL, "daily", at="25:00", now=clock())
     with pytest.raises(ScheduleError):
@@ -281,7 +287,7 @@ class SlowService(DigestService):
     """fire_due waits until the test lets it finish."""
 
     def __init__(self, db: Database) -> None:
-        super().__init__(db)
+        super().__init__(DigestStore(db), StoryStore(db))
         self.started = asyncio.Event()
         self.release = asyncio.Event()
         self.finished = 0
@@ -312,7 +318,7 @@ async def test_stop_lets_the_tick_in_flight_finish_instead_of_cancelling_it(db: 
 async def test_the_apscheduler_tick_fires_due_digests_with_a_fake_clock(db: Database) -> None:
     feed = await add_feed(db, "a.example")
     await subscribe(db, feed, CHANNEL)
-    service = DigestService(db)
+    service = digest_service(db)
     await service.schedule(GUILD, CHANNEL, "daily", at="07:00", now=START)
 
     # Each tick sees the clock 30 minutes later: 48 hours in 96 ticks of 10 ms.

@@ -13,6 +13,7 @@ from sqlalchemy import select
 
 from bot.storage import Database
 from bot.storage.feed_tables import feed_items, feeds, subscriptions
+from bot.storage.stories import StoryStore
 from bot.storage.story_tables import grouper_state, stories
 from bot.stories.service import StoryAssigner
 
@@ -131,7 +132,7 @@ def clock() -> FakeClock:
 
 
 def assigner_for(db: Database, clock: FakeClock, **options: object) -> StoryAssigner:
-    return StoryAssigner(db, clock=clock, **options)  # type: ignore[arg-type]
+    return StoryAssigner(StoryStore(db), clock=clock, **options)  # type: ignore[arg-type]
 
 
 async def test_three_outlets_reporting_one_event_share_one_story(db: Database, clock: FakeClock) -> None:
@@ -295,8 +296,8 @@ async def test_run_loop_assigns_new_items_when_notified(db: Database, clock: Fak
 
 
 async def test_a_batch_renames_merged_stories_and_is_fenced_by_the_lease(db: Database) -> None:
-    from bot.storage.stories import BatchWrite, StoryStore, StorySummary
-    from bot.storage.story_tables import channel_alerts
+    from bot.storage.alert_tables import channel_alerts
+    from bot.storage.stories import BatchWrite, StorySummary
 
     store = StoryStore(db)
     feed_id = await add_feed(db, "a.example")
@@ -349,8 +350,6 @@ async def test_a_batch_renames_merged_stories_and_is_fenced_by_the_lease(db: Dat
 
 
 async def test_items_carry_the_outlet_host_for_grouping_and_the_feed_title_for_display(db: Database) -> None:
-    from bot.storage.stories import StoryStore
-
     titled = await add_feed(db, "bbc.example", title="  BBC News -\nWorld ")
     ids = await add_items(db, titled, [NewItem(QUAKE[0], "https://bbc.example/q", T0)], seen=T0)
     [row] = await StoryStore(db).pending_items(limit=10)

@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 
 from bot.alerts.types import AlertAction, AlertSettings, AlertStory, ChannelAlertState
-from bot.digests.text import outlet_key
+from bot.outlets import outlet_key
 
 __all__ = ["decide_alert", "distinct_outlets", "is_breaking"]
 

@@ -9,10 +9,11 @@ that role), so even a mention that slipped through could not ping.
 from __future__ import annotations
 
 from bot.alerts.types import AlertArticle, AlertStory
-from bot.digests.embeds import DESCRIPTION_LIMIT, FOOTER_LIMIT, TITLE_LIMIT, EmbedSpec, discord_length
+from bot.delivery.message import DESCRIPTION_LIMIT, FOOTER_LIMIT, TITLE_LIMIT, EmbedSpec
 from bot.digests.headline import pick_headline
-from bot.digests.text import join_names, lead_sentences, link, outlet_key
-from bot.discord_text import escape_markdown, fit, safe_url
+from bot.digests.text import join_names, lead_sentences
+from bot.discord_text import discord_length, escape_markdown, fit, link, safe_url
+from bot.outlets import outlet_key
 
 __all__ = ["CONTENT_LIMIT", "alert_content"]
 

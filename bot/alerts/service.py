@@ -22,12 +22,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
-
-from sqlalchemy import delete, func, select, update
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.alerts.breaking import decide_alert, distinct_outlets
 from bot.alerts.content import alert_content
@@ -39,13 +35,11 @@ from bot.delivery.errors import DeliveryError
 from bot.delivery.message import MessageSpec
 from bot.delivery.publisher import Publisher
 from bot.discord_text import escape_markdown, fit
-from bot.storage.database import Database
-from bot.storage.outbox import OutboxMessage, OutboxStore, enqueue
-from bot.storage.schema import insert
+from bot.storage.alerts import AlertStore, AlertWatchers, ChannelAlertRow, ChannelAlertSettings, NewAlert
+from bot.storage.outbox import OutboxMessage, OutboxStore
 from bot.storage.stories import StoryItemRow, StoryStore
-from bot.storage.story_tables import alert_keywords, alert_settings, channel_alerts
 
-__all__ = ["MAX_KEYWORDS", "AlertCheckStats", "AlertService", "ChannelAlertSettings"]
+__all__ = ["MAX_KEYWORDS", "AlertCheckStats", "AlertService"]
 
 log = logging.getLogger(__name__)
 
@@ -54,17 +48,6 @@ MAX_KEYWORDS = 25
 #: Alerts posted but not yet sent are re-checked (to edit them) for this long.
 PENDING_RECHECK = timedelta(hours=6)
 BREAKING, KEYWORD = "breaking", "keyword"
-
-
-@dataclass(frozen=True, slots=True)
-class ChannelAlertSettings:
-    """A channel's alert settings as stored."""
-
-    channel_id: int
-    guild_id: int | None
-    breaking_enabled: bool
-    settings: AlertSettings
-    updated_at: datetime
 
 
 @dataclass(slots=True)
@@ -81,29 +64,19 @@ class AlertCheckStats:
 
 
 @dataclass(frozen=True, slots=True)
-class _AlertRow:
-    channel_id: int
-    guild_id: int | None
-    story_id: str
-    kind: str
-    source_count: int
-    dedup_key: str
-    message_id: int | None
-    alerted_at: datetime
+class _Edit:
+    row: ChannelAlertRow
+    story: AlertStory
+    settings: AlertSettings
+    topic: str | None
 
 
-@dataclass(frozen=True, slots=True)
-class _Post:
-    channel_id: int
-    guild_id: int | None
-    story_id: str
-    kind: str
-    source_count: int
-    spec: MessageSpec
+@dataclass(slots=True)
+class _Plan:
+    """What one check posts and edits."""
 
-    @property
-    def dedup_key(self) -> str:
-        return f"alert:{self.channel_id}:{self.story_id}:{self.kind}"
+    posts: list[NewAlert] = field(default_factory=list)
+    edits: list[_Edit] = field(default_factory=list)
 
 
 class AlertService:
@@ -116,15 +89,17 @@ class AlertService:
 
     def __init__(
         self,
-        db: Database,
+        alerts: AlertStore,
+        stories: StoryStore,
+        outbox: OutboxStore,
         *,
         publisher: Publisher | None = None,
         clock: Callable[[], datetime] = utcnow,
         max_keywords: int = MAX_KEYWORDS,
     ) -> None:
-        self._db = db
-        self._stories = StoryStore(db)
-        self._outbox = OutboxStore(db)
+        self._alerts = alerts
+        self._stories = stories
+        self._outbox = outbox
         self._publisher = publisher
         self._clock = clock
         self._max_keywords = max_keywords
@@ -142,28 +117,10 @@ class AlertService:
     ) -> ChannelAlertSettings:
         """Turn breaking alerts on or off for a channel; ``role_id`` is mentioned with its alerts."""
         settings = AlertSettings(min_sources=min_sources, window_minutes=window_minutes, role_id=role_id)
-        values = {
-            "channel_id": channel_id,
-            "guild_id": guild_id,
-            "breaking_enabled": enabled,
-            "min_sources": settings.min_sources,
-            "window_minutes": settings.window_minutes,
-            "role_id": settings.role_id,
-            "updated_at": self._clock(),
-        }
-        new = insert(self._db.dialect_name, alert_settings).values(**values)
-        upsert = new.on_conflict_do_update(
-            index_elements=[alert_settings.c.channel_id],
-            set_={name: new.excluded[name] for name in values if name != "channel_id"},
-        ).returning(*alert_settings.c)
-        async with self._db.session(write=True) as conn:
-            return _settings((await conn.execute(upsert)).one())
+        return await self._alerts.set_breaking(guild_id, channel_id, enabled, settings, now=self._clock())
 
     async def get_settings(self, channel_id: int) -> ChannelAlertSettings | None:
-        query = select(alert_settings).where(alert_settings.c.channel_id == channel_id)
-        async with self._db.session() as conn:
-            row = (await conn.execute(query)).one_or_none()
-        return None if row is None else _settings(row)
+        return await self._alerts.get_settings(channel_id)
 
     async def keywords_add(
         self, guild_id: int | None, channel_id: int, keyword: str, *, user_id: int | None = None
@@ -174,50 +131,20 @@ class AlertService:
         ``max_keywords`` already.
         """
         text = KeywordAlert(keyword).keyword
-        async with self._db.session(write=True) as conn:
-            count = (
-                await conn.execute(
-                    select(func.count())
-                    .select_from(alert_keywords)
-                    .where(alert_keywords.c.channel_id == channel_id)
-                )
-            ).scalar_one()
-            if count >= self._max_keywords:
-                raise KeywordError(f"A channel can have at most {self._max_keywords} keywords.")
-            stmt = (
-                insert(self._db.dialect_name, alert_keywords)
-                .values(
-                    channel_id=channel_id,
-                    guild_id=guild_id,
-                    keyword=text,
-                    keyword_key=text.casefold(),
-                    created_by=user_id,
-                    created_at=self._clock(),
-                )
-                .on_conflict_do_nothing(
-                    index_elements=[alert_keywords.c.channel_id, alert_keywords.c.keyword_key]
-                )
-            )
-            return (await conn.execute(stmt)).rowcount > 0
+        added = await self._alerts.add_keyword(
+            guild_id, channel_id, text, user_id=user_id, now=self._clock(), limit=self._max_keywords
+        )
+        if added == "full":
+            raise KeywordError(f"A channel can have at most {self._max_keywords} keywords.")
+        return added == "added"
 
     async def keywords_remove(self, channel_id: int, keyword: str) -> bool:
         """Remove a keyword (any case); False if the channel did not have it."""
-        key = " ".join(keyword.split()).casefold()
-        stmt = delete(alert_keywords).where(
-            alert_keywords.c.channel_id == channel_id, alert_keywords.c.keyword_key == key
-        )
-        async with self._db.session() as conn:
-            return (await conn.execute(stmt)).rowcount > 0
+        return await self._alerts.remove_keyword(channel_id, " ".join(keyword.split()).casefold())
 
     async def keywords_list(self, channel_id: int) -> list[str]:
         """The channel's keywords, oldest first."""
-        query = (
-            select(alert_keywords.c.keyword)
-            .where(alert_keywords.c.channel_id == channel_id)
-            .order_by(alert_keywords.c.id)
-        )
-        async with self._db.session() as conn:
-            return list((await conn.execute(query)).scalars())
+        return await self._alerts.keywords(channel_id)
 
     # --- checks ----------------------------------------------------------------------------
 
@@ -228,125 +155,44 @@ class AlertService:
         are logged and counted, not raised: the next check tries again.
         """
         stats = AlertCheckStats()
-        async with self._db.session() as conn:
-            breaking = await _breaking_channels(conn)
-            keywords = await _keywords_by_channel(conn)
-            role_of = await _roles(conn)
-            waiting = await _unsent_alert_stories(conn, since=now - PENDING_RECHECK)
-        ids = list(dict.fromkeys([*story_ids, *waiting]))
-        if not ids or not (breaking or keywords or waiting):
+        watchers = await self._alerts.watchers(unsent_since=now - PENDING_RECHECK)
+        ids = list(dict.fromkeys([*story_ids, *watchers.waiting]))
+        if not ids or not (watchers.breaking or watchers.keywords or watchers.waiting):
             return stats
         items = await self._stories.story_items(ids)
-        async with self._db.session() as conn:
-            existing = await _alert_rows(conn, items)
-
-        posts: list[_Post] = []
-        edits: list[tuple[_AlertRow, AlertStory, AlertSettings, str | None]] = []
+        existing = _existing(await self._alerts.alerts_of(items))
+        plan = _Plan()
         for story_id, rows in items.items():
             stats.stories += 1
-            story = _story(story_id, rows)
-            titles = [r.title for r in rows if r.title]
-            channels = set(breaking) | set(keywords) | {c for c, _ in existing.get(story_id, {})}
-            for channel_id in sorted(channels):
-                done = existing.get(story_id, {}).get((channel_id, story_id))
-                settings = breaking[channel_id].settings if channel_id in breaking else None
-                matched = match_keywords(titles, keywords.get(channel_id, {}).get("words", ()))
-                if done is not None:
-                    edit_settings = settings or AlertSettings(role_id=role_of.get(channel_id))
-                    edits.append((done, story, edit_settings, matched[0] if matched else None))
-                    continue
-                if settings is not None:
-                    action = decide_alert(story, None, now, settings=settings)
-                    if action.kind == "post":
-                        guild_id = breaking[channel_id].guild_id
-                        posts.append(
-                            _post(
-                                channel_id, guild_id, story, BREAKING, action.source_count, settings.role_id
-                            )
-                        )
-                        continue
-                if matched:
-                    guild_id = keywords[channel_id]["guild_id"]
-                    count = len(distinct_outlets(story.sightings(), now=now))
-                    posts.append(
-                        _post(
-                            channel_id,
-                            guild_id,
-                            story,
-                            KEYWORD,
-                            count,
-                            role_of.get(channel_id),
-                            topic=matched[0],
-                        )
-                    )
-        if posts:
-            stats.posted = await self._write_posts(posts, now)
-        for row, story, settings, topic in edits:
-            await self._maybe_edit(row, story, settings, topic, now, stats)
+            _plan_story(plan, _story(story_id, rows), watchers, existing.get(story_id, {}), now)
+        if plan.posts:
+            stats.posted = await self._write_posts(plan.posts, now)
+        for edit in plan.edits:
+            await self._maybe_edit(edit, now, stats)
         return stats
 
-    async def _write_posts(self, posts: list[_Post], now: datetime) -> int:
-        posted = 0
-        async with self._db.session(write=True) as conn:
-            messages = []
-            for p in posts:
-                stmt = (
-                    insert(conn.dialect.name, channel_alerts)
-                    .values(
-                        channel_id=p.channel_id,
-                        guild_id=p.guild_id,
-                        story_id=p.story_id,
-                        kind=p.kind,
-                        source_count=p.source_count,
-                        dedup_key=p.dedup_key,
-                        message_id=None,
-                        alerted_at=now,
-                        updated_at=now,
-                    )
-                    .on_conflict_do_nothing(
-                        index_elements=[
-                            channel_alerts.c.channel_id,
-                            channel_alerts.c.story_id,
-                            channel_alerts.c.kind,
-                        ]
-                    )
-                    .returning(channel_alerts.c.id)
-                )
-                if (await conn.execute(stmt)).first() is None:
-                    continue  # another check got there first
-                messages.append(OutboxMessage(p.channel_id, p.guild_id, "alert", p.dedup_key, p.spec))
-                log.info(
-                    "alert posted channel=%s story=%s kind=%s sources=%d",
-                    p.channel_id,
-                    p.story_id,
-                    p.kind,
-                    p.source_count,
-                )
-            posted = await enqueue(conn, messages, now=now)
-        return posted
+    async def _write_posts(self, posts: list[NewAlert], now: datetime) -> int:
+        recorded, enqueued = await self._alerts.record_posts(posts, now=now)
+        for p in recorded:
+            log.info(
+                "alert posted channel=%s story=%s kind=%s sources=%d",
+                p.message.channel_id,
+                p.story_id,
+                p.kind,
+                p.source_count,
+            )
+        return enqueued
 
-    async def _maybe_edit(
-        self,
-        row: _AlertRow,
-        story: AlertStory,
-        settings: AlertSettings,
-        topic: str | None,
-        now: datetime,
-        stats: AlertCheckStats,
-    ) -> None:
+    async def _maybe_edit(self, edit: _Edit, now: datetime, stats: AlertCheckStats) -> None:
+        row = edit.row
         message_id = row.message_id
         if message_id is None:
             sent = await self._outbox.get_by_dedup_key(row.dedup_key)
             message_id = sent.message_id if sent is not None else None
             if message_id is not None:
-                async with self._db.session() as conn:
-                    await conn.execute(
-                        update(channel_alerts)
-                        .where(channel_alerts.c.dedup_key == row.dedup_key)
-                        .values(message_id=message_id)
-                    )
+                await self._alerts.set_message_id(row.dedup_key, message_id)
         state = ChannelAlertState(row.story_id, row.source_count, message_id, row.alerted_at)
-        action = decide_alert(story, state, now, settings=settings)
+        action = decide_alert(edit.story, state, now, settings=edit.settings)
         if action.kind != "edit":
             if message_id is None and action.source_count > row.source_count:
                 stats.waiting += 1
@@ -355,20 +201,21 @@ class AlertService:
             return
         assert message_id is not None
         spec = _post(
-            row.channel_id, row.guild_id, story, row.kind, action.source_count, settings.role_id, topic=topic
-        ).spec
+            row.channel_id,
+            row.guild_id,
+            edit.story,
+            row.kind,
+            action.source_count,
+            edit.settings.role_id,
+            topic=edit.topic,
+        ).message.spec
         try:
             await self._publisher.edit(row.channel_id, message_id, spec)
         except DeliveryError as e:
             stats.edit_errors += 1
             log.warning("alert edit failed channel=%s story=%s: %s", row.channel_id, row.story_id, e)
             return
-        async with self._db.session() as conn:
-            await conn.execute(
-                update(channel_alerts)
-                .where(channel_alerts.c.dedup_key == row.dedup_key)
-                .values(source_count=action.source_count, updated_at=now)
-            )
+        await self._alerts.set_source_count(row.dedup_key, action.source_count, now=now)
         stats.edited += 1
         log.info(
             "alert edited channel=%s story=%s sources=%d", row.channel_id, row.story_id, action.source_count
@@ -376,6 +223,51 @@ class AlertService:
 
 
 # --- helpers ---------------------------------------------------------------------------------
+
+
+def _plan_story(
+    plan: _Plan,
+    story: AlertStory,
+    watchers: AlertWatchers,
+    existing: dict[int, ChannelAlertRow],
+    now: datetime,
+) -> None:
+    """Add to ``plan`` what ``story`` calls for in each channel: an edit where it was alerted,
+    else a breaking post, else a topic post."""
+    titles = [a.title for a in story.articles if a.title]
+    breaking, keywords, role_of = watchers.breaking, watchers.keywords, watchers.roles
+    for channel_id in sorted(set(breaking) | set(keywords) | set(existing)):
+        settings = breaking[channel_id].settings if channel_id in breaking else None
+        matched = match_keywords(titles, keywords[channel_id].keywords if channel_id in keywords else ())
+        done = existing.get(channel_id)
+        if done is not None:
+            edit_settings = settings or AlertSettings(role_id=role_of.get(channel_id))
+            plan.edits.append(_Edit(done, story, edit_settings, matched[0] if matched else None))
+            continue
+        if settings is not None:
+            action = decide_alert(story, None, now, settings=settings)
+            if action.kind == "post":
+                guild_id = breaking[channel_id].guild_id
+                plan.posts.append(
+                    _post(channel_id, guild_id, story, BREAKING, action.source_count, settings.role_id)
+                )
+                continue
+        if matched:
+            count = len(distinct_outlets(story.sightings(), now=now))
+            guild_id = keywords[channel_id].guild_id
+            plan.posts.append(
+                _post(channel_id, guild_id, story, KEYWORD, count, role_of.get(channel_id), topic=matched[0])
+            )
+
+
+def _existing(rows: Iterable[ChannelAlertRow]) -> dict[str, dict[int, ChannelAlertRow]]:
+    """Existing alerts by story, then by channel; a breaking row wins over a keyword one."""
+    out: dict[str, dict[int, ChannelAlertRow]] = {}
+    for row in rows:
+        by_channel = out.setdefault(row.story_id, {})
+        if row.channel_id not in by_channel or row.kind == BREAKING:
+            by_channel[row.channel_id] = row
+    return out
 
 
 def _post(
@@ -387,12 +279,14 @@ def _post(
     role_id: int | None,
     *,
     topic: str | None = None,
-) -> _Post:
+) -> NewAlert:
     label = "Breaking"
     if kind == KEYWORD:
         label = f"Topic: {fit(escape_markdown(topic), 200)}" if topic else "Topic alert"
     content, embed, allowed = alert_content(story, role_id=role_id, label=label)
-    return _Post(channel_id, guild_id, story.story_id, kind, count, MessageSpec(content, (embed,), allowed))
+    dedup_key = f"alert:{channel_id}:{story.story_id}:{kind}"
+    message = OutboxMessage(channel_id, guild_id, "alert", dedup_key, MessageSpec(content, (embed,), allowed))
+    return NewAlert(story.story_id, kind, count, message)
 
 
 def _story(story_id: str, rows: Iterable[StoryItemRow]) -> AlertStory:
@@ -409,73 +303,4 @@ def _story(story_id: str, rows: Iterable[StoryItemRow]) -> AlertStory:
             )
             for r in rows
         ),
-    )
-
-
-async def _breaking_channels(conn: AsyncConnection) -> dict[int, ChannelAlertSettings]:
-    query = select(alert_settings).where(alert_settings.c.breaking_enabled.is_(True))
-    return {r.channel_id: _settings(r) for r in await conn.execute(query)}
-
-
-async def _roles(conn: AsyncConnection) -> dict[int, int | None]:
-    query = select(alert_settings.c.channel_id, alert_settings.c.role_id)
-    return {r.channel_id: r.role_id for r in await conn.execute(query)}
-
-
-async def _keywords_by_channel(conn: AsyncConnection) -> dict[int, dict[str, Any]]:
-    out: dict[int, dict[str, Any]] = {}
-    query = select(alert_keywords).order_by(alert_keywords.c.id)
-    for r in await conn.execute(query):
-        entry = out.setdefault(r.channel_id, {"guild_id": r.guild_id, "words": []})
-        entry["words"].append(KeywordAlert(r.keyword))
-    return out
-
-
-async def _unsent_alert_stories(conn: AsyncConnection, *, since: datetime) -> list[str]:
-    query = (
-        select(channel_alerts.c.story_id)
-        .where(channel_alerts.c.message_id.is_(None), channel_alerts.c.alerted_at >= since)
-        .distinct()
-        .limit(500)
-    )
-    return list((await conn.execute(query)).scalars())
-
-
-async def _alert_rows(
-    conn: AsyncConnection, items: dict[str, list[StoryItemRow]]
-) -> dict[str, dict[tuple[int, str], _AlertRow]]:
-    """Existing alerts by story, then by (channel, story); a breaking row wins over a keyword one."""
-    out: dict[str, dict[tuple[int, str], _AlertRow]] = {}
-    ids = sorted(items)
-    for start in range(0, len(ids), 500):
-        query = (
-            select(channel_alerts)
-            .where(channel_alerts.c.story_id.in_(ids[start : start + 500]))
-            .order_by(channel_alerts.c.id)
-        )
-        for r in await conn.execute(query):
-            row = _AlertRow(
-                r.channel_id,
-                r.guild_id,
-                r.story_id,
-                r.kind,
-                r.source_count,
-                r.dedup_key,
-                r.message_id,
-                r.alerted_at,
-            )
-            by_channel = out.setdefault(r.story_id, {})
-            key = (r.channel_id, r.story_id)
-            if key not in by_channel or row.kind == BREAKING:
-                by_channel[key] = row
-    return out
-
-
-def _settings(r: Any) -> ChannelAlertSettings:
-    return ChannelAlertSettings(
-        channel_id=r.channel_id,
-        guild_id=r.guild_id,
-        breaking_enabled=bool(r.breaking_enabled),
-        settings=AlertSettings(min_sources=r.min_sources, window_minutes=r.window_minutes, role_id=r.role_id),
-        updated_at=r.updated_at,
     )

@@ -45,7 +45,7 @@ class AlertSettings:
 class AlertArticle:
     """One article of a story."""
 
-    #: The outlet's name or host; feeds of one outlet count once (see ``bot.digests.outlet_key``).
+    #: The outlet's name or host; feeds of one outlet count once (see ``bot.outlets.outlet_key``).
     source: str
     #: When it was published (timezone-aware); undated articles are ignored by the breaking test.
     published: datetime | None

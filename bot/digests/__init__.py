@@ -5,7 +5,6 @@ functions with the current time.
 """
 
 from bot.digests.compose import Digest, DigestArticle, DigestEntry, SourceLink, compose_digest
-from bot.digests.embeds import EmbedField, EmbedSpec, discord_length, message_length
 from bot.digests.errors import DigestError, ScheduleError
 from bot.digests.headline import pick_headline
 from bot.digests.render import render_digest, render_entry
@@ -18,7 +17,7 @@ from bot.digests.schedule import (
     parse_schedule,
     timezone_choices,
 )
-from bot.digests.text import escape_markdown, join_names, lead_sentences, neutralize_mentions, outlet_key
+from bot.digests.text import join_names, lead_sentences
 
 __all__ = [
     "Digest",
@@ -26,22 +25,15 @@ __all__ = [
     "DigestEntry",
     "DigestError",
     "DigestSchedule",
-    "EmbedField",
-    "EmbedSpec",
     "MissedAction",
     "ScheduleError",
     "SourceLink",
     "advance",
     "compose_digest",
     "decide_missed",
-    "discord_length",
-    "escape_markdown",
     "join_names",
     "lead_sentences",
-    "message_length",
-    "neutralize_mentions",
     "next_due_at",
-    "outlet_key",
     "parse_schedule",
     "pick_headline",
     "render_digest",

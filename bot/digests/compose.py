@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from bot.digests.headline import pick_headline
-from bot.digests.text import lead_sentences, outlet_key
+from bot.digests.text import lead_sentences
+from bot.outlets import outlet_key
 
 __all__ = ["Digest", "DigestArticle", "DigestEntry", "SourceLink", "compose_digest"]
 

@@ -15,18 +15,17 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, tzinfo
 
-from bot.digests.compose import Digest, DigestEntry
-from bot.digests.embeds import (
+from bot.delivery.message import (
     DESCRIPTION_LIMIT,
     EMBED_TOTAL_LIMIT,
     EMBEDS_PER_MESSAGE,
     FOOTER_LIMIT,
     TITLE_LIMIT,
     EmbedSpec,
-    discord_length,
 )
-from bot.digests.text import join_names, link
-from bot.discord_text import escape_markdown, fit
+from bot.digests.compose import Digest, DigestEntry
+from bot.digests.text import join_names
+from bot.discord_text import discord_length, escape_markdown, fit, link
 
 __all__ = ["render_digest", "render_entry"]
 

@@ -29,24 +29,18 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
 from zoneinfo import ZoneInfo
-
-from sqlalchemy import delete, func, select, update
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.delivery.message import EmbedSpec, MessageSpec
 from bot.digests.compose import DigestArticle, compose_digest
 from bot.digests.errors import ScheduleError
 from bot.digests.render import render_digest
 from bot.digests.schedule import DigestSchedule, advance, decide_missed, next_due_at, parse_schedule
-from bot.storage.database import Database
-from bot.storage.outbox import OutboxMessage, enqueue
-from bot.storage.schema import insert
+from bot.storage.digests import DigestScheduleRow, DigestStore, NewSchedule
+from bot.storage.outbox import OutboxMessage
 from bot.storage.stories import StoryItemRow, StoryStore
-from bot.storage.story_tables import digest_schedules
 
-__all__ = ["DEFAULT_TOP_N", "MAX_TOP_N", "DigestScheduleRow", "DigestService", "FireStats"]
+__all__ = ["DEFAULT_TOP_N", "MAX_TOP_N", "DigestService", "FireStats"]
 
 log = logging.getLogger(__name__)
 
@@ -56,28 +50,6 @@ MAX_TOP_N = 25
 FIRE_BATCH = 100
 #: The period of a digest posted from a channel without a schedule.
 UNSCHEDULED_PERIOD = timedelta(hours=24)
-
-
-@dataclass(frozen=True, slots=True)
-class DigestScheduleRow:
-    """A channel's digest schedule as stored."""
-
-    id: int
-    guild_id: int | None
-    channel_id: int
-    schedule: DigestSchedule
-    #: Stories in the digest (the top N).
-    top_n: int
-    next_due_at: datetime
-    #: Start of the next digest's period (the end of the last one posted).
-    last_posted_at: datetime | None
-    created_by: int | None
-    created_at: datetime
-    #: ``active`` or ``paused``.
-    status: str
-
-    def describe(self) -> str:
-        return f"{self.schedule.describe()}, top {self.top_n} stories"
 
 
 @dataclass(slots=True)
@@ -105,9 +77,9 @@ class DigestService:
     :class:`~bot.digests.ScheduleError` for input it cannot use.
     """
 
-    def __init__(self, db: Database, *, title: str = "News digest") -> None:
-        self._db = db
-        self._stories = StoryStore(db)
+    def __init__(self, digests: DigestStore, stories: StoryStore, *, title: str = "News digest") -> None:
+        self._digests = digests
+        self._stories = stories
         self._title = title
 
     # --- commands ------------------------------------------------------------------------
@@ -137,50 +109,15 @@ class DigestService:
         schedule = parse_schedule(kind, at=at, day=day, hours=hours, timezone=timezone)
         due = next_due_at(schedule, after=now)
         first_period_start = min(now, due - _period(schedule))
-        values = {
-            "guild_id": guild_id,
-            "channel_id": channel_id,
-            **_schedule_columns(schedule),
-            "top_n": top_n,
-            "next_due_at": due,
-            "last_posted_at": first_period_start,
-            "created_by": user_id,
-            "created_at": now,
-            "status": "active",
-        }
-        new = insert(self._db.dialect_name, digest_schedules).values(**values)
-        upsert = new.on_conflict_do_update(
-            index_elements=[digest_schedules.c.channel_id],
-            set_={
-                **{
-                    name: new.excluded[name]
-                    for name in values
-                    if name not in ("channel_id", "last_posted_at")
-                },
-                # Continuity: the next digest starts where the last one posted ended.
-                "last_posted_at": digest_schedules.c.last_posted_at,
-            },
-        ).returning(*digest_schedules.c)
-        async with self._db.session(write=True) as conn:
-            row = (await conn.execute(upsert)).one()
-        return _row(row)
+        new = NewSchedule(guild_id, channel_id, schedule, top_n, due, first_period_start, user_id, now)
+        return await self._digests.set_schedule(new)
 
     async def show(self, channel_id: int) -> DigestScheduleRow | None:
-        async with self._db.session() as conn:
-            row = (
-                await conn.execute(
-                    select(digest_schedules).where(digest_schedules.c.channel_id == channel_id)
-                )
-            ).one_or_none()
-        return None if row is None else _row(row)
+        return await self._digests.get(channel_id)
 
     async def off(self, channel_id: int) -> bool:
         """Remove the channel's schedule; False if it had none."""
-        async with self._db.session() as conn:
-            result = await conn.execute(
-                delete(digest_schedules).where(digest_schedules.c.channel_id == channel_id)
-            )
-        return result.rowcount > 0
+        return await self._digests.delete(channel_id)
 
     async def preview(self, channel_id: int, now: datetime) -> list[list[EmbedSpec]]:
         """The messages the channel's digest would post now (for ``/digest preview``; posts nothing)."""
@@ -200,23 +137,17 @@ class DigestService:
         top_n = row.top_n if row is not None else DEFAULT_TOP_N
         # Composed before the write transaction: on SQLite that holds the only write lock.
         messages = await self._render(channel_id, start, now, top_n, tz)
-        async with self._db.session(write=True) as conn:
-            if row is not None:
-                guild_id = row.guild_id
-                await conn.execute(
-                    update(digest_schedules).where(digest_schedules.c.id == row.id).values(last_posted_at=now)
-                )
-            key = f"digest:{channel_id}:now:{now.astimezone(UTC).isoformat()}"
-            return await _enqueue(conn, channel_id, guild_id, key, messages, now)
+        if row is not None:
+            guild_id = row.guild_id
+        key = f"digest:{channel_id}:now:{now.astimezone(UTC).isoformat()}"
+        outbox = _outbox_messages(channel_id, guild_id, key, messages)
+        return await self._digests.post_now(row.id if row is not None else None, outbox, now=now)
 
     # --- scheduler -------------------------------------------------------------------------
 
     async def next_due_at(self) -> datetime | None:
         """The earliest due time of any active schedule (for status and logs)."""
-        query = select(func.min(digest_schedules.c.next_due_at)).where(digest_schedules.c.status == "active")
-        async with self._db.session() as conn:
-            due: datetime | None = (await conn.execute(query)).scalar_one_or_none()
-        return due
+        return await self._digests.earliest_due()
 
     async def fire_due(self, now: datetime, grace_s: float = 3600) -> FireStats:
         """Post (or skip, if too late) every digest due at ``now``; see the module docstring.
@@ -225,15 +156,7 @@ class DigestService:
         stays due, the others go on.
         """
         stats = FireStats()
-        query = (
-            select(digest_schedules)
-            .where(digest_schedules.c.status == "active", digest_schedules.c.next_due_at <= now)
-            .order_by(digest_schedules.c.next_due_at, digest_schedules.c.id)
-            .limit(FIRE_BATCH)
-        )
-        async with self._db.session() as conn:
-            due_rows = [_row(r) for r in await conn.execute(query)]
-        for row in due_rows:
+        for row in await self._digests.due(now, limit=FIRE_BATCH):
             try:
                 await self._fire_one(row, now, grace_s, stats)
             except Exception:
@@ -250,7 +173,6 @@ class DigestService:
         action = decide_missed(due, now=now, grace_s=grace_s)
         if action == "not_due":
             return
-        new_due = advance(row.schedule, due_at=due, now=now)
         messages: list[list[EmbedSpec]] | None = None
         if action == "post":
             # Composed before the write transaction (on SQLite it holds the only write lock); a
@@ -259,40 +181,34 @@ class DigestService:
             articles = await self._articles(row.channel_id, start, now)
             if articles or row.schedule.kind != "every_hours":
                 messages = await self._render_articles(articles, start, now, row.top_n, row.schedule.tz)
-        async with self._db.session(write=True) as conn:
-            moved = {"next_due_at": new_due}
-            if action == "post":
-                moved["last_posted_at"] = now
-            cas = (
-                update(digest_schedules)
-                .where(
-                    digest_schedules.c.id == row.id,
-                    digest_schedules.c.next_due_at == due,
-                    digest_schedules.c.status == "active",
-                )
-                .values(**moved)
+        key = f"digest:{row.channel_id}:{due.astimezone(UTC).isoformat()}"
+        enqueued = await self._digests.move_due(
+            row,
+            advance(row.schedule, due_at=due, now=now),
+            posted_at=now if action == "post" else None,
+            messages=_outbox_messages(row.channel_id, row.guild_id, key, messages or []),
+            now=now,
+        )
+        if enqueued is None:
+            stats.lost_races += 1
+        elif action == "skip":
+            stats.skipped += 1
+            log.warning(
+                "digest skipped channel=%s guild=%s due=%s late=%.0fs (beyond the %.0fs grace)",
+                row.channel_id,
+                row.guild_id,
+                due.isoformat(),
+                (now - due).total_seconds(),
+                grace_s,
             )
-            if (await conn.execute(cas)).rowcount == 0:
-                stats.lost_races += 1
-                return
-            if action == "skip":
-                stats.skipped += 1
-                log.warning(
-                    "digest skipped channel=%s guild=%s due=%s late=%.0fs (beyond the %.0fs grace)",
-                    row.channel_id,
-                    row.guild_id,
-                    due.isoformat(),
-                    (now - due).total_seconds(),
-                    grace_s,
-                )
-                return
-            if messages is None:
-                stats.empty += 1
-                return
-            key = f"digest:{row.channel_id}:{due.astimezone(UTC).isoformat()}"
-            stats.messages += await _enqueue(conn, row.channel_id, row.guild_id, key, messages, now)
+        elif messages is None:
+            stats.empty += 1
+        else:
+            stats.messages += enqueued
             stats.posted += 1
-        log.info("digest posted channel=%s guild=%s due=%s", row.channel_id, row.guild_id, due.isoformat())
+            log.info(
+                "digest posted channel=%s guild=%s due=%s", row.channel_id, row.guild_id, due.isoformat()
+            )
 
     # --- content ---------------------------------------------------------------------------
 
@@ -337,15 +253,10 @@ def _article(item: StoryItemRow) -> DigestArticle:
     )
 
 
-async def _enqueue(
-    conn: AsyncConnection,
-    channel_id: int,
-    guild_id: int | None,
-    key: str,
-    messages: Sequence[Sequence[EmbedSpec]],
-    now: datetime,
-) -> int:
-    outbox = [
+def _outbox_messages(
+    channel_id: int, guild_id: int | None, key: str, messages: Sequence[Sequence[EmbedSpec]]
+) -> list[OutboxMessage]:
+    return [
         OutboxMessage(
             channel_id=channel_id,
             guild_id=guild_id,
@@ -356,7 +267,6 @@ async def _enqueue(
         )
         for n, embeds in enumerate(messages)
     ]
-    return await enqueue(conn, outbox, now=now)
 
 
 def _period_start(row: DigestScheduleRow | None, now: datetime) -> datetime:
@@ -376,36 +286,3 @@ def _period(schedule: DigestSchedule) -> timedelta:
         assert schedule.every_hours is not None
         return timedelta(hours=schedule.every_hours)
     return timedelta(days=1)
-
-
-def _schedule_columns(schedule: DigestSchedule) -> dict[str, Any]:
-    return {
-        "kind": schedule.kind,
-        "hour": schedule.hour,
-        "minute": schedule.minute,
-        "day_of_week": schedule.day_of_week,
-        "every_hours": schedule.every_hours,
-        "timezone": schedule.timezone,
-    }
-
-
-def _row(r: Any) -> DigestScheduleRow:
-    return DigestScheduleRow(
-        id=r.id,
-        guild_id=r.guild_id,
-        channel_id=r.channel_id,
-        schedule=DigestSchedule(
-            kind=r.kind,
-            hour=r.hour,
-            minute=r.minute,
-            day_of_week=r.day_of_week,
-            every_hours=r.every_hours,
-            timezone=r.timezone,
-        ),
-        top_n=r.top_n,
-        next_due_at=r.next_due_at,
-        last_posted_at=r.last_posted_at,
-        created_by=r.created_by,
-        created_at=r.created_at,
-        status=r.status,
-    )

@@ -7,33 +7,40 @@
 >>> await cache.get(url, now=now, max_age_s=settings.cache.article_ttl_s)
 >>> await db.close()
 
-Services type against the Protocols in :mod:`bot.storage.interfaces`.
+Each domain has its store (:class:`FeedStore`, :class:`OutboxStore`, :class:`StoryStore`,
+:class:`AlertStore`, :class:`DigestStore`, ...), built once by :class:`bot.core.Newsdesk` and
+handed to the services, which type against these classes and hold no SQL of their own.
 """
 
 from bot.errors import StorageError
 
 # Importing a *_tables module registers its tables on schema.metadata, which alembic
 # (env.py) and the schema test compare with the migrations: list each one here.
-from bot.storage import feed_tables, outbox_tables, story_tables  # noqa: F401
-from bot.storage.article_cache import ArticleCache
+from bot.storage import alert_tables, digest_tables, feed_tables, outbox_tables, story_tables  # noqa: F401
+from bot.storage.alerts import AlertStore
+from bot.storage.article_cache import ArticleCache, CachedArticle
 from bot.storage.database import Database
+from bot.storage.digests import DigestStore
 from bot.storage.feeds import FeedStore, SubscriptionStatus
 from bot.storage.guild_settings import GuildSettingsStore
-from bot.storage.interfaces import CachedArticle
 from bot.storage.migrate import head_revision
 from bot.storage.outbox import ChannelHold, OutboxMessage, OutboxRow, OutboxStore
+from bot.storage.stories import StoryStore
 
 __all__ = [
+    "AlertStore",
     "ArticleCache",
     "CachedArticle",
     "ChannelHold",
     "Database",
+    "DigestStore",
     "FeedStore",
     "GuildSettingsStore",
     "OutboxMessage",
     "OutboxRow",
     "OutboxStore",
     "StorageError",
+    "StoryStore",
     "SubscriptionStatus",
     "head_revision",
 ]

@@ -8,13 +8,13 @@ decision (:func:`is_fresh`); the SQL only stores and loads.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import delete, select
 
 from bot.storage.database import Database
-from bot.storage.interfaces import CachedArticle
 from bot.storage.schema import article_cache, insert
 from bot.types import Article
 
@@ -23,6 +23,20 @@ log = logging.getLogger(__name__)
 #: Longest cache key, in UTF-8 bytes. PostgreSQL refuses b-tree keys over about
 #: 2,700 bytes; longer URLs are rare enough to simply not cache.
 MAX_KEY_BYTES = 2048
+
+
+@dataclass(frozen=True, slots=True)
+class CachedArticle:
+    """An article as the cache holds it."""
+
+    #: The cache key: the canonical URL, tracking parameters removed.
+    canonical_url: str
+    #: The URL the page was fetched from, after redirects.
+    url: str | None
+    #: When the page was fetched (timezone-aware UTC).
+    fetched_at: datetime
+    #: The extracted article.
+    article: Article
 
 
 def is_fresh(fetched_at: datetime, *, now: datetime, max_age_s: int) -> bool:

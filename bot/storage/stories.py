@@ -14,15 +14,16 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
-from urllib.parse import urlsplit
 
 from sqlalchemy import and_, bindparam, delete, exists, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from bot.outlets import outlet_name
+from bot.storage.alert_tables import channel_alerts
 from bot.storage.database import Database
 from bot.storage.feed_tables import feed_items, feeds, subscriptions
 from bot.storage.schema import insert
-from bot.storage.story_tables import channel_alerts, grouper_state, service_leases, stories
+from bot.storage.story_tables import grouper_state, service_leases, stories
 
 log = logging.getLogger(__name__)
 
@@ -335,28 +336,3 @@ def _item(r: Any) -> StoryItemRow:
 
 def _one_line(text: str | None) -> str | None:
     return " ".join(text.split()) or None if text else None
-
-
-def outlet_name(site_url: str | None, feed_title: str | None, feed_url: str | None) -> str:
-    """The outlet of a feed: its site's host ("bbc.co.uk"), else its title, else the feed's host.
-
-    Hosts first: they tell outlets apart better than titles ("BBC News - World" and "BBC News -
-    UK" are one outlet; two blogs may both be called "News"). Every article of every feed gets a
-    name of the same kind whenever it can, as :func:`bot.digests.outlet_key` wants.
-    """
-    host = _host(site_url)
-    if host:
-        return host
-    if feed_title and feed_title.strip():
-        return " ".join(feed_title.split())
-    return _host(feed_url) or "unknown"
-
-
-def _host(url: str | None) -> str | None:
-    if not url:
-        return None
-    try:
-        host = urlsplit(url).hostname
-    except ValueError:
-        return None
-    return host.removeprefix("www.") if host else None

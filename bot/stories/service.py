@@ -39,9 +39,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from bot.clock import utcnow
-from bot.digests.text import outlet_key
 from bot.errors import StorageError
-from bot.storage.database import Database
+from bot.outlets import outlet_key
 from bot.storage.stories import BatchWrite, StoryItemRow, StoryStore, StorySummary
 from bot.stories.errors import InvalidStoryStateError
 from bot.stories.grouper import StoryGrouper
@@ -96,7 +95,7 @@ class StoryAssigner:
 
     def __init__(
         self,
-        db: Database,
+        store: StoryStore,
         *,
         executor: Executor | None = None,
         clock: Callable[[], datetime] = utcnow,
@@ -114,7 +113,7 @@ class StoryAssigner:
             raise TypeError("the story grouper lives in this process: give a thread executor")
         if batch_size < 1 or lease_s <= idle_s:
             raise ValueError("batch_size must be >= 1 and lease_s longer than idle_s")
-        self._store = StoryStore(db)
+        self._store = store
         self._own_executor = executor is None
         self._executor: Executor = executor or ThreadPoolExecutor(1, thread_name_prefix="stories")
         self._clock = clock

@@ -1,0 +1,281 @@
+"""The alerts repository: channels' alert settings and keywords, and the alerts already sent.
+
+A posted alert is a ``channel_alerts`` row (unique per channel, story and kind) and an outbox row,
+written in one transaction by :meth:`AlertStore.record_posts`, so a story never alerts a channel
+twice. Merged stories rename their alerts in :meth:`bot.storage.stories.StoryStore.write_batch`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+from sqlalchemy import delete, func, select, update
+
+from bot.alerts.keywords import KeywordAlert
+from bot.alerts.types import AlertSettings
+from bot.storage.alert_tables import alert_keywords, alert_settings, channel_alerts
+from bot.storage.database import Database
+from bot.storage.outbox import OutboxMessage, enqueue
+from bot.storage.schema import insert
+
+#: Bound parameters per IN list (SQLite allows 32,766 per statement; PostgreSQL 32,767).
+_IN_CHUNK = 500
+#: At most this many unsent alerts' stories are re-checked per call.
+_WAITING_LIMIT = 500
+
+KeywordAdded = Literal["added", "exists", "full"]
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelAlertSettings:
+    """A channel's alert settings as stored."""
+
+    channel_id: int
+    guild_id: int | None
+    breaking_enabled: bool
+    settings: AlertSettings
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelKeywords:
+    """A channel's topic keywords, oldest first."""
+
+    guild_id: int | None
+    keywords: list[KeywordAlert] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class AlertWatchers:
+    """Who wants alerts, read at the start of a check."""
+
+    #: Channels with breaking alerts on.
+    breaking: dict[int, ChannelAlertSettings]
+    #: Channels with topic keywords.
+    keywords: dict[int, ChannelKeywords]
+    #: The role each channel with settings mentions (None: nobody).
+    roles: dict[int, int | None]
+    #: Stories with an alert posted since the given time and not sent yet.
+    waiting: list[str]
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelAlertRow:
+    """A row of ``channel_alerts``: an alert posted to a channel about a story."""
+
+    channel_id: int
+    guild_id: int | None
+    story_id: str
+    kind: str
+    source_count: int
+    dedup_key: str
+    message_id: int | None
+    alerted_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class NewAlert:
+    """An alert to post: its ``channel_alerts`` row and its outbox message (which names the
+    channel, the guild and the dedup key)."""
+
+    story_id: str
+    kind: str
+    source_count: int
+    message: OutboxMessage
+
+
+class AlertStore:
+    """Alert storage on a :class:`Database`. Every method may raise :class:`StorageError`."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    # --- settings ------------------------------------------------------------------------
+
+    async def set_breaking(
+        self, guild_id: int | None, channel_id: int, enabled: bool, settings: AlertSettings, *, now: datetime
+    ) -> ChannelAlertSettings:
+        """Insert or replace the channel's settings; returns them as stored."""
+        values = {
+            "channel_id": channel_id,
+            "guild_id": guild_id,
+            "breaking_enabled": enabled,
+            "min_sources": settings.min_sources,
+            "window_minutes": settings.window_minutes,
+            "role_id": settings.role_id,
+            "updated_at": now,
+        }
+        new = insert(self._db.dialect_name, alert_settings).values(**values)
+        upsert = new.on_conflict_do_update(
+            index_elements=[alert_settings.c.channel_id],
+            set_={name: new.excluded[name] for name in values if name != "channel_id"},
+        ).returning(*alert_settings.c)
+        async with self._db.session(write=True) as conn:
+            return _settings((await conn.execute(upsert)).one())
+
+    async def get_settings(self, channel_id: int) -> ChannelAlertSettings | None:
+        query = select(alert_settings).where(alert_settings.c.channel_id == channel_id)
+        async with self._db.session() as conn:
+            row = (await conn.execute(query)).one_or_none()
+        return None if row is None else _settings(row)
+
+    async def add_keyword(
+        self,
+        guild_id: int | None,
+        channel_id: int,
+        keyword: str,
+        *,
+        user_id: int | None,
+        now: datetime,
+        limit: int,
+    ) -> KeywordAdded:
+        """Add ``keyword`` (unique per channel by its casefold): "exists" if the channel has it,
+        "full" if it has ``limit`` keywords already; the count and the insert are one transaction.
+        """
+        count = (
+            select(func.count()).select_from(alert_keywords).where(alert_keywords.c.channel_id == channel_id)
+        )
+        stmt = (
+            insert(self._db.dialect_name, alert_keywords)
+            .values(
+                channel_id=channel_id,
+                guild_id=guild_id,
+                keyword=keyword,
+                keyword_key=keyword.casefold(),
+                created_by=user_id,
+                created_at=now,
+            )
+            .on_conflict_do_nothing(
+                index_elements=[alert_keywords.c.channel_id, alert_keywords.c.keyword_key]
+            )
+        )
+        async with self._db.session(write=True) as conn:
+            if (await conn.execute(count)).scalar_one() >= limit:
+                return "full"
+            return "added" if (await conn.execute(stmt)).rowcount > 0 else "exists"
+
+    async def remove_keyword(self, channel_id: int, keyword_key: str) -> bool:
+        """Remove the keyword whose casefold is ``keyword_key``; False if the channel had none."""
+        stmt = delete(alert_keywords).where(
+            alert_keywords.c.channel_id == channel_id, alert_keywords.c.keyword_key == keyword_key
+        )
+        async with self._db.session() as conn:
+            return (await conn.execute(stmt)).rowcount > 0
+
+    async def keywords(self, channel_id: int) -> list[str]:
+        """The channel's keywords, oldest first."""
+        query = (
+            select(alert_keywords.c.keyword)
+            .where(alert_keywords.c.channel_id == channel_id)
+            .order_by(alert_keywords.c.id)
+        )
+        async with self._db.session() as conn:
+            return list((await conn.execute(query)).scalars())
+
+    # --- checks ----------------------------------------------------------------------------
+
+    async def watchers(self, *, unsent_since: datetime) -> AlertWatchers:
+        """Every channel's breaking settings, keywords and role, and the stories of alerts posted
+        since ``unsent_since`` whose message is not sent yet; in one read."""
+        breaking = select(alert_settings).where(alert_settings.c.breaking_enabled.is_(True))
+        roles = select(alert_settings.c.channel_id, alert_settings.c.role_id)
+        words = select(alert_keywords).order_by(alert_keywords.c.id)
+        waiting = (
+            select(channel_alerts.c.story_id)
+            .where(channel_alerts.c.message_id.is_(None), channel_alerts.c.alerted_at >= unsent_since)
+            .distinct()
+            .limit(_WAITING_LIMIT)
+        )
+        keywords: dict[int, ChannelKeywords] = {}
+        async with self._db.session() as conn:
+            breaking_of = {r.channel_id: _settings(r) for r in await conn.execute(breaking)}
+            for r in await conn.execute(words):
+                keywords.setdefault(r.channel_id, ChannelKeywords(r.guild_id)).keywords.append(
+                    KeywordAlert(r.keyword)
+                )
+            role_of = {r.channel_id: r.role_id for r in await conn.execute(roles)}
+            stories = list((await conn.execute(waiting)).scalars())
+        return AlertWatchers(breaking_of, keywords, role_of, stories)
+
+    async def alerts_of(self, story_ids: Iterable[str]) -> list[ChannelAlertRow]:
+        """The alerts posted about these stories."""
+        ids = sorted(set(story_ids))
+        out: list[ChannelAlertRow] = []
+        async with self._db.session() as conn:
+            for start in range(0, len(ids), _IN_CHUNK):
+                query = (
+                    select(channel_alerts)
+                    .where(channel_alerts.c.story_id.in_(ids[start : start + _IN_CHUNK]))
+                    .order_by(channel_alerts.c.id)
+                )
+                out.extend(_alert(r) for r in await conn.execute(query))
+        return out
+
+    async def record_posts(self, posts: Sequence[NewAlert], *, now: datetime) -> tuple[list[NewAlert], int]:
+        """Record each alert and enqueue its message, in one transaction.
+
+        An alert the channel already has (same story and kind: another check got there first) is
+        left out. Returns the alerts recorded and the number of messages enqueued.
+        """
+        recorded: list[NewAlert] = []
+        async with self._db.session(write=True) as conn:
+            for post in posts:
+                m = post.message
+                stmt = (
+                    insert(conn.dialect.name, channel_alerts)
+                    .values(
+                        channel_id=m.channel_id,
+                        guild_id=m.guild_id,
+                        story_id=post.story_id,
+                        kind=post.kind,
+                        source_count=post.source_count,
+                        dedup_key=m.dedup_key,
+                        message_id=None,
+                        alerted_at=now,
+                        updated_at=now,
+                    )
+                    .on_conflict_do_nothing(
+                        index_elements=[
+                            channel_alerts.c.channel_id,
+                            channel_alerts.c.story_id,
+                            channel_alerts.c.kind,
+                        ]
+                    )
+                    .returning(channel_alerts.c.id)
+                )
+                if (await conn.execute(stmt)).first() is not None:
+                    recorded.append(post)
+            enqueued = await enqueue(conn, [p.message for p in recorded], now=now)
+        return recorded, enqueued
+
+    async def set_message_id(self, dedup_key: str, message_id: int) -> None:
+        """Record the id of the alert's message once the outbox has sent it."""
+        await self._update(dedup_key, message_id=message_id)
+
+    async def set_source_count(self, dedup_key: str, source_count: int, *, now: datetime) -> None:
+        """Record the outlet count the alert's message shows after an edit."""
+        await self._update(dedup_key, source_count=source_count, updated_at=now)
+
+    async def _update(self, dedup_key: str, **values: Any) -> None:
+        stmt = update(channel_alerts).where(channel_alerts.c.dedup_key == dedup_key).values(**values)
+        async with self._db.session() as conn:
+            await conn.execute(stmt)
+
+
+def _settings(r: Any) -> ChannelAlertSettings:
+    return ChannelAlertSettings(
+        channel_id=r.channel_id,
+        guild_id=r.guild_id,
+        breaking_enabled=bool(r.breaking_enabled),
+        settings=AlertSettings(min_sources=r.min_sources, window_minutes=r.window_minutes, role_id=r.role_id),
+        updated_at=r.updated_at,
+    )
+
+
+def _alert(r: Any) -> ChannelAlertRow:
+    return ChannelAlertRow(
+        r.channel_id, r.guild_id, r.story_id, r.kind, r.source_count, r.dedup_key, r.message_id, r.alerted_at
+    )
