@@ -13,6 +13,7 @@ plain names, then no links at all, until it fits.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 
 from bot.delivery.message import (
@@ -67,7 +68,26 @@ def render_digest(
     reserve = max(discord_length(head), discord_length(continued)) + discord_length(footer)
     budget = min(description_limit, embed_total_limit - reserve)
     blocks = [render_entry(entry, budget) for entry in digest.entries]
+    limits = _Limits(description_limit, embed_total_limit, embeds_per_message, reserve)
+    messages = _pack(blocks, head, continued, limits)
+    last = messages[-1][-1]
+    messages[-1][-1] = EmbedSpec(
+        title=last.title, description=last.description, footer_text=footer, timestamp=digest.period_end
+    )
+    return messages
 
+
+@dataclass(frozen=True, slots=True)
+class _Limits:
+    description: int
+    embed_total: int
+    embeds_per_message: int
+    #: Room each message keeps for the longest title and the footer.
+    reserve: int
+
+
+def _pack(blocks: list[str], head: str, continued: str, limits: _Limits) -> list[list[EmbedSpec]]:
+    """Entry blocks into embeds (as many blocks per embed as fit) and embeds into messages."""
     messages: list[list[EmbedSpec]] = []
     done: list[EmbedSpec] = []  # closed embeds of the current message
     parts: list[str] = []  # blocks of the open embed
@@ -85,20 +105,19 @@ def render_digest(
         if parts:
             description = _SEPARATOR.join([*parts, block])
             used = sum(e.length() for e in done) + discord_length(open_title()) + discord_length(description)
-            if discord_length(description) <= description_limit and used + reserve <= embed_total_limit:
+            if (
+                discord_length(description) <= limits.description
+                and used + limits.reserve <= limits.embed_total
+            ):
                 parts.append(block)
                 continue
             close_embed()
         used = sum(e.length() for e in done) + discord_length(block)
-        if done and (len(done) >= embeds_per_message or used + reserve > embed_total_limit):
+        if done and (len(done) >= limits.embeds_per_message or used + limits.reserve > limits.embed_total):
             messages.append(done)
             done = []
         parts.append(block)
     close_embed()
-    last = done[-1]
-    done[-1] = EmbedSpec(
-        title=last.title, description=last.description, footer_text=footer, timestamp=digest.period_end
-    )
     messages.append(done)
     return messages
 

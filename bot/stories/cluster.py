@@ -51,3 +51,17 @@ class Cluster:
             return
         self.first = when if self.first is None else min(self.first, when)
         self.last = when if self.last is None else max(self.last, when)
+
+    def cohesion(self, length: float) -> float:
+        """The mean cosine of the story's items to its centroid, given the centroid's ``length``.
+
+        The centroid is the sum of the items' unit vectors, so the sum of their cosines to it is
+        sum(v . C) / |C| = |C|^2 / |C| = |C|: no need to visit the items.
+        """
+        return length / len(self.members)
+
+    def outranks(self, other: Cluster) -> bool:
+        """Whether this story keeps its id when merged with ``other``: the larger, else the older."""
+        if len(self.members) != len(other.members):
+            return len(self.members) > len(other.members)
+        return int(self.id[1:]) < int(other.id[1:])

@@ -270,7 +270,7 @@ class StoryGrouper:
             cluster = clusters[story_id]
             length = math.sqrt(cluster.norm2)
             similarity = score / length
-            threshold = max(join_floor, join_relative * _cohesion(cluster, length))
+            threshold = max(join_floor, join_relative * cluster.cohesion(length))
             # Ranked by margin over each story's own threshold, so a broad story is not
             # out-voted by a tight one the item only just passes.
             margin = similarity / threshold
@@ -331,7 +331,7 @@ class StoryGrouper:
             partner = self._merge_partner(cluster)
             if partner is None:
                 continue
-            keep, gone = (cluster, partner) if _outranks(cluster, partner) else (partner, cluster)
+            keep, gone = (cluster, partner) if cluster.outranks(partner) else (partner, cluster)
             self._absorb(keep, gone)
             queue.append(keep)  # its centroid moved: it may now reach another fragment
 
@@ -361,7 +361,7 @@ class StoryGrouper:
             larger, larger_length = (
                 (cluster, length) if len(cluster.members) >= len(other.members) else (other, other_length)
             )
-            threshold = max(merge_floor, merge_relative * _cohesion(larger, larger_length))
+            threshold = max(merge_floor, merge_relative * larger.cohesion(larger_length))
             if min(len(cluster.members), len(other.members)) >= settled_size:
                 threshold = max(threshold, settled_floor)
             margin = similarity / threshold
@@ -437,22 +437,6 @@ class StoryGrouper:
         while story_id in aliases and aliases[story_id] != seen:
             aliases[story_id], story_id = seen, aliases[story_id]
         return seen
-
-
-def _cohesion(cluster: Cluster, length: float) -> float:
-    """The mean cosine of a story's items to its centroid.
-
-    The centroid is the sum of the items' unit vectors, so the sum of their cosines to it is
-    sum(v . C) / |C| = |C|^2 / |C| = |C|: no need to visit the items.
-    """
-    return length / len(cluster.members)
-
-
-def _outranks(a: Cluster, b: Cluster) -> bool:
-    """Whether ``a`` keeps its id when merged with ``b``: the larger story, else the older one."""
-    if len(a.members) != len(b.members):
-        return len(a.members) > len(b.members)
-    return int(a.id[1:]) < int(b.id[1:])
 
 
 def _timestamp(when: datetime) -> float:

@@ -33,7 +33,7 @@ import os
 import socket
 import time
 import zlib
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -364,11 +364,7 @@ def _group(grouper: StoryGrouper, rows: Sequence[StoryItemRow], save_upto: int |
                 source=row.source,
             )
         )
-    merged: dict[str, str] = {}
-    for gone in before.difference(grouper.story_ids()):
-        snapshot = grouper.story(gone)
-        if snapshot is not None and snapshot.id != gone:
-            merged[gone] = snapshot.id
+    merged = _merges(grouper, before)
     assignments: list[tuple[int, str]] = []
     corrections = 0
     touched: dict[str, None] = {}
@@ -386,8 +382,32 @@ def _group(grouper: StoryGrouper, rows: Sequence[StoryItemRow], save_upto: int |
         titles.setdefault(story_id, row.title)
     for new in merged.values():
         touched.setdefault(new, None)
+    state = None if save_upto is None else _encode_state(grouper, save_upto)
+    return _Grouped(
+        assignments=assignments,
+        merged=merged,
+        stories=_summaries(grouper, touched, titles),
+        touched=list(touched),
+        state=state,
+        seconds=time.perf_counter() - started,
+        corrections=corrections,
+    )
+
+
+def _merges(grouper: StoryGrouper, before: set[str]) -> dict[str, str]:
+    """Stories merged away since ``before`` was taken: old id -> the id it went into."""
+    merged: dict[str, str] = {}
+    for gone in before.difference(grouper.story_ids()):
+        snapshot = grouper.story(gone)
+        if snapshot is not None and snapshot.id != gone:
+            merged[gone] = snapshot.id
+    return merged
+
+
+def _summaries(grouper: StoryGrouper, story_ids: Iterable[str], titles: dict[str, str]) -> list[StorySummary]:
+    """The ``stories`` rows of these stories as the grouper has them now."""
     summaries = []
-    for story_id in touched:
+    for story_id in story_ids:
         snapshot = grouper.story(story_id)
         if snapshot is None or snapshot.first_seen is None or snapshot.last_seen is None:
             continue
@@ -402,16 +422,7 @@ def _group(grouper: StoryGrouper, rows: Sequence[StoryItemRow], save_upto: int |
                 title=titles.get(story_id) or None,
             )
         )
-    state = None if save_upto is None else _encode_state(grouper, save_upto)
-    return _Grouped(
-        assignments=assignments,
-        merged=merged,
-        stories=summaries,
-        touched=list(touched),
-        state=state,
-        seconds=time.perf_counter() - started,
-        corrections=corrections,
-    )
+    return summaries
 
 
 def _encode_state(grouper: StoryGrouper, last_item_id: int) -> tuple[bytes, int]:
