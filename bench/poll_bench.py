@@ -149,6 +149,7 @@ async def run_poller(
     from bot.feeds.poller import FeedPoller
     from bot.fetch import Fetcher
     from bot.storage import Database
+    from bot.storage.feed_records import NewFeed
     from bot.storage.feeds import FeedStore
     from bot.tuning import tune_gc
 
@@ -156,7 +157,9 @@ async def run_poller(
     await db.upgrade()
     t0 = datetime(2026, 6, 1, 8, 0, tzinfo=UTC)
     urls = [f"{base_url}/feed/{n}.xml" for n in range(feeds)]
-    await FeedStore(db).add_feeds_bulk(urls, channel_id=1, guild_id=1, now=t0)
+    await FeedStore(db).subscribe(
+        [NewFeed(u) for u in urls], channel_id=1, guild_id=1, created_by=None, now=t0
+    )
     settings = FeedSettings(poll_concurrency=concurrency, min_interval_s=60)
     fetch = FetchSettings(allow_private_networks=True, per_host_concurrency=concurrency)
     pool = ParserPool(workers)  # the bot's own parse pool

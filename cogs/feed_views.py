@@ -9,7 +9,7 @@ import discord
 
 from bot.discord_text import escape_markdown, fit, link
 from bot.feeds.posts import FeedInfo, feed_item_message
-from bot.storage.feeds import SubscriptionStatus
+from bot.storage.feed_records import SubscriptionStatus
 from cogs.errors import handle_error
 from cogs.publisher import to_embed
 

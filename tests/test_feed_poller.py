@@ -26,6 +26,7 @@ from bot.feeds.service import FeedService
 from bot.feeds.types import FeedEntry
 from bot.fetch import Fetcher
 from bot.storage import Database
+from bot.storage.feed_records import NewFeed
 from bot.storage.feed_tables import feeds
 from bot.storage.feeds import FeedStore
 from bot.storage.outbox_tables import outbox
@@ -132,8 +133,12 @@ async def test_first_successful_check_posts_only_the_newest_and_remembers_the_re
     # flood its channel with its whole history when the poller first reads it.
     feed = rig.server.add_feed("/backlog.xml", items=[item(n) for n in range(5, 0, -1)])
     store = FeedStore(rig.db)
-    await store.add_feeds_bulk(
-        [rig.server.url("/backlog.xml")], channel_id=1, guild_id=GUILD, now=rig.clock.now
+    await store.subscribe(
+        [NewFeed(rig.server.url("/backlog.xml"))],
+        channel_id=1,
+        guild_id=GUILD,
+        created_by=None,
+        now=rig.clock.now,
     )
     stats = await rig.poll()
     assert (stats.parsed, stats.posts) == (1, 1)
@@ -538,7 +543,9 @@ async def test_300_feeds_on_one_host_are_checked_in_one_quick_pass(db: Database)
         for n in range(300):
             server.add_feed(f"/f/{n}.xml", items=[item(1)])
             urls.append(server.url(f"/f/{n}.xml"))
-        await FeedStore(db).add_feeds_bulk(urls, channel_id=1, guild_id=GUILD, now=clock.now)
+        await FeedStore(db).subscribe(
+            [NewFeed(u) for u in urls], channel_id=1, guild_id=GUILD, created_by=None, now=clock.now
+        )
         poller = FeedPoller(db, fetcher, feed_settings(poll_concurrency=32), clock=clock)
         stats = await poller.poll_due(clock.now)
         assert (stats.claimed, stats.deferred, stats.failed, stats.posts) == (300, 0, 0, 300)
@@ -600,7 +607,9 @@ async def test_a_host_override_limits_its_concurrency(
             server.add_feed(f"/f/{n}.xml", items=[item(1)])
             server.slow(f"/f/{n}.xml", 0.1)
             urls.append(server.url(f"/f/{n}.xml"))
-        await FeedStore(db).add_feeds_bulk(urls, channel_id=1, guild_id=GUILD, now=clock.now)
+        await FeedStore(db).subscribe(
+            [NewFeed(u) for u in urls], channel_id=1, guild_id=GUILD, created_by=None, now=clock.now
+        )
         poller = FeedPoller(db, fetcher, feed_settings(poll_concurrency=16), clock=clock)
         stats = await poller.poll_due(clock.now)
         assert (stats.claimed, stats.deferred, stats.posts) == (12, 0, 12)

@@ -9,7 +9,8 @@ from email.utils import format_datetime
 import pytest
 
 from bot.feeds import next_check_at, should_pause
-from bot.feeds.schedule import DEFAULT_MAX_HINT_INTERVAL_S, retry_after_at
+from bot.feeds.schedule import DEFAULT_MAX_HINT_INTERVAL_S
+from bot.http_dates import retry_after_at
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 HOUR = 3600

@@ -11,17 +11,19 @@ from sqlalchemy import select, update
 from bot.delivery.message import EmbedSpec, FieldSpec, MessageSpec
 from bot.errors import StorageError
 from bot.storage import Database
-from bot.storage.feed_tables import feed_items, feeds, subscriptions
-from bot.storage.feeds import (
+from bot.storage.feed_records import (
     CheckChanged,
     CheckDeferred,
     CheckFailed,
     CheckOk,
-    FeedStore,
+    FeedState,
     ItemRow,
     LimitReached,
     NewFeed,
+    Subscribed,
 )
+from bot.storage.feed_tables import feed_items, feeds, subscriptions
+from bot.storage.feeds import FeedStore
 from bot.storage.outbox import OutboxMessage
 from bot.storage.outbox_tables import outbox
 
@@ -29,12 +31,12 @@ NOW = datetime(2026, 6, 1, 8, 0, tzinfo=UTC)
 LEASE = NOW + timedelta(minutes=15)
 
 
-def new_feed(url: str, **values: object) -> NewFeed:
+def new_feed(url: str, items: tuple[ItemRow, ...] = (), **values: object) -> NewFeed:
     base: dict[str, object] = dict(
-        url=url, title=f"Feed {url}", site_url=None, icon_url=None, etag='"1"', last_modified=None,
+        title=f"Feed {url}", site_url=None, icon_url=None, etag='"1"', last_modified=None,
         body_hash="h1", update_hint_s=None, next_check_at=NOW,
     )  # fmt: skip
-    return NewFeed(**(base | values))  # type: ignore[arg-type]
+    return NewFeed(url, FeedState(**(base | values)), items)  # type: ignore[arg-type]
 
 
 def row(key: str, link: str | None = None) -> ItemRow:
@@ -50,12 +52,12 @@ def message(channel: int, key: str) -> OutboxMessage:
 
 
 async def add(store: FeedStore, url: str, channel: int = 10, **values: object) -> int:
-    added = await store.subscribe(
-        new_feed=new_feed(url, **values), guild_id=1, channel_id=channel, created_by=None, extract=False,
-        items=[row(f"{url}#1")], messages_for=lambda s: [], now=NOW,
+    (added,) = await store.subscribe(
+        [new_feed(url, (row(f"{url}#1"),), **values)], guild_id=1, channel_id=channel, created_by=None,
+        extract=False, messages_for=lambda f, s: [], now=NOW,
     )  # fmt: skip
-    assert added is not None
-    return added[0].feed_id
+    assert isinstance(added, Subscribed)
+    return added.subscription.feed_id
 
 
 async def test_claim_takes_due_feeds_with_active_subscribers_oldest_first(db: Database) -> None:
@@ -83,7 +85,9 @@ async def test_claim_takes_due_feeds_with_active_subscribers_oldest_first(db: Da
 
 async def test_claim_marks_a_feed_never_fetched_successfully_as_first_fetch(db: Database) -> None:
     store = FeedStore(db)
-    await store.add_feeds_bulk(["https://a.example/new"], channel_id=10, guild_id=1, now=NOW)
+    await store.subscribe(
+        [NewFeed("https://a.example/new")], channel_id=10, guild_id=1, created_by=None, now=NOW
+    )
     (claimed,) = await store.claim_due(NOW, limit=10, lease_until=LEASE)
     assert claimed.first_fetch and claimed.etag is None and claimed.body_hash is None
     await store.record([CheckOk(claimed.id, '"2"', None, NOW)], now=NOW)
@@ -130,14 +134,16 @@ async def test_record_writes_a_batch_and_releases_leases(db: Database) -> None:
             CheckOk(ok, '"2"', "Mon, 01 Jun 2026 07:00:00 GMT", later),
             CheckChanged(
                 feed_id=changed,
-                title="New title",
-                site_url=None,
-                icon_url=None,
-                etag=None,
-                last_modified=None,
-                body_hash="h2",
-                update_hint_s=3600,
-                next_check_at=later,
+                state=FeedState(
+                    title="New title",
+                    site_url=None,
+                    icon_url=None,
+                    etag=None,
+                    last_modified=None,
+                    body_hash="h2",
+                    update_hint_s=3600,
+                    next_check_at=later,
+                ),
                 items=(row("k2", "https://a.example/2"), row("https://a.example/1#1")),
                 messages=(message(10, "m1"), message(10, "m2")),
             ),
@@ -176,11 +182,13 @@ async def test_items_and_posts_are_written_together_or_not_at_all(db: Database) 
     unserialisable = MessageSpec(embeds=(EmbedSpec(title="x", fields=(field,)),))
     object.__setattr__(field, "value", object())
     bad = OutboxMessage(channel_id=10, guild_id=1, kind="feed_item", dedup_key="bad", spec=unserialisable)
-    outcome = CheckChanged(
-        feed_id=feed_id, title=None, site_url=None, icon_url=None, etag='"9"', last_modified=None,
-        body_hash="h9", update_hint_s=None, next_check_at=NOW, items=(row("new-item"),),
-        messages=(message(10, "good"), bad),
+    state = FeedState(
+        title=None, site_url=None, icon_url=None, etag='"9"', last_modified=None, body_hash="h9",
+        update_hint_s=None, next_check_at=NOW,
     )  # fmt: skip
+    outcome = CheckChanged(
+        feed_id=feed_id, state=state, items=(row("new-item"),), messages=(message(10, "good"), bad)
+    )
     with pytest.raises((StorageError, TypeError, ValueError)):
         await store.record([outcome], now=NOW)
     async with db.session() as conn:
@@ -194,10 +202,10 @@ async def test_subscribe_is_unique_per_feed_and_channel(db: Database) -> None:
     store = FeedStore(db)
     await add(store, "https://a.example/feed", channel=10)
     again = await store.subscribe(
-        new_feed=new_feed("https://a.example/feed"), guild_id=1, channel_id=10, created_by=None,
-        extract=False, items=[], messages_for=lambda s: [message(10, "dup")], now=NOW,
+        [new_feed("https://a.example/feed")], guild_id=1, channel_id=10, created_by=None,
+        extract=False, messages_for=lambda f, s: [message(10, "dup")], now=NOW,
     )  # fmt: skip
-    assert again is None
+    assert again == [None]
     await add(store, "https://a.example/feed", channel=11)
     async with db.session() as conn:
         assert (await conn.execute(select(outbox))).all() == []
@@ -208,14 +216,13 @@ async def test_the_per_guild_limit_holds_under_concurrent_adds(db: Database) -> 
     store = FeedStore(db)
 
     async def try_add(n: int) -> bool:
-        try:
-            added = await store.subscribe(
-                new_feed=new_feed(f"https://{n}.example/feed"), guild_id=7, channel_id=10, created_by=None,
-                extract=False, items=[], messages_for=lambda s: [], now=NOW, max_per_guild=3,
-            )  # fmt: skip
-        except LimitReached:
+        (added,) = await store.subscribe(
+            [new_feed(f"https://{n}.example/feed")], guild_id=7, channel_id=10, created_by=None,
+            extract=False, now=NOW, max_per_guild=3,
+        )  # fmt: skip
+        if isinstance(added, LimitReached):
             return False
-        assert added is not None
+        assert isinstance(added, Subscribed)
         return True
 
     outcomes = await asyncio.gather(*(try_add(n) for n in range(8)))

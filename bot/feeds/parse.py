@@ -10,6 +10,7 @@ see ``bench/parse_bench.py``), then feedparser for the malformed rest.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Literal
 
 from bot.errors import FeedParseError, NotAFeedError
@@ -18,7 +19,7 @@ from bot.feeds._encoding import normalise
 from bot.feeds._fallback import parse_fallback
 from bot.feeds._fast import NeedsFallbackError, parse_fast
 from bot.feeds._jsonfeed import parse_json_feed
-from bot.feeds._sniff import sniff
+from bot.feeds._sniff import Kind, sniff
 from bot.feeds.types import ParsedFeed
 
 log = logging.getLogger(__name__)
@@ -59,14 +60,21 @@ def parse_feed(
         raise FeedParseError("The feed is empty.")
     max_entries = MAX_ENTRIES if max_entries is None else min(max_entries, MAX_ENTRIES)
     body = normalise(body, content_type)
-    kind = sniff(body)
-    if kind == "json":
-        feed = parse_json_feed(body, url=url, include_content=include_content, max_entries=max_entries)
-    elif kind == "html":
+    read = PARSERS.get(sniff(body))
+    if read is None:
         raise NotAFeedError("This is a web page, not a feed.")
-    else:
-        feed = _parse_xml(body, url, content_type, parser, include_content, max_entries)
-    return capped_feed(feed)
+    return capped_feed(read(body, url, content_type, parser, include_content, max_entries))
+
+
+def _parse_json(
+    body: bytes,
+    url: str,
+    content_type: str | None,
+    parser: ParserChoice,
+    include_content: bool,
+    max_entries: int,
+) -> ParsedFeed:
+    return parse_json_feed(body, url=url, include_content=include_content, max_entries=max_entries)
 
 
 def _parse_xml(
@@ -87,3 +95,10 @@ def _parse_xml(
     return parse_fallback(
         body, url=url, content_type=content_type, include_content=include_content, max_entries=max_entries
     )
+
+
+Parser = Callable[[bytes, str, str | None, ParserChoice, bool, int], ParsedFeed]
+
+#: The parser of each kind of body :func:`~bot.feeds._sniff.sniff` tells apart (a web page has
+#: none: it is :class:`NotAFeedError`). A new format is a kind sniffed and a parser here.
+PARSERS: dict[Kind, Parser] = {"json": _parse_json, "xml": _parse_xml}

@@ -30,7 +30,7 @@ log = logging.getLogger(__name__)
 #: Seconds one feed may take to parse in a worker (a 5 MB feed takes well under one).
 PARSE_TIME_LIMIT_S = 10.0
 
-Parsed = tuple[ParsedFeed, tuple[EntryKeys, ...]]
+ParseResult = tuple[ParsedFeed, tuple[EntryKeys, ...]]
 
 
 #: Seconds after which the poller tries again a feed it could not parse for want of workers.
@@ -44,7 +44,7 @@ class ParserUnavailableError(FeedError):
 
 
 class FeedParser(Protocol):
-    async def parse(self, body: bytes, url: str, content_type: str | None) -> Parsed:
+    async def parse(self, body: bytes, url: str, content_type: str | None) -> ParseResult:
         """The feed in ``body`` (fetched from ``url``) and its entries' keys."""
         ...
 
@@ -54,7 +54,7 @@ class InThreadParser:
     without a time limit. For tests and one-off tools; the bot uses :class:`ParserPool`.
     """
 
-    async def parse(self, body: bytes, url: str, content_type: str | None) -> Parsed:
+    async def parse(self, body: bytes, url: str, content_type: str | None) -> ParseResult:
         return await asyncio.to_thread(parse_with_keys, body, url, content_type)
 
 
@@ -102,9 +102,9 @@ class ParserPool:
     async def __aexit__(self, *exc_info: object) -> None:
         await self.close()
 
-    async def parse(self, body: bytes, url: str, content_type: str | None) -> Parsed:
+    async def parse(self, body: bytes, url: str, content_type: str | None) -> ParseResult:
         try:
-            parsed: Parsed = await self._pool.run(body, url, content_type)
+            parsed: ParseResult = await self._pool.run(body, url, content_type)
         except WorkerTimeoutError as e:
             raise FeedParseError(f"The feed took longer than {self._time_limit_s:g} seconds to read.") from e
         except WorkerCrashedError as e:

@@ -1,17 +1,16 @@
-"""Small records shared by the feed poller and its writer: what one pass did (:class:`PollStats`),
-its running tallies (:class:`Counts`), and a changed feed waiting to be written (:class:`Parsed`).
+"""Small records of the feed pipeline: what one pass did (:class:`PollStats`), its running
+tallies (:class:`Counts`), and a changed feed waiting for its decision (:class:`Fetched`).
 """
 
 from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from datetime import datetime
 
 from bot.feeds.decide import EntryKeys
 from bot.feeds.posts import FeedInfo
 from bot.feeds.types import ParsedFeed
-from bot.storage.feeds import DueFeed
+from bot.storage.feed_records import DueFeed, FeedState
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,14 +63,26 @@ class Counts:
 
 
 @dataclass(frozen=True, slots=True)
-class Parsed:
-    """A changed feed, parsed; turned into a :class:`CheckChanged` once seen keys are known."""
+class Fetched:
+    """A feed fetched and parsed, with what it is to be stored as: a claimed feed that changed
+    (a :class:`~bot.storage.feed_records.CheckChanged` once the entries seen before are known),
+    or a feed being added (``feed`` is ``None``).
+    """
 
-    feed: DueFeed
+    #: The feed's URL: the claimed feed's, or the one a new feed's body came from.
+    url: str
     parsed: ParsedFeed
     #: ``(entry_key, link_key)`` of each entry, computed with the parse.
     keys: tuple[EntryKeys, ...]
-    etag: str | None
-    last_modified: str | None
-    body_hash: str
-    next_check_at: datetime
+    state: FeedState
+    feed: DueFeed | None = None
+
+    @property
+    def feed_id(self) -> int:
+        if self.feed is None:
+            raise ValueError(f"{self.url} is not a claimed feed")
+        return self.feed.id
+
+    @property
+    def first_fetch(self) -> bool:
+        return self.feed is None or self.feed.first_fetch

@@ -23,11 +23,15 @@ from __future__ import annotations
 
 import random
 import re
+from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from bot.http_dates import aware, http_date, retry_after_at
 
-__all__ = ["DEFAULT_MAX_HINT_INTERVAL_S", "next_check_at", "retry_after_at", "should_pause"]
+if TYPE_CHECKING:
+    from bot.config import FeedSettings
 
 _MAX_AGE = re.compile(r"(?:^|[,\s])max-age\s*=\s*\"?(\d+)", re.I)
 _NO_CACHE = re.compile(r"(?:^|[,\s])(?:no-cache|no-store)(?:$|[,\s=])", re.I)
@@ -73,6 +77,71 @@ def next_check_at(
     if retry_at is not None and retry_at > when:
         when = retry_at
     return when
+
+
+@dataclass(frozen=True, slots=True)
+class Schedule:
+    """The interval settings every next check is computed with (``[feeds]``), in one place."""
+
+    interval_s: float
+    min_interval_s: float
+    max_interval_s: float
+    max_hint_interval_s: float = DEFAULT_MAX_HINT_INTERVAL_S
+    max_failures: int = 10
+
+    @classmethod
+    def from_settings(cls, settings: FeedSettings) -> Schedule:
+        return cls(
+            interval_s=settings.interval_s,
+            min_interval_s=settings.min_interval_s,
+            max_interval_s=settings.max_interval_s,
+            max_hint_interval_s=settings.max_hint_interval_s,
+            max_failures=settings.max_failures,
+        )
+
+    def after_success(
+        self,
+        now: datetime,
+        headers: Mapping[str, str],
+        update_hint_s: int | None,
+        rng: random.Random | None = None,
+        *,
+        retry_after: bool = True,
+    ) -> datetime:
+        """The next check after a fetch that worked, from its caching headers and the feed's hint."""
+        return next_check_at(
+            now,
+            interval_s=self.interval_s,
+            min_interval_s=self.min_interval_s,
+            max_interval_s=self.max_interval_s,
+            max_hint_interval_s=self.max_hint_interval_s,
+            cache_control=headers.get("Cache-Control"),
+            expires=headers.get("Expires"),
+            retry_after=headers.get("Retry-After") if retry_after else None,
+            update_period_s=update_hint_s,
+            rng=rng,
+        )
+
+    def after_failure(
+        self,
+        now: datetime,
+        failures: int,
+        retry_after: str | None,
+        update_hint_s: int | None,
+        rng: random.Random | None = None,
+    ) -> datetime:
+        """The next check after ``failures`` failures in a row (backing off)."""
+        return next_check_at(
+            now,
+            interval_s=self.interval_s,
+            min_interval_s=self.min_interval_s,
+            max_interval_s=self.max_interval_s,
+            max_hint_interval_s=self.max_hint_interval_s,
+            retry_after=retry_after,
+            update_period_s=update_hint_s,
+            failures=failures,
+            rng=rng,
+        )
 
 
 def should_pause(failures: int, max_failures: int = 10, status: int | None = None) -> bool:

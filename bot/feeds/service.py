@@ -17,6 +17,7 @@ from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from bot.clock import utcnow
 from bot.config import FeedSettings
 from bot.discord_text import fit
 from bot.errors import (
@@ -32,39 +33,25 @@ from bot.errors import (
     SubscriptionLimitError,
     SubscriptionNotFoundError,
 )
-from bot.feeds.decide import chronological, decide_new_items
+from bot.feeds.decide import chronological
 from bot.feeds.discovery import candidate_paths, discover_feed_links
 from bot.feeds.filters import EntryFilter
-from bot.feeds.identity import entry_key, link_key
 from bot.feeds.opml import OpmlFeed, parse_opml, write_opml
 from bot.feeds.parser_pool import FeedParser, InThreadParser
-from bot.feeds.poller import (
-    body_hash,
-    feed_info,
-    item_row,
-    post,
-    update_hint_s,
-    utcnow,
-)
-from bot.feeds.schedule import next_check_at
+from bot.feeds.pipeline import FeedPipeline
+from bot.feeds.poll_types import Fetched
+from bot.feeds.sources import Retrievers
 from bot.feeds.types import FeedEntry, ParsedFeed
 from bot.fetch import FEED_TYPES, HTML_TYPES, Fetcher, FetchResult
 from bot.storage.database import Database
-from bot.storage.feeds import (
-    FeedStore,
-    ItemRow,
-    LimitReached,
-    NewFeed,
-    SubscriptionRecord,
-    SubscriptionStatus,
-)
-from bot.storage.outbox import OutboxMessage
+from bot.storage.feed_records import LimitReached, Subscribed, SubscriptionRecord, SubscriptionStatus
+from bot.storage.feeds import FeedStore
 
 log = logging.getLogger(__name__)
 
 #: Feeds announced by a page that are validated (fetched) at most.
 MAX_CANDIDATES = 8
-#: Feeds validated at the same time (discovery, OPML import).
+#: Feeds validated at the same time (discovery); an OPML import checks ``poll_concurrency``.
 VALIDATE_CONCURRENCY = 4
 
 Progress = Callable[[int, int], Awaitable[None]]
@@ -140,6 +127,9 @@ class FeedService:
         self._settings = settings
         self._parser = parser or InThreadParser()
         self._clock = clock
+        self._pipeline = FeedPipeline(
+            self._store, Retrievers.http(fetcher), self._parser, settings, clock=clock
+        )
 
     @property
     def store(self) -> FeedStore:
@@ -165,7 +155,9 @@ class FeedService:
             except FeedParseError as e:
                 raise FeedParseError(f"{result.final_url} is not a readable feed: {e}") from e
             else:
-                return FeedCandidates(url=url, direct=True, candidates=(_candidate(result, parsed),))
+                return FeedCandidates(
+                    url=url, direct=True, candidates=(_candidate(result.final_url, parsed),)
+                )
         # lxml on a page of up to fetch.max_bytes: off the event loop.
         found = await asyncio.get_running_loop().run_in_executor(
             None, discover_feed_links, result.text(), result.final_url
@@ -187,11 +179,11 @@ class FeedService:
         async def one(url: str) -> FeedCandidate | None:
             async with semaphore:
                 try:
-                    result, parsed = await self._fetch_feed(url)
+                    fetched = await self._pipeline.fetch_new(url)
                 except (FetchError, FeedError) as e:
                     log.info("feed=%s announced but not usable: %s", url, e)
                     return None
-                return _candidate(result, parsed)
+                return _candidate(fetched.url, fetched.parsed)
 
         found = await asyncio.gather(*(one(url) for url in urls))
         return [c for c in found if c is not None]
@@ -200,17 +192,13 @@ class FeedService:
         # In order, one at a time: the first hit is enough, and a site need not take 18 requests.
         for url in candidate_paths(page_url):
             try:
-                result, parsed = await self._fetch_feed(url)
+                fetched = await self._pipeline.fetch_new(url)
             except (ConnectError, FetchTimeoutError, BlockedAddressError):
                 return []  # the site itself is the problem: the other paths would fail alike
             except (FetchError, FeedError):
                 continue
-            return [_candidate(result, parsed)]
+            return [_candidate(fetched.url, fetched.parsed)]
         return []
-
-    async def _fetch_feed(self, url: str) -> tuple[FetchResult, ParsedFeed]:
-        result = await self._fetcher.fetch(url, accept_types=FEED_TYPES)
-        return result, await self._parse(result)
 
     async def _parse(self, result: FetchResult) -> ParsedFeed:
         parsed, _ = await self._parser.parse(result.body, result.final_url, result.content_type)
@@ -235,95 +223,42 @@ class FeedService:
         :class:`SubscriptionLimitError` (``max_subscriptions_per_guild``), :class:`FeedError`
         for a page or an unreadable feed, and :class:`FetchError` when it cannot be fetched.
         """
-        return await self._subscribe(
-            guild_id, channel_id, feed_url, user_id=user_id, extract=extract,
-            post_count=self._settings.first_post_count,
+        await self._check_room(guild_id)
+        if await self._store.find_subscription(feed_url, channel_id) is not None:
+            raise AlreadySubscribedError(_already_message(feed_url))
+        fetched = await self._fetch_to_add(feed_url)
+        ((answer, posted),) = await self._pipeline.add(
+            [fetched], guild_id=guild_id, channel_id=channel_id, user_id=user_id, extract=extract,
+            post_count=self._settings.first_post_count, now=self._clock(),
         )  # fmt: skip
+        if isinstance(answer, LimitReached):
+            raise SubscriptionLimitError(_limit_message(answer.limit))
+        if answer is None:
+            raise AlreadySubscribedError(_already_message(fetched.url))
+        log.info("guild=%s channel=%s subscribed to feed=%s", guild_id, channel_id, fetched.url)
+        return SubscribeResult(
+            subscription=answer.subscription,
+            feed=_candidate(fetched.url, fetched.parsed),
+            posted=posted,
+            new_feed=answer.created,
+        )
 
-    async def _subscribe(
-        self,
-        guild_id: int | None,
-        channel_id: int,
-        feed_url: str,
-        *,
-        user_id: int | None,
-        extract: bool,
-        post_count: int,
-    ) -> SubscribeResult:
+    async def _check_room(self, guild_id: int | None) -> None:
+        """Refuse early (before fetching) when the guild has no subscription left."""
         limit = self._settings.max_subscriptions_per_guild
         if guild_id is not None and await self._store.count_subscriptions(guild_id) >= limit:
             raise SubscriptionLimitError(_limit_message(limit))
-        if await self._store.find_subscription(feed_url, channel_id) is not None:
-            raise AlreadySubscribedError(_already_message(feed_url))
+
+    async def _fetch_to_add(self, feed_url: str) -> Fetched:
+        """The feed at ``feed_url``, fetched and parsed, with errors worded for ``/feed add``."""
         try:
-            result, parsed = await self._fetch_feed(feed_url)
+            return await self._pipeline.fetch_new(feed_url)
         except NotAFeedError as e:
             raise NotAFeedError(
                 f"{feed_url} is a web page, not a feed: add the site's feed, or let /feed add find it."
             ) from e
         except FeedParseError as e:
             raise FeedParseError(f"{feed_url} is not a readable feed: {e}") from e
-        now = self._clock()
-        url = result.final_url
-        # Everything the feed shows now counts as seen; only the newest few are posted.
-        new = decide_new_items(
-            parsed.entries, seen_keys=(), seen_link_keys=(), first_fetch=True, first_fetch_count=post_count
-        )
-        rows: dict[str, ItemRow] = {}
-        for entry in parsed.entries:
-            key, lkey = entry_key(entry), link_key(entry)
-            rows.setdefault(key, item_row(entry, key, lkey if lkey in new.remember_link_keys else None))
-        items = tuple(rows.values())
-        source = feed_info(url, parsed)
-
-        def messages_for(subscription: SubscriptionRecord) -> list[OutboxMessage]:
-            return [post(subscription, entry, source, None) for entry in new.to_post]
-
-        s = self._settings
-        new_feed = NewFeed(
-            url=url,
-            title=parsed.title,
-            site_url=parsed.link,
-            icon_url=parsed.icon_url,
-            etag=result.etag,
-            last_modified=result.last_modified,
-            body_hash=body_hash(result.body),
-            update_hint_s=update_hint_s(parsed),
-            next_check_at=next_check_at(
-                now,
-                interval_s=s.interval_s,
-                min_interval_s=s.min_interval_s,
-                max_interval_s=s.max_interval_s,
-                max_hint_interval_s=s.max_hint_interval_s,
-                cache_control=result.headers.get("Cache-Control"),
-                expires=result.headers.get("Expires"),
-                update_period_s=update_hint_s(parsed),
-            ),
-        )
-        try:
-            added = await self._store.subscribe(
-                new_feed=new_feed,
-                guild_id=guild_id,
-                channel_id=channel_id,
-                created_by=user_id,
-                extract=extract,
-                items=items,
-                messages_for=messages_for,
-                now=now,
-                max_per_guild=limit if guild_id is not None else None,
-            )
-        except LimitReached as e:
-            raise SubscriptionLimitError(_limit_message(e.limit)) from e
-        if added is None:
-            raise AlreadySubscribedError(_already_message(url))
-        subscription, created = added
-        log.info("guild=%s channel=%s subscribed to feed=%s", guild_id, channel_id, url)
-        return SubscribeResult(
-            subscription=subscription,
-            feed=_candidate(result, parsed),
-            posted=len(new.to_post),
-            new_feed=created,
-        )
 
     # --- managing ------------------------------------------------------------------------------
 
@@ -417,37 +352,61 @@ class FeedService:
         """
         # Up to a megabyte of XML and thousands of outlines: parsed off the event loop.
         opml = await asyncio.to_thread(parse_opml, data)
+        answers: list[str | Fetched | None] = [None] * len(opml.feeds)  # error, feed, or skipped
+        try:
+            await self._check_room(guild_id)
+        except SubscriptionLimitError as e:
+            answers = [str(e)] * len(opml.feeds)
+        else:
+            answers = await self._fetch_all(opml.feeds, channel_id, progress)
+        fetched = [a for a in answers if isinstance(a, Fetched)]
+        # One transaction adds them all; the guild limit is checked again inside it.
+        added_as = await self._pipeline.add(
+            fetched, guild_id=guild_id, channel_id=channel_id, user_id=user_id, extract=False,
+            post_count=0, now=self._clock(),
+        )  # fmt: skip
+        stored = iter(added_as)
         added: list[str] = []
         skipped: list[str] = []
         errors: list[str] = list(opml.errors)
-        total = len(opml.feeds)
+        for feed, checked in zip(opml.feeds, answers, strict=True):
+            answer: str | Subscribed | None = None if isinstance(checked, Fetched) else checked
+            if isinstance(checked, Fetched):
+                result, _ = next(stored)
+                answer = _limit_message(result.limit) if isinstance(result, LimitReached) else result
+            if isinstance(answer, Subscribed):
+                added.append(feed.url)
+            elif isinstance(answer, str):
+                errors.append(f"{feed.title or feed.url} ({feed.url}): {answer}")
+            else:
+                skipped.append(feed.url)
+        return ImportReport(added=tuple(added), skipped=tuple(skipped), errors=tuple(errors))
+
+    async def _fetch_all(
+        self, feeds: Sequence[OpmlFeed], channel_id: int, progress: Progress | None
+    ) -> builtins.list[str | Fetched | None]:
+        """Each of ``feeds`` fetched and parsed, an error message, or ``None`` when the channel
+        follows it already; ``progress(done, total)`` awaited after each.
+        """
+        followed = await self._store.followed_urls(channel_id, [f.url for f in feeds])
+        answers: list[str | Fetched | None] = [None] * len(feeds)
+        semaphore = asyncio.Semaphore(self._settings.poll_concurrency)
         done = 0
-        semaphore = asyncio.Semaphore(VALIDATE_CONCURRENCY)
 
-        async def one(feed: OpmlFeed) -> None:
+        async def one(n: int, feed: OpmlFeed) -> None:
             nonlocal done
-            async with semaphore:
-                try:
-                    # The guild limit is checked again inside each subscription's transaction.
-                    await self._subscribe(
-                        guild_id, channel_id, feed.url, user_id=user_id, extract=False, post_count=0
-                    )
-                    added.append(feed.url)
-                except AlreadySubscribedError:
-                    skipped.append(feed.url)
-                except NewsdeskError as e:
-                    errors.append(f"{feed.title or feed.url} ({feed.url}): {e}")
-                done += 1
-                if progress is not None:
-                    await progress(done, total)
+            if feed.url not in followed:
+                async with semaphore:
+                    try:
+                        answers[n] = await self._fetch_to_add(feed.url)
+                    except NewsdeskError as e:
+                        answers[n] = str(e)
+            done += 1
+            if progress is not None:
+                await progress(done, len(feeds))
 
-        await asyncio.gather(*(one(feed) for feed in opml.feeds))
-        order = {feed.url: i for i, feed in enumerate(opml.feeds)}
-        return ImportReport(
-            added=tuple(sorted(added, key=order.__getitem__)),  # every URL comes from opml.feeds
-            skipped=tuple(sorted(skipped, key=order.__getitem__)),
-            errors=tuple(errors),
-        )
+        await asyncio.gather(*(one(n, feed) for n, feed in enumerate(feeds)))
+        return answers
 
     async def export_opml(
         self,
@@ -468,10 +427,10 @@ class FeedService:
         return write_opml(feeds, title="newsdesk feeds")
 
 
-def _candidate(result: FetchResult, parsed: ParsedFeed) -> FeedCandidate:
+def _candidate(url: str, parsed: ParsedFeed) -> FeedCandidate:
     ordered = chronological(parsed.entries)
     return FeedCandidate(
-        url=result.final_url,
+        url=url,
         title=parsed.title,
         site_url=parsed.link,
         newest=ordered[-1] if ordered else None,

@@ -21,7 +21,8 @@ from bot.storage.alerts import AlertStore
 from bot.storage.article_cache import ArticleCache, CachedArticle
 from bot.storage.database import Database
 from bot.storage.digests import DigestStore
-from bot.storage.feeds import FeedStore, SubscriptionStatus
+from bot.storage.feed_records import SubscriptionStatus
+from bot.storage.feeds import FeedStore
 from bot.storage.guild_settings import GuildSettingsStore
 from bot.storage.migrate import head_revision
 from bot.storage.outbox import ChannelHold, OutboxMessage, OutboxRow, OutboxStore

@@ -102,18 +102,41 @@ class SubscriptionStatus:
 
 
 @dataclass(frozen=True, slots=True)
-class NewFeed:
-    """A feed to create on first subscription, with what its first fetch found."""
+class FeedState:
+    """What a successful fetch and parse of a feed learnt: its metadata, validators, next check."""
 
-    url: str
     title: str | None
     site_url: str | None
     icon_url: str | None
     etag: str | None
     last_modified: str | None
+    #: Hash of the body parsed; the same hash again means nothing to parse.
     body_hash: str | None
+    #: The feed's own update hint (``<ttl>``, ``sy:updatePeriod``) in seconds.
     update_hint_s: int | None
     next_check_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class NewFeed:
+    """A feed to subscribe to, created if no channel follows it yet.
+
+    ``state`` and ``items`` are what its first fetch found (kept only when the feed is created
+    here); without a ``state`` the feed is created unfetched, due at once, and its first check
+    posts only the newest items.
+    """
+
+    url: str
+    state: FeedState | None = None
+    items: tuple[ItemRow, ...] = ()
+
+
+class Subscribed(NamedTuple):
+    """A subscription made by :meth:`bot.storage.feeds.FeedStore.subscribe`."""
+
+    subscription: SubscriptionRecord
+    #: Whether the feed was created for it (the first subscription to it anywhere).
+    created: bool
 
 
 class ItemRow(NamedTuple):
@@ -145,17 +168,10 @@ class CheckOk:
 
 @dataclass(frozen=True, slots=True)
 class CheckChanged:
-    """A check that parsed the feed: new metadata, items to remember, posts to enqueue."""
+    """A check that parsed the feed: new state, items to remember, posts to enqueue."""
 
     feed_id: int
-    title: str | None
-    site_url: str | None
-    icon_url: str | None
-    etag: str | None
-    last_modified: str | None
-    body_hash: str | None
-    update_hint_s: int | None
-    next_check_at: datetime
+    state: FeedState
     items: tuple[ItemRow, ...]
     messages: tuple[OutboxMessage, ...]
 

@@ -1,0 +1,116 @@
+"""Per subscription, what its new items become: the articles ``extract:true`` subscriptions
+post, and each filtered subscription's verdicts (user regexes on their own threads, all
+subscriptions at once, each within :data:`~bot.feeds.filters.BUDGET_S`, so a slow filter
+costs its own subscription, not everyone's posts).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import OrderedDict
+from collections.abc import Mapping, Sequence
+from typing import Protocol
+
+from bot.errors import FeedError
+from bot.feeds.filters import BUDGET_S, EntryFilter, Judgement, filter_executor
+from bot.feeds.types import FeedEntry
+from bot.storage.feed_records import SubscriptionRecord
+from bot.types import Article
+
+log = logging.getLogger(__name__)
+
+#: Time allowed to extract one article for an ``extract:true`` subscription.
+EXTRACT_TIMEOUT_S = 30.0
+_FILTER_CACHE = 1024
+#: Feeds handled between two yields to the event loop while a batch is prepared.
+YIELD_EVERY = 25
+
+#: Each changed feed's id and the entries it would post (before filters).
+ToPost = Sequence[tuple[int, Sequence[FeedEntry]]]
+Subscriptions = Mapping[int, Sequence[SubscriptionRecord]]
+
+
+class Extractor(Protocol):
+    """What the pipeline needs of :class:`bot.articles.ArticleService`."""
+
+    async def get(self, url: str) -> Article: ...
+
+
+class Fanout:
+    """Extraction and filters for the subscriptions of a batch of changed feeds."""
+
+    def __init__(self, extractor: Extractor | None = None) -> None:
+        self._extractor = extractor
+        self._filters: OrderedDict[tuple[tuple[str, ...], tuple[str, ...]], EntryFilter] = OrderedDict()
+
+    async def extract_all(self, to_post: ToPost, subs: Subscriptions) -> dict[str, Article]:
+        """The articles of the links ``extract:true`` subscriptions will post, by link; a page
+        that cannot be extracted in time is left out (the feed's own summary is posted).
+        """
+        extractor = self._extractor
+        if extractor is None:
+            return {}
+        links = {
+            entry.link
+            for feed_id, entries in to_post
+            if any(s.extract for s in subs.get(feed_id, []))
+            for entry in entries
+            if entry.link
+        }
+        found: dict[str, Article] = {}
+        semaphore = asyncio.Semaphore(4)
+
+        async def one(link: str) -> None:
+            async with semaphore:
+                try:
+                    async with asyncio.timeout(EXTRACT_TIMEOUT_S):
+                        found[link] = await extractor.get(link)
+                except asyncio.CancelledError:
+                    raise
+                except Exception as e:
+                    log.info("extract failed for %s, using the feed's summary: %s", link, e)
+
+        await asyncio.gather(*(one(link) for link in sorted(links)))
+        return found
+
+    async def judge_all(self, to_post: ToPost, subs: Subscriptions) -> dict[int, Judgement]:
+        """Each filtered subscription's verdicts on its new items, by subscription id. The
+        batch waits for the slowest one budget, not for the sum.
+        """
+        loop = asyncio.get_running_loop()
+        judged: dict[int, Judgement] = {}
+        running: dict[int, asyncio.Future[Judgement]] = {}
+        for n, (feed_id, entries) in enumerate(to_post, 1):
+            if n % YIELD_EVERY == 0:
+                await asyncio.sleep(0)
+            for sub in subs.get(feed_id, []) if entries else ():
+                entry_filter = self._filter(sub)
+                if entry_filter is None:
+                    continue
+                if entry_filter.has_regex:
+                    running[sub.id] = loop.run_in_executor(
+                        filter_executor(), entry_filter.judge, entries, BUDGET_S
+                    )
+                else:  # keywords: linear-time, cheap here
+                    judged[sub.id] = entry_filter.judge(entries, BUDGET_S)
+        for sub_id, verdicts in zip(running, await asyncio.gather(*running.values()), strict=True):
+            judged[sub_id] = verdicts
+        return judged
+
+    def _filter(self, sub: SubscriptionRecord) -> EntryFilter | None:
+        if not sub.include and not sub.exclude:
+            return None
+        key = (sub.include, sub.exclude)
+        compiled = self._filters.get(key)
+        if compiled is None:
+            try:
+                compiled = EntryFilter(sub.include, sub.exclude)
+            except FeedError as e:
+                # Stored patterns were validated; one that no longer compiles filters nothing.
+                log.warning("subscription=%s filter ignored: %s", sub.id, e)
+                return None
+            self._filters[key] = compiled
+            if len(self._filters) > _FILTER_CACHE:
+                self._filters.popitem(last=False)
+        return compiled
