@@ -32,6 +32,8 @@ PAGE_CHARS = 3800
 SUMMARY_CHARS = 1500
 # Beyond this many pages an article is easier to read as a file.
 MAX_EMBED_PAGES = 8
+#: The longest URL Discord takes for a link button.
+BUTTON_URL_MAX = 512
 EMBED_COLOUR = discord.Colour.from_rgb(46, 134, 222)
 
 
@@ -94,9 +96,7 @@ def summary_message(article: Article) -> dict[str, Any]:
     """Keyword arguments for sending the summary with its buttons."""
     view = discord.ui.View(timeout=None)
     view.add_item(FullTextButton())
-    link = article_link(article)
-    if link:
-        view.add_item(discord.ui.Button(label="Open article", url=link))
+    add_open_button(view, article)
     return {"embed": summary_embed(article), "view": view}
 
 
@@ -112,10 +112,17 @@ def full_text_message(article: Article, *, page: int, reader_id: int) -> dict[st
     if len(pages) > 1:
         view.add_item(PageButton(reader_id, "p", page - 1, disabled=page == 0))
         view.add_item(PageButton(reader_id, "n", page + 1, disabled=page >= len(pages) - 1))
-    link = article_link(article)
-    if link:
-        view.add_item(discord.ui.Button(label="Open article", url=link))
+    add_open_button(view, article)
     return {"embed": page_embed(article, pages, page), "view": view}
+
+
+def add_open_button(view: discord.ui.View, article: Article) -> None:
+    """The "Open article" link button, when Discord takes the link: a link button's URL may have
+    512 characters at most (a whole message with a longer one is refused); the title links anyway.
+    """
+    link = article_link(article)
+    if link and len(link) <= BUTTON_URL_MAX:
+        view.add_item(discord.ui.Button(label="Open article", url=link))
 
 
 def url_of(message: discord.Message | None) -> str | None:

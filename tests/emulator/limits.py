@@ -23,6 +23,7 @@ ACTION_ROWS_MAX = 5
 ROW_BUTTONS_MAX = 5
 SELECT_OPTIONS_MAX = 25
 BUTTON_LABEL_MAX = 80
+BUTTON_URL_MAX = 512
 CUSTOM_ID_MAX = 100
 SELECT_TYPES = frozenset({3, 5, 6, 7, 8})
 
@@ -87,6 +88,7 @@ def validate_component(component: dict[str, Any]) -> Errors:
     _check_length(errors, "custom_id", component.get("custom_id"), CUSTOM_ID_MAX)
     if kind == 2:
         _check_length(errors, "label", component.get("label"), BUTTON_LABEL_MAX)
+        _check_length(errors, "url", component.get("url"), BUTTON_URL_MAX)
         if component.get("style") != 5 and component.get("style") != 6 and not component.get("custom_id"):
             errors["custom_id"] = _error("BASE_TYPE_REQUIRED", "This field is required")
     if kind == 3:
