@@ -33,7 +33,6 @@ from sqlalchemy import (
     exists,
     func,
     literal_column,
-    or_,
     select,
     update,
 )
@@ -43,6 +42,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from bot.delivery.message import MessageSpec
 from bot.delivery.policy import check_shard, nonce_for
 from bot.storage.database import Database, serialise_on
+from bot.storage.leases import FREE, held_by, is_free, release_rows, skip_locked
 from bot.storage.outbox_tables import outbox, outbox_holds
 from bot.storage.schema import UTCDateTime, insert
 
@@ -231,7 +231,7 @@ class OutboxStore:
             now=now, limit=limit, shard=shard, channel_id=channel_id, exclude=exclude_channels
         )
         async with self._db.session(write=True) as conn:
-            return await _lease(conn, query, owner=owner, now=now, lease=lease)
+            return await _claim_rows(conn, query, owner=owner, now=now, lease=lease)
 
     async def mark_sent_and_claim_next(
         self, row_id: int, channel_id: int, *, message_id: int, owner: str, now: datetime, lease: timedelta
@@ -245,7 +245,7 @@ class OutboxStore:
         query = self._claim_query(now=now, limit=1, shard=None, channel_id=channel_id, exclude=())
         async with self._db.session(write=True) as conn:
             await conn.execute(_mark_sent(row_id, message_id=message_id, now=now))
-            rows = await _lease(conn, query, owner=owner, now=now, lease=lease)
+            rows = await _claim_rows(conn, query, owner=owner, now=now, lease=lease)
         return rows[0] if rows else None
 
     def _claim_query(
@@ -284,7 +284,7 @@ class OutboxStore:
         stmt = (
             update(outbox)
             .where(outbox.c.id == row_id, _IS_PENDING, outbox.c.lease_owner == owner)
-            .values(next_attempt_at=retry_at, last_error=_clip(error), lease_owner=None, lease_until=None)
+            .values(next_attempt_at=retry_at, last_error=_clip(error), **FREE)
         )
         async with self._db.session() as conn:
             return (await conn.execute(stmt)).rowcount > 0
@@ -294,7 +294,7 @@ class OutboxStore:
         stmt = (
             update(outbox)
             .where(outbox.c.id == row_id, _IS_PENDING, outbox.c.lease_owner == owner)
-            .values(status=FAILED, last_error=_clip(error), lease_owner=None, lease_until=None)
+            .values(status=FAILED, last_error=_clip(error), **FREE)
         )
         async with self._db.session() as conn:
             return (await conn.execute(stmt)).rowcount > 0
@@ -306,13 +306,8 @@ class OutboxStore:
         owner name (the leases are its previous life's: it crashed). Their rows
         are re-sent at once, with the same nonce.
         """
-        stmt = (
-            update(outbox)
-            .where(outbox.c.lease_owner == owner, _IS_PENDING)
-            .values(lease_owner=None, lease_until=None)
-        )
         async with self._db.session() as conn:
-            return (await conn.execute(stmt)).rowcount
+            return (await conn.execute(release_rows(outbox, owner, _IS_PENDING))).rowcount
 
     async def due_count(self, *, now: datetime, shard: tuple[int, int] | None = None) -> int:
         """How many channel heads :meth:`claim` would take now (used by ``drain``)."""
@@ -354,7 +349,7 @@ class OutboxStore:
         stmt = (
             update(outbox)
             .where(outbox.c.channel_id == channel_id, _IS_PENDING)
-            .values(status=CANCELLED, last_error=_clip(reason), lease_owner=None, lease_until=None)
+            .values(status=CANCELLED, last_error=_clip(reason), **FREE)
         )
         async with self._db.session() as conn:
             return (await conn.execute(stmt)).rowcount
@@ -408,7 +403,7 @@ class OutboxStore:
             return (await conn.execute(stmt)).rowcount
 
 
-async def _lease(
+async def _claim_rows(
     conn: AsyncConnection,
     query: tuple[Select[tuple[int]], dict[str, Any]],
     *,
@@ -423,7 +418,7 @@ async def _lease(
     stmt = (
         update(outbox)
         .where(outbox.c.id.in_(ids))
-        .values(lease_owner=owner, lease_until=now + lease, attempts=outbox.c.attempts + 1)
+        .values(**held_by(owner, now + lease), attempts=outbox.c.attempts + 1)
         .returning(*outbox.c)
     )
     rows = [_row(r) for r in (await conn.execute(stmt)).mappings()]
@@ -434,7 +429,7 @@ def _mark_sent(row_id: int, *, message_id: int, now: datetime) -> Update:
     return (
         update(outbox)
         .where(outbox.c.id == row_id, _IS_PENDING)
-        .values(status=SENT, message_id=message_id, sent_at=now, lease_owner=None, lease_until=None)
+        .values(status=SENT, message_id=message_id, sent_at=now, **FREE)
     )
 
 
@@ -470,7 +465,7 @@ def _claimable(
         # these (not the subquery) on a row another transaction just changed.
         _IS_PENDING,
         outbox.c.next_attempt_at <= now,
-        or_(outbox.c.lease_until.is_(None), outbox.c.lease_until <= now),
+        is_free(outbox, now),
         ~exists().where(outbox_holds.c.channel_id == outbox.c.channel_id),
     ]
     return select(outbox.c.id).where(and_(*conditions))
@@ -484,8 +479,7 @@ def _claim_statement(
     query = _claimable(shard, by_channel, excluding).order_by(outbox.c.id)
     query = query.limit(bindparam("limit", type_=Integer()))
     if dialect_name == "postgresql":
-        # Rows another dispatcher is claiming right now are skipped, not waited for.
-        query = query.with_for_update(skip_locked=True, of=outbox)
+        query = skip_locked(query, of=outbox)
     return query
 
 

@@ -15,15 +15,16 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, bindparam, delete, exists, or_, select, update
+from sqlalchemy import and_, bindparam, delete, exists, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.outlets import outlet_name
+from bot.storage import leases
 from bot.storage.alert_tables import channel_alerts
 from bot.storage.database import Database
 from bot.storage.feed_tables import feed_items, feeds, subscriptions
 from bot.storage.schema import insert
-from bot.storage.story_tables import grouper_state, service_leases, stories
+from bot.storage.story_tables import grouper_state, stories
 
 log = logging.getLogger(__name__)
 
@@ -101,35 +102,12 @@ class StoryStore:
     async def acquire_lease(self, name: str, owner: str, *, now: datetime, until: datetime) -> bool:
         """Take or renew the lease ``name`` for ``owner`` until ``until``; False if another holds it."""
         async with self._db.session(write=True) as conn:
-            await conn.execute(
-                insert(self._db.dialect_name, service_leases)
-                .values(name=name, owner=None, lease_until=None)
-                .on_conflict_do_nothing(index_elements=[service_leases.c.name])
-            )
-            stmt = (
-                update(service_leases)
-                .where(
-                    service_leases.c.name == name,
-                    or_(
-                        service_leases.c.owner == owner,
-                        service_leases.c.owner.is_(None),
-                        service_leases.c.lease_until.is_(None),
-                        service_leases.c.lease_until <= now,
-                    ),
-                )
-                .values(owner=owner, lease_until=until)
-            )
-            return (await conn.execute(stmt)).rowcount > 0
+            return await leases.acquire(conn, name, owner, now=now, until=until)
 
     async def release_lease(self, name: str, owner: str) -> bool:
         """Give the lease up (at stop), so another process may take over at once."""
-        stmt = (
-            update(service_leases)
-            .where(service_leases.c.name == name, service_leases.c.owner == owner)
-            .values(owner=None, lease_until=None)
-        )
         async with self._db.session() as conn:
-            return (await conn.execute(stmt)).rowcount > 0
+            return await leases.release(conn, name, owner)
 
     # --- grouper state -----------------------------------------------------------------
 
@@ -217,16 +195,7 @@ class StoryStore:
         alerts already sent about them (unless the surviving story has its own alert there).
         """
         async with self._db.session(write=True) as conn:
-            fence = (
-                update(service_leases)
-                .where(
-                    service_leases.c.name == lease,
-                    service_leases.c.owner == owner,
-                    service_leases.c.lease_until > now,
-                )
-                .values(lease_until=lease_until)
-            )
-            if (await conn.execute(fence)).rowcount == 0:
+            if not await leases.renew(conn, lease, owner, now=now, until=lease_until):
                 return False
             for old, new in batch.merged.items():
                 await _rename_story(conn, old, new)
