@@ -8,6 +8,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.discord_text import escape_markdown
 from cogs.checks import can_see, manager_only, require_mentionable, target_channel
 
 if TYPE_CHECKING:
@@ -79,9 +80,8 @@ class Alerts(commands.Cog):
         added = await self.service.keywords_add(
             interaction.guild_id, target.id, keyword, user_id=interaction.user.id
         )
-        text = (
-            f"Added “{keyword}” to <#{target.id}>." if added else f"<#{target.id}> already has “{keyword}”."
-        )
+        shown = escape_markdown(keyword)
+        text = f"Added “{shown}” to <#{target.id}>." if added else f"<#{target.id}> already has “{shown}”."
         await interaction.response.send_message(text, ephemeral=True)
 
     @keywords.command(name="remove", description="Stop alerting on a word or phrase")
@@ -92,7 +92,8 @@ class Alerts(commands.Cog):
     ) -> None:
         target = target_channel(interaction, channel, bot_posts=False)
         removed = await self.service.keywords_remove(target.id, keyword)
-        text = f"Removed “{keyword}”." if removed else f"<#{target.id}> has no keyword “{keyword}”."
+        shown = escape_markdown(keyword)
+        text = f"Removed “{shown}”." if removed else f"<#{target.id}> has no keyword “{shown}”."
         await interaction.response.send_message(text, ephemeral=True)
 
     @keywords_remove.autocomplete("keyword")
@@ -122,7 +123,7 @@ class Alerts(commands.Cog):
         target = target_channel(interaction, channel, bot_posts=False)
         words = await self.service.keywords_list(target.id)
         text = (
-            ", ".join(f"“{w}”" for w in words)
+            ", ".join(f"“{escape_markdown(w)}”" for w in words)
             if words
             else "No keywords yet. Add one with `/alerts keywords add`."
         )

@@ -15,6 +15,7 @@ from tests.e2e.harness import Harness, harness
 from tests.e2e.test_permissions import Newsroom, newsroom
 from tests.emulator import Emulator, Member
 from tests.emulator.world import Channel
+from tests.markdown_view import bold_spans, masked_link_targets, shown
 
 pytestmark = pytest.mark.e2e
 
@@ -57,3 +58,13 @@ async def test_keyword_autocomplete_follows_the_channel_option_the_member_can_se
     # A manager who cannot see #secret is offered nothing for it.
     assert await offered(newsdesk, manager, None) == ["earthquake"]
     assert await offered(newsdesk, manager, secret) == []
+
+
+async def test_keywords_show_as_written(newsdesk: Harness) -> None:
+    """A keyword is a manager's text, shown to every member who lists them: no link of its own."""
+    keyword = "[free nitro](https://evil.example/x) **now**"
+    added = await newsdesk.invoke("alerts keywords add", {"keyword": keyword}, user=newsdesk.admin)
+    assert added.errors == [] and masked_link_targets(added.text) == [], added.text
+    listed = await newsdesk.invoke("alerts keywords list", {}, user=newsdesk.member)
+    assert masked_link_targets(listed.text) == [] and bold_spans(listed.text) == 0, listed.text
+    assert f"“{keyword}”" in shown(listed.text)
