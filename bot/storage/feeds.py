@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Text, case, exists, func, or_, select, type_coerce, update
+from sqlalchemy import Text, case, exists, func, select, type_coerce, update
 
 from bot.storage.database import serialise_on
 from bot.storage.feed_add import Adding, Room
@@ -49,6 +49,7 @@ from bot.storage.feed_statements import (
 )
 from bot.storage.feed_subscriptions import SubscriptionQueries
 from bot.storage.feed_tables import feeds, subscriptions
+from bot.storage.leases import held_by, is_free, release_rows, skip_locked
 from bot.storage.outbox import OutboxMessage, enqueue
 from bot.storage.schema import UTCDateTime
 
@@ -83,19 +84,16 @@ class FeedStore(SubscriptionQueries):
             .where(
                 feeds.c.status == ACTIVE,
                 feeds.c.next_check_at <= now,
-                or_(feeds.c.lease_until.is_(None), feeds.c.lease_until <= now),
+                is_free(feeds, now),
                 has_subscriber,
             )
             .order_by(feeds.c.next_check_at)
             .limit(limit)
-            # PostgreSQL: concurrent pollers take disjoint rows; SQLite ignores it (the write
-            # transaction already serialises claims).
-            .with_for_update(skip_locked=True)
         )
         stmt = (
             update(feeds)
-            .where(feeds.c.id.in_(due.scalar_subquery()))
-            .values(lease_until=lease_until, lease_owner=owner)
+            .where(feeds.c.id.in_(skip_locked(due).scalar_subquery()))
+            .values(**held_by(owner, lease_until))
             # In DueFeed's field order.
             .returning(
                 feeds.c.id,
@@ -122,11 +120,7 @@ class FeedStore(SubscriptionQueries):
         previous life's (it crashed or was stopped mid-pass), and its feeds are due again now
         rather than when those leases run out.
         """
-        stmt = (
-            update(feeds)
-            .where(feeds.c.lease_owner == owner, feeds.c.lease_until.is_not(None))
-            .values(lease_until=None, lease_owner=None)
-        )
+        stmt = release_rows(feeds, owner, feeds.c.lease_until.is_not(None))
         async with self._db.session() as conn:
             return (await conn.execute(stmt)).rowcount
 
