@@ -12,6 +12,7 @@ from sqlalchemy import bindparam, func, update
 from bot.storage.bulk import BulkStatement
 from bot.storage.feed_records import PAUSED
 from bot.storage.feed_tables import feeds
+from bot.storage.leases import FREE
 from bot.storage.schema import UTCDateTime
 
 _DT = UTCDateTime()
@@ -25,8 +26,7 @@ _SUCCESS = {
     "last_success_at": bindparam("b_now", type_=_DT),
     "failures": 0,
     "last_error": None,
-    "lease_until": None,
-    "lease_owner": None,
+    **FREE,
 }
 
 #: A check with nothing to parse: new validators, failures reset, lease released.
@@ -61,8 +61,7 @@ RECORD_FAILED = BulkStatement(
         last_error=bindparam("b_error"),
         next_check_at=bindparam("b_next", type_=_DT),
         last_checked_at=bindparam("b_now", type_=_DT),
-        lease_until=None,
-        lease_owner=None,
+        **FREE,
     ),
     ("b_id", "b_failures", "b_error", "b_next", "b_now"),
 )
@@ -77,7 +76,7 @@ RECORD_PAUSE = BulkStatement(
 RECORD_DEFER = BulkStatement(
     update(feeds)
     .where(feeds.c.id == bindparam("b_id"))
-    .values(next_check_at=bindparam("b_next", type_=_DT), lease_until=None, lease_owner=None),
+    .values(next_check_at=bindparam("b_next", type_=_DT), **FREE),
     ("b_id", "b_next"),
 )
 

@@ -25,6 +25,7 @@ from bot.storage.feed_sql import (
     subscription_record,
 )
 from bot.storage.feed_tables import feed_items, feeds, subscriptions
+from bot.storage.leases import FREE
 
 
 class SubscriptionQueries:
@@ -166,8 +167,7 @@ class SubscriptionQueries:
                     failures=0,
                     last_error=None,
                     next_check_at=now,
-                    lease_until=None,
-                    lease_owner=None,
+                    **FREE,
                 )
             )
         return True
