@@ -17,6 +17,7 @@ Only 127.0.0.1 is contacted.
 from __future__ import annotations
 
 import argparse
+import inspect
 import json
 import os
 import subprocess
@@ -42,6 +43,7 @@ async def run_import(base_url: str, feeds: int, db_url: str, workers: int) -> di
     from bot.feeds.service import FeedService
     from bot.fetch import Fetcher
     from bot.storage import Database
+    from bot.storage.feeds import FeedStore
 
     db = Database(db_url)
     await db.upgrade()
@@ -53,7 +55,9 @@ async def run_import(base_url: str, feeds: int, db_url: str, workers: int) -> di
         reports.append((done, total))
 
     async with ParserPool(workers) as pool, Fetcher(FetchSettings(allow_private_networks=True)) as fetcher:
-        service = FeedService(db, fetcher, settings, parser=pool)
+        # A baseline from before the core built the store once gives FeedService the database.
+        takes_store = "store" in inspect.signature(FeedService).parameters
+        service = FeedService(FeedStore(db) if takes_store else db, fetcher, settings, parser=pool)
         started = time.perf_counter()
         report = await service.import_opml(1, 10, data, user_id=1, progress=progress)
         elapsed = time.perf_counter() - started

@@ -167,7 +167,7 @@ async def run_poller(
     results: dict[str, Any] = {}
     tune_gc()  # as `newsdesk run` does once started
     async with Fetcher(fetch) as fetcher:
-        poller = FeedPoller(db, fetcher, settings, parser=pool)
+        poller = FeedPoller(FeedStore(db), fetcher, settings, parser=pool)
         for name, now in (("cold", t0), ("warm", t0 + timedelta(days=2))):
             worker_pids = list(pool.worker_pids)
             cpu_main, cpu_workers = _self_cpu_s(), sum(_proc_cpu_s(p) for p in worker_pids)

@@ -24,6 +24,7 @@ from bot.fetch import Fetcher
 from bot.storage import ArticleCache, Database, GuildSettingsStore
 from bot.storage.alerts import AlertStore
 from bot.storage.digests import DigestStore
+from bot.storage.feeds import FeedStore
 from bot.storage.outbox import OutboxStore
 from bot.storage.stories import StoryStore
 from bot.stories.service import StoryAssigner
@@ -51,11 +52,12 @@ class Newsdesk:
         )
         # Feed parsing is CPU work: worker processes keep it off the loop and use every core.
         self.feed_parser = ParserPool(settings.extract.workers)
+        feed_store = FeedStore(self.db)
         self.feeds = FeedService(
-            self.db, self.fetcher, settings.feeds, parser=self.feed_parser, clock=self.clock
+            feed_store, self.fetcher, settings.feeds, parser=self.feed_parser, clock=self.clock
         )
         self.poller = FeedPoller(
-            self.db,
+            feed_store,
             self.fetcher,
             settings.feeds,
             parser=self.feed_parser,

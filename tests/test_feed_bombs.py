@@ -30,6 +30,7 @@ from bot.feeds.service import FeedService
 from bot.fetch import Fetcher
 from bot.storage import Database
 from bot.storage.feed_tables import feeds, subscriptions
+from bot.storage.feeds import FeedStore
 from tests.feedserver import Clock, FeedServer, item
 from tests.test_feed_poller import feed_settings, fetch_settings
 
@@ -262,7 +263,7 @@ def served_error(bomb: Bomb) -> str:
 
 async def test_feed_add_refuses_each_bomb_with_a_clear_error(db: Database) -> None:
     async with FeedServer() as server, Fetcher(fetch_settings(max_bytes=2_000_000)) as fetcher:
-        service = FeedService(db, fetcher, feed_settings(), clock=Clock())  # parses in a thread
+        service = FeedService(FeedStore(db), fetcher, feed_settings(), clock=Clock())  # parses in a thread
         for bomb in SERVED:
             server.serve_raw(f"/{bomb.name}.xml", bomb.body, bomb.content_type)
         with peak_traced() as peak:
@@ -282,13 +283,13 @@ async def test_the_poller_records_a_clear_error_for_each_bomb(db: Database) -> N
         Fetcher(fetch_settings(max_bytes=2_000_000)) as fetcher,
         ParserPool(1) as pool,
     ):
-        service = FeedService(db, fetcher, settings, clock=clock)
+        service = FeedService(FeedStore(db), fetcher, settings, clock=clock)
         for bomb in SERVED:
             path = f"/{bomb.name}.xml"
             server.add_feed(path, items=[item(1)])
             await service.subscribe(1000, 1, server.url(path), user_id=None)
             server.serve_raw(path, bomb.body, bomb.content_type)
-        poller = FeedPoller(db, fetcher, settings, clock=clock, parser=pool)
+        poller = FeedPoller(FeedStore(db), fetcher, settings, clock=clock, parser=pool)
         with peak_traced() as peak:
             stats = await poller.poll_due(clock.advance(3600))
         assert (stats.claimed, stats.failed) == (len(SERVED), len(SERVED))

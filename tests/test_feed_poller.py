@@ -65,8 +65,10 @@ class Rig:
 
     def restart(self, **poller_options: Any) -> None:
         """New service and poller objects on the same database (a bot restart)."""
-        self.service = FeedService(self.db, self.fetcher, self.settings, clock=self.clock)
-        self.poller = FeedPoller(self.db, self.fetcher, self.settings, clock=self.clock, **poller_options)
+        self.service = FeedService(FeedStore(self.db), self.fetcher, self.settings, clock=self.clock)
+        self.poller = FeedPoller(
+            FeedStore(self.db), self.fetcher, self.settings, clock=self.clock, **poller_options
+        )
 
     async def poll(self, after_s: float = 3600) -> Any:
         return await self.poller.poll_due(self.clock.advance(after_s))
@@ -87,8 +89,8 @@ async def rig(db: Database) -> AsyncIterator[Rig]:
             fetcher=fetcher,
             clock=clock,
             settings=settings,
-            service=FeedService(db, fetcher, settings, clock=clock),
-            poller=FeedPoller(db, fetcher, settings, clock=clock),
+            service=FeedService(FeedStore(db), fetcher, settings, clock=clock),
+            poller=FeedPoller(FeedStore(db), fetcher, settings, clock=clock),
         )
 
 
@@ -435,7 +437,7 @@ async def test_bad_feeds_get_clear_errors_and_the_others_still_post(db: Database
         FeedServer("127.0.0.3") as refusing_503,
         Fetcher(fetch_settings(timeout_s=1.0, max_bytes=100_000)) as fetcher,
     ):
-        service = FeedService(db, fetcher, settings, clock=clock)
+        service = FeedService(FeedStore(db), fetcher, settings, clock=clock)
 
         def on(path: str) -> FeedServer:
             return {"/429.xml": refusing_429, "/503.xml": refusing_503}.get(path, main)
@@ -461,7 +463,7 @@ async def test_bad_feeds_get_clear_errors_and_the_others_still_post(db: Database
         for status in (404, 410, 429, 500, 503):
             on(f"/{status}.xml").fail(f"/{status}.xml", status)
 
-        poller = FeedPoller(db, fetcher, settings, clock=clock)
+        poller = FeedPoller(FeedStore(db), fetcher, settings, clock=clock)
         stats = await poller.poll_due(clock.advance(3600))
         assert (stats.claimed, stats.failed, stats.posts) == (len(paths), len(paths) - 1, 1)
         errors = {}
@@ -516,11 +518,11 @@ async def test_a_host_spaced_by_an_override_defers_rather_than_waits(db: Databas
     settings = feed_settings()
     limits = {"127.0.0.1": {"concurrency": 1, "min_interval_s": 0.2}}
     async with FeedServer() as server, Fetcher(fetch_settings(host_limits=limits)) as fetcher:
-        service = FeedService(db, fetcher, settings, clock=clock)
+        service = FeedService(FeedStore(db), fetcher, settings, clock=clock)
         for path in ("/a.xml", "/b.xml", "/c.xml"):
             server.add_feed(path, items=[item(1)])
             await service.subscribe(GUILD, 1, server.url(path), user_id=None)
-        poller = FeedPoller(db, fetcher, settings, clock=clock)
+        poller = FeedPoller(FeedStore(db), fetcher, settings, clock=clock)
         before = sum(server.hits.values())
         now = clock.advance(3600)
         stats = await poller.poll_due(now)
@@ -546,7 +548,7 @@ async def test_300_feeds_on_one_host_are_checked_in_one_quick_pass(db: Database)
         await FeedStore(db).subscribe(
             [NewFeed(u) for u in urls], channel_id=1, guild_id=GUILD, created_by=None, now=clock.now
         )
-        poller = FeedPoller(db, fetcher, feed_settings(poll_concurrency=32), clock=clock)
+        poller = FeedPoller(FeedStore(db), fetcher, feed_settings(poll_concurrency=32), clock=clock)
         stats = await poller.poll_due(clock.now)
         assert (stats.claimed, stats.deferred, stats.failed, stats.posts) == (300, 0, 0, 300)
         assert sum(server.hits.values()) == 300
@@ -558,7 +560,7 @@ async def test_the_old_per_host_spacing_setting_is_accepted_with_a_warning(
     db: Database, caplog: pytest.LogCaptureFixture
 ) -> None:
     async with Fetcher(fetch_settings()) as fetcher:
-        FeedPoller(db, fetcher, feed_settings(per_host_spacing_s=1.0))
+        FeedPoller(FeedStore(db), fetcher, feed_settings(per_host_spacing_s=1.0))
     assert "feeds.per_host_spacing_s is deprecated and ignored" in caplog.text
 
 
@@ -572,7 +574,7 @@ async def test_a_host_asking_to_slow_down_is_paused_alone(db: Database, status: 
         FeedServer("127.0.0.2") as b,
         Fetcher(fetch_settings(host_limits=limits)) as fetcher,
     ):
-        service = FeedService(db, fetcher, feed_settings(), clock=clock)
+        service = FeedService(FeedStore(db), fetcher, feed_settings(), clock=clock)
         for server in (a, b):
             for n in range(5):
                 server.add_feed(f"/{n}.xml", items=[item(1)])
@@ -582,7 +584,7 @@ async def test_a_host_asking_to_slow_down_is_paused_alone(db: Database, status: 
         for n in range(5):
             a.fail(f"/{n}.xml", status, **{"Retry-After": "120"})
         hits_a, hits_b = sum(a.hits.values()), sum(b.hits.values())
-        poller = FeedPoller(db, fetcher, feed_settings(), clock=clock)
+        poller = FeedPoller(FeedStore(db), fetcher, feed_settings(), clock=clock)
         now = clock.advance(3600)
         stats = await poller.poll_due(now)
         assert sum(a.hits.values()) - hits_a == 1  # asked once, then left alone
@@ -610,7 +612,7 @@ async def test_a_host_override_limits_its_concurrency(
         await FeedStore(db).subscribe(
             [NewFeed(u) for u in urls], channel_id=1, guild_id=GUILD, created_by=None, now=clock.now
         )
-        poller = FeedPoller(db, fetcher, feed_settings(poll_concurrency=16), clock=clock)
+        poller = FeedPoller(FeedStore(db), fetcher, feed_settings(poll_concurrency=16), clock=clock)
         stats = await poller.poll_due(clock.now)
         assert (stats.claimed, stats.deferred, stats.posts) == (12, 0, 12)
         assert server.peak_in_flight == peak

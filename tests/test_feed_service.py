@@ -23,6 +23,7 @@ from bot.feeds.service import FeedService
 from bot.fetch import Fetcher
 from bot.storage import Database
 from bot.storage.feed_tables import feed_items, feeds, subscriptions
+from bot.storage.feeds import FeedStore
 from bot.storage.outbox_tables import outbox
 from tests.feedserver import Clock, FeedServer, item
 from tests.test_feed_poller import feed_settings, fetch_settings
@@ -43,7 +44,7 @@ async def env(db: Database) -> AsyncIterator[Env]:
     clock = Clock()
     async with FeedServer() as server, Fetcher(fetch_settings()) as fetcher:
         settings = feed_settings(max_subscriptions_per_guild=5)
-        yield Env(db, server, FeedService(db, fetcher, settings, clock=clock), clock)
+        yield Env(db, server, FeedService(FeedStore(db), fetcher, settings, clock=clock), clock)
 
 
 async def count(db: Database, table: object) -> int:

@@ -34,7 +34,6 @@ from bot.feeds.pipeline import Checked, FeedPipeline
 from bot.feeds.poll_types import Counts, Fetched, PollStats
 from bot.feeds.sources import Retrievers
 from bot.fetch import Fetcher
-from bot.storage.database import Database
 from bot.storage.feed_records import DueFeed
 from bot.storage.feeds import FeedStore
 
@@ -64,7 +63,7 @@ class FeedPoller:
 
     def __init__(
         self,
-        db: Database,
+        store: FeedStore,
         fetcher: Fetcher,
         settings: FeedSettings,
         *,
@@ -75,7 +74,7 @@ class FeedPoller:
         rng: random.Random | None = None,
         owner: str | None = None,
     ) -> None:
-        self._store = FeedStore(db)
+        self._store = store
         rng = rng or random.Random()
         self._pipeline = FeedPipeline(
             self._store,

@@ -43,7 +43,6 @@ from bot.feeds.poll_types import Fetched
 from bot.feeds.sources import Retrievers
 from bot.feeds.types import FeedEntry, ParsedFeed
 from bot.fetch import FEED_TYPES, HTML_TYPES, Fetcher, FetchResult
-from bot.storage.database import Database
 from bot.storage.feed_records import LimitReached, Subscribed, SubscriptionRecord, SubscriptionStatus
 from bot.storage.feeds import FeedStore
 
@@ -111,18 +110,18 @@ class ImportReport:
 
 
 class FeedService:
-    """Feed subscriptions of guilds and channels, over a :class:`Database` and a :class:`Fetcher`."""
+    """Feed subscriptions of guilds and channels, over a :class:`FeedStore` and a :class:`Fetcher`."""
 
     def __init__(
         self,
-        db: Database,
+        store: FeedStore,
         fetcher: Fetcher,
         settings: FeedSettings,
         *,
         parser: FeedParser | None = None,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
-        self._store = FeedStore(db)
+        self._store = store
         self._fetcher = fetcher
         self._settings = settings
         self._parser = parser or InThreadParser()
