@@ -316,6 +316,20 @@ def test_two_paragraph_brief_is_an_article(body: str, expected: list[str]) -> No
     assert paragraphs(article.text)[-2:] == expected
 
 
+@pytest.mark.parametrize(
+    "brief",
+    [
+        ["Drones are forbidden over the stadium on Sunday.", "Police will enforce the ban."],
+        ["Residents aged 18 or older may vote on Sunday.", "Polls open at 8am."],
+        ["Expect unusual traffic on the M25 tonight.", "A security check slows the tunnel."],
+    ],
+)
+def test_a_brief_using_words_of_notices_is_an_article(brief: list[str]) -> None:
+    article = extract(brief_page("".join(f"<p>{p}</p>" for p in brief)), "https://news.example/brief")
+
+    assert paragraphs(article.text)[-2:] == brief
+
+
 def test_wrapped_lines_without_a_sentence_are_not_joined_into_prose() -> None:
     """A list of headlines in one block, one per line, stays a list: not an article."""
     headlines = "<br>\n".join(f"Headline number {i} about the city council and its budget" for i in range(12))

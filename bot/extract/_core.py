@@ -54,13 +54,13 @@ _NOTICE = re.compile(
     r"|subscri(?:be|bers?|ption)|paywall|access denied|not found|try again"
     r"|(?:un|not |is ?n[o']?t |are ?n[o']?t )available"
     r"|copyright|rights reserved|privacy"
-    # Error pages, bot walls, age and country gates.
+    # Error pages, bot walls, age and country gates (each phrase rare in a real brief).
     r"|(?:could|can)(?:n[o']?t| ?not)? be found|can't be found|does(?:n[o']?t| not) exist"
-    r"|no longer (?:online|available|exists?|accessible)|forbidden|permission to (?:access|view)"
-    r"|error \d{3}|too many requests|unusual traffic|security check|just a moment"
+    r"|no longer (?:online|available|exists?|accessible)|permission to (?:access|view)"
+    r"|error \d{3}|too many requests|unusual traffic from your|complete the security check"
     r"|(?:verify|confirm|prove) (?:that )?you(?:'re| are) (?:a )?human|are you a (?:robot|human)"
-    r"|not a robot|(?:18|21) (?:years )?(?:or|and) (?:older|over)|date of birth|age verification"
-    r"|in your (?:country|region))\b",
+    r"|not a robot|must be (?:18|21) (?:years )?(?:or|and) (?:older|over)"
+    r"|(?:confirm|enter) your date of birth|age verification)\b",
     re.IGNORECASE,
 )
 
