@@ -26,7 +26,6 @@ written under the merged-away id are renamed to the surviving id, in the same tr
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 import os
@@ -38,6 +37,7 @@ from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from bot.background import BackgroundLoop
 from bot.clock import utcnow
 from bot.errors import StorageError
 from bot.outlets import outlet_key
@@ -120,7 +120,6 @@ class StoryAssigner:
         self._config = grouper_config
         self._on_assigned = on_assigned
         self._batch_size = batch_size
-        self._idle_s = idle_s
         self._lease = timedelta(seconds=lease_s)
         self._save_every_items = save_every_items
         self._save_interval = timedelta(seconds=save_interval_s)
@@ -133,8 +132,9 @@ class StoryAssigner:
         self._unsaved_items = 0
         self._saved_at: datetime | None = None
         self._lock = asyncio.Lock()
-        self._wake = asyncio.Event()
-        self._stopping = asyncio.Event()
+        self._loop = BackgroundLoop(
+            "story assignment", self._round, interval_s=idle_s, quiet=(StorageError,), logger=log
+        )
 
     # --- public API ----------------------------------------------------------------------
 
@@ -145,7 +145,7 @@ class StoryAssigner:
 
     def notify(self) -> None:
         """New items were written: wake the loop now instead of after ``idle_s``."""
-        self._wake.set()
+        self._loop.wake()
 
     async def assign_pending(self, now: datetime) -> int:
         """Group every item still without a story; return how many were assigned.
@@ -168,26 +168,20 @@ class StoryAssigner:
                 raise
 
     async def run(self) -> None:
-        """Assign in a loop until :meth:`stop`; each round's errors are logged, never raised."""
-        self._stopping.clear()
+        """Assign in a loop until :meth:`stop`; a round's errors are logged (the next round comes
+        after a backoff), never raised.
+        """
         try:
-            while not self._stopping.is_set():
-                try:
-                    await self.assign_pending(self._clock())
-                except StorageError as e:
-                    log.warning("story assignment failed: %s", e)
-                except Exception:
-                    log.exception("story assignment failed")
-                self._wake.clear()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), timeout=self._idle_s)
+            await self._loop.run()
         finally:
             await asyncio.shield(self._shutdown())
 
     async def stop(self) -> None:
-        """Ask :meth:`run` to return (it saves the state and gives up the lease)."""
-        self._stopping.set()
-        self._wake.set()
+        """Ask :meth:`run` to return after the round in flight (it saves the state and gives up the lease)."""
+        self._loop.stop()
+
+    async def _round(self) -> None:
+        await self.assign_pending(self._clock())
 
     async def close(self) -> None:
         """Save, release the lease and shut the own executor down (when not run with :meth:`run`)."""
