@@ -18,8 +18,8 @@ def tune_gc(threshold: int = GC_THRESHOLD) -> None:
     """Make the cyclic garbage collector cheaper for a long-running, allocation-heavy service.
 
     A poll pass allocates millions of short-lived objects (parsed entries, rows, requests);
-    with the default threshold the collector runs over a thousand times per 4,000 feeds and
-    took about a fifth of the poller's CPU (measured with ``gc.callbacks``). Collecting less
+    with the default threshold the collector runs over a thousand times per 4,000 feeds, about
+    a fifth of the poller's CPU (``gc.callbacks`` shows it). Collecting less
     often costs a few MB of garbage waiting longer; freezing what exists after start-up
     (modules, classes, settings) keeps full collections from walking it again and again.
     """

@@ -2,7 +2,7 @@
 
 Each runs through the driver's ``executemany`` (:class:`~bot.storage.bulk.BulkStatement`) with
 rows given as tuples in the order its comment names: a warm poll pass writes one per
-feed checked, and SQLAlchemy's own parameter handling was a tenth of that pass's CPU.
+feed checked, and SQLAlchemy's per-row parameter handling would cost about a tenth of its CPU.
 """
 
 from __future__ import annotations
