@@ -288,3 +288,55 @@ async def test_opml_import_keeps_good_entries_and_reports_bad_ones(env: Env) -> 
 async def test_opml_that_is_not_opml_is_refused(env: Env) -> None:
     with pytest.raises(OpmlError):
         await env.service.import_opml(GUILD, 10, b"<html><body>no</body></html>", user_id=1)
+
+
+async def test_opml_import_of_a_thousand_feeds_adds_each_with_the_right_answer(db: Database) -> None:
+    # 1,000 outlines: 3 the channel follows already, 5 answering 404, the rest good; the guild
+    # has room for 987 more, so the last 5 good ones are refused for the limit, in file order.
+    clock = Clock()
+    async with FeedServer() as server, Fetcher(fetch_settings()) as fetcher:
+        service = FeedService(
+            FeedStore(db), fetcher, feed_settings(max_subscriptions_per_guild=990), clock=clock
+        )
+        urls = []
+        for n in range(1000):
+            server.add_feed(f"/f/{n}.xml", title=f"Feed {n}", items=[item(2 * n + 2), item(2 * n + 1)])
+            urls.append(server.url(f"/f/{n}.xml"))
+        followed = [urls[10], urls[500], urls[990]]
+        for url in followed:
+            await service.subscribe(GUILD, 10, url, user_id=None)
+        missing = [urls[n] for n in (3, 4, 600, 601, 999)]
+        for url in missing:
+            server.fail(url.removeprefix(server.base_url), 404)
+        outbox_before = await count(db, outbox)
+        outlines = "".join(f'<outline type="rss" text="Feed {n}" xmlUrl="{u}"/>' for n, u in enumerate(urls))
+        seen: list[tuple[int, int]] = []
+
+        async def progress(done: int, total: int) -> None:
+            seen.append((done, total))
+
+        report = await service.import_opml(
+            GUILD,
+            10,
+            f'<opml version="2.0"><body>{outlines}</body></opml>'.encode(),
+            user_id=1,
+            progress=progress,
+        )
+        good = [u for u in urls if u not in followed and u not in missing]
+        assert report.added == tuple(good[:987])
+        assert report.skipped == tuple(followed)
+        assert len(report.errors) == 10
+        # In file order: the 404s of 3, 4, 600 and 601, the 5 past the limit, the 404 of 999.
+        not_found = [e for e in report.errors if "404" in e]
+        assert [e.split(" (")[0] for e in not_found] == [f"Feed {n}" for n in (3, 4, 600, 601, 999)]
+        limited = [e.split(" (")[0] for e in report.errors if "This server already has 990" in e]
+        assert limited == [f"Feed {urls.index(u)}" for u in good[987:]]
+        assert sorted(seen)[-1] == (1000, 1000) and len(seen) == 1000
+        # Each added feed remembers its items (2 each) and posts nothing; none is paused or failing.
+        assert await count(db, outbox) == outbox_before
+        assert await count(db, feed_items) == 2 * (987 + 3)
+        assert await service.store.count_subscriptions(GUILD) == 990
+        statuses = await service.list(GUILD, 10)
+        assert {s.feed.url for s in statuses} == set(good[:987]) | set(followed)
+        assert not any(s.paused or s.failing or s.feed.last_success_at is None for s in statuses)
+        assert {s.feed.title for s in statuses if s.feed.url == urls[1]} == {"Feed 1"}

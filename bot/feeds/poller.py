@@ -1,7 +1,7 @@
 """The feed poller: the loop around the feed pipeline (:mod:`bot.feeds.pipeline`).
 
-One pass (:meth:`FeedPoller.poll_due`) claims the feeds due in the database, in batches, and
-runs the pipeline on them with ``poll_concurrency`` workers:
+One pass (:meth:`FeedPoller.poll_due`, :class:`bot.feeds.poll_pass.PollPass`) claims the feeds
+due in the database, in batches, and runs the pipeline on them with ``poll_concurrency`` workers:
 
 - each host gets its own few requests in flight (``fetch.per_host_concurrency`` or its
   ``[fetch.host_limits]`` override); a worker never waits for a busy host but leaves the feed
@@ -21,36 +21,25 @@ import asyncio
 import logging
 import random
 import secrets
-from collections import Counter, deque
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from bot.clock import utcnow
 from bot.config import FeedSettings
 from bot.feeds.fanout import Extractor
-from bot.feeds.hosts import HostTurns, host_of
+from bot.feeds.hosts import HostTurns
 from bot.feeds.parser_pool import FeedParser, InThreadParser
-from bot.feeds.pipeline import Checked, FeedPipeline
-from bot.feeds.poll_types import Counts, Fetched, PollStats
+from bot.feeds.pipeline import FeedPipeline
+from bot.feeds.poll_pass import PollPass
+from bot.feeds.poll_types import PollStats
 from bot.feeds.sources import Retrievers
 from bot.fetch import Fetcher
-from bot.storage.feed_records import DueFeed
 from bot.storage.feeds import FeedStore
 
 log = logging.getLogger(__name__)
 
 #: How long a claimed feed stays leased to this process (a crashed poller's feeds come back).
 LEASE_S = 900
-#: Feeds claimed per query, and outcomes written per transaction.
-CLAIM_BATCH = 500
-FLUSH_BATCH = 500
-#: ... and entries of changed feeds per transaction (each becomes a row or a lookup): memory
-#: stays flat however many feeds changed (about 1 kB per entry waits, two batches at most).
-#: Large enough that fetching and parsing the next batch overlaps the writing of this one.
-FLUSH_ENTRIES = 10_000
-#: Feeds set aside for a busy host, in all; past this a worker waits for the host's place
-#: (back-pressure: claiming stops) rather than hold more in memory.
-_BACKLOG_MAX = 2_000
 
 
 class FeedPoller:
@@ -159,98 +148,12 @@ class FeedPoller:
         """Check every feed due at ``now`` once, and write what came of it. Raises
         :class:`StorageError` only when feeds cannot even be claimed.
         """
-        loop = asyncio.get_running_loop()
-        started = loop.time()
-        counts = Counts()
-        lease_until = now + timedelta(seconds=LEASE_S)
-        concurrency = self._settings.poll_concurrency
-        # The producer claims the next batch while the workers fetch the current one.
-        queue: asyncio.Queue[DueFeed | None] = asyncio.Queue(maxsize=CLAIM_BATCH)
-        pending: list[Checked] = []
-        weight = [0]  # entries of the parsed feeds in pending
-        writes: deque[asyncio.Task[None]] = deque()
-        write_lock = asyncio.Lock()
-        self._turns.forget(now)
-
-        async def produce() -> None:
-            try:
-                while True:
-                    batch = await self._store.claim_due(
-                        now, limit=CLAIM_BATCH, lease_until=lease_until, owner=self.owner
-                    )
-                    counts.claimed += len(batch)
-                    for feed in batch:
-                        await queue.put(feed)
-                    if len(batch) < CLAIM_BATCH:
-                        return
-            finally:
-                for _ in range(concurrency):
-                    await queue.put(None)
-
-        async def write(batch: list[Checked]) -> None:
-            async with write_lock:  # FIFO: batches are written in the order they were made
-                await self._pipeline.record(batch, now, counts)
-
-        async def start_write() -> None:
-            if pending:
-                writes.append(asyncio.create_task(write(pending[:])))
-                pending.clear()
-                weight[0] = 0
-            # Back-pressure: parsed feeds wait in memory only while one batch is written.
-            while len(writes) > 1:
-                await writes.popleft()
-
-        # host -> workers on it, and the feeds left for them (a worker moves on meanwhile).
-        busy: Counter[str] = Counter()
-        backlog: dict[str, deque[DueFeed]] = {}
-        held = [0]
-
-        async def check(feed: DueFeed) -> None:
-            outcome: Checked | None = self._turns.defer(feed, now)
-            if outcome is not None:
-                counts.deferred += 1
-            else:
-                outcome = await self._pipeline.check(feed, now, counts)
-            pending.append(outcome)
-            if isinstance(outcome, Fetched):
-                weight[0] += len(outcome.parsed.entries)
-            if len(pending) >= FLUSH_BATCH or weight[0] >= FLUSH_ENTRIES:
-                await start_write()
-
-        async def worker() -> None:
-            limits = self._limits
-            while (feed := await queue.get()) is not None:
-                host = host_of(feed.url)
-                if busy[host] >= limits.limit_for(host).concurrency and held[0] < _BACKLOG_MAX:
-                    backlog.setdefault(host, deque()).append(feed)
-                    held[0] += 1
-                    continue
-                busy[host] += 1
-                try:
-                    next_feed: DueFeed | None = feed
-                    while next_feed is not None:
-                        await check(next_feed)
-                        # No await between finding the host's backlog empty and leaving it.
-                        waiting = backlog.get(host)
-                        next_feed = waiting.popleft() if waiting else None
-                        if next_feed is not None:
-                            held[0] -= 1
-                        if waiting is not None and not waiting:
-                            del backlog[host]
-                finally:
-                    busy[host] -= 1
-                    if not busy[host]:
-                        del busy[host]
-
-        producer = asyncio.create_task(produce())
-        workers = [asyncio.create_task(worker()) for _ in range(concurrency)]
-        try:
-            await asyncio.gather(*workers)
-            await producer  # raises StorageError when claiming failed
-        finally:
-            for task in (producer, *workers):
-                task.cancel()
-            # What was checked is written, even when claiming failed halfway.
-            await asyncio.shield(start_write())
-            await asyncio.shield(asyncio.gather(*writes))
-        return counts.freeze(loop.time() - started)
+        return await PollPass(
+            self._pipeline,
+            self._turns,
+            self._limits,
+            now=now,
+            lease_s=LEASE_S,
+            owner=self.owner,
+            concurrency=self._settings.poll_concurrency,
+        ).run()
