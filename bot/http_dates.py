@@ -6,18 +6,32 @@ from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 
 
+#: The longest delay a ``Retry-After`` is taken at (30 days): it is honoured in full up to
+#: there, but a hostile or broken server's huge value must neither overflow a datetime nor
+#: silence a feed for years.
+MAX_RETRY_AFTER_S = 30 * 86_400.0
+
+
 def retry_after_at(now: datetime, value: str | float | datetime | None) -> datetime | None:
-    """The instant a ``Retry-After`` value (delay in seconds, or HTTP date) points at."""
+    """The instant a ``Retry-After`` value (delay in seconds, or HTTP date) points at,
+    at most :data:`MAX_RETRY_AFTER_S` ahead; ``None`` when the value is not one."""
     if value is None:
         return None
     if isinstance(value, datetime):
-        return aware(value)
+        return min(aware(value), now + timedelta(seconds=MAX_RETRY_AFTER_S))
     if isinstance(value, int | float):
-        return now + timedelta(seconds=max(0.0, float(value)))
+        return _after(now, float(value))
     text = value.strip()
-    if text.isdigit():
-        return now + timedelta(seconds=int(text))
-    return http_date(text)
+    if text.isascii() and text.isdigit():  # str.isdigit() also accepts "²", which int() refuses
+        return _after(now, float(text))
+    when = http_date(text)
+    return None if when is None else min(when, now + timedelta(seconds=MAX_RETRY_AFTER_S))
+
+
+def _after(now: datetime, seconds: float) -> datetime | None:
+    if seconds != seconds:  # NaN
+        return None
+    return now + timedelta(seconds=min(max(0.0, seconds), MAX_RETRY_AFTER_S))
 
 
 def http_date(text: str) -> datetime | None:

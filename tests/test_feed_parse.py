@@ -462,3 +462,9 @@ def test_collapse_space_shortcut_agrees_with_split_and_join() -> None:
         assert collapse_space(text) == (" ".join(text.split()) or None), repr(text)
     long_plain = "word " * 30 + "end"
     assert collapse_space(long_plain) is long_plain
+
+
+def test_a_json_feed_nested_past_the_recursion_limit_is_a_parse_error() -> None:
+    # A RecursionError escaping the worker would log a traceback on every poll.
+    with pytest.raises(FeedParseError, match="nested too deeply"):
+        parse_feed(b"[" * 200_000, url="https://example.com/feed.json", content_type="application/feed+json")

@@ -28,6 +28,8 @@ def parse_json_feed(
         data = json.loads(body)
     except (ValueError, UnicodeDecodeError) as e:
         raise FeedParseError(f"This JSON feed is not valid JSON: {e}") from e
+    except RecursionError as e:  # "[[[[..." nested past the interpreter's limit
+        raise FeedParseError("This JSON feed is nested too deeply to read.") from e
     if not isinstance(data, dict) or not str(data.get("version", "")).startswith("https://jsonfeed.org/"):
         raise FeedParseError("This JSON document is not a JSON Feed (no jsonfeed.org version).")
     items = data.get("items")
