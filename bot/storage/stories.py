@@ -171,18 +171,6 @@ class StoryStore:
         async with self._db.session() as conn:
             return [_item(r) for r in await conn.execute(query)]
 
-    async def get_stories(self, story_ids: Iterable[str]) -> dict[str, StorySummary]:
-        ids = sorted(set(story_ids))
-        out: dict[str, StorySummary] = {}
-        async with self._db.session() as conn:
-            for start in range(0, len(ids), _IN_CHUNK):
-                query = select(stories).where(stories.c.id.in_(ids[start : start + _IN_CHUNK]))
-                for r in await conn.execute(query):
-                    out[r.id] = StorySummary(
-                        r.id, r.first_seen_at, r.last_seen_at, r.item_count, r.source_count, r.title
-                    )
-        return out
-
     # --- the assigner's writes ---------------------------------------------------------
 
     async def write_batch(
