@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 
-
 #: The longest delay a ``Retry-After`` is taken at (30 days): it is honoured in full up to
 #: there, but a hostile or broken server's huge value must neither overflow a datetime nor
 #: silence a feed for years.

@@ -375,7 +375,9 @@ async def test_error_status(status: int, message: str) -> None:
     assert str(info.value) == message
 
 
-@pytest.mark.parametrize("retry_after", ["999999999999", "\u00b2", "1e400", "nan", "Fri, 31 Dec 9999 23:59:59 GMT"])
+@pytest.mark.parametrize(
+    "retry_after", ["999999999999", "\u00b2", "1e400", "nan", "Fri, 31 Dec 9999 23:59:59 GMT"]
+)
 async def test_a_refusal_with_an_absurd_retry_after_is_a_plain_status_error(retry_after: str) -> None:
     """A hostile Retry-After must not escape as an OverflowError/ValueError (a traceback per check)."""
 
