@@ -301,36 +301,34 @@ class OutboxDispatcher:
             log.info("outbox row=%s channel=%s: already posted as message %s", row.id, row.channel_id, found)
         return found
 
+    async def _send(self, row: OutboxRow) -> tuple[int, BaseException | None]:
+        """Post ``row`` (unless an earlier attempt did); the message id, or the error it raised."""
+        try:
+            spec = row.message_spec()
+            spec.validate()
+            found = await self._already_posted(row, spec)
+            if found is not None:
+                return found, None
+            sending = self._publisher.send(row.channel_id, spec, nonce=row.nonce)
+            return await asyncio.wait_for(sending, self._send_timeout_s), None
+        except TimeoutError:
+            return 0, TransientDeliveryError(f"no answer from Discord within {self._send_timeout_s:g}s")
+        except (ValueError, MessageRejectedError, ChannelUnavailableError, RateLimitedError) as e:
+            return 0, e
+        except Exception as e:
+            if not isinstance(e, TransientDeliveryError):
+                log.exception(
+                    "outbox row=%s channel=%s: unexpected error from the publisher", row.id, row.channel_id
+                )
+            return 0, e
+
     async def _deliver(self, row: OutboxRow) -> OutboxRow | None:
         """Send one row and record the result; return the channel's next row, claimed, if it may follow."""
         loop = asyncio.get_running_loop()
         pause = self._paused_until - loop.time()
         if pause > 0:  # a global 429 seen by another channel's worker
             await asyncio.sleep(pause)
-        error: BaseException | None = None
-        message_id = 0
-        try:
-            spec = row.message_spec()
-            spec.validate()
-            found = await self._already_posted(row, spec)
-            message_id = (
-                found
-                if found is not None
-                else await asyncio.wait_for(
-                    self._publisher.send(row.channel_id, spec, nonce=row.nonce), self._send_timeout_s
-                )
-            )
-        except TimeoutError:
-            error = TransientDeliveryError(f"no answer from Discord within {self._send_timeout_s:g}s")
-        except (ValueError, MessageRejectedError, ChannelUnavailableError, RateLimitedError) as e:
-            error = e
-        except Exception as e:
-            if not isinstance(e, TransientDeliveryError):
-                log.exception(
-                    "outbox row=%s channel=%s: unexpected error from the publisher", row.id, row.channel_id
-                )
-            error = e
-
+        message_id, error = await self._send(row)
         decision = outcome(error, attempts=row.attempts, retry=self._retry)
         now = self._clock()
         if decision.action is Action.SENT:

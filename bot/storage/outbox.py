@@ -22,17 +22,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
-    BigInteger,
-    ColumnElement,
-    Integer,
     Select,
-    Update,
-    and_,
-    bindparam,
     delete,
-    exists,
     func,
-    literal_column,
     select,
     update,
 )
@@ -42,9 +34,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from bot.delivery.message import MessageSpec
 from bot.delivery.policy import check_shard, nonce_for
 from bot.storage.database import Database, serialise_on
-from bot.storage.leases import FREE, held_by, is_free, release_rows, skip_locked
+from bot.storage.leases import FREE, release_rows
+from bot.storage.outbox_claim import IS_PENDING, claim_heads, claim_statement, claimable, mark_sent
 from bot.storage.outbox_tables import outbox, outbox_holds
-from bot.storage.schema import UTCDateTime, insert
+from bot.storage.schema import insert
 
 log = logging.getLogger(__name__)
 
@@ -58,9 +51,6 @@ _ENQUEUE_LOCK_SPACE = 0x6E64_6F62  # "ndob"
 PENDING, SENT, FAILED, CANCELLED = "pending", "sent", "failed", "cancelled"
 #: Longest error text kept in ``last_error``.
 _ERROR_LIMIT = 1000
-
-# A literal, not a bound parameter, so PostgreSQL can use the partial index.
-_IS_PENDING = outbox.c.status == literal_column("'pending'")
 
 
 @dataclass(frozen=True)
@@ -244,7 +234,7 @@ class OutboxStore:
         _require_aware("now", now)
         query = self._claim_query(now=now, limit=1, shard=None, channel_id=channel_id, exclude=())
         async with self._db.session(write=True) as conn:
-            await conn.execute(_mark_sent(row_id, message_id=message_id, now=now))
+            await conn.execute(mark_sent(row_id, message_id=message_id, now=now))
             rows = await _claim_rows(conn, query, owner=owner, now=now, lease=lease)
         return rows[0] if rows else None
 
@@ -258,9 +248,7 @@ class OutboxStore:
         exclude: Iterable[int],
     ) -> tuple[Select[tuple[int]], dict[str, Any]]:
         excluded = sorted(set(exclude))
-        query = _claim_statement(
-            self.dialect_name, check_shard(shard), channel_id is not None, bool(excluded)
-        )
+        query = claim_statement(self.dialect_name, check_shard(shard), channel_id is not None, bool(excluded))
         params: dict[str, Any] = {"now": now, "limit": limit, "channel_id": channel_id, "excluded": excluded}
         return query, params
 
@@ -272,7 +260,7 @@ class OutboxStore:
         """
         _require_aware("now", now)
         async with self._db.session() as conn:
-            return (await conn.execute(_mark_sent(row_id, message_id=message_id, now=now))).rowcount > 0
+            return (await conn.execute(mark_sent(row_id, message_id=message_id, now=now))).rowcount > 0
 
     async def mark_retry(self, row_id: int, *, owner: str, error: str, retry_at: datetime) -> bool:
         """Give the row back, due again at ``retry_at``, with ``error`` recorded.
@@ -283,7 +271,7 @@ class OutboxStore:
         _require_aware("retry_at", retry_at)
         stmt = (
             update(outbox)
-            .where(outbox.c.id == row_id, _IS_PENDING, outbox.c.lease_owner == owner)
+            .where(outbox.c.id == row_id, IS_PENDING, outbox.c.lease_owner == owner)
             .values(next_attempt_at=retry_at, last_error=_clip(error), **FREE)
         )
         async with self._db.session() as conn:
@@ -293,7 +281,7 @@ class OutboxStore:
         """Give the row up (Discord refused its content): never retried, and no longer blocks its channel."""
         stmt = (
             update(outbox)
-            .where(outbox.c.id == row_id, _IS_PENDING, outbox.c.lease_owner == owner)
+            .where(outbox.c.id == row_id, IS_PENDING, outbox.c.lease_owner == owner)
             .values(status=FAILED, last_error=_clip(error), **FREE)
         )
         async with self._db.session() as conn:
@@ -307,12 +295,12 @@ class OutboxStore:
         are re-sent at once, with the same nonce.
         """
         async with self._db.session() as conn:
-            return (await conn.execute(release_rows(outbox, owner, _IS_PENDING))).rowcount
+            return (await conn.execute(release_rows(outbox, owner, IS_PENDING))).rowcount
 
     async def due_count(self, *, now: datetime, shard: tuple[int, int] | None = None) -> int:
         """How many channel heads :meth:`claim` would take now (used by ``drain``)."""
         _require_aware("now", now)
-        query = select(func.count()).select_from(_claimable(check_shard(shard)).subquery())
+        query = select(func.count()).select_from(claimable(check_shard(shard)).subquery())
         async with self._db.session() as conn:
             return (await conn.execute(query, {"now": now})).scalar_one()
 
@@ -348,7 +336,7 @@ class OutboxStore:
         """Give up the pending rows of ``channel_id`` (channel deleted, bot removed); return how many."""
         stmt = (
             update(outbox)
-            .where(outbox.c.channel_id == channel_id, _IS_PENDING)
+            .where(outbox.c.channel_id == channel_id, IS_PENDING)
             .values(status=CANCELLED, last_error=_clip(reason), **FREE)
         )
         async with self._db.session() as conn:
@@ -381,7 +369,7 @@ class OutboxStore:
 
     async def pending_count(self, *, channel_id: int | None = None, guild_id: int | None = None) -> int:
         """Rows still to send (held channels included), optionally of one channel or guild."""
-        query = select(func.count()).select_from(outbox).where(_IS_PENDING)
+        query = select(func.count()).select_from(outbox).where(IS_PENDING)
         if channel_id is not None:
             query = query.where(outbox.c.channel_id == channel_id)
         if guild_id is not None:
@@ -411,76 +399,8 @@ async def _claim_rows(
     now: datetime,
     lease: timedelta,
 ) -> list[OutboxRow]:
-    statement, params = query
-    ids = list((await conn.execute(statement, params)).scalars())
-    if not ids:
-        return []
-    stmt = (
-        update(outbox)
-        .where(outbox.c.id.in_(ids))
-        .values(**held_by(owner, now + lease), attempts=outbox.c.attempts + 1)
-        .returning(*outbox.c)
-    )
-    rows = [_row(r) for r in (await conn.execute(stmt)).mappings()]
-    return sorted(rows, key=lambda r: r.id)
-
-
-def _mark_sent(row_id: int, *, message_id: int, now: datetime) -> Update:
-    return (
-        update(outbox)
-        .where(outbox.c.id == row_id, _IS_PENDING)
-        .values(status=SENT, message_id=message_id, sent_at=now, **FREE)
-    )
-
-
-@functools.cache
-def _claimable(
-    shard: tuple[int, int] | None, by_channel: bool = False, excluding: bool = False
-) -> Select[tuple[int]]:
-    """Ids of the channel heads that may be claimed; parameters ``now``, ``channel_id``, ``excluded``.
-
-    The heads are found per channel (``min(id)`` of the pending rows, grouped)
-    through the partial index of pending rows, so the cost grows with the
-    pending rows, not with the sent ones the table keeps until purged.
-    Built once per variant: composing the expression costs more than running it.
-    """
-    now = bindparam("now", type_=UTCDateTime())
-    pending = outbox.alias("pending")
-    heads = (
-        select(func.min(pending.c.id))
-        .where(pending.c.status == literal_column("'pending'"))
-        .group_by(pending.c.channel_id)
-    )
-    if by_channel:
-        heads = heads.where(pending.c.channel_id == bindparam("channel_id", type_=BigInteger()))
-    if excluding:
-        heads = heads.where(pending.c.channel_id.not_in(bindparam("excluded", expanding=True)))
-    if shard is not None:
-        shard_id, shard_count = shard
-        guild = func.coalesce(pending.c.guild_id, 0).op(">>", return_type=BigInteger)(literal_column("22"))
-        heads = heads.where(guild % shard_count == shard_id)
-    conditions: list[ColumnElement[bool]] = [
-        outbox.c.id.in_(heads),
-        # Checked again on the row itself: under READ COMMITTED, PostgreSQL re-evaluates
-        # these (not the subquery) on a row another transaction just changed.
-        _IS_PENDING,
-        outbox.c.next_attempt_at <= now,
-        is_free(outbox, now),
-        ~exists().where(outbox_holds.c.channel_id == outbox.c.channel_id),
-    ]
-    return select(outbox.c.id).where(and_(*conditions))
-
-
-@functools.cache
-def _claim_statement(
-    dialect_name: str, shard: tuple[int, int] | None, by_channel: bool, excluding: bool
-) -> Select[tuple[int]]:
-    """The claim query; parameters ``now``, ``limit``, ``channel_id``, ``excluded``."""
-    query = _claimable(shard, by_channel, excluding).order_by(outbox.c.id)
-    query = query.limit(bindparam("limit", type_=Integer()))
-    if dialect_name == "postgresql":
-        query = skip_locked(query, of=outbox)
-    return query
+    rows = await claim_heads(conn, *query, owner=owner, until=now + lease)
+    return [_row(r) for r in rows]
 
 
 def _row(r: RowMapping) -> OutboxRow:
