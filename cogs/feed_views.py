@@ -14,7 +14,8 @@ from cogs.errors import handle_error
 from cogs.publisher import to_embed
 
 if TYPE_CHECKING:
-    from bot.feeds.service import FeedCandidate, ImportReport, SubscribeResult
+    from bot.feeds.finder import FeedCandidate
+    from bot.feeds.service import ImportReport, SubscribeResult
     from cogs.feeds import Feeds
 
 LINES_PER_PAGE = 10
