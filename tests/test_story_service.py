@@ -295,6 +295,33 @@ async def test_run_loop_assigns_new_items_when_notified(db: Database, clock: Fak
         assert (await conn.execute(select(grouper_state.c.last_item_id))).scalar_one() == ids[0]
 
 
+async def test_a_notify_during_a_round_is_not_lost(db: Database, clock: FakeClock) -> None:
+    feed_id = await add_feed(db, "a.example")
+    later: list[int] = []
+
+    async def while_grouping(story_ids: Sequence[str], now: datetime) -> None:
+        # The poller stores an item and says so while the assigner is still in its round.
+        if not later:
+            later.extend(
+                await add_items(db, feed_id, [NewItem(OTHERS[1], "https://a.example/1", T0)], seen=T0)
+            )
+            assigner.notify()
+
+    assigner = assigner_for(db, clock, idle_s=30.0, on_assigned=while_grouping)
+    await add_items(db, feed_id, [NewItem(OTHERS[0], "https://a.example/0", T0)], seen=T0)
+    task = asyncio.create_task(assigner.run())
+    try:
+        for _ in range(250):  # well under idle_s: the next round follows at once
+            if later and (await story_of(db, later))[0] is not None:
+                break
+            await asyncio.sleep(0.02)
+        assert later and (await story_of(db, later))[0] is not None
+    finally:
+        await assigner.stop()
+        await asyncio.wait_for(task, 10)
+        await assigner.close()
+
+
 async def test_a_batch_renames_merged_stories_and_is_fenced_by_the_lease(db: Database) -> None:
     from bot.storage.alert_tables import channel_alerts
     from bot.storage.stories import BatchWrite, StorySummary
