@@ -3,7 +3,9 @@
 The poller (:mod:`bot.feeds.poller`) runs it on every due feed, ``/feed add`` and
 ``/feed import`` (:mod:`bot.feeds.service`) on the feeds they add::
 
-    claim        FeedStore.claim_due           due feeds, leased in batches      (poller)
+    claim        FeedStore.claim_due           due feeds, leased in batches   (poll_pass.py)
+    turn         HostTurns.defer               a feed of a paused or spaced host waits for its
+                                               turn (CheckDeferred)              (hosts.py)
     retrieve     Retrievers.retrieve           one GET per feed, conditional on its ETag and
                                                Last-Modified; a 304 or an unchanged body hash
                                                ends here (CheckOk)           (bot.feeds.sources)
@@ -14,14 +16,16 @@ The poller (:mod:`bot.feeds.poller`) runs it on every due feed, ``/feed add`` an
     seen         FeedStore.seen_keys           which entry keys the batch's feeds showed before
     decide       decide_new_items              new items; the first fetch posts only the newest
                                                (bot.feeds.decide, pure)
-    filter       Fanout.judge_all              each subscription's filter, within a time budget
     extract      Fanout.extract_all            articles for extract:true subscriptions
+    filter       Fanout.judge_all              each subscription's filter, within a time budget
     build        item_rows, post, notices      rows to remember, posts, notices (outputs, pure)
     record       FeedStore.record              the whole batch in one transaction: validators,
                                                next checks, items and their posts together
                  FeedStore.subscribe           (adding) new feeds, items, subscriptions, posts
 
-A check never raises: a failure is a :class:`CheckFailed` with a ``last_error`` fit to show,
+Adding a feed (:meth:`FeedPipeline.fetch_new`, :meth:`FeedPipeline.add`) retrieves without
+validators, parses, decides as a first fetch, builds and records; a whole OPML file in one
+transaction. A check never raises: a failure is a :class:`CheckFailed` with a ``last_error`` fit to show,
 and a bug costs its feed one failure, not the pass. Storage errors while recording are logged:
 the feeds are checked again when their lease runs out.
 """
