@@ -234,3 +234,29 @@ async def test_naive_datetimes_are_refused(db: Database) -> None:
     store = FeedStore(db)
     with pytest.raises(ValueError, match="timezone-aware"):
         await store.claim_due(datetime(2026, 1, 1), limit=1, lease_until=LEASE)
+
+
+async def test_a_new_subscription_to_a_paused_feed_resumes_it_and_keeps_its_state(db: Database) -> None:
+    store = FeedStore(db)
+    feed_id = await add(store, "https://a.example/feed")
+    later = NOW + timedelta(hours=1)
+    await store.record([CheckFailed(feed_id, 3, "boom", later, pause_reason="3 failures")], now=NOW)
+    answers = await store.subscribe(
+        [new_feed("https://a.example/feed", (row("other"),), etag='"new"'), NewFeed("https://b.example/feed")],
+        guild_id=1, channel_id=11, created_by=None, now=later,
+    )  # fmt: skip
+    assert [(a.created, a.subscription.channel_id) for a in answers if isinstance(a, Subscribed)] == [
+        (False, 11),
+        (True, 11),
+    ]
+    async with db.session() as conn:
+        row_a = (await conn.execute(select(feeds).where(feeds.c.id == feed_id))).one()
+        keys = (
+            await conn.execute(select(feed_items.c.entry_key).where(feed_items.c.feed_id == feed_id))
+        ).scalars()
+        row_b = (await conn.execute(select(feeds).where(feeds.c.url == "https://b.example/feed"))).one()
+    # Resumed and due now; its own validators and items kept (the new fetch's are not its).
+    assert (row_a.status, row_a.failures, row_a.next_check_at, row_a.etag) == ("active", 0, later, '"1"')
+    assert list(keys) == ["https://a.example/feed#1"]
+    # A feed added unfetched is due at once and never succeeded (its first check posts the newest).
+    assert (row_b.next_check_at, row_b.last_success_at, row_b.etag) == (later, None, None)

@@ -55,17 +55,16 @@ class Adding:
         planned: list[NewFeed] = []
         planned_at: set[int] = set()
         for n, feed in enumerate(new_feeds):
-            answer: Answer = None
+            answer: Answer = None  # already followed, or twice in new_feeds
             entry = known.get(feed.url)
-            if feed.url in taken or (entry is not None and entry[0] in followed):
-                pass
-            elif room.left is not None and room.left <= 0:
-                answer = LimitReached(room.limit)
-            else:
-                if room.left is not None:
-                    room.left -= 1
-                planned.append(feed)
-                planned_at.add(n)
+            if feed.url not in taken and (entry is None or entry[0] not in followed):
+                if room.left is not None and room.left <= 0:
+                    answer = LimitReached(room.limit)
+                else:
+                    if room.left is not None:
+                        room.left -= 1
+                    planned.append(feed)
+                    planned_at.add(n)
             taken.add(feed.url)
             answers.append(answer)
         created = await self._create([f for f in planned if f.url not in known])
@@ -77,7 +76,7 @@ class Adding:
         await self._resume(
             [fid for url, (fid, status) in known.items() if url in wanted and status == PAUSED]
         )
-        made = await self._subscribe([ids[url] for url in wanted])
+        made = await self._subscribe([ids[f.url] for f in planned])  # in order: ids follow the file
         return [
             Subscribed(made[ids[f.url]], f.url in created) if n in planned_at and ids[f.url] in made else a
             for n, (f, a) in enumerate(zip(new_feeds, answers, strict=True))
