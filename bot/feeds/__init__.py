@@ -1,5 +1,9 @@
-"""Feed subscriptions, the pure core: parsing, identity, new-item decisions, scheduling,
-discovery, filters and OPML. Nothing here touches the network, the database or Discord.
+"""Feed subscriptions. Exported here, the pure core: parsing, identity, new-item decisions,
+scheduling, discovery, filters and OPML, which touch no network, database or Discord.
+
+Around it: the feed pipeline (:mod:`bot.feeds.pipeline`: checking a feed from claim to the
+transaction that records it), the poller that runs it on due feeds (:mod:`bot.feeds.poller`),
+and the service behind the ``/feed`` commands (:mod:`bot.feeds.service`).
 """
 
 from bot.feeds.decide import NewItems, decide_new_items
