@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 import discord
 
 from bot.discord_text import escape_markdown, fit, link
-from bot.feeds.posts import FeedInfo, feed_item_message
+from bot.feeds.posts import feed_item_message
 from bot.storage.feed_records import SubscriptionStatus
 from cogs.errors import handle_error
 from cogs.publisher import to_embed
@@ -76,8 +76,7 @@ def subscribed_message(result: SubscribeResult, channel_id: int) -> dict[str, An
         lines.append("New items will be posted there as they appear.")
     kwargs: dict[str, Any] = {"content": "\n".join(lines)}
     if feed.newest is not None:
-        source = FeedInfo(url=feed.url, title=feed.title, site_url=feed.site_url, icon_url=None)
-        spec = feed_item_message(feed.newest, source)
+        spec = feed_item_message(feed.newest, feed.source)
         kwargs["embeds"] = [to_embed(e) for e in spec.embeds]
     return kwargs
 

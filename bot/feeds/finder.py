@@ -22,6 +22,7 @@ from bot.feeds.decide import chronological
 from bot.feeds.discovery import candidate_paths, discover_feed_links
 from bot.feeds.parser_pool import FeedParser
 from bot.feeds.pipeline import FeedPipeline
+from bot.feeds.posts import FeedInfo
 from bot.feeds.types import FeedEntry, ParsedFeed
 from bot.fetch import FEED_TYPES, HTML_TYPES, Fetcher, FetchResult
 
@@ -47,6 +48,11 @@ class FeedCandidate:
     newest: FeedEntry | None
     #: Entries in the feed now.
     entry_count: int
+
+    @property
+    def source(self) -> FeedInfo:
+        """The feed as its preview post shows it (without an icon)."""
+        return FeedInfo(url=self.url, title=self.title, site_url=self.site_url)
 
 
 @dataclass(frozen=True, slots=True)
