@@ -1,13 +1,15 @@
 """Per subscription, what its new items become: the articles ``extract:true`` subscriptions
-post, and each filtered subscription's verdicts (user regexes on their own threads, all
-subscriptions at once, each within :data:`~bot.feeds.filters.BUDGET_S`, so a slow filter
-costs its own subscription, not everyone's posts).
+post, and each filtered subscription's verdicts. User regexes run on their own threads, one
+task per server: a server's regex subscriptions share one :data:`~bot.feeds.filters.BUDGET_S`
+a pass, each taking a fair share of what is left, so a server with many slow filters costs
+the batch one budget, as a server with one does, and never everyone's posts.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from typing import Protocol
@@ -29,6 +31,22 @@ YIELD_EVERY = 25
 #: Each changed feed's id and the entries it would post (before filters).
 ToPost = Sequence[tuple[int, Sequence[FeedEntry]]]
 Subscriptions = Mapping[int, Sequence[SubscriptionRecord]]
+
+
+#: A regex-filtered subscription's id, its filter and the entries it judges.
+_Job = tuple[int, EntryFilter, Sequence[FeedEntry]]
+
+
+def _judge_server(jobs: Sequence[_Job]) -> dict[int, Judgement]:
+    """One server's regex subscriptions within one budget in all (blocking: a filter thread).
+    Each takes an equal share of what is left, so time a cheap filter does not use goes to
+    the next, and a slow one cannot take another subscription's share."""
+    deadline = time.perf_counter() + BUDGET_S
+    verdicts: dict[int, Judgement] = {}
+    for left, (sub_id, entry_filter, entries) in zip(range(len(jobs), 0, -1), jobs, strict=True):
+        share = max(0.0, deadline - time.perf_counter()) / left
+        verdicts[sub_id] = entry_filter.judge(entries, share)
+    return verdicts
 
 
 class Extractor(Protocol):
@@ -76,11 +94,10 @@ class Fanout:
 
     async def judge_all(self, to_post: ToPost, subs: Subscriptions) -> dict[int, Judgement]:
         """Each filtered subscription's verdicts on its new items, by subscription id. The
-        batch waits for the slowest one budget, not for the sum.
+        batch waits one budget per server with regex filters, shared by the filter threads.
         """
-        loop = asyncio.get_running_loop()
         judged: dict[int, Judgement] = {}
-        running: dict[int, asyncio.Future[Judgement]] = {}
+        by_server: dict[int | None, list[_Job]] = {}
         for n, (feed_id, entries) in enumerate(to_post, 1):
             if n % YIELD_EVERY == 0:
                 await asyncio.sleep(0)
@@ -89,13 +106,15 @@ class Fanout:
                 if entry_filter is None:
                     continue
                 if entry_filter.has_regex:
-                    running[sub.id] = loop.run_in_executor(
-                        filter_executor(), entry_filter.judge, entries, BUDGET_S
-                    )
+                    by_server.setdefault(sub.guild_id, []).append((sub.id, entry_filter, entries))
                 else:  # keywords: linear-time, cheap here
                     judged[sub.id] = entry_filter.judge(entries, BUDGET_S)
-        for sub_id, verdicts in zip(running, await asyncio.gather(*running.values()), strict=True):
-            judged[sub_id] = verdicts
+        loop = asyncio.get_running_loop()
+        running = [
+            loop.run_in_executor(filter_executor(), _judge_server, jobs) for jobs in by_server.values()
+        ]
+        for verdicts in await asyncio.gather(*running):
+            judged.update(verdicts)
         return judged
 
     def _filter(self, sub: SubscriptionRecord) -> EntryFilter | None:
