@@ -340,3 +340,16 @@ async def test_opml_import_of_a_thousand_feeds_adds_each_with_the_right_answer(d
         assert {s.feed.url for s in statuses} == set(good[:987]) | set(followed)
         assert not any(s.paused or s.failing or s.feed.last_success_at is None for s in statuses)
         assert {s.feed.title for s in statuses if s.feed.url == urls[1]} == {"Feed 1"}
+
+
+async def test_a_feed_whose_charset_is_only_in_the_content_type_is_read_in_it(env: Env) -> None:
+    # No XML declaration: the header's charset is the only word on the encoding.
+    rss = (
+        "<rss version='2.0'><channel><title>Новости дня</title><link>https://example.ru/</link>"
+        "<item><title>Привет мир</title><link>https://example.ru/1</link></item></channel></rss>"
+    )
+    env.server.serve_raw("/cp1251.xml", rss.encode("cp1251"), "text/xml; charset=windows-1251")
+    found = await env.service.resolve(env.server.url("/cp1251.xml"))
+    (candidate,) = found.candidates
+    assert candidate.title == "Новости дня"
+    assert candidate.newest is not None and candidate.newest.title == "Привет мир"

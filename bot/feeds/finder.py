@@ -136,7 +136,7 @@ class FeedFinder:
         return []
 
     async def _parse(self, result: FetchResult) -> ParsedFeed:
-        parsed, _ = await self._parser.parse(result.body, result.final_url, result.content_type)
+        parsed, _ = await self._parser.parse(result.body, result.final_url, result.content_type_header)
         return parsed
 
 

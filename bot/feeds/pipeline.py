@@ -132,7 +132,7 @@ class FeedPipeline:
             when = self._schedule.after_success(now, result.headers, feed.update_hint_s, self._rng)
             return CheckOk(feed.id, result.etag, result.last_modified, when)
         try:
-            parsed, keys = await self._parser.parse(result.body, result.final_url, result.content_type)
+            parsed, keys = await self._parser.parse(result.body, result.final_url, result.content_type_header)
         except ParserUnavailableError:
             # Not the feed's fault: tried again soon, not counted towards pausing it.
             counts.failed += 1
@@ -264,7 +264,7 @@ class FeedPipeline:
         :class:`FeedError` (:class:`~bot.errors.NotAFeedError` for a web page).
         """
         result = await self._sources.retrieve(url)
-        parsed, keys = await self._parser.parse(result.body, result.final_url, result.content_type)
+        parsed, keys = await self._parser.parse(result.body, result.final_url, result.content_type_header)
         state = self._state(result, parsed, body_hash(result.body), self._clock(), added=True)
         return Fetched(result.final_url, parsed, keys, state)
 

@@ -33,6 +33,11 @@ class FetchResult:
     not_modified: bool = False
     """The server answered 304 to a conditional request: nothing changed since ``etag``."""
 
+    @property
+    def content_type_header(self) -> str | None:
+        """The Content-Type header as sent, charset included (what feed parsers need)."""
+        return self.headers.get("Content-Type")
+
     def text(self) -> str:
         """The body decoded with :attr:`charset`; undecodable bytes become U+FFFD."""
         return decode(self.body, self.charset)
