@@ -86,7 +86,8 @@ def import_report_text(report: ImportReport, channel_id: int) -> str:
     lines = [f"Import into <#{channel_id}> done: {added} added, {skipped} already followed."]
     if report.errors:
         lines.append(f"{len(report.errors)} could not be added:")
-        shown = [f"• {fit(e, 150)}" for e in report.errors[:10]]
+        # Errors quote the file's titles and URLs: shown as written, never as links or pings.
+        shown = [f"• {fit(escape_markdown(e), 150)}" for e in report.errors[:10]]
         lines += shown
         if len(report.errors) > len(shown):
             lines.append(f"… and {len(report.errors) - len(shown)} more.")

@@ -13,7 +13,9 @@ from bot.digests.compose import DigestArticle, compose_digest
 from bot.digests.render import render_digest
 from bot.discord_text import discord_length, escape_markdown
 from bot.feeds.posts import FeedInfo, feed_item_message, feed_paused_notice
+from bot.feeds.service import ImportReport
 from cogs.article_views import PAGE_CHARS, article_pages, full_text_message, summary_message
+from cogs.feed_views import import_report_text
 from tests.markdown_view import block_markup, bold_spans, masked_link_targets, pings, shown
 from tests.test_text_fit import article, entry
 
@@ -142,3 +144,11 @@ def test_no_full_text_page_starts_with_markup_of_the_page() -> None:
             assert block_markup(text) == [], text[:40]
             assert discord_length(text) <= PAGE_CHARS
         assert " ".join(shown(p) for p in pages) == page.text
+
+
+def test_the_opml_import_report_shows_the_files_titles_as_written() -> None:
+    hostile = "[Claim your prize](https://evil.example/steal) @everyone: The site answered 404 Not Found."
+    text = import_report_text(ImportReport(added=(), skipped=(), errors=(hostile,)), 10)
+    assert masked_link_targets(text) == []
+    assert pings(text) == []
+    assert "Claim your prize" in shown(text)
