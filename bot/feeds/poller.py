@@ -17,13 +17,13 @@ per feed in memory).
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import random
 import secrets
 from collections.abc import Callable
 from datetime import datetime
 
+from bot.background import BackgroundLoop
 from bot.clock import utcnow
 from bot.config import FeedSettings
 from bot.feeds.fanout import Extractor
@@ -83,8 +83,7 @@ class FeedPoller:
         self._on_new_items = on_new_items
         self._stable_owner = owner is not None
         self.owner = owner or f"poller-{secrets.token_hex(6)}"
-        self._stopping = asyncio.Event()
-        self._woken = asyncio.Event()
+        self._loop = BackgroundLoop("feed poll pass", self._pass, interval_s=30.0, logger=log)
         if settings.per_host_spacing_s is not None:
             log.warning(
                 "feeds.per_host_spacing_s is deprecated and ignored: hosts get "
@@ -96,9 +95,9 @@ class FeedPoller:
     async def run(self, *, idle_s: float = 30.0) -> None:
         """Poll until :meth:`stop` (or cancellation): a pass, then sleep until the next feed is
         due (at most ``idle_s``, so feeds added meanwhile are picked up). A pass that fails as a
-        whole (database down) is logged and tried again later.
+        whole (database down) is logged and tried again after a backoff.
         """
-        self._stopping.clear()
+        self._loop.interval_s = idle_s
         if self._stable_owner:
             try:
                 # Feeds this poller claimed before it was killed mid-pass: due now, not in 15 min.
@@ -107,42 +106,28 @@ class FeedPoller:
                     log.info("feed poll: released %d feeds leased before a restart", released)
             except Exception:
                 log.exception("feed poll: freeing old leases failed; they run out on their own")
-        while not self._stopping.is_set():
-            try:
-                stats = await self.poll_due(self._clock())
-                if stats.claimed:
-                    log.info("feed poll: %s", stats)
-                if stats.new_items and self._on_new_items is not None:
-                    self._on_new_items()
-                delay = idle_s
-                due = await self._store.next_due_at()
-                if due is not None:
-                    delay = min(max((due - self._clock()).total_seconds(), 0.5), idle_s)
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("feed poll pass failed; trying again in %.0f s", idle_s)
-                delay = idle_s
-            await self._sleep(delay)
+        await self._loop.run()
 
-    async def _sleep(self, delay: float) -> None:
-        """Wait ``delay`` seconds, or less if :meth:`wake` or :meth:`stop` is called."""
-        stopping = asyncio.ensure_future(self._stopping.wait())
-        woken = asyncio.ensure_future(self._woken.wait())
-        try:
-            await asyncio.wait({stopping, woken}, timeout=delay, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            stopping.cancel()
-            woken.cancel()
-            self._woken.clear()
+    async def _pass(self) -> float:
+        """One pass; returns the seconds until the next feed is due (at most ``idle_s``)."""
+        stats = await self.poll_due(self._clock())
+        if stats.claimed:
+            log.info("feed poll: %s", stats)
+        if stats.new_items and self._on_new_items is not None:
+            self._on_new_items()
+        idle_s = self._loop.interval_s
+        due = await self._store.next_due_at()
+        if due is None:
+            return idle_s
+        return min(max((due - self._clock()).total_seconds(), 0.5), idle_s)
 
     def wake(self) -> None:
         """Look for due feeds now (a feed was just added or resumed) instead of after the nap."""
-        self._woken.set()
+        self._loop.wake()
 
     def stop(self) -> None:
         """Ask :meth:`run` to return after the current pass."""
-        self._stopping.set()
+        self._loop.stop()
 
     async def poll_due(self, now: datetime) -> PollStats:
         """Check every feed due at ``now`` once, and write what came of it. Raises
