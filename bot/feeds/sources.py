@@ -11,7 +11,7 @@ by the body's kind in :func:`bot.feeds.parse.parse_feed` (:data:`bot.feeds.parse
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Awaitable, Mapping
 from typing import Protocol
 
 from bot.fetch import FEED_TYPES, Fetcher, FetchResult
@@ -20,9 +20,9 @@ from bot.fetch import FEED_TYPES, Fetcher, FetchResult
 class Retriever(Protocol):
     """Gets a feed's body; raises :class:`~bot.errors.FetchError` with a message fit to show."""
 
-    async def retrieve(
+    def retrieve(
         self, url: str, *, etag: str | None = None, last_modified: str | None = None
-    ) -> FetchResult: ...
+    ) -> Awaitable[FetchResult]: ...
 
 
 class HttpRetriever:
@@ -31,10 +31,11 @@ class HttpRetriever:
     def __init__(self, fetcher: Fetcher) -> None:
         self._fetcher = fetcher
 
-    async def retrieve(
+    def retrieve(
         self, url: str, *, etag: str | None = None, last_modified: str | None = None
-    ) -> FetchResult:
-        return await self._fetcher.fetch(url, accept_types=FEED_TYPES, etag=etag, last_modified=last_modified)
+    ) -> Awaitable[FetchResult]:
+        # The fetch itself, not a coroutine around it: one frame less per feed checked.
+        return self._fetcher.fetch(url, accept_types=FEED_TYPES, etag=etag, last_modified=last_modified)
 
 
 class Retrievers:
@@ -57,15 +58,15 @@ class Retrievers:
         """Retrieve the URLs starting with ``prefix`` (lower case) with ``retriever``."""
         self._mounts = sorted([*self._mounts, (prefix, retriever)], key=lambda m: len(m[0]), reverse=True)
 
-    async def retrieve(
+    def retrieve(
         self, url: str, *, etag: str | None = None, last_modified: str | None = None
-    ) -> FetchResult:
+    ) -> Awaitable[FetchResult]:
         """The feed at ``url`` from its retriever. Raises :class:`~bot.errors.FetchError`."""
         retriever = self._default
         if self._mounts:
             lowered = url.lower()
             retriever = next((r for prefix, r in self._mounts if lowered.startswith(prefix)), retriever)
-        return await retriever.retrieve(url, etag=etag, last_modified=last_modified)
+        return retriever.retrieve(url, etag=etag, last_modified=last_modified)
 
 
 def body_hash(body: bytes) -> str:
