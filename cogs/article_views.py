@@ -49,16 +49,18 @@ def _base_embed(article: Article, description: str) -> discord.Embed:
         colour=EMBED_COLOUR,
         timestamp=article.published,
     )
-    if article.site_name:
-        embed.set_author(name=fit(neutralize_mentions(one_line(article.site_name)), 256))
+    site = one_line(article.site_name)
+    if site:  # an author with a blank name is refused like a blank field
+        embed.set_author(name=fit(neutralize_mentions(site), 256))
     return embed
 
 
 def summary_embed(article: Article) -> discord.Embed:
     """Linked title, site, author, date, lead image, summary and reading time."""
     embed = _base_embed(article, fit(escape_markdown(article.summary or article.description), SUMMARY_CHARS))
-    if article.author:
-        embed.add_field(name="By", value=fit(escape_markdown(one_line(article.author)), 1024), inline=True)
+    author = one_line(article.author)
+    if author:  # Discord refuses a blank field value, and with it the whole message
+        embed.add_field(name="By", value=fit(escape_markdown(author), 1024), inline=True)
     if article.published:
         embed.add_field(name="Published", value=discord.utils.format_dt(article.published, "D"), inline=True)
     minutes = "minute" if article.reading_minutes == 1 else "minutes"

@@ -287,3 +287,10 @@ def test_fetch_embeds_are_always_accepted(
     for embed in messages:
         payload = {"embeds": [embed.to_dict()]}
         assert validate_message(payload) == {} and validate_message(in_utf16_units(payload)) == {}
+
+
+def test_a_blank_author_adds_no_empty_field_to_fetch_embeds() -> None:
+    # Found by the property below: an author of " " made a "By" field Discord refuses.
+    page = article("Title", "Some text. More text.", "A summary.", " ", "Site")
+    payload = {"embeds": [summary_message(page)["embed"].to_dict()]}
+    assert validate_message(payload) == {}
