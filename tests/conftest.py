@@ -28,6 +28,12 @@ Every test fails if it logged an ERROR or CRITICAL record (or the e2e bot's log 
 one) that it does not expect: see :mod:`tests.logcheck`. Opt out with
 ``@pytest.mark.allow_error_logs("pattern", ...)`` (the records whose line matches a
 pattern) or ``@pytest.mark.allow_error_logs`` (any).
+
+Property tests
+--------------
+Hypothesis draws the same examples every run (profile ``repeatable``); set
+``NEWSDESK_HYPOTHESIS_EXPLORE=1`` to draw fresh ones each run (500 per test where the
+test sets no count of its own).
 """
 
 from __future__ import annotations
@@ -45,10 +51,17 @@ from typing import Any, TypeVar
 
 import asyncpg
 import pytest
+from hypothesis import settings
 from sqlalchemy.engine import URL, make_url
 
 from bot.storage import Database
 from tests import logcheck
+
+# Property tests draw the same examples on every run, so a run of the suite (CI's included) is
+# repeatable; NEWSDESK_HYPOTHESIS_EXPLORE=1 draws fresh ones each run, to hunt bugs.
+settings.register_profile("repeatable", derandomize=True, database=None)
+settings.register_profile("explore", max_examples=500)
+settings.load_profile("explore" if os.environ.get("NEWSDESK_HYPOTHESIS_EXPLORE") else "repeatable")
 
 POSTGRES_ADMIN_URL = make_url(
     os.environ.get("NEWSDESK_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
