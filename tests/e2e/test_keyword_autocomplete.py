@@ -5,32 +5,22 @@ for a channel the member cannot see or that is not this server's.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.e2e.harness import Harness, harness
-from tests.e2e.test_permissions import Newsroom, newsroom
-from tests.emulator import Emulator, Member
+from tests.e2e import test_permissions
+from tests.e2e.harness import Harness
+from tests.e2e.test_permissions import Newsroom
+from tests.emulator import Member
 from tests.emulator.world import Channel
 from tests.markdown_view import bold_spans, masked_link_targets, shown
 
 pytestmark = pytest.mark.e2e
 
-
-@pytest.fixture
-def room() -> Newsroom:
-    return newsroom()
-
-
-@pytest.fixture
-async def newsdesk(
-    tmp_path: Path, room: Newsroom, bot_config: dict[str, dict[str, Any]]
-) -> AsyncIterator[Harness]:
-    async with harness(tmp_path, bot_config, Emulator(world=room.world)) as h:
-        yield h
+# The permissions tests' newsroom (a private channel, a one-channel moderator, ...) and its bot.
+room = test_permissions.room
+newsdesk = test_permissions.newsdesk
 
 
 async def offered(newsdesk: Harness, user: Member, channel: Channel | int | None) -> list[str]:
