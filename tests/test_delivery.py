@@ -445,12 +445,21 @@ async def test_two_dispatchers_on_one_database_never_send_the_same_row(db: Datab
     try:
         discord = ScriptedPublisher(delay=(0.0, 0.005))
         per_dispatcher: list[list[str]] = [[], []]
+        # The first dispatcher holds its first sends until the second has sent one:
+        # whichever starts first, both must share the channels (the first can lease
+        # only `concurrency` of the 8), so the no-duplicate check sees real contention.
+        second_has_sent = asyncio.Event()
 
         class Recording:
-            def __init__(self, sent: list[str]) -> None:
+            def __init__(self, sent: list[str], *, waits_for_the_other: bool) -> None:
                 self.sent = sent
+                self.waits_for_the_other = waits_for_the_other
 
             async def send(self, channel_id: int, spec: MessageSpec, *, nonce: str) -> int:
+                if self.waits_for_the_other:
+                    await asyncio.wait_for(second_has_sent.wait(), 30)
+                else:
+                    second_has_sent.set()
                 self.sent.append(nonce)
                 return await discord.send(channel_id, spec, nonce=nonce)
 
@@ -468,9 +477,13 @@ async def test_two_dispatchers_on_one_database_never_send_the_same_row(db: Datab
         clock = lambda: datetime.now(UTC)  # noqa: E731
         ds = [
             OutboxDispatcher(
-                OutboxStore(database), Recording(sent), clock=clock, concurrency=3, poll_interval_s=0.02
+                OutboxStore(database),
+                Recording(sent, waits_for_the_other=index == 0),
+                clock=clock,
+                concurrency=3,
+                poll_interval_s=0.02,
             )
-            for database, sent in zip((db, other_db), per_dispatcher, strict=True)
+            for index, (database, sent) in enumerate(zip((db, other_db), per_dispatcher, strict=True))
         ]
         async with running(ds[0]), running(ds[1]), asyncio.timeout(60):
             while await store.pending_count():
