@@ -14,7 +14,15 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from bot.errors import ConfigError
 
@@ -39,6 +47,28 @@ class DiscordSettings(_Section):
     """Register the slash commands with Discord at start."""
     command_guild_ids: list[int] = Field(default_factory=list)
     """Register commands to these guilds only (instant, for development); empty = global."""
+
+    shard_count: int | None = Field(None, ge=1)
+    """Shards of the whole bot; unset = the count Discord recommends (one gateway process)."""
+    shard_ids: list[int] | None = None
+    """The shards this gateway process runs (needs shard_count); unset = all of them."""
+
+    @model_validator(mode="after")
+    def _shards_within_count(self) -> DiscordSettings:
+        if self.shard_ids is None:
+            return self
+        if self.shard_count is None:
+            raise ValueError("shard_ids needs shard_count (the bot's total number of shards)")
+        if not self.shard_ids:
+            raise ValueError("shard_ids is empty: list at least one shard, or leave it unset")
+        bad = [i for i in self.shard_ids if not 0 <= i < self.shard_count]
+        if bad:
+            raise ValueError(
+                f"shard id {bad[0]} is not between 0 and shard_count - 1 ({self.shard_count - 1})"
+            )
+        if len(set(self.shard_ids)) != len(self.shard_ids):
+            raise ValueError("shard_ids lists a shard twice")
+        return self
 
     @field_validator("api_base")
     @classmethod
@@ -200,6 +230,53 @@ class HealthSettings(_Section):
     """`newsdesk health` fails when the heartbeat is older than this."""
 
 
+Role = Literal["gateway", "worker"]
+ROLES: tuple[Role, ...] = ("gateway", "worker")
+
+
+class RunSettings(_Section):
+    roles: tuple[Role, ...] = ROLES
+    """What this process does: "all" (the default: everything), "gateway" (the Discord gateway:
+    commands, buttons, autocomplete), "worker" (polling, grouping, alerts, digests, delivery),
+    or "gateway,worker". ``newsdesk run --role`` overrides it."""
+    instance_id: str | None = None
+    """This process's name in heartbeats and leases; default: host, pid and start time."""
+    takeover_s: float = Field(30.0, ge=3)
+    """A process silent this long is dead: the others take over its feeds, outbox rows and
+    singleton duties."""
+
+    @field_validator("roles", mode="before")
+    @classmethod
+    def _parse_roles(cls, value: Any) -> Any:
+        return parse_roles(value)
+
+    @field_validator("instance_id")
+    @classmethod
+    def _printable_id(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        value = value.strip()
+        if not value or len(value) > 100 or not value.isprintable():
+            raise ValueError("must be 1 to 100 printable characters")
+        return value
+
+
+def parse_roles(value: Any) -> Any:
+    """``"all"``, ``"gateway,worker"`` or a list of role names as the sorted tuple of roles;
+    anything else is returned for pydantic to refuse.
+    """
+    names = value.split(",") if isinstance(value, str) else value
+    if not isinstance(names, list | tuple):
+        return value
+    wanted = {str(name).strip().lower() for name in names} - {""}
+    if "all" in wanted:
+        wanted = (wanted - {"all"}) | set(ROLES)
+    unknown = wanted - set(ROLES)
+    if unknown or not wanted:
+        raise ValueError(f"roles are all, gateway, worker or gateway,worker (got {value!r})")
+    return tuple(role for role in ROLES if role in wanted)
+
+
 class Settings(_Section):
     """Every newsdesk setting; config.example.toml documents each one."""
 
@@ -215,6 +292,7 @@ class Settings(_Section):
     alerts: AlertConfig = AlertConfig()
     log: LogSettings = LogSettings()
     health: HealthSettings = HealthSettings()
+    run: RunSettings = RunSettings()
     testing: TestingSettings = TestingSettings()
 
 

@@ -18,8 +18,10 @@ from bot.digests.scheduler import DigestScheduler
 from bot.digests.service import DigestService
 from bot.extract import ExtractorPool
 from bot.feeds.parser_pool import ParserPool
+from bot.feeds.pipeline import FeedPipeline
 from bot.feeds.poller import FeedPoller
 from bot.feeds.service import FeedService
+from bot.feeds.sources import Retrievers
 from bot.fetch import Fetcher
 from bot.storage import ArticleCache, Database, GuildSettingsStore
 from bot.storage.alerts import AlertStore
@@ -53,8 +55,22 @@ class Newsdesk:
         # Feed parsing is CPU work: worker processes keep it off the loop and use every core.
         self.feed_parser = ParserPool(settings.extract.workers)
         feed_store = FeedStore(self.db)
+        # One pipeline checks feeds for the poller and for /feed add alike.
+        feed_pipeline = FeedPipeline(
+            feed_store,
+            Retrievers.http(self.fetcher),
+            self.feed_parser,
+            settings.feeds,
+            extractor=self.articles,
+            clock=self.clock,
+        )
         self.feeds = FeedService(
-            feed_store, self.fetcher, settings.feeds, parser=self.feed_parser, clock=self.clock
+            feed_store,
+            self.fetcher,
+            settings.feeds,
+            parser=self.feed_parser,
+            clock=self.clock,
+            pipeline=feed_pipeline,
         )
         self.poller = FeedPoller(
             feed_store,
@@ -62,8 +78,8 @@ class Newsdesk:
             settings.feeds,
             parser=self.feed_parser,
             on_new_items=lambda: self.stories.notify(),
-            extractor=self.articles,
             clock=self.clock,
+            pipeline=feed_pipeline,
             # Stable across restarts (as the outbox dispatcher's), so a restarted bot takes back
             # at once the feeds it had claimed when it died, instead of after their lease.
             owner="bot",

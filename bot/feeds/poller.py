@@ -62,10 +62,11 @@ class FeedPoller:
         extractor: Extractor | None = None,
         rng: random.Random | None = None,
         owner: str | None = None,
+        pipeline: FeedPipeline | None = None,
     ) -> None:
         self._store = store
         rng = rng or random.Random()
-        self._pipeline = FeedPipeline(
+        self._pipeline = pipeline or FeedPipeline(
             self._store,
             Retrievers.http(fetcher),
             parser or InThreadParser(),

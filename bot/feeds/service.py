@@ -82,13 +82,17 @@ class FeedService:
         *,
         parser: FeedParser | None = None,
         clock: Callable[[], datetime] = utcnow,
+        pipeline: FeedPipeline | None = None,
     ) -> None:
+        """``pipeline`` is the one the poller uses too (the core builds one for both); without
+        one, a pipeline over ``store``, ``fetcher`` and ``parser`` is built.
+        """
         self._store = store
         self._fetcher = fetcher
         self._settings = settings
         self._parser = parser or InThreadParser()
         self._clock = clock
-        self._pipeline = FeedPipeline(
+        self._pipeline = pipeline or FeedPipeline(
             self._store, Retrievers.http(fetcher), self._parser, settings, clock=clock
         )
         self._finder = FeedFinder(fetcher, self._pipeline, self._parser)
