@@ -7,6 +7,7 @@ async with Emulator() as emu:
 """
 
 from tests.emulator.errors import ApiError
+from tests.emulator.gateway import IdentifyRecord, SessionStartLimit, shard_of
 from tests.emulator.interactions import CallError, InteractionRecord, InteractionResult
 from tests.emulator.permissions import Overwrite, Perm
 from tests.emulator.ratelimit import BucketRule, Injection, RateLimitConfig
@@ -23,6 +24,7 @@ __all__ = [
     "Emulator",
     "GatewayRecord",
     "Guild",
+    "IdentifyRecord",
     "Injection",
     "InteractionRecord",
     "InteractionResult",
@@ -34,7 +36,9 @@ __all__ = [
     "Recorder",
     "RequestRecord",
     "Role",
+    "SessionStartLimit",
     "User",
     "World",
     "default_world",
+    "shard_of",
 ]

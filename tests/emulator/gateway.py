@@ -1,5 +1,12 @@
 """The gateway websocket: HELLO, IDENTIFY → READY + GUILD_CREATE, heartbeats, RESUME, dispatches.
 
+Sharding as Discord does it: an IDENTIFY with ``shard: [id, count]`` opens a session for the
+guilds with ``(guild_id >> 22) % count == id`` (DMs go to shard 0), and a guild's events go to
+the live sessions of its shard only. IDENTIFYs are limited by ``session_start_limit``: one per
+rate-limit key (``shard_id % max_concurrency``) per ``identify_window_s``; a too-early one is
+answered with op 9 Invalid Session (Discord's docs, Gateway → Rate Limiting) and starts no
+session. Every IDENTIFY, accepted or refused, is kept in ``identify_log``.
+
 Compression follows the ``compress=`` query the client asks for: ``zlib-stream``
 (one zlib context for the whole connection, each payload ending with a
 Z_SYNC_FLUSH) or ``zstd-stream`` when ``zstandard`` is installed.
@@ -27,6 +34,9 @@ log = logging.getLogger(__name__)
 
 DISPATCH, HEARTBEAT, IDENTIFY, PRESENCE, VOICE, RESUME, RECONNECT, REQUEST_MEMBERS = 0, 1, 2, 3, 4, 6, 7, 8
 INVALID_SESSION, HELLO, HEARTBEAT_ACK = 9, 10, 11
+
+IDENTIFY_WINDOW_S = 5.0
+"""Discord's window for ``max_concurrency`` IDENTIFYs (one per rate-limit key)."""
 
 INTENT_GUILD_MEMBERS = 1 << 1
 INTENT_GUILD_MESSAGES = 1 << 9
@@ -67,10 +77,57 @@ class _Connection:
 
 
 @dataclass
+class SessionStartLimit:
+    """What ``/gateway/bot`` reports as ``session_start_limit``; ``remaining`` counts down."""
+
+    total: int = 1000
+    remaining: int = 1000
+    reset_after_ms: int = 14_400_000
+    max_concurrency: int = 1
+
+    def to_payload(self) -> dict[str, int]:
+        return {
+            "total": self.total,
+            "remaining": self.remaining,
+            "reset_after": self.reset_after_ms,
+            "max_concurrency": self.max_concurrency,
+        }
+
+
+@dataclass(frozen=True)
+class IdentifyRecord:
+    at: float
+    """Monotonic time the IDENTIFY arrived."""
+    shard: tuple[int, int]
+    """``(shard_id, shard_count)``; ``(0, 1)`` for an IDENTIFY without ``shard``."""
+    bucket: int
+    """Its rate-limit key: ``shard_id % max_concurrency``."""
+    accepted: bool
+    """False: refused (op 9) for coming too early in its bucket."""
+    session_id: str | None = None
+
+
+def shard_of(guild_id: int | None, shard_count: int) -> int:
+    """The shard a guild's events go to (Discord's formula); DMs (no guild) go to shard 0."""
+    return 0 if guild_id is None else (guild_id >> 22) % shard_count
+
+
+def _guild_of(event: str, data: Any) -> int | None:
+    """The guild a dispatch belongs to: ``guild_id``, or the ``id`` of a GUILD_ event's guild."""
+    if not isinstance(data, dict):
+        return None
+    value = data.get("guild_id")
+    if value is None and event in ("GUILD_CREATE", "GUILD_UPDATE", "GUILD_DELETE"):
+        value = data.get("id")
+    return int(value) if value is not None else None
+
+
+@dataclass
 class Session:
     id: str
     user_id: int
     intents: int
+    shard: tuple[int, int] = (0, 1)
     seq: int = 0
     buffer: collections.deque[tuple[int, str, Any]] = field(
         default_factory=lambda: collections.deque(maxlen=BUFFERED_EVENTS)
@@ -78,6 +135,11 @@ class Session:
     connection: _Connection | None = None
     resumable: bool = True
     resumes: int = 0
+
+    def owns(self, guild_id: int | None) -> bool:
+        """Whether this session gets the events of ``guild_id`` (None: a DM)."""
+        shard_id, shard_count = self.shard
+        return shard_of(guild_id, shard_count) == shard_id
 
 
 class Gateway:
@@ -93,6 +155,9 @@ class Gateway:
         ws_url: Callable[[], str],
         heartbeat_interval_ms: int = 41250,
         allow_privileged_intents: bool = True,
+        recommended_shards: int = 1,
+        session_start_limit: SessionStartLimit | None = None,
+        identify_window_s: float = IDENTIFY_WINDOW_S,
     ) -> None:
         self.world = world
         self.recorder = recorder
@@ -106,6 +171,13 @@ class Gateway:
         self.identifies = 0
         self.connections: list[str] = []
         """Path and query of every websocket connection, in order (shows use of resume_gateway_url)."""
+        self.recommended_shards = recommended_shards
+        """The ``shards`` count ``/gateway/bot`` recommends."""
+        self.session_start_limit = session_start_limit or SessionStartLimit()
+        self.identify_window_s = identify_window_s
+        """Each rate-limit key allows one IDENTIFY per this many seconds (0: no limit)."""
+        self.identify_log: list[IdentifyRecord] = []
+        self._last_identify: dict[int, float] = {}
 
     # -- public --------------------------------------------------------------------------------
 
@@ -117,15 +189,27 @@ class Gateway:
     def connected(self) -> bool:
         return any(s.connection is not None for s in self.live_sessions)
 
+    @property
+    def refused_identifies(self) -> list[IdentifyRecord]:
+        return [r for r in self.identify_log if not r.accepted]
+
+    def sessions_of(self, shard_id: int) -> list[Session]:
+        """The live sessions of shard ``shard_id`` (of whatever count)."""
+        return [s for s in self.live_sessions if s.shard[0] == shard_id]
+
     async def dispatch(
         self, event: str, data: Any, *, intent: int | None = None, content_gated: bool = False
     ) -> None:
-        """Send a dispatch to every live session; a disconnected one keeps it for RESUME.
+        """Send a dispatch to the live sessions of its guild's shard; a disconnected one keeps
+        it for RESUME.
 
         ``content_gated``: a message the MESSAGE_CONTENT intent guards (another user's, not
         mentioning the bot): a session without the intent gets it with the content blanked.
         """
+        guild_id = _guild_of(event, data)
         for session in self.live_sessions:
+            if not session.owns(guild_id):
+                continue
             if intent is not None and not session.intents & intent:
                 continue
             payload = data
@@ -220,18 +304,29 @@ class Gateway:
         if intents & PRIVILEGED_INTENTS and not self.allow_privileged_intents:
             await connection.ws.close(code=4014, message=b"Disallowed intent(s).")
             return None
+        shard = _shard(data.get("shard", [0, 1]))
+        if shard is None:
+            await connection.ws.close(code=4010, message=b"Invalid shard.")
+            return None
+        if not await self._admit(connection, shard):
+            return None
+        # A new session of a shard replaces the old ones of that shard (a restarted bot's).
         for old in self.sessions.values():
-            old.resumable = False
-        session = Session(secrets.token_hex(16), self._bot_user_id(), intents)
+            if old.shard == shard:
+                old.resumable = False
+        session = Session(secrets.token_hex(16), self._bot_user_id(), intents, shard=shard)
         self.sessions[session.id] = session
         session.connection = connection
         self.identifies += 1
+        self.identify_log.append(
+            IdentifyRecord(time.monotonic(), shard, self._bucket(shard), True, session.id)
+        )
         user = self.world.users[session.user_id].to_payload()
         user.update(verified=True, mfa_enabled=False, email=None)
         ready = {
             "v": 10,
             "user": user,
-            "guilds": [{"id": str(g), "unavailable": True} for g in self.world.guilds],
+            "guilds": [{"id": str(g), "unavailable": True} for g in self.world.guilds if session.owns(g)],
             "session_id": session.id,
             "session_type": "normal",
             "resume_gateway_url": self._ws_url() + "/resume",
@@ -248,6 +343,8 @@ class Gateway:
             ready["shard"] = data["shard"]
         await self._dispatch_to(session, "READY", ready)
         for guild in self.world.guilds.values():
+            if not session.owns(guild.id):
+                continue
             await self._dispatch_to(
                 session,
                 "GUILD_CREATE",
@@ -257,6 +354,28 @@ class Gateway:
             )
         self.ready.set()
         return session
+
+    def _bucket(self, shard: tuple[int, int]) -> int:
+        return shard[0] % max(1, self.session_start_limit.max_concurrency)
+
+    async def _admit(self, connection: _Connection, shard: tuple[int, int]) -> bool:
+        """Apply the session start limit: one IDENTIFY per rate-limit key per window."""
+        now, bucket = time.monotonic(), self._bucket(shard)
+        last = self._last_identify.get(bucket)
+        if last is not None and now - last < self.identify_window_s:
+            log.info(
+                "gateway: IDENTIFY of shard %s refused: bucket %d identified %.2f s ago",
+                shard,
+                bucket,
+                now - last,
+            )
+            self.identify_log.append(IdentifyRecord(now, shard, bucket, False))
+            await self._send(connection, {"op": INVALID_SESSION, "d": False})
+            return False
+        self._last_identify[bucket] = now
+        limit = self.session_start_limit
+        limit.remaining = max(0, limit.remaining - 1)
+        return True
 
     async def _resume(self, connection: _Connection, data: dict[str, Any]) -> Session | None:
         session = self.sessions.get(data.get("session_id") or "")
@@ -340,3 +459,13 @@ class Gateway:
                 payload.get("d"),
             )
         )
+
+
+def _shard(value: Any) -> tuple[int, int] | None:
+    """A valid ``[shard_id, shard_count]`` as a tuple, else None (Discord closes with 4010)."""
+    if not isinstance(value, list | tuple) or len(value) != 2:
+        return None
+    shard_id, count = value
+    if not all(isinstance(v, int) and not isinstance(v, bool) for v in (shard_id, count)):
+        return None
+    return (shard_id, count) if 0 <= shard_id < count else None

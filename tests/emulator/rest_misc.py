@@ -92,16 +92,12 @@ class MiscRoutes:
         return json_response({"url": self.emu.gateway_url})
 
     async def gateway_bot(self, request: web.Request) -> web.Response:
+        gateway = self.emu.gateway
         return json_response(
             {
                 "url": self.emu.gateway_url,
-                "shards": 1,
-                "session_start_limit": {
-                    "total": 1000,
-                    "remaining": 999,
-                    "reset_after": 14400000,
-                    "max_concurrency": 1,
-                },
+                "shards": gateway.recommended_shards,
+                "session_start_limit": gateway.session_start_limit.to_payload(),
             }
         )
 

@@ -16,7 +16,7 @@ from aiohttp import web
 
 from tests.emulator import errors as e
 from tests.emulator import interactions as i
-from tests.emulator.gateway import INTENT_GUILD_MESSAGES, Gateway
+from tests.emulator.gateway import IDENTIFY_WINDOW_S, INTENT_GUILD_MESSAGES, Gateway, SessionStartLimit
 from tests.emulator.httputil import API_PREFIX
 from tests.emulator.ids import make_token, snowflake, user_id_from_token
 from tests.emulator.messages import EPHEMERAL, MessageStore, UploadedFile
@@ -44,7 +44,14 @@ class Emulator:
         interaction_deadline_s: float = 3.0,
         interaction_token_lifetime_s: float = i.TOKEN_LIFETIME_S,
         heartbeat_interval_ms: int = 41250,
+        recommended_shards: int = 1,
+        session_start_limit: SessionStartLimit | None = None,
+        identify_window_s: float = IDENTIFY_WINDOW_S,
     ) -> None:
+        """``recommended_shards`` and ``session_start_limit``: what ``/gateway/bot`` answers;
+        ``identify_window_s``: the gateway accepts one IDENTIFY per rate-limit key
+        (``shard_id % max_concurrency``) in this many seconds, as Discord does.
+        """
         self.default = world or default_world()
         self.world = self.default.world
         self.bot_user: User = self.default.bot
@@ -76,6 +83,9 @@ class Emulator:
             token=lambda: self.token,
             ws_url=lambda: self.gateway_url,
             heartbeat_interval_ms=heartbeat_interval_ms,
+            recommended_shards=recommended_shards,
+            session_start_limit=session_start_limit,
+            identify_window_s=identify_window_s,
         )
         self._runner: web.AppRunner | None = None
         self.port = 0
