@@ -18,7 +18,7 @@ from collections.abc import Callable, Coroutine, Sequence
 from pathlib import Path
 from typing import Any
 
-from bot.config import LogSettings, Settings, find_config_file, load_settings
+from bot.config import LogSettings, Settings, find_config_file, load_settings, parse_roles
 from bot.errors import ConfigError, NewsdeskError
 from bot.logs import setup_logging
 
@@ -84,7 +84,12 @@ def build_parser() -> argparse.ArgumentParser:
     def group(name: str, help: str) -> Any:
         return command(commands, name, help).add_subparsers(title="commands", metavar="COMMAND")
 
-    command(commands, "run", "run the bot", cmd_run)
+    run = command(commands, "run", "run the bot", cmd_run)
+    run.add_argument(
+        "--role",
+        metavar="ROLES",
+        help="what this process does: all (default), gateway, worker or gateway,worker (overrides run.roles)",
+    )
 
     fetch = command(commands, "fetch", "fetch a URL and print the article (the code of /fetch)", cmd_fetch)
     fetch.add_argument("url")
@@ -133,7 +138,18 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     from bot.tuning import run_event_loop
     from cogs.runner import run_bot
 
+    if args.role is not None:
+        settings = with_roles(settings, args.role)
     return run_event_loop(run_bot(settings)) or 0
+
+
+def with_roles(settings: Settings, roles: str) -> Settings:
+    """``settings`` with ``run.roles`` set from ``--role``. Raises ConfigError."""
+    try:
+        parsed = parse_roles(roles)
+    except ValueError as e:
+        raise ConfigError(f"invalid --role: {e}", key="run.roles") from None
+    return settings.model_copy(update={"run": settings.run.model_copy(update={"roles": parsed})})
 
 
 def cmd_fetch(args: argparse.Namespace, settings: Settings) -> int:

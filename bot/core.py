@@ -1,21 +1,28 @@
 """The newsdesk core: builds the services from the settings and owns their lifetime.
 
-The Discord client, the CLI and the tests all go through :class:`Newsdesk`;
-it knows nothing of Discord.
+The Discord client, the CLI and the tests all go through :class:`Newsdesk`; it knows nothing of
+Discord. It also owns the process model: a long-running process calls :meth:`Newsdesk.start_duties`,
+which registers it in the database (heartbeat, :mod:`bot.presence`) and, for the ``worker`` role,
+starts the background work (:mod:`bot.duties`). The ``gateway`` role runs no background work: its
+commands write to the database, and the workers (in this process or others) act on it.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Sequence
+from datetime import timedelta
 from types import TracebackType
 
 from bot.alerts.service import AlertService
 from bot.articles import ArticleService
 from bot.clock import clock_from
-from bot.config import Settings
+from bot.config import Role, Settings
+from bot.delivery.dispatcher import OutboxDispatcher
 from bot.delivery.publisher import Publisher
 from bot.digests.scheduler import DigestScheduler
 from bot.digests.service import DigestService
+from bot.duties import WorkerDuties
 from bot.extract import ExtractorPool
 from bot.feeds.parser_pool import ParserPool
 from bot.feeds.pipeline import FeedPipeline
@@ -23,10 +30,14 @@ from bot.feeds.poller import FeedPoller
 from bot.feeds.service import FeedService
 from bot.feeds.sources import Retrievers
 from bot.fetch import Fetcher
+from bot.presence import Presence
+from bot.pruning import PRUNE_EVERY_S, prune
 from bot.storage import ArticleCache, Database, GuildSettingsStore
 from bot.storage.alerts import AlertStore
 from bot.storage.digests import DigestStore
 from bot.storage.feeds import FeedStore
+from bot.storage.instances import default_instance_id
+from bot.storage.notify import OutboxListener
 from bot.storage.outbox import OutboxStore
 from bot.storage.stories import StoryStore
 from bot.stories.service import StoryAssigner
@@ -37,9 +48,21 @@ log = logging.getLogger(__name__)
 class Newsdesk:
     """Every service of the bot, wired together. Use as ``async with Newsdesk(settings) as core``."""
 
-    def __init__(self, settings: Settings, *, publisher: Publisher | None = None) -> None:
-        """``publisher`` edits posted alerts in place; without one, alerts are only posted."""
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        publisher: Publisher | None = None,
+        roles: Sequence[Role] | None = None,
+    ) -> None:
+        """``publisher`` posts to Discord: the ``worker`` role's delivery needs it, and alerts edit
+        their posts through it. ``roles`` default to ``run.roles``.
+        """
         self.settings = settings
+        self.roles: tuple[Role, ...] = tuple(roles) if roles is not None else settings.run.roles
+        # Names this process in heartbeats and every lease it takes: a restarted process is a
+        # new instance and never frees a live peer's leases.
+        self.instance_id = settings.run.instance_id or default_instance_id()
         self.clock = clock_from(settings.testing.clock_file)
         self.db = Database(settings.database.url, echo=settings.database.echo)
         self.fetcher = Fetcher(settings.fetch)
@@ -80,9 +103,7 @@ class Newsdesk:
             on_new_items=lambda: self.stories.notify(),
             clock=self.clock,
             pipeline=feed_pipeline,
-            # Stable across restarts (as the outbox dispatcher's), so a restarted bot takes back
-            # at once the feeds it had claimed when it died, instead of after their lease.
-            owner="bot",
+            owner=self.instance_id,
         )
         self.outbox = OutboxStore(self.db)
         # Per-server settings (the manager role), read by the Discord cogs.
@@ -102,19 +123,103 @@ class Newsdesk:
             on_assigned=self.alerts.check_stories,
             batch_size=settings.stories.batch_size,
             idle_s=settings.stories.idle_s,
+            lease_s=max(settings.run.takeover_s, settings.stories.idle_s * 2),
+            owner=self.instance_id,
         )
         self.digests = DigestService(DigestStore(self.db), story_store)
         self.digest_scheduler = DigestScheduler(
             self.digests, clock=self.clock, tick_s=settings.digests.tick_s, grace_s=settings.digests.grace_s
         )
 
+        self.dispatcher = (
+            OutboxDispatcher(
+                self.outbox,
+                publisher,
+                clock=self.clock,
+                on_channel_unavailable=self._channel_unavailable,
+                owner=self.instance_id,
+            )
+            if publisher is not None
+            else None
+        )
+        self.presence: Presence | None = None
+        self._duties: WorkerDuties | None = None
+
     async def start(self) -> None:
         """Bring the database schema up to date. Raises StorageError."""
         await self.db.upgrade()
         log.info("database ready dialect=%s", self.db.dialect_name)
 
+    async def start_duties(self, *, healthy: Callable[[], bool] | None = None) -> None:
+        """Join the bot as a running process and start this process's background work.
+
+        Registers the instance (refused with ConfigError when SQLite is already used by another
+        live process) and keeps its heartbeat, which touches ``health.heartbeat_file`` while
+        ``healthy()`` holds; for the ``worker`` role, starts polling, grouping, digests,
+        delivery and pruning. One-shot commands (``newsdesk fetch``) never call it.
+        """
+        self.presence = Presence(
+            self.db,
+            self.instance_id,
+            self.roles,
+            clock=self.clock,
+            takeover_s=self.settings.run.takeover_s,
+            heartbeat_file=self.settings.health.heartbeat_file,
+            healthy=healthy,
+        )
+        await self.presence.join()
+        if "worker" not in self.roles:
+            return
+        if self.dispatcher is None:
+            raise RuntimeError("the worker role delivers posts: build Newsdesk with a publisher")
+        self._duties = WorkerDuties(
+            poller=self.poller,
+            stories=self.stories,
+            digests=self.digest_scheduler,
+            dispatcher=self.dispatcher,
+            prune=self._prune,
+            prune_every_s=PRUNE_EVERY_S,
+            listener=OutboxListener(self.db, self.dispatcher.notify),
+        )
+        await self._duties.start()
+
+    def report_healthy(self) -> None:
+        """Touch the heartbeat file now (the gateway just connected), not at the next beat."""
+        if self.presence is not None:
+            self.presence.touch_heartbeat_file()
+
+    def wake_delivery(self) -> None:
+        """Post what was just queued now rather than at the outbox's next poll (in this process;
+        the others are woken by the database on PostgreSQL)."""
+        if self.dispatcher is not None:
+            self.dispatcher.notify()
+
+    def wake_poller(self) -> None:
+        """Check the feeds due now at once (a subscription was added or resumed)."""
+        self.poller.wake()
+
+    async def resume_delivery(self, channel_id: int) -> bool:
+        """Deliver a held channel's rows again (access is back); True if it was held."""
+        released = await self.outbox.release_channel(channel_id)
+        self.wake_delivery()
+        return released
+
+    async def _channel_unavailable(self, channel_id: int, reason: str) -> None:
+        paused = await self.feeds.pause_channel(channel_id, reason)
+        log.warning("channel unavailable channel=%s paused=%d reason=%s", channel_id, paused, reason)
+
+    async def _prune(self) -> None:
+        ttl = timedelta(seconds=self.settings.cache.article_ttl_s)
+        await prune(self.outbox, self.article_cache, now=self.clock(), article_ttl=ttl)
+
     async def close(self) -> None:
-        """Release the HTTP session, the worker processes and the database pool."""
+        """Stop the background work, leave, and release the HTTP session, the worker processes
+        and the database pool."""
+        if self._duties is not None:
+            await self._duties.stop()
+            self._duties = None
+        if self.presence is not None:
+            await self.presence.leave()
         # Each is closed even if another fails: a half-closed bot must not leak processes.
         self.poller.stop()
         closers = (

@@ -7,24 +7,19 @@ usable without it.
 from __future__ import annotations
 
 import logging
-import time
-from pathlib import Path
 
 import discord
 import yarl
 from discord.ext import commands
 
-from bot.background import BackgroundLoop
 from bot.config import DiscordSettings, Settings
 from bot.core import Newsdesk
-from bot.delivery.dispatcher import OutboxDispatcher
 from cogs.errors import NewsdeskTree
 from cogs.publisher import DiscordPublisher
 
 log = logging.getLogger(__name__)
 
 EXTENSIONS: tuple[str, ...] = (
-    "cogs.delivery",
     "cogs.fetch",
     "cogs.feeds",
     "cogs.digests",
@@ -51,11 +46,14 @@ discord.VoiceClient.warn_dave = False
 
 
 class NewsdeskBot(commands.Bot):
-    """newsdesk on Discord. Services live on ``self.core``; cogs only translate."""
+    """newsdesk on Discord: the gateway role. Services live on ``self.core``; cogs only translate.
+
+    The core runs this process's background work (by its roles) and its heartbeat; the cogs
+    register commands, views and autocomplete, nothing else.
+    """
 
     core: Newsdesk
     settings: Settings
-    dispatcher: OutboxDispatcher
 
     def __init__(self, settings: Settings, core: Newsdesk | None = None) -> None:
         super().__init__(
@@ -71,24 +69,6 @@ class NewsdeskBot(commands.Bot):
         )
         self.settings = settings
         self.core = core or Newsdesk(settings, publisher=DiscordPublisher(self))
-        self.heartbeat_file = Path(settings.health.heartbeat_file)
-        self._heartbeat = BackgroundLoop("heartbeat", self._beat, interval_s=30, logger=log)
-        self.dispatcher = OutboxDispatcher(
-            self.core.outbox,
-            DiscordPublisher(self),
-            clock=self.core.clock,
-            on_channel_unavailable=self._channel_unavailable,
-            # Stable across restarts, so a restarted bot takes its own leases back at once.
-            owner="bot",
-        )
-
-    def wake_delivery(self) -> None:
-        """Post what was just queued now rather than at the outbox's next poll."""
-        self.dispatcher.notify()
-
-    async def _channel_unavailable(self, channel_id: int, reason: str) -> None:
-        paused = await self.core.feeds.pause_channel(channel_id, reason)
-        log.warning("channel unavailable channel=%s paused=%d reason=%s", channel_id, paused, reason)
 
     async def setup_hook(self) -> None:
         await self.core.start()
@@ -97,7 +77,11 @@ class NewsdeskBot(commands.Bot):
             await self.load_extension(extension)
         if self.settings.discord.sync_commands:
             await self._sync_commands()
-        self._heartbeat.start()
+        await self.core.start_duties(healthy=self.connected)
+
+    def connected(self) -> bool:
+        """Healthy, for the heartbeat file: connected to the gateway."""
+        return self.is_ready() and not self.is_closed()
 
     async def _sync_commands(self) -> None:
         guild_ids = self.settings.discord.command_guild_ids
@@ -114,25 +98,12 @@ class NewsdeskBot(commands.Bot):
     async def on_ready(self) -> None:
         assert self.user is not None
         log.info("ready user=%s id=%s guilds=%d", self.user, self.user.id, len(self.guilds))
-        self._write_heartbeat()
+        self.core.report_healthy()
 
     async def on_resumed(self) -> None:
         log.info("gateway session resumed")
 
-    async def _beat(self) -> None:
-        if self.is_ready() and not self.is_closed():
-            self._write_heartbeat()
-
-    def _write_heartbeat(self) -> None:
-        # `newsdesk health` (the Docker HEALTHCHECK) reads this file's age.
-        try:
-            self.heartbeat_file.parent.mkdir(parents=True, exist_ok=True)
-            self.heartbeat_file.write_text(str(int(time.time())), encoding="ascii")
-        except OSError as e:
-            log.warning("cannot write heartbeat file %s: %s", self.heartbeat_file, e)
-
     async def close(self) -> None:
-        await self._heartbeat.close()
         try:
             await super().close()
         finally:

@@ -39,12 +39,6 @@ class Digests(commands.Cog):
     def digests(self) -> DigestService:
         return self.bot.core.digests
 
-    async def cog_load(self) -> None:
-        self.bot.core.digest_scheduler.start()
-
-    async def cog_unload(self) -> None:
-        await self.bot.core.digest_scheduler.stop()
-
     @digest.command(name="schedule", description="Post a digest on a schedule, in your time zone")
     @app_commands.describe(
         frequency="daily, weekly, or every N hours",
@@ -103,7 +97,7 @@ class Digests(commands.Cog):
         target = target_channel(interaction, channel, bot_posts=True)
         await interaction.response.defer(ephemeral=True, thinking=True)
         count = await self.digests.post_now(target.id, self.bot.core.clock(), guild_id=interaction.guild_id)
-        self.bot.wake_delivery()
+        self.bot.core.wake_delivery()
         await interaction.followup.send(
             f"Posting the digest in <#{target.id}> ({count} message(s)).", ephemeral=True
         )

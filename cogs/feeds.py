@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import builtins
 import io
 import time
@@ -41,25 +40,10 @@ class Feeds(commands.Cog):
 
     def __init__(self, bot: NewsdeskBot) -> None:
         self.bot = bot
-        self._tasks: list[asyncio.Task[None]] = []
 
     @property
     def feeds(self) -> FeedService:
         return self.bot.core.feeds
-
-    async def cog_load(self) -> None:
-        # The poller stores new items; the story assigner groups them (and raises alerts).
-        self._tasks = [
-            asyncio.create_task(self.bot.core.poller.run(), name="feed-poller"),
-            asyncio.create_task(self.bot.core.stories.run(), name="story-assigner"),
-        ]
-
-    async def cog_unload(self) -> None:
-        self.bot.core.poller.stop()
-        await self.bot.core.stories.stop()
-        for task in self._tasks:
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
 
     # --- commands ---------------------------------------------------------------------
 
@@ -94,8 +78,8 @@ class Feeds(commands.Cog):
         result = await self.feeds.subscribe(
             interaction.guild_id, channel_id, feed_url, user_id=interaction.user.id, extract=extract
         )
-        self.bot.wake_delivery()
-        self.bot.core.poller.wake()  # its next check is due in seconds, not at the next nap's end
+        self.bot.core.wake_delivery()
+        self.bot.core.wake_poller()  # its next check is due in seconds, not at the next nap's end
         await interaction.followup.send(**subscribed_message(result, channel_id), ephemeral=True)
 
     @feed.command(name="remove", description="Stop following a feed")
@@ -153,8 +137,8 @@ class Feeds(commands.Cog):
         subscription_id = await self.visible_subscription(interaction, subscription)
         status = await self.feeds.resume(interaction.guild_id, subscription_id)
         # Posts held while the channel was unreachable go out now, in order.
-        await self.bot.dispatcher.resume_channel(status.subscription.channel_id)
-        self.bot.core.poller.wake()
+        await self.bot.core.resume_delivery(status.subscription.channel_id)
+        self.bot.core.wake_poller()
         await interaction.response.send_message(
             f"Resumed; the feed will be checked shortly.\n{status_line(status)}", ephemeral=True
         )
@@ -186,7 +170,7 @@ class Feeds(commands.Cog):
         report = await self.feeds.import_opml(
             interaction.guild_id, target.id, data, user_id=interaction.user.id, progress=progress
         )
-        self.bot.core.poller.wake()
+        self.bot.core.wake_poller()
         await interaction.edit_original_response(content=import_report_text(report, target.id))
 
     @feed.command(name="export", description="Download this server's feeds as an OPML file")

@@ -1,0 +1,153 @@
+"""Process roles end to end: a gateway process and a worker process sharing PostgreSQL.
+
+The gateway answers commands and runs no background work; the worker polls and posts over REST
+without ever opening the gateway. On SQLite a second process is refused.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests import logcheck
+from tests.e2e.feed_support import FAST_POLLING, subscribe, titles, wait_until
+from tests.e2e.harness import REPO_ROOT, Harness, merge, to_toml
+from tests.feedserver import FeedServer, item
+
+pytestmark = pytest.mark.e2e
+
+
+class WorkerProcess:
+    """``newsdesk run --role worker`` on a config of its own, beside the harness's bot."""
+
+    def __init__(self, workdir: Path, config: dict[str, dict[str, Any]], name: str = "worker") -> None:
+        self.config_path = workdir / f"{name}.toml"
+        self.log_path = workdir / f"{name}.log"
+        self.config_path.write_text(to_toml(config), encoding="utf-8")
+        self.process: asyncio.subprocess.Process | None = None
+        logcheck.watch_process_log(self.log_path)
+
+    async def start(self, *extra: str) -> None:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSDESK_") and k != "DISCORD_TOKEN"}
+        env["PYTHONUNBUFFERED"] = "1"
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")]))
+        with self.log_path.open("ab") as log:
+            self.process = await asyncio.create_subprocess_exec(
+                sys.executable,
+                "-m",
+                "bot.cli",
+                "--config",
+                str(self.config_path),
+                "run",
+                "--role",
+                "worker",
+                *extra,
+                cwd=REPO_ROOT,
+                env=env,
+                stdout=log,
+                stderr=asyncio.subprocess.STDOUT,
+                stdin=asyncio.subprocess.DEVNULL,
+            )
+
+    async def wait(self, timeout_s: float = 30.0) -> int:
+        assert self.process is not None
+        return await asyncio.wait_for(self.process.wait(), timeout_s)
+
+    async def stop(self) -> int | None:
+        process, self.process = self.process, None
+        if process is None or process.returncode is not None:
+            return None if process is None else process.returncode
+        process.send_signal(signal.SIGTERM)
+        try:
+            return await asyncio.wait_for(process.wait(), 15)
+        except TimeoutError:
+            process.kill()
+            return await process.wait()
+
+    def log(self) -> str:
+        return self.log_path.read_text(encoding="utf-8", errors="replace") if self.log_path.exists() else ""
+
+
+@pytest.fixture
+async def pg_url(request: pytest.FixtureRequest) -> AsyncIterator[str]:
+    """An empty PostgreSQL database for this test (the ``db_url`` fixture's PostgreSQL case)."""
+    url = str(request.getfixturevalue("postgres_database").render_as_string(hide_password=False))
+    import asyncpg
+
+    dsn = url.replace("postgresql+asyncpg://", "postgresql://")
+    conn = await asyncpg.connect(dsn, timeout=5)
+    try:
+        await conn.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+        await conn.execute("DROP SCHEMA public CASCADE; CREATE SCHEMA public")
+    finally:
+        await conn.close()
+    yield url
+
+
+@pytest.fixture
+def bot_config(request: pytest.FixtureRequest) -> dict[str, dict[str, Any]]:
+    marker = request.node.get_closest_marker("bot_config")
+    overrides = marker.args[0] if marker else {}
+    if request.node.get_closest_marker("postgres"):
+        url = request.getfixturevalue("pg_url")
+        overrides = merge(overrides, {"database": {"url": url}, "run": {"roles": "gateway"}})
+    return merge(dict(FAST_POLLING), overrides)
+
+
+@pytest.mark.postgres
+async def test_a_worker_posts_without_a_gateway_and_the_gateway_runs_no_background_work(
+    newsdesk: Harness, feeds: FeedServer, tmp_path: Path
+) -> None:
+    feed = feeds.add_feed("/news.xml", title="Local News", items=[item(2), item(1)])
+    news = newsdesk.emu.default.news
+    worker = WorkerProcess(tmp_path, newsdesk.config())
+    await worker.start()
+    try:
+        await subscribe(newsdesk, feeds.url("/news.xml"), news)
+        await wait_until(lambda: titles(newsdesk, news) == ["Story 2"], what="the newest item, by the worker")
+
+        # The gateway goes away: the worker alone goes on polling and posting.
+        await newsdesk.stop_bot()
+        feed.publish(item(3), item(4))
+        await wait_until(
+            lambda: titles(newsdesk, news) == ["Story 2", "Story 3", "Story 4"],
+            timeout_s=30,
+            what="new items posted with no gateway process",
+        )
+    finally:
+        assert await worker.stop() == 0, worker.log()[-3000:]
+
+    assert newsdesk.emu.gateway.identifies == 1, "only the gateway process opens the gateway"
+    gateway_log = newsdesk.log_path.read_text(encoding="utf-8")
+    assert "starting roles=gateway" in gateway_log
+    assert "feed poll" not in gateway_log and "outbox" not in gateway_log
+    assert "starting roles=worker" in worker.log()
+    assert "feed poll:" in worker.log()  # what the gateway's log must not show
+
+
+async def test_a_second_process_on_sqlite_is_refused(newsdesk: Harness, tmp_path: Path) -> None:
+    worker = WorkerProcess(tmp_path, newsdesk.config())
+    await worker.start()
+    code = await worker.wait()
+    assert code == 1
+    assert "SQLite is for one process" in worker.log()
+    assert newsdesk.running  # the first process is untouched
+    result = await newsdesk.invoke("feed list", {}, user=newsdesk.admin)
+    assert "No feeds yet" in result.text
+
+
+async def test_a_restart_after_kill_is_not_refused_on_sqlite(newsdesk: Harness) -> None:
+    await newsdesk.kill_bot()
+    await newsdesk.start_bot()  # its old row looks alive for run.takeover_s, but its pid is gone
+    result = await newsdesk.invoke("feed list", {}, user=newsdesk.admin)
+    assert "No feeds yet" in result.text
