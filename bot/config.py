@@ -34,6 +34,10 @@ class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+#: Discord's own API hosts: a REST proxy is anything else.
+_DISCORD_HOSTS = ("discord.com", "discordapp.com")
+
+
 class DiscordSettings(_Section):
     token: SecretStr = SecretStr("")
     """The bot token from the Discord developer portal."""
@@ -53,6 +57,14 @@ class DiscordSettings(_Section):
     shard_ids: list[int] | None = None
     """The shards this gateway process runs (needs shard_count); unset = all of them."""
 
+    # Rate limits across processes (issue 12, cogs/ratelimits.py).
+    rest_proxy: bool = False
+    """api_base is a REST proxy shared by all the bot's processes (nirn-proxy) that keeps them
+    within Discord's global and per-route limits; no process then limits itself."""
+    global_rate_limit: int = Field(50, ge=1)
+    """Requests per second Discord allows the whole bot (50 unless Discord raised it); without
+    rest_proxy, each of the N live processes keeps to 1/N of it."""
+
     @model_validator(mode="after")
     def _shards_within_count(self) -> DiscordSettings:
         if self.shard_ids is None:
@@ -68,6 +80,18 @@ class DiscordSettings(_Section):
             )
         if len(set(self.shard_ids)) != len(self.shard_ids):
             raise ValueError("shard_ids lists a shard twice")
+        return self
+
+    @model_validator(mode="after")
+    def _proxy_is_not_discord(self) -> DiscordSettings:
+        host = self.api_base.split("://", 1)[-1].split("/", 1)[0].split(":", 1)[0].lower()
+        if self.rest_proxy and (
+            host in _DISCORD_HOSTS or host.endswith(tuple("." + h for h in _DISCORD_HOSTS))
+        ):
+            raise ValueError(
+                "rest_proxy is set but api_base is Discord itself: point api_base at the proxy, "
+                'e.g. "http://nirn-proxy:8080/api/v10"'
+            )
         return self
 
     @field_validator("api_base")
