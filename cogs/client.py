@@ -16,6 +16,7 @@ from bot.config import DiscordSettings, Settings
 from bot.core import Newsdesk
 from cogs.errors import NewsdeskTree
 from cogs.publisher import DiscordPublisher
+from cogs.sharding import IdentifyGate, Sharding, shard_options
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +46,7 @@ discord.VoiceClient.warn_nacl = False
 discord.VoiceClient.warn_dave = False
 
 
-class NewsdeskBot(commands.Bot):
+class NewsdeskBot(commands.AutoShardedBot):
     """newsdesk on Discord: the gateway role. Services live on ``self.core``; cogs only translate.
 
     The core runs this process's background work (by its roles) and its heartbeat; the cogs
@@ -66,9 +67,12 @@ class NewsdeskBot(commands.Bot):
             help_command=None,
             # discord.py reads it with _get_as_snowflake, None included; its _ClientOptions says int.
             application_id=settings.discord.application_id,  # type: ignore[arg-type]
+            # discord.shard_count/shard_ids; unset: every shard of the count Discord recommends.
+            **shard_options(settings.discord),
         )
         self.settings = settings
         self.core = core or Newsdesk(settings, publisher=DiscordPublisher(self))
+        self.sharding = Sharding(settings.discord, IdentifyGate(self.core.db, self.core.instance_id))
 
     async def setup_hook(self) -> None:
         await self.core.start()
@@ -78,6 +82,14 @@ class NewsdeskBot(commands.Bot):
         if self.settings.discord.sync_commands:
             await self._sync_commands()
         await self.core.start_duties(healthy=self.connected)
+
+    async def launch_shards(self) -> None:
+        await self.sharding.prepare(self)
+        await super().launch_shards()
+
+    async def before_identify_hook(self, shard_id: int | None, *, initial: bool = False) -> None:
+        # The shards of every gateway process take turns through the database (cogs/sharding.py).
+        await self.sharding.before_identify(shard_id)
 
     def connected(self) -> bool:
         """Healthy, for the heartbeat file: connected to the gateway."""
@@ -107,4 +119,5 @@ class NewsdeskBot(commands.Bot):
         try:
             await super().close()
         finally:
+            await self.sharding.close()
             await self.core.close()
