@@ -22,5 +22,8 @@ HEALTHCHECK --interval=60s --timeout=10s --start-period=90s --retries=3 CMD ["ne
 # than Docker's default 10 s before SIGKILL: run with --stop-timeout 60 (compose.yaml sets
 # stop_grace_period).
 STOPSIGNAL SIGTERM
+# The arguments are newsdesk's: the default runs everything in one process on SQLite in /data;
+# `run --role gateway` or `run --role worker` runs one part of a bot scaled out on PostgreSQL
+# (compose.yaml; README, "Scaling out").
 ENTRYPOINT ["newsdesk"]
 CMD ["run"]

@@ -3,16 +3,22 @@
 from __future__ import annotations
 
 import inspect
+import json
 import re
 import shlex
 import tomllib
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
+import pytest
 import yaml
 from packaging.markers import default_environment
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
+from sqlalchemy.engine import make_url
 
+from bot.config import Settings, load_settings, parse_roles
 from bot.delivery.dispatcher import OutboxDispatcher
 from bot.workers import pool
 
@@ -20,6 +26,9 @@ ROOT = Path(__file__).resolve().parent.parent
 LOCK = "requirements.lock"
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(h|ms|us|m|s)")
 _SECONDS = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 0.001, "us": 0.000001}
+# ${NAME}, ${NAME:-default}, ${NAME-default}, ${NAME:?error}, ${NAME?error}: what compose.yaml uses.
+_VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-?])([^}]*))?\}")
+BOT_SERVICES = ("gateway", "worker")
 
 
 def compose_duration_s(text: str) -> float:
@@ -36,6 +45,62 @@ def shutdown_budget_s() -> float:
     return float(delivery_grace) + 2 * pool._EXIT_GRACE_S
 
 
+def interpolate(text: str, environ: Mapping[str, str]) -> str:
+    """``text`` with its ``${...}`` variables replaced as Compose replaces them from ``environ``."""
+
+    def value(match: re.Match[str]) -> str:
+        name, operator, argument = match.groups()
+        present = environ.get(name) if operator and operator.startswith(":") else None
+        given = environ.get(name)
+        if operator in (":-", ":?"):
+            given = present or None
+        if given is not None:
+            return given
+        if operator and operator.endswith("?"):
+            raise LookupError(argument or f"{name} is required")
+        return argument if operator else ""
+
+    return _VARIABLE.sub(value, text.replace("$$", "\0")).replace("\0", "$")
+
+
+def compose_file() -> dict[str, Any]:
+    compose: dict[str, Any] = yaml.safe_load((ROOT / "compose.yaml").read_text())
+    return compose
+
+
+def service_environment(service: dict[str, Any], environ: Mapping[str, str]) -> dict[str, str]:
+    """A service's environment as its container gets it."""
+    environment = service.get("environment", {})
+    if isinstance(environment, list):
+        environment = dict(item.split("=", 1) for item in environment)
+    return {name: interpolate(str(value), environ) for name, value in environment.items()}
+
+
+def bot_settings(service: dict[str, Any], environ: Mapping[str, str], tmp_path: Path) -> Settings:
+    """The settings a bot service's process starts with (no config.toml: an empty one)."""
+    empty = tmp_path / "empty.toml"
+    empty.write_text("")
+    return load_settings(environ={**service_environment(service, environ), "NEWSDESK_CONFIG": str(empty)})
+
+
+def image_entrypoint() -> list[str]:
+    lines = (ROOT / "Dockerfile").read_text().splitlines()
+    entrypoints = [line.removeprefix("ENTRYPOINT ") for line in lines if line.startswith("ENTRYPOINT ")]
+    assert len(entrypoints) == 1, entrypoints
+    entrypoint: list[str] = json.loads(entrypoints[0])
+    return entrypoint
+
+
+def role_of(command: list[str]) -> tuple[str, ...]:
+    """The roles a bot service's command gives ``newsdesk run``."""
+    assert command[:1] == ["run"], command
+    options = [word for word in command if word.startswith("--role")]
+    assert len(options) == 1, command
+    if "=" in options[0]:
+        return tuple(parse_roles(options[0].split("=", 1)[1]))
+    return tuple(parse_roles(command[command.index("--role") + 1]))
+
+
 def locked_versions() -> dict[str, list[Requirement]]:
     pins: dict[str, list[Requirement]] = {}
     for line in (ROOT / LOCK).read_text().splitlines():
@@ -46,15 +111,117 @@ def locked_versions() -> dict[str, list[Requirement]]:
 
 
 def test_compose_gives_the_bot_longer_than_its_shutdown_to_stop() -> None:
-    service = yaml.safe_load((ROOT / "compose.yaml").read_text())["services"]["newsdesk"]
+    services = compose_file()["services"]
     # Docker's default (10 s) is shorter than the delivery grace alone.
     assert shutdown_budget_s() > 10
-    # Twice the budget: leases to free, the gateway and the database to close.
-    assert compose_duration_s(service["stop_grace_period"]) >= 2 * shutdown_budget_s()
-    assert service.get("stop_signal", "SIGTERM") == "SIGTERM"
-    assert service["healthcheck"]["test"] == ["CMD", "newsdesk", "health"]
-    assert "newsdesk-data:/data" in service["volumes"]
-    assert "NEWSDESK_DISCORD__TOKEN" in service["environment"]
+    for name in BOT_SERVICES:
+        service = services[name]
+        # Twice the budget: leases to free, the gateway and the database to close.
+        assert compose_duration_s(service["stop_grace_period"]) >= 2 * shutdown_budget_s(), name
+        assert service.get("stop_signal", "SIGTERM") == "SIGTERM", name
+
+
+def test_compose_runs_postgresql_one_gateway_and_workers_that_scale() -> None:
+    compose = compose_file()
+    services = compose["services"]
+    assert {"postgres", "gateway", "worker"} <= set(services)
+    # The image's entrypoint is `newsdesk`: a command is newsdesk's arguments.
+    assert image_entrypoint() == ["newsdesk"]
+    assert role_of(services["gateway"]["command"]) == ("gateway",)
+    assert role_of(services["worker"]["command"]) == ("worker",)
+    worker = services["worker"]
+    # `docker compose up --scale worker=N`: no fixed name, no host port two replicas would share.
+    assert "container_name" not in worker
+    assert not worker.get("ports")
+    assert worker.get("deploy", {}).get("replicas", 1) == 2
+    assert services["gateway"].get("deploy", {}).get("replicas", 1) == 1
+    for name in BOT_SERVICES:
+        assert "build" in services[name] and services[name]["image"] == "newsdesk", name
+        assert services[name]["restart"] in ("always", "unless-stopped", "on-failure"), name
+        assert services[name]["depends_on"]["postgres"]["condition"] == "service_healthy", name
+    # PostgreSQL keeps its data in a named volume the file declares, and is not on the host.
+    postgres = services["postgres"]
+    assert postgres["image"].split(":")[0] == "postgres"
+    mounts = [volume.split(":") for volume in postgres["volumes"]]
+    assert any(
+        target == "/var/lib/postgresql/data" and source in compose["volumes"] for source, target, *_ in mounts
+    )
+    assert not postgres.get("ports")
+
+
+def test_compose_services_report_their_health() -> None:
+    services = compose_file()["services"]
+    dockerfile = (ROOT / "Dockerfile").read_text().splitlines()
+    assert any(
+        line.startswith("HEALTHCHECK ") and line.endswith('CMD ["newsdesk", "health"]') for line in dockerfile
+    )
+    for name in BOT_SERVICES:
+        healthcheck = services[name]["healthcheck"]
+        assert healthcheck["test"] == ["CMD", "newsdesk", "health"], name
+        # `newsdesk health` fails past health.max_age_s (120 s): check well within it.
+        assert compose_duration_s(healthcheck["interval"]) <= 60, name
+    test = services["postgres"]["healthcheck"]["test"]
+    assert test[0] in ("CMD", "CMD-SHELL") and "pg_isready" in " ".join(test[1:])
+    environment = services["postgres"]["environment"]
+    assert test[test.index("-U") + 1] == environment["POSTGRES_USER"]
+    assert test[test.index("-d") + 1] == environment["POSTGRES_DB"]
+
+
+def test_compose_points_every_bot_process_at_the_postgres_service(tmp_path: Path) -> None:
+    services = compose_file()["services"]
+    environ = {"DISCORD_TOKEN": "token-from-dotenv"}
+    postgres = service_environment(services["postgres"], environ)
+    for name in BOT_SERVICES:
+        settings = bot_settings(services[name], environ, tmp_path)
+        url = make_url(settings.database.url)
+        assert url.drivername == "postgresql+asyncpg", name
+        assert (url.host, url.port or 5432) == ("postgres", 5432), name
+        assert (url.username, url.password, url.database) == (
+            postgres["POSTGRES_USER"],
+            postgres["POSTGRES_PASSWORD"],
+            postgres["POSTGRES_DB"],
+        ), name
+        assert settings.discord.token.get_secret_value() == "token-from-dotenv", name
+        assert settings.discord.api_base == "https://discord.com/api/v10", name
+        assert settings.run.takeover_s <= 30, name
+    # One password, set once, reaches both sides.
+    environ["POSTGRES_PASSWORD"] = "s3cret"
+    assert service_environment(services["postgres"], environ)["POSTGRES_PASSWORD"] == "s3cret"
+    for name in BOT_SERVICES:
+        assert make_url(bot_settings(services[name], environ, tmp_path).database.url).password == "s3cret"
+
+
+def test_compose_refuses_to_start_without_a_token(tmp_path: Path) -> None:
+    services = compose_file()["services"]
+    for name in BOT_SERVICES:
+        with pytest.raises(LookupError, match="DISCORD_TOKEN"):
+            service_environment(services[name], {})
+
+
+def test_compose_offers_nirn_proxy_as_an_option(tmp_path: Path) -> None:
+    services = compose_file()["services"]
+    proxy = services["nirn-proxy"]
+    assert proxy["image"].startswith("ghcr.io/germanoeich/nirn-proxy:")
+    assert proxy["profiles"] == ["proxy"]
+    port = service_environment(proxy, {}).get("PORT", "8080")
+    assert not proxy.get("ports")
+    # `NEWSDESK_DISCORD__API_BASE=http://nirn-proxy:<port>/api/v10`, as the file's comment says,
+    # reaches every bot process.
+    api_base = f"http://nirn-proxy:{port}/api/v10"
+    assert f"NEWSDESK_DISCORD__API_BASE={api_base}" in (ROOT / "compose.yaml").read_text()
+    environ = {"DISCORD_TOKEN": "t", "NEWSDESK_DISCORD__API_BASE": api_base}
+    for name in BOT_SERVICES:
+        assert "nirn-proxy" not in services[name].get("depends_on", {}), "the proxy is optional"
+        assert bot_settings(services[name], environ, tmp_path).discord.api_base == api_base, name
+
+
+def test_compose_interpolation_is_read_as_compose_reads_it() -> None:
+    assert interpolate("${A:-x}/${B-y}/${C}", {"A": "", "B": ""}) == "x//"
+    assert interpolate("${A:-x}", {"A": "1"}) == "1"
+    assert interpolate("$${A}", {"A": "1"}) == "${A}"
+    with pytest.raises(LookupError, match="set A"):
+        interpolate("${A:?set A}", {"A": ""})
+    assert interpolate("${A?set A}", {"A": ""}) == ""
 
 
 def test_compose_durations_are_read_as_docker_reads_them() -> None:
