@@ -58,7 +58,7 @@ def status_line(status: SubscriptionStatus) -> str:
     else:
         checked = discord.utils.format_dt(feed.last_success_at, "R") if feed.last_success_at else "never"
         parts.append(f"✅ last success {checked}")
-    if not status.paused:
+    if not status.paused and feed.next_check_at is not None:
         parts.append(f"next check {discord.utils.format_dt(feed.next_check_at, 'R')}")
     if sub.include or sub.exclude:
         parts.append(f"filter: +{len(sub.include)} −{len(sub.exclude)}")

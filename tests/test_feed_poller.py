@@ -21,9 +21,9 @@ from bot.config import FeedSettings, FetchSettings
 from bot.delivery.message import MessageSpec
 from bot.feeds.parser_pool import UNAVAILABLE_RETRY_S, ParserPool
 from bot.feeds.poller import LEASE_S, FeedPoller
-from bot.feeds.posts import FeedInfo, feed_item_message
+from bot.feeds.posts import feed_item_message
 from bot.feeds.service import FeedService
-from bot.feeds.types import FeedEntry
+from bot.feeds.types import Feed, FeedEntry
 from bot.fetch import Fetcher
 from bot.storage import Database
 from bot.storage.feed_records import NewFeed
@@ -753,7 +753,7 @@ def entry(**values: Any) -> FeedEntry:
 
 
 def test_post_embed_has_title_source_time_summary_and_image() -> None:
-    source = FeedInfo(url="https://news.example/feed", title="News", site_url="https://news.example/",
+    source = Feed(url="https://news.example/feed", title="News", site_url="https://news.example/",
                       icon_url="https://news.example/icon.png")  # fmt: skip
     spec = feed_item_message(entry(image_url="https://news.example/a.jpg"), source)
     spec.validate()
@@ -772,7 +772,7 @@ def test_post_embed_has_title_source_time_summary_and_image() -> None:
 
 def test_post_summary_is_cut_at_a_word_boundary() -> None:
     words = " ".join(f"word{i}" for i in range(200))
-    embed = feed_item_message(entry(summary=words), FeedInfo(url="https://n.example/f")).embeds[0]
+    embed = feed_item_message(entry(summary=words), Feed(url="https://n.example/f")).embeds[0]
     assert embed.description is not None and len(embed.description) <= 350
     assert embed.description.endswith("…")
     assert embed.description[:-1].split(" ")[-1] in words.split(" ")  # no half word
@@ -784,7 +784,7 @@ def test_post_text_never_pings() -> None:
         entry(
             title="@everyone look", summary="Hi <@123> and <@&456> and @here, see <#789>", author="@everyone"
         ),
-        FeedInfo(url="https://n.example/f", title="<@1> news"),
+        Feed(url="https://n.example/f", title="<@1> news"),
     )
     (embed,) = spec.embeds
     texts = " ".join(t or "" for t in (embed.title, embed.description, embed.author_name, embed.footer_text))
@@ -797,7 +797,7 @@ def test_post_text_never_pings() -> None:
 def test_post_refuses_non_http_links() -> None:
     embed = feed_item_message(
         entry(link="javascript:alert(1)", image_url="data:image/png;base64,xx"),
-        FeedInfo(url="https://n.example/f"),
+        Feed(url="https://n.example/f"),
     ).embeds[0]
     assert embed.url is None and embed.image_url is None
 

@@ -12,8 +12,9 @@ from bot.alerts.types import AlertArticle, AlertStory
 from bot.digests.compose import DigestArticle, compose_digest
 from bot.digests.render import render_digest
 from bot.discord_text import discord_length, escape_markdown
-from bot.feeds.posts import FeedInfo, feed_item_message, feed_paused_notice
+from bot.feeds.posts import feed_item_message, feed_paused_notice
 from bot.feeds.service import ImportReport
+from bot.feeds.types import Feed
 from cogs.article_views import PAGE_CHARS, article_pages, full_text_message, summary_message
 from cogs.feed_views import import_report_text
 from tests.markdown_view import block_markup, bold_spans, masked_link_targets, pings, shown
@@ -26,7 +27,7 @@ START = datetime(2026, 12, 1, 8, tzinfo=UTC)
 
 def test_a_masked_link_in_a_feed_summary_is_shown_not_linked() -> None:
     spec = feed_item_message(
-        entry(title=HOSTILE_TITLE, summary=f"Claim your prize: {GIFT}"), FeedInfo(url="https://e.example/f")
+        entry(title=HOSTILE_TITLE, summary=f"Claim your prize: {GIFT}"), Feed(url="https://e.example/f")
     )
     embed = spec.embeds[0]
     assert masked_link_targets(embed.description) == []
@@ -82,7 +83,7 @@ def test_a_masked_link_in_an_alert_is_escaped() -> None:
 
 
 def test_the_paused_notice_escapes_the_feed_title_and_pings_nobody() -> None:
-    feed = FeedInfo(url="https://e.example/feed?a=(1)", title=HOSTILE_TITLE)
+    feed = Feed(url="https://e.example/feed?a=(1)", title=HOSTILE_TITLE)
     spec = feed_paused_notice(feed, "HTTP 410 [Gone](https://evil.example/r)")
     description = spec.embeds[0].description or ""
     assert masked_link_targets(description) == [] and pings(description) == []

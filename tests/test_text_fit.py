@@ -19,8 +19,8 @@ from bot.delivery.message import EmbedSpec, FieldSpec, MessageSpec
 from bot.digests.compose import DigestArticle, compose_digest
 from bot.digests.render import render_digest
 from bot.discord_text import discord_length, fit, prefix_end
-from bot.feeds.posts import FeedInfo, feed_item_message, feed_paused_notice
-from bot.feeds.types import FeedEntry
+from bot.feeds.posts import feed_item_message, feed_paused_notice
+from bot.feeds.types import Feed, FeedEntry
 from bot.types import Article
 from cogs.article_views import full_text_message, summary_message
 from cogs.publisher import to_embed
@@ -178,7 +178,7 @@ def test_a_title_near_256_characters_with_emoji_is_posted_not_dropped() -> None:
     # post was given up as failed.
     title = "Breaking 🚨 " + "🔥 live updates from the summit " * 7 + "🙂" * 27
     assert len(title) <= 256 < discord_length(title)
-    spec = feed_item_message(entry(title=title), FeedInfo(url="https://e.example/feed"))
+    spec = feed_item_message(entry(title=title), Feed(url="https://e.example/feed"))
     assert discord_errors(spec) == {}
     shown = spec.embeds[0].title or ""
     assert shown.startswith("Breaking 🚨 🔥 live updates") and shown.endswith("…")
@@ -229,7 +229,7 @@ def article(title: str, text: str, summary: str, author: str, site: str) -> Arti
 def test_feed_posts_and_notices_are_always_accepted(
     title: str, summary: str, author: str, feed_title: str
 ) -> None:
-    feed = FeedInfo(url="https://e.example/feed", title=feed_title, site_url="https://e.example/")
+    feed = Feed(url="https://e.example/feed", title=feed_title, site_url="https://e.example/")
     for extracted in (None, article(title, summary, summary, author, feed_title)):
         spec = feed_item_message(entry(title, summary, author), feed, article=extracted)
         assert discord_errors(spec) == {}

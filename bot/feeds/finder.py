@@ -22,8 +22,7 @@ from bot.feeds.decide import chronological
 from bot.feeds.discovery import candidate_paths, discover_feed_links
 from bot.feeds.parser_pool import FeedParser
 from bot.feeds.pipeline import FeedPipeline
-from bot.feeds.posts import FeedInfo
-from bot.feeds.types import FeedEntry, ParsedFeed
+from bot.feeds.types import Feed, FeedEntry, ParsedFeed
 from bot.fetch import FEED_TYPES, HTML_TYPES, Fetcher, FetchResult
 
 log = logging.getLogger(__name__)
@@ -50,9 +49,9 @@ class FeedCandidate:
     entry_count: int
 
     @property
-    def source(self) -> FeedInfo:
+    def source(self) -> Feed:
         """The feed as its preview post shows it (without an icon)."""
-        return FeedInfo(url=self.url, title=self.title, site_url=self.site_url)
+        return Feed(self.url, self.title, self.site_url)
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,8 +11,8 @@ from bot.discord_text import escape_markdown, fit
 from bot.feeds.decide import EntryKeys, NewItems
 from bot.feeds.filters import Judgement
 from bot.feeds.identity import entry_key
-from bot.feeds.posts import FeedInfo, FeedSource, feed_item_message, feed_paused_notice, notice_message
-from bot.feeds.types import FeedEntry, ParsedFeed
+from bot.feeds.posts import feed_item_message, feed_paused_notice, notice_message
+from bot.feeds.types import Feed, FeedEntry, ParsedFeed
 from bot.storage.feed_records import ItemRow, SubscriptionRecord
 from bot.storage.outbox import OutboxMessage
 from bot.types import Article
@@ -26,9 +26,9 @@ def update_hint_s(parsed: ParsedFeed) -> int | None:
     return max(hints) or None
 
 
-def feed_info(url: str, parsed: ParsedFeed) -> FeedInfo:
-    """The source shown on posts, from a parsed feed."""
-    return FeedInfo(url=url, title=parsed.title, site_url=parsed.link, icon_url=parsed.icon_url)
+def parsed_feed(url: str, parsed: ParsedFeed) -> Feed:
+    """The feed at ``url`` as just parsed: what its posts show of it."""
+    return Feed(url, parsed.title, parsed.link, parsed.icon_url)
 
 
 def item_row(entry: FeedEntry, key: str, lkey: str | None) -> ItemRow:
@@ -69,7 +69,7 @@ def item_rows(
 def post(
     sub: SubscriptionRecord,
     entry: FeedEntry,
-    source: FeedSource,
+    source: Feed,
     article: Article | None,
     *,
     key: str | None = None,
@@ -91,7 +91,7 @@ def post_dedup_key(subscription_id: int, key: str) -> str:
 
 
 def pause_notices(
-    subs: Sequence[SubscriptionRecord], source: FeedSource, reason: str, now: datetime
+    subs: Sequence[SubscriptionRecord], source: Feed, reason: str, now: datetime
 ) -> tuple[OutboxMessage, ...]:
     """Told to every channel of a feed that was just paused."""
     spec = feed_paused_notice(source, reason)

@@ -45,13 +45,12 @@ from bot.errors import FeedError, FetchError, HTTPStatusError, NewsdeskError, St
 from bot.feeds.decide import NewItems, decide_new_items
 from bot.feeds.fanout import YIELD_EVERY, Extractor, Fanout
 from bot.feeds.filters import Judgement
-from bot.feeds.outputs import feed_info, filter_notice, item_rows, pause_notices, post, update_hint_s
+from bot.feeds.outputs import filter_notice, item_rows, parsed_feed, pause_notices, post, update_hint_s
 from bot.feeds.parser_pool import UNAVAILABLE_RETRY_S, FeedParser, ParserUnavailableError
 from bot.feeds.poll_types import Counts, Fetched
-from bot.feeds.posts import FeedInfo
 from bot.feeds.schedule import Schedule, should_pause
 from bot.feeds.sources import Retrievers, body_hash, retry_after
-from bot.feeds.types import FeedEntry, ParsedFeed
+from bot.feeds.types import Feed, FeedEntry, ParsedFeed
 from bot.fetch import FetchResult
 from bot.storage.feed_records import (
     CheckChanged,
@@ -185,7 +184,7 @@ class FeedPipeline:
             else:
                 reason = f"{failures} checks in a row failed; the last one said: {text}"
             log.warning("feed=%s paused: %s", feed.url, reason)
-            counts.sources[feed.id] = FeedInfo(url=feed.url, title=feed.title)
+            counts.sources[feed.id] = Feed(feed.url, feed.title)
         return CheckFailed(feed.id, failures, text, when, pause_reason=reason)
 
     # --- recording a batch of checks --------------------------------------------------------
@@ -295,7 +294,7 @@ class FeedPipeline:
             items, key_of = item_rows(f.parsed.entries, f.keys, new, frozenset())
             new_feeds.append(NewFeed(f.url, f.state, items))
             posts.setdefault(f.url, [(e, key_of[id(e)]) for e in new.to_post])
-        sources = {f.url: feed_info(f.url, f.parsed) for f in fetched}
+        sources = {f.url: parsed_feed(f.url, f.parsed) for f in fetched}
 
         def messages_for(feed: NewFeed, sub: SubscriptionRecord) -> list[OutboxMessage]:
             return [post(sub, entry, sources[feed.url], None, key=key) for entry, key in posts[feed.url]]
@@ -324,7 +323,7 @@ def _changed(
     """What a changed feed writes: its new state, the items it remembers, each channel's posts."""
     items, key_of = item_rows(f.parsed.entries, f.keys, new, seen_links)
     counts.new_items += len(items)
-    source = feed_info(f.url, f.parsed)
+    source = parsed_feed(f.url, f.parsed)
     messages: list[OutboxMessage] = []
     notices: list[OutboxMessage] = []
     for sub in subs:
@@ -346,5 +345,5 @@ def _with_notices(
 ) -> CheckOutcome:
     if not isinstance(outcome, CheckFailed) or not outcome.pause_reason:
         return outcome
-    source = counts.sources.get(outcome.feed_id) or FeedInfo(url="")
+    source = counts.sources.get(outcome.feed_id) or Feed("")
     return dataclasses.replace(outcome, notices=pause_notices(subs, source, outcome.pause_reason, now))

@@ -8,8 +8,7 @@ import dataclasses
 from dataclasses import dataclass
 
 from bot.feeds.decide import EntryKeys
-from bot.feeds.posts import FeedInfo
-from bot.feeds.types import ParsedFeed
+from bot.feeds.types import Feed, ParsedFeed
 from bot.storage.feed_records import DueFeed, FeedState
 
 
@@ -53,7 +52,7 @@ class Counts:
     new_items: int = 0
     posts: int = 0
     #: Feeds being paused, for the notice to their channels.
-    sources: dict[int, FeedInfo] = dataclasses.field(default_factory=dict)
+    sources: dict[int, Feed] = dataclasses.field(default_factory=dict)
 
     def freeze(self, elapsed_s: float) -> PollStats:
         values = {

@@ -7,13 +7,11 @@ mentions either.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Protocol
 from urllib.parse import urlsplit
 
 from bot.delivery.message import AUTHOR_LIMIT, TITLE_LIMIT, EmbedSpec, MessageSpec
 from bot.discord_text import escape_markdown, fit, neutralize_mentions, one_line, safe_url
-from bot.feeds.types import FeedEntry
+from bot.feeds.types import Feed, FeedEntry
 from bot.types import Article
 
 #: Longest summary in an embed (UTF-16 units); cut at a word boundary, with an ellipsis.
@@ -24,30 +22,7 @@ FEED_COLOUR = 0x3B82F6
 NOTICE_COLOUR = 0xF59E0B
 
 
-class FeedSource(Protocol):
-    """The feed an item comes from, as far as the post shows it."""
-
-    @property
-    def url(self) -> str: ...
-    @property
-    def title(self) -> str | None: ...
-    @property
-    def site_url(self) -> str | None: ...
-    @property
-    def icon_url(self) -> str | None: ...
-
-
-@dataclass(frozen=True, slots=True)
-class FeedInfo:
-    """A plain :class:`FeedSource` (the parsed feed's metadata, or a stored feed row)."""
-
-    url: str
-    title: str | None = None
-    site_url: str | None = None
-    icon_url: str | None = None
-
-
-def feed_item_message(entry: FeedEntry, feed: FeedSource, *, article: Article | None = None) -> MessageSpec:
+def feed_item_message(entry: FeedEntry, feed: Feed, *, article: Article | None = None) -> MessageSpec:
     """The post for ``entry`` of ``feed``: linked title, source name and icon, published time,
     a short clean summary and an image.
 
@@ -85,7 +60,7 @@ def notice_message(title: str, text: str) -> MessageSpec:
     return MessageSpec(embeds=(embed,), allowed_role_ids=())
 
 
-def feed_paused_notice(feed: FeedSource, reason: str) -> MessageSpec:
+def feed_paused_notice(feed: Feed, reason: str) -> MessageSpec:
     """Told to every channel of a feed that was just paused."""
     url = fit(safe_url(feed.url) or escape_markdown(feed.url), 300)
     name = fit(escape_markdown(one_line(feed.title)), 200)

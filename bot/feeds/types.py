@@ -1,4 +1,4 @@
-"""Public data types of feed parsing: plain, frozen, typed, and free of Discord."""
+"""Public data types of feeds: a feed, and what parsing one gives. Plain, frozen, typed, free of Discord."""
 
 from __future__ import annotations
 
@@ -9,6 +9,35 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class Feed:
+    """A feed as the bot knows it: its address and what a post shows of it, and, once stored,
+    its health and schedule (``/feed list``).
+
+    Only ``url`` is required: a feed just parsed or found is a ``Feed`` with its metadata and
+    the stored fields left at their defaults (``id`` is ``None`` until it is stored).
+    """
+
+    #: The resolved feed URL (unique).
+    url: str
+    title: str | None = None
+    #: The site the feed belongs to.
+    site_url: str | None = None
+    icon_url: str | None = None
+    id: int | None = None
+    #: "active" or "paused".
+    status: str = "active"
+    paused_reason: str | None = None
+    #: Consecutive failed checks.
+    failures: int = 0
+    #: Why the last check failed (fit to show a user), ``None`` after a success.
+    last_error: str | None = None
+    next_check_at: datetime | None = None
+    last_checked_at: datetime | None = None
+    last_success_at: datetime | None = None
+    created_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)

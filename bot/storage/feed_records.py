@@ -1,4 +1,7 @@
-"""Feed repository records: feed and subscription rows, check outcomes, and the subscription limit."""
+"""Feed repository records: subscription rows, check outcomes, and the subscription limit.
+
+A feed row is a :class:`bot.feeds.types.Feed`; :class:`DueFeed` is the narrower view a check needs.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import NamedTuple
 
+from bot.feeds.types import Feed
 from bot.storage.outbox import OutboxMessage
 
 ACTIVE = "active"
@@ -13,8 +17,9 @@ PAUSED = "paused"
 
 
 class DueFeed(NamedTuple):
-    """A feed claimed for a check: just what the poller needs (lean: 100,000 of them may pass;
-    a named tuple is made from its row in one step).
+    """A feed claimed for a check: the validators and counters the check reads, which a
+    :class:`~bot.feeds.types.Feed` does not show (lean: 100,000 of them may pass; a named tuple
+    is made from its row in one step).
     """
 
     id: int
@@ -30,28 +35,6 @@ class DueFeed(NamedTuple):
     update_hint_s: int | None
     #: Never parsed successfully: the first fetch posts only the newest items (no flood).
     first_fetch: bool
-
-
-@dataclass(frozen=True, slots=True)
-class FeedRecord:
-    """A feed row."""
-
-    id: int
-    #: The resolved feed URL (unique).
-    url: str
-    title: str | None
-    site_url: str | None
-    icon_url: str | None
-    next_check_at: datetime
-    last_checked_at: datetime | None
-    last_success_at: datetime | None
-    #: Why the last check failed (fit to show a user), ``None`` after a success.
-    last_error: str | None
-    failures: int
-    #: "active" or "paused".
-    status: str
-    paused_reason: str | None
-    created_at: datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,7 +62,7 @@ class SubscriptionStatus:
     """A subscription with its feed's health, for ``/feed list``."""
 
     subscription: SubscriptionRecord
-    feed: FeedRecord
+    feed: Feed
 
     @property
     def paused(self) -> bool:

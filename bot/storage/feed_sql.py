@@ -9,8 +9,9 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from bot.feeds.types import Feed
 from bot.storage.bulk import BulkInsert
-from bot.storage.feed_records import FeedRecord, ItemRow, SubscriptionRecord
+from bot.storage.feed_records import ItemRow, SubscriptionRecord
 from bot.storage.feed_tables import feed_items, feeds, subscriptions
 
 # PostgreSQL refuses NUL in text; a feed may still contain one.
@@ -68,8 +69,8 @@ def feed_columns() -> list[Any]:
     ]
 
 
-def feed_record(row: Any) -> FeedRecord:
-    return FeedRecord(
+def feed_record(row: Any) -> Feed:
+    return Feed(
         id=row.f_id,
         url=row.f_url,
         title=row.f_title,
