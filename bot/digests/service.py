@@ -9,6 +9,10 @@ called every tick by :class:`bot.digests.scheduler.DigestScheduler`, posts what 
   processes (or two ticks) racing on one row: one moves it, the other updates nothing and posts
   nothing. A crash between the two: the transaction rolls back, the row is still due. The outbox
   dedup key ``digest:{channel}:{due time}`` is a second lock on the same door.
+* with several processes, one elected process fires (:class:`bot.digests.scheduler.DigestScheduler`
+  with an :class:`~bot.election.Election`), and each firing's transaction runs the election's
+  fence first: a process that lost the lead writes nothing, the row stays due, and the new leader
+  posts it (within the takeover bound of the old one's death).
 * a digest that fell due while the bot was down is posted at start if it is at most ``grace_s``
   late, otherwise skipped and logged (:func:`bot.digests.decide_missed`). A skipped digest does
   not move ``last_posted_at``: the next one covers its stories too, so nothing is lost.
@@ -37,6 +41,7 @@ from bot.digests.errors import ScheduleError
 from bot.digests.render import render_digest
 from bot.digests.schedule import DigestSchedule, advance, decide_missed, next_due_at, parse_schedule
 from bot.storage.digests import DigestScheduleRow, DigestStore, NewSchedule
+from bot.storage.leases import Fence, LeaseLost
 from bot.storage.outbox import OutboxMessage
 from bot.storage.stories import StoryItemRow, StoryStore
 
@@ -68,6 +73,8 @@ class FireStats:
     lost_races: int = 0
     #: Rows that failed (logged; they stay due and are tried again at the next tick).
     failed: int = 0
+    #: Firings refused by the fence (this process lost the lead; the rest of the batch is left).
+    fenced: int = 0
 
 
 class DigestService:
@@ -149,16 +156,23 @@ class DigestService:
         """The earliest due time of any active schedule (for status and logs)."""
         return await self._digests.earliest_due()
 
-    async def fire_due(self, now: datetime, grace_s: float = 3600) -> FireStats:
+    async def fire_due(
+        self, now: datetime, grace_s: float = 3600, *, fence: Fence | None = None
+    ) -> FireStats:
         """Post (or skip, if too late) every digest due at ``now``; see the module docstring.
 
         Each row is handled in its own transaction and guarded: one failing row is logged and
-        stays due, the others go on.
+        stays due, the others go on. ``fence`` (e.g. ``lambda conn: election.fence(conn, now)``)
+        runs first in each row's transaction; once it fails, nothing more is written.
         """
         stats = FireStats()
         for row in await self._digests.due(now, limit=FIRE_BATCH):
             try:
-                await self._fire_one(row, now, grace_s, stats)
+                await self._fire_one(row, now, grace_s, stats, fence)
+            except LeaseLost:
+                stats.fenced += 1
+                log.warning("digest firing: lead lost; channel=%s is left to the new leader", row.channel_id)
+                break
             except Exception:
                 stats.failed += 1
                 log.exception(
@@ -167,7 +181,7 @@ class DigestService:
         return stats
 
     async def _fire_one(
-        self, row: DigestScheduleRow, now: datetime, grace_s: float, stats: FireStats
+        self, row: DigestScheduleRow, now: datetime, grace_s: float, stats: FireStats, fence: Fence | None
     ) -> None:
         due = row.next_due_at
         action = decide_missed(due, now=now, grace_s=grace_s)
@@ -188,6 +202,7 @@ class DigestService:
             posted_at=now if action == "post" else None,
             messages=_outbox_messages(row.channel_id, row.guild_id, key, messages or []),
             now=now,
+            fence=fence,
         )
         if enqueued is None:
             stats.lost_races += 1

@@ -2,7 +2,9 @@
 
 A digest's messages go into the outbox in the same transaction that moves its schedule on: a
 compare-and-set on the due time read (:meth:`DigestStore.move_due`), so two processes or two ticks
-racing on one schedule post it once, and a crash in between leaves it due.
+racing on one schedule post it once, and a crash in between leaves it due. With several processes,
+only the elected one fires digests (:class:`bot.election.Election`), and its writes are fenced: the
+fence runs first in the same transaction, and a process that lost the lead writes nothing.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from sqlalchemy import delete, func, select, update
 from bot.digests.schedule import DigestSchedule
 from bot.storage.database import Database
 from bot.storage.digest_tables import digest_schedules
+from bot.storage.leases import Fence, LeaseLost
 from bot.storage.outbox import OutboxMessage, enqueue
 from bot.storage.schema import insert
 
@@ -144,12 +147,14 @@ class DigestStore:
         posted_at: datetime | None,
         messages: Sequence[OutboxMessage],
         now: datetime,
+        fence: Fence | None = None,
     ) -> int | None:
         """Move the schedule from ``row.next_due_at`` to ``new_due`` (and its period start to
         ``posted_at``, when given) and enqueue ``messages``, in one transaction.
 
         None, with nothing written, if the schedule is no longer active and due at
         ``row.next_due_at`` (another process or tick moved it first); else the messages enqueued.
+        ``fence`` runs first in the transaction: :class:`LeaseLost`, nothing written, if it fails.
         """
         moved: dict[str, datetime] = {"next_due_at": new_due}
         if posted_at is not None:
@@ -164,6 +169,8 @@ class DigestStore:
             .values(**moved)
         )
         async with self._db.session(write=True) as conn:
+            if fence is not None and not await fence(conn):
+                raise LeaseLost("the digest firing lead was lost; the schedule is left due")
             if (await conn.execute(cas)).rowcount == 0:
                 return None
             return await enqueue(conn, messages, now=now) if messages else 0

@@ -2,7 +2,8 @@
 
 Written by one process at a time: the story assigner holds a lease row (``service_leases``), and
 every write checks the lease in its own transaction (a *fence*), so a process whose lease expired
-while it was grouping cannot overwrite the work of the one that took over.
+(or whose instance row expired: it is held dead, see :mod:`bot.storage.leases`) while it was
+grouping cannot overwrite the work of the one that took over.
 
 Also read by digests and alerts: the articles of stories, and of a channel's subscriptions.
 """
@@ -103,6 +104,11 @@ class StoryStore:
         """Take or renew the lease ``name`` for ``owner`` until ``until``; False if another holds it."""
         async with self._db.session(write=True) as conn:
             return await leases.acquire(conn, name, owner, now=now, until=until)
+
+    async def renew_lease(self, name: str, owner: str, *, now: datetime, until: datetime) -> bool:
+        """Extend ``owner``'s lease to ``until`` if it still holds it at ``now``; else False."""
+        async with self._db.session() as conn:
+            return await leases.renew(conn, name, owner, now=now, until=until)
 
     async def release_lease(self, name: str, owner: str) -> bool:
         """Give the lease up (at stop), so another process may take over at once."""

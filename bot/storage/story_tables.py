@@ -6,7 +6,8 @@
 * ``stories``: one row per story, a summary for listings (the items carry the detail).
 * ``grouper_state``: the story grouper's state, saved now and then (see
   :mod:`bot.stories.service`), so grouping survives restarts.
-* ``service_leases``: which process runs a singleton background job (the story assigner).
+* ``service_leases``: which process runs a singleton background job (story assigner, digests);
+  see :mod:`bot.storage.leases`.
 """
 
 from __future__ import annotations
@@ -62,4 +63,6 @@ service_leases = Table(
     Column("name", Text, primary_key=True),
     Column("owner", Text, nullable=True),
     Column("lease_until", UTCDateTime, nullable=True),
+    # The fencing token (migration 0007): one more each time the lease changes hands.
+    Column("term", BigInteger, nullable=False, server_default="0"),
 )

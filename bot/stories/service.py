@@ -7,7 +7,11 @@ executor thread (the grouping is CPU work), and writes the story ids back in one
 One process groups at a time. The grouper holds the recent stories in memory, so two processes
 grouping at once would each see half of the items and split every story. A lease row
 (``service_leases``) elects the assigner; the others only renew their attempt. Every write checks
-the lease in its own transaction, so a process that paused past its lease writes nothing.
+the lease in its own transaction, so a process that paused past its lease writes nothing. The
+lease is owned by the process's instance id (``owner``) and lasts the takeover bound
+(``lease_s`` = ``run.takeover_s``): when the leader dies, its instance row expires and another
+process takes over within the bound (:mod:`bot.storage.leases`), loading the saved state and
+replaying the items grouped since, so story ids stay the same across the move.
 
 Persistence: the grouper's state is saved to ``grouper_state`` every ``save_every_items`` items
 or ``save_interval_s`` seconds (and at stop), in the same transaction as a batch's story ids.
@@ -91,6 +95,11 @@ class StoryAssigner:
     process). By default the assigner makes its own single thread, so batches never queue behind
     other work in the loop's default pool. ``on_assigned`` (e.g. ``AlertService.check_stories``)
     is called after each batch; its errors are logged, never raised.
+
+    ``owner`` names this process in the lease: pass its instance id (``run.instance_id``), so the
+    lease is free as soon as the process is dead (its instance row expired). ``lease_s`` is how
+    long the lease lasts without renewal: pass the takeover bound (``run.takeover_s``); rounds
+    come every ``idle_s``, at most a third of it.
     """
 
     def __init__(
@@ -111,8 +120,10 @@ class StoryAssigner:
     ) -> None:
         if isinstance(executor, ProcessPoolExecutor):
             raise TypeError("the story grouper lives in this process: give a thread executor")
-        if batch_size < 1 or lease_s <= idle_s:
-            raise ValueError("batch_size must be >= 1 and lease_s longer than idle_s")
+        if batch_size < 1 or lease_s <= 0:
+            raise ValueError("batch_size must be >= 1 and lease_s positive")
+        # Renewed (each round) at least three times per lease, so a leader never lets it lapse.
+        idle_s = min(idle_s, lease_s / 3)
         self._store = store
         self._own_executor = executor is None
         self._executor: Executor = executor or ThreadPoolExecutor(1, thread_name_prefix="stories")
@@ -159,7 +170,7 @@ class StoryAssigner:
                 return 0
             try:
                 if self._grouper is None:
-                    await self._load(now)
+                    now = await self._load(now)  # the time after the replay
                     if self._grouper is None:
                         return 0
                 return await self._assign_all(now)
@@ -209,7 +220,7 @@ class StoryAssigner:
         self._lease_until = until
         return True
 
-    async def _load(self, now: datetime) -> None:
+    async def _load(self, now: datetime) -> datetime:
         saved = await self._store.load_state(self._lease_name)
         loop = asyncio.get_running_loop()
         grouper: StoryGrouper | None = None
@@ -228,6 +239,7 @@ class StoryAssigner:
         self._saved_at = now if saved is not None else None
         self._unsaved_items = 0
         self.stats.loads += 1
+        started = loop.time()
         # Replay what was assigned after the save, in the same order, to rebuild the same stories.
         while True:
             rows = await self._store.assigned_items_after(self._last_item_id, limit=self._batch_size)
@@ -237,13 +249,20 @@ class StoryAssigner:
             self._last_item_id = rows[-1].id
             self._unsaved_items += len(rows)
             self.stats.replayed += len(rows)
-            if (grouped.corrections or grouped.merged) and not await self._write(grouped, now, touched=False):
-                return  # lease lost while replaying: another process leads now
+            # A long replay must not outlast the lease: each chunk's write (or a bare renewal) renews it.
+            now = self._since(now, started)
+            started = loop.time()
+            if grouped.corrections or grouped.merged:
+                if not await self._write(grouped, now, touched=False):
+                    return now  # lease lost while replaying: another process leads now
+            elif not await self._renew(now):
+                return now
         log.info(
             "story assigner: loaded %s, replayed %d items grouped after it",
             f"the state saved at {saved.saved_at.isoformat()}" if saved else "an empty state",
             self._unsaved_items,
         )
+        return self._since(now, started)
 
     # --- assignment ----------------------------------------------------------------------
 
@@ -251,10 +270,14 @@ class StoryAssigner:
         assert self._grouper is not None
         loop = asyncio.get_running_loop()
         total = 0
+        started = loop.time()
         while True:
             rows = await self._store.pending_items(limit=self._batch_size)
             if not rows:
                 break
+            # A backlog takes many batches: each write renews the lease from the time it is made.
+            now = self._since(now, started)
+            started = loop.time()
             self._unsaved_items += len(rows)
             save = self._save_due(now)
             grouped = await loop.run_in_executor(
@@ -275,6 +298,22 @@ class StoryAssigner:
             if len(rows) < self._batch_size:
                 break
         return total
+
+    @staticmethod
+    def _since(now: datetime, started: float) -> datetime:
+        """``now`` moved on by the event-loop time elapsed since ``started``."""
+        return now + timedelta(seconds=max(asyncio.get_running_loop().time() - started, 0.0))
+
+    async def _renew(self, now: datetime) -> bool:
+        until = now + self._lease
+        if await self._store.renew_lease(self._lease_name, self.owner, now=now, until=until):
+            self._lease_until = until
+            return True
+        log.warning("story assigner: lease lost while loading the state; another process leads")
+        self.stats.lost_leases += 1
+        self._grouper = None
+        self._lease_until = None
+        return False
 
     def _save_due(self, now: datetime) -> bool:
         if self._saved_at is None or self._unsaved_items >= self._save_every_items:
