@@ -75,7 +75,7 @@ class Presence:
         for instance in await self._store.live(now):
             if self._is_previous_life(instance):
                 # Dead now rather than when its row expires: its leases come back at once.
-                await self._store.beat(instance.id, now=now, expires_at=now)
+                await self._store.deregister(instance.id)
                 log.info(
                     "instance=%s (pid %d) died before; its work is taken over", instance.id, instance.pid
                 )

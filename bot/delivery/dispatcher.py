@@ -151,6 +151,11 @@ class OutboxDispatcher:
 
     # --- control ----------------------------------------------------------------
 
+    @property
+    def running(self) -> bool:
+        """Whether :meth:`run` is running."""
+        return self._running
+
     def notify(self) -> None:
         """Look for work now (call right after an enqueue) instead of at the next poll."""
         self._loop.wake()
