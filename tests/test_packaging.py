@@ -215,6 +215,44 @@ def test_compose_offers_nirn_proxy_as_an_option(tmp_path: Path) -> None:
         assert bot_settings(services[name], environ, tmp_path).discord.api_base == api_base, name
 
 
+def sharded_compose_example() -> dict[str, Any]:
+    """compose.yaml with its commented sharding example in place of its gateway service."""
+    lines = (ROOT / "compose.yaml").read_text().splitlines()
+    start = lines.index("  #   gateway:")
+    end = start
+    while lines[end].startswith("  #   "):
+        end += 1
+    example = ["  " + line.removeprefix("  #   ") for line in lines[start:end]]
+    assert lines[end : end + 3] == [
+        "  gateway:",
+        "    <<: *newsdesk",
+        '    command: ["run", "--role", "gateway"]',
+    ]
+    compose: dict[str, Any] = yaml.safe_load("\n".join(lines[:start] + example + lines[end + 3 :]))
+    return compose
+
+
+def test_compose_sharding_example_runs_every_shard_once(tmp_path: Path) -> None:
+    services = sharded_compose_example()["services"]
+    gateways = [
+        name
+        for name, service in services.items()
+        if service.get("image") == "newsdesk" and "gateway" in role_of(service["command"])
+    ]
+    assert len(gateways) >= 2
+    counts, shards = set(), []
+    for name in gateways:
+        settings = bot_settings(services[name], {"DISCORD_TOKEN": "t"}, tmp_path)
+        assert settings.discord.shard_ids, name
+        counts.add(settings.discord.shard_count)
+        shards += settings.discord.shard_ids
+        # Otherwise as the gateway service is: the same database, health and shutdown.
+        for key in ("image", "depends_on", "healthcheck", "stop_grace_period", "restart"):
+            assert services[name][key] == compose_file()["services"]["gateway"][key], (name, key)
+    assert len(counts) == 1, "every gateway process needs the same shard_count"
+    assert sorted(shards) == list(range(counts.pop())), "each shard run by exactly one process"
+
+
 def test_compose_interpolation_is_read_as_compose_reads_it() -> None:
     assert interpolate("${A:-x}/${B-y}/${C}", {"A": "", "B": ""}) == "x//"
     assert interpolate("${A:-x}", {"A": "1"}) == "1"
