@@ -70,10 +70,16 @@ async def test_a_second_live_process_is_refused_on_sqlite_only(db: Database, liv
     assert [i.id for i in await InstanceStore(db).live(NOW)] == ["other"]
 
 
-async def test_a_previous_life_on_this_host_is_declared_dead_at_once(db: Database) -> None:
-    dead = subprocess.Popen([sys.executable, "-c", "pass"])
-    dead.wait()
-    await register_other(db, "crashed", host=socket.gethostname(), pid=dead.pid)
+@pytest.fixture
+def dead_pid() -> int:
+    """The pid of a process that has exited."""
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    return child.pid
+
+
+async def test_a_previous_life_on_this_host_is_declared_dead_at_once(db: Database, dead_pid: int) -> None:
+    await register_other(db, "crashed", host=socket.gethostname(), pid=dead_pid)
     me = presence(db, "me", Clock())
     await me.join()  # not refused, on SQLite either
     try:
@@ -86,7 +92,7 @@ async def test_a_previous_life_on_this_host_is_declared_dead_at_once(db: Databas
 
 async def test_a_live_process_elsewhere_with_the_same_id_is_refused(db: Database) -> None:
     await register_other(db, "worker-1", host="another-machine", pid=4242)
-    with pytest.raises(ConfigError, match="run.instance_id='worker-1'"):
+    with pytest.raises(ConfigError, match=r"run\.instance_id='worker-1'"):
         await presence(db, "worker-1", Clock()).join()
     row = await InstanceStore(db).get("worker-1")
     assert row is not None and row.host == "another-machine"  # untouched
