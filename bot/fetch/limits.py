@@ -9,17 +9,31 @@
   one doubling back.
   Callers that can do something else meanwhile (the poller) ask :meth:`HostLimiter.blocked_for`.
 
-All of this is per process: N processes ask a host at most N times as often, and each learns
-a host's 429 from its own first refused request. Feeds' own next checks (Retry-After included)
-live in the database, so no feed is asked early whichever process checks it.
+The limits hold for the whole bot: given ``share`` (the number N of live processes that fetch,
+a cheap callable read at each request, see :class:`bot.ratelimit.ProcessCount`; or later through
+:meth:`HostLimiter.share_with`), each process takes its share of every host's limit:
+
+- ``max(1, floor(concurrency / N))`` requests in flight: rounded down, so N processes together
+  stay within the limit (4 places over 3 processes: 1 each, 3 in all), except that a process
+  always keeps one place (more processes than places: at most N in flight);
+- starts at least ``min_interval_s * N`` apart, so N processes together start no more often
+  than the limit allows.
+
+Without ``share``, or with N = 1, a process has the whole limit, as a single process always had.
+A changed N applies from the next request on; requests already in flight finish.
+
+Pauses after a 429 are per process: each learns a host's 429 from its own first refused
+request. Feeds' own next checks (Retry-After included) live in the database, so no feed is asked
+early whichever process checks it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
+from collections import deque
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from bot.http_dates import retry_after_at
@@ -43,8 +57,12 @@ class Limit:
 
 @dataclass(slots=True)
 class _Slot:
-    semaphore: asyncio.Semaphore
+    """A host's places: a semaphore whose size (this process's share) is read at each turn."""
+
+    limit: Limit
+    held: int = 0
     users: int = 0
+    waiters: deque[asyncio.Future[None]] = field(default_factory=deque)
 
 
 @dataclass(slots=True)
@@ -61,8 +79,10 @@ class HostLimiter:
         limit: int | Limit,
         overrides: Mapping[str, Limit] | None = None,
         *,
+        share: Callable[[], int] | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        self._share = share
         self.default = limit if isinstance(limit, Limit) else Limit(limit)
         self._overrides = {_key(host): value for host, value in (overrides or {}).items()}
         self._clock = clock
@@ -70,8 +90,24 @@ class HostLimiter:
         self._next_start: dict[str, float] = {}
         self._penalties: dict[str, _Penalty] = {}
 
+    def share_with(self, share: Callable[[], int] | None) -> None:
+        """From now on, take a share of the limits among ``share()`` processes (None: alone)."""
+        self._share = share
+
+    def processes(self) -> int:
+        """N, the processes sharing the limits now (1 without ``share``)."""
+        return max(1, self._share()) if self._share is not None else 1
+
+    def share_of(self, limit: Limit) -> Limit:
+        """This process's share of a whole-bot ``limit`` (see the module docstring)."""
+        n = self.processes()
+        if n == 1:
+            return limit
+        return Limit(max(1, limit.concurrency // n), limit.min_interval_s * n)
+
     def limit_for(self, host: str) -> Limit:
-        """The limit of ``host``: its own override, else its closest parent domain's."""
+        """The limit of ``host`` for the whole bot: its own override, else its closest parent
+        domain's (:meth:`share_of` gives this process's part)."""
         if not self._overrides:
             return self.default
         key = _key(host)
@@ -159,26 +195,52 @@ class _Hold:
         slots = self._limiter._slots
         slot = slots.get(self._key)
         if slot is None:
-            slot = slots[self._key] = _Slot(asyncio.Semaphore(self._limit.concurrency))
+            slot = slots[self._key] = _Slot(self._limit)
         slot.users += 1
         self._slot = slot
         try:
-            await slot.semaphore.acquire()
+            await self._acquire(slot)
         except BaseException:
             self._leave()
             raise
-        if self._limit.min_interval_s > 0:
+        spacing = self._limiter.share_of(self._limit).min_interval_s
+        if spacing > 0:
             try:
-                await asyncio.sleep(self._limiter._turn(self._key, self._limit.min_interval_s))
+                await asyncio.sleep(self._limiter._turn(self._key, spacing))
             except BaseException:
-                slot.semaphore.release()
+                self._release(slot)
                 self._leave()
                 raise
 
     async def __aexit__(self, *exc_info: object) -> None:
         assert self._slot is not None
-        self._slot.semaphore.release()
+        self._release(self._slot)
         self._leave()
+
+    async def _acquire(self, slot: _Slot) -> None:
+        # A semaphore whose size is this process's share now (it changes with N).
+        if not slot.waiters and slot.held < self._limiter.share_of(slot.limit).concurrency:
+            slot.held += 1
+            return
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        slot.waiters.append(waiter)
+        try:
+            await waiter
+        except BaseException:
+            if waiter.done() and not waiter.cancelled():
+                self._release(slot)  # given a place, then cancelled: pass it on
+            else:
+                slot.waiters.remove(waiter)
+            raise
+
+    def _release(self, slot: _Slot) -> None:
+        slot.held -= 1
+        concurrency = self._limiter.share_of(slot.limit).concurrency
+        while slot.waiters and slot.held < concurrency:
+            waiter = slot.waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(None)
+                slot.held += 1
 
     def _leave(self) -> None:
         assert self._slot is not None
