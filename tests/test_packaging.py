@@ -209,10 +209,18 @@ def test_compose_offers_nirn_proxy_as_an_option(tmp_path: Path) -> None:
     # reaches every bot process.
     api_base = f"http://nirn-proxy:{port}/api/v10"
     assert f"NEWSDESK_DISCORD__API_BASE={api_base}" in (ROOT / "compose.yaml").read_text()
-    environ = {"DISCORD_TOKEN": "t", "NEWSDESK_DISCORD__API_BASE": api_base}
+    assert "NEWSDESK_DISCORD__REST_PROXY=true" in (ROOT / "compose.yaml").read_text()
+    environ = {
+        "DISCORD_TOKEN": "t",
+        "NEWSDESK_DISCORD__API_BASE": api_base,
+        "NEWSDESK_DISCORD__REST_PROXY": "true",
+    }
     for name in BOT_SERVICES:
         assert "nirn-proxy" not in services[name].get("depends_on", {}), "the proxy is optional"
-        assert bot_settings(services[name], environ, tmp_path).discord.api_base == api_base, name
+        settings = bot_settings(services[name], environ, tmp_path)
+        assert (settings.discord.api_base, settings.discord.rest_proxy) == (api_base, True), name
+        # Without the proxy, each process keeps to its share of the global limit.
+        assert not bot_settings(services[name], {"DISCORD_TOKEN": "t"}, tmp_path).discord.rest_proxy, name
 
 
 def sharded_compose_example() -> dict[str, Any]:
