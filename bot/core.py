@@ -204,6 +204,19 @@ class Newsdesk:
         self.wake_delivery()
         return released
 
+    async def leave_guild(self, guild_id: int) -> int:
+        """The bot was removed from a server: pause its subscriptions and give up the posts still
+        queued for its channels (they could only fail); returns how many posts were cancelled.
+        A member who adds the bot back resumes the subscriptions with /feed resume.
+        """
+        reason = "the bot was removed from the server"
+        channels = {status.subscription.channel_id for status in await self.feeds.list(guild_id)}
+        for channel_id in sorted(channels):
+            await self.feeds.pause_channel(channel_id, reason)
+        cancelled = await self.outbox.cancel_guild(guild_id, reason=reason)
+        log.info("left guild=%s channels=%d cancelled posts=%d", guild_id, len(channels), cancelled)
+        return cancelled
+
     async def _channel_unavailable(self, channel_id: int, reason: str) -> None:
         paused = await self.feeds.pause_channel(channel_id, reason)
         log.warning("channel unavailable channel=%s paused=%d reason=%s", channel_id, paused, reason)

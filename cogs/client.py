@@ -115,6 +115,11 @@ class NewsdeskBot(commands.AutoShardedBot):
     async def on_resumed(self) -> None:
         log.info("gateway session resumed")
 
+    async def on_guild_remove(self, guild: discord.Guild) -> None:
+        # Removed (kicked, or the server deleted); an outage is not a removal, discord.py
+        # reports it as unavailable instead.
+        await self.core.leave_guild(guild.id)
+
     async def close(self) -> None:
         try:
             await super().close()

@@ -219,10 +219,12 @@ async def test_held_channels_keep_their_rows_until_released(db: Database) -> Non
     assert [r.channel_id for r in await claim(store)] == [1]
 
 
-async def test_cancel_channel_and_purge(db: Database) -> None:
+async def test_cancel_guild_and_purge(db: Database) -> None:
     store = OutboxStore(db)
-    await store.enqueue([message(1, "a"), message(1, "b"), message(2, "c")], now=NOW)
-    assert await store.cancel_channel(1, reason="channel deleted") == 2
+    await store.enqueue([message(1, "a"), message(4, "b", guild_id=7), message(2, "c", guild_id=2)], now=NOW)
+    assert await store.cancel_guild(1, reason="bot removed") == 1
+    assert await store.cancel_guild(7, reason="bot removed") == 1
+    assert [r.status for r in await store.rows(channel_id=4)] == ["cancelled"]
     (row,) = await claim(store)
     await store.mark_sent(row.id, message_id=1, now=NOW)
     await store.enqueue([message(3, "d")], now=NOW + timedelta(days=2))

@@ -332,11 +332,11 @@ class OutboxStore:
         async with self._db.session() as conn:
             return [ChannelHold(r.channel_id, r.reason, r.held_at) for r in await conn.execute(query)]
 
-    async def cancel_channel(self, channel_id: int, *, reason: str) -> int:
-        """Give up the pending rows of ``channel_id`` (channel deleted, bot removed); return how many."""
+    async def cancel_guild(self, guild_id: int, *, reason: str) -> int:
+        """Give up the pending rows of ``guild_id``'s channels (the bot was removed); return how many."""
         stmt = (
             update(outbox)
-            .where(outbox.c.channel_id == channel_id, IS_PENDING)
+            .where(outbox.c.guild_id == guild_id, IS_PENDING)
             .values(status=CANCELLED, last_error=_clip(reason), **FREE)
         )
         async with self._db.session() as conn:
