@@ -18,7 +18,8 @@ from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 from sqlalchemy.engine import make_url
 
-from bot.config import Settings, load_settings, parse_roles
+from bot.cli import build_parser, cmd_run, with_roles
+from bot.config import Settings, load_settings
 from bot.delivery.dispatcher import OutboxDispatcher
 from bot.workers import pool
 
@@ -92,13 +93,11 @@ def image_entrypoint() -> list[str]:
 
 
 def role_of(command: list[str]) -> tuple[str, ...]:
-    """The roles a bot service's command gives ``newsdesk run``."""
-    assert command[:1] == ["run"], command
-    options = [word for word in command if word.startswith("--role")]
-    assert len(options) == 1, command
-    if "=" in options[0]:
-        return tuple(parse_roles(options[0].split("=", 1)[1]))
-    return tuple(parse_roles(command[command.index("--role") + 1]))
+    """The roles a bot service's command gives its process, read by newsdesk's own parser."""
+    args = build_parser().parse_args(command)
+    assert args.handler is cmd_run, command
+    assert args.role is not None, f"{command}: a service of a scaled-out bot names its role"
+    return with_roles(Settings(), args.role).run.roles
 
 
 def locked_versions() -> dict[str, list[Requirement]]:
