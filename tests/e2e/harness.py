@@ -14,7 +14,7 @@ import os
 import signal
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -126,8 +126,14 @@ class Harness:
 
     # -- process control -----------------------------------------------------------------------
 
-    async def start_bot(self, *, timeout_s: float = START_TIMEOUT_S) -> None:
-        """Start ``newsdesk run``; return once it is READY and has synced its commands."""
+    async def start_bot(
+        self, *, timeout_s: float = START_TIMEOUT_S, ready: Callable[[], bool] | None = None
+    ) -> None:
+        """Start ``newsdesk run``; return once it is READY and has synced its commands.
+
+        ``ready``: when this holds instead (for bots started together, whose IDENTIFYs and
+        command syncs the emulator counts together).
+        """
         if self.process is not None and self.process.returncode is None:
             raise RuntimeError("the bot is already running")
         self.config_path.write_text(to_toml(self.config()), encoding="utf-8")
@@ -160,14 +166,19 @@ class Harness:
                 raise BotStartError(
                     self._why(f"the bot exited with code {self.process.returncode} during start")
                 )
-            ready = self.emu.gateway.identifies > identifies or (
+            if ready is not None:
+                if ready():
+                    return
+                await asyncio.sleep(0.05)
+                continue
+            identified = self.emu.gateway.identifies > identifies or (
                 self.starts > 1 and self._resumed_since(deadline)
             )
             synced = self.emu.command_syncs > syncs or not wants_sync
-            if ready and synced:
+            if identified and synced:
                 return
             await asyncio.sleep(0.05)
-        missing = []
+        missing = ["the ready condition never held"] if ready is not None else []
         if self.emu.gateway.identifies <= identifies:
             missing.append("no IDENTIFY on the gateway")
         if wants_sync and self.emu.command_syncs <= syncs:

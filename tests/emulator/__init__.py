@@ -8,6 +8,7 @@ async with Emulator() as emu:
 
 from tests.emulator.errors import ApiError
 from tests.emulator.gateway import IdentifyRecord, SessionStartLimit, shard_of
+from tests.emulator.ids import snowflake_on_shard
 from tests.emulator.interactions import CallError, InteractionRecord, InteractionResult
 from tests.emulator.permissions import Overwrite, Perm
 from tests.emulator.ratelimit import BucketRule, Injection, RateLimitConfig
@@ -41,4 +42,5 @@ __all__ = [
     "World",
     "default_world",
     "shard_of",
+    "snowflake_on_shard",
 ]

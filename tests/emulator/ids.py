@@ -20,6 +20,14 @@ def snowflake(now: float | None = None) -> int:
     return (ms << 22) | (next(_increment) & 0x3FFFFF)
 
 
+def snowflake_on_shard(shard_id: int, shard_count: int) -> int:
+    """A new id whose guild's events go to shard ``shard_id`` of ``shard_count``."""
+    value = snowflake()
+    while (value >> 22) % shard_count != shard_id:
+        value += 1 << 22  # one millisecond later
+    return value
+
+
 def snowflake_time(value: int) -> float:
     """Unix time at which ``value`` was made."""
     return ((value >> 22) + DISCORD_EPOCH_MS) / 1000

@@ -302,8 +302,16 @@ class World:
         self.users[user.id] = user
         return user
 
-    def add_guild(self, name: str, *, owner: User, everyone_permissions: int = p.DEFAULT_EVERYONE) -> Guild:
-        guild = Guild(snowflake(), name, owner_id=owner.id)
+    def add_guild(
+        self,
+        name: str,
+        *,
+        owner: User,
+        everyone_permissions: int = p.DEFAULT_EVERYONE,
+        guild_id: int | None = None,
+    ) -> Guild:
+        """A new guild; ``guild_id`` picks its id (``snowflake_on_shard`` puts it on a shard)."""
+        guild = Guild(guild_id or snowflake(), name, owner_id=owner.id)
         # Discord gives @everyone the guild's own id.
         guild.roles[guild.id] = Role(guild.id, "@everyone", int(everyone_permissions), position=0)
         guild.add_member(owner)
