@@ -159,6 +159,11 @@ def test_compose_services_report_their_health() -> None:
         assert healthcheck["test"] == ["CMD", "newsdesk", "health"], name
         # `newsdesk health` fails past health.max_age_s (120 s): check well within it.
         assert compose_duration_s(healthcheck["interval"]) <= 60, name
+        # Each container's own heartbeat file: nothing shared mounted where it lies (/data).
+        targets = [
+            str(volume).split(":")[1] for volume in services[name].get("volumes", []) if ":" in str(volume)
+        ]
+        assert not [target for target in targets if target.rstrip("/") in ("/data", "")], name
     test = services["postgres"]["healthcheck"]["test"]
     assert test[0] in ("CMD", "CMD-SHELL") and "pg_isready" in " ".join(test[1:])
     environment = services["postgres"]["environment"]
