@@ -35,7 +35,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.clock import utcnow
 from bot.config import DiscordSettings
-from bot.storage import Database
+from bot.storage import Database, StorageError
 from bot.storage.leases import acquire, renew
 from bot.storage.story_tables import service_leases
 
@@ -87,6 +87,7 @@ class IdentifyGate:
         self._db = db
         self._instance_id = instance_id
         self._window = timedelta(seconds=window_s)
+        self._lone_wait_s = window_s
         self._allowance = timedelta(seconds=send_allowance_s)
         self._clock = clock
         # Each IDENTIFY takes the lease under a name of its own: ``acquire`` renews a lease for
@@ -101,7 +102,19 @@ class IdentifyGate:
         owner = f"{self._instance_id}/shard-{shard_id or 0}/{next(self._attempts)}"
         waited = 0.0
         while True:
-            delay = await self._try(name, owner)
+            try:
+                delay = await self._try(name, owner)
+            except StorageError as e:
+                # An IDENTIFY out of turn is refused (op 9) and tried again; a gate that raised
+                # would end the shard, or the whole client on a re-identify.
+                log.warning(
+                    "identify gate unavailable, shard %s waits %.1f s alone: %s",
+                    shard_id,
+                    self._lone_wait_s,
+                    e,
+                )
+                await asyncio.sleep(self._lone_wait_s)
+                return
             if delay is None:
                 break
             waited += delay

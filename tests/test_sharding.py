@@ -10,6 +10,7 @@ import time
 from datetime import UTC, datetime
 
 import discord
+import pytest
 from discord.ext import commands
 from sqlalchemy import select
 
@@ -137,3 +138,19 @@ async def test_a_busy_bucket_keeps_the_shard_waiting_until_the_lease_ends(db: Da
     await waiter.wait(0)
     assert datetime.now(UTC).timestamp() >= until.timestamp() - CLOCK_EPSILON_S
     await waiter.close()
+
+
+async def test_without_the_database_a_shard_waits_a_window_alone_and_identifies(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # Raising would end the shard (or the whole client, on a re-identify); an IDENTIFY out of
+    # turn only risks op 9, after which the shard comes back through the gate.
+    unreachable = Database("postgresql+asyncpg://postgres@127.0.0.1:1/newsdesk")
+    gate = _gate(unreachable, "process-a")
+    started = time.monotonic()
+    try:
+        await gate.wait(0)
+    finally:
+        await unreachable.close()
+    assert time.monotonic() - started >= WINDOW_S
+    assert "identify gate unavailable" in caplog.text
