@@ -88,11 +88,16 @@ class Election:
             log.warning("%s: %s lost the lead (term %d) to another process", self.name, self.owner, before)
         return term is not None
 
-    async def fence(self, conn: AsyncConnection, now: datetime) -> bool:
-        """Check, in the caller's write transaction ``conn``, that this process still leads in its
-        term (renewing the lease); False if not, and the caller must write nothing.
+    async def fence(self, conn: AsyncConnection, now: datetime, *, term: int | None = None) -> bool:
+        """Check, in the caller's write transaction ``conn``, that this process still leads in
+        ``term`` (by default its current one), renewing the lease; False if not, and the caller
+        must write nothing.
+
+        Work that spans campaigns (read, compute, then write) passes the term it started under
+        (:attr:`term` when it started): if the lead was lost and won back meanwhile, another
+        process may have written in between, and the write is refused.
         """
-        term = self._term
+        term = self._term if term is None else term
         if term is None:
             return False
         if await leases.renew(conn, self.name, self.owner, now=now, until=now + self._length, term=term):
@@ -102,15 +107,18 @@ class Election:
             log.warning("%s: %s no longer leads (term %d): write refused", self.name, self.owner, term)
         return False
 
-    def fenced(self, now: datetime) -> AbstractAsyncContextManager[AsyncConnection]:
+    def fenced(
+        self, now: datetime, *, term: int | None = None
+    ) -> AbstractAsyncContextManager[AsyncConnection]:
         """``async with election.fenced(now) as conn:`` a write transaction that runs only while
-        this process leads; raises :class:`LeaseLost` (nothing written) when it does not."""
-        return self._fenced(now)
+        this process leads (in ``term``, see :meth:`fence`); raises :class:`LeaseLost`, nothing
+        written, when it does not."""
+        return self._fenced(now, term)
 
     @asynccontextmanager
-    async def _fenced(self, now: datetime) -> AsyncIterator[AsyncConnection]:
+    async def _fenced(self, now: datetime, term: int | None) -> AsyncIterator[AsyncConnection]:
         async with self._db.session(write=True) as conn:
-            if not await self.fence(conn, now):
+            if not await self.fence(conn, now, term=term):
                 raise LeaseLost(f"{self.owner} no longer leads {self.name}")
             yield conn
 

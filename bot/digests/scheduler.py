@@ -101,6 +101,10 @@ class DigestScheduler:
         """Whether this scheduler fires digests (always, without an election)."""
         return self._election is None or self._election.is_leader
 
+    async def tick(self) -> None:
+        """One tick now (what the loop runs): campaign if elected, then fire what is due."""
+        await self._tick()
+
     async def _tick(self) -> None:
         self.ticks += 1
         now = self._clock()
@@ -108,10 +112,11 @@ class DigestScheduler:
         if election is None:
             stats = await self._service.fire_due(now, grace_s=self._grace_s)
         elif await election.campaign(now):
+            term = election.term
 
             async def fence(conn: AsyncConnection) -> bool:
                 # The time of the write, not of the tick: rendering many digests takes a while.
-                return await election.fence(conn, self._clock())
+                return await election.fence(conn, self._clock(), term=term)
 
             stats = await self._service.fire_due(now, grace_s=self._grace_s, fence=fence)
         else:
