@@ -137,7 +137,8 @@ def _item(key: str) -> ItemRow:
 
 
 async def _insert_paths(db: Database) -> list[tuple[str, Callable[[], Awaitable[object]]]]:
-    """Each producer's way of queueing rows, as the bot calls it; each call queues new rows."""
+    """Each producer's way of queueing rows, as the bot calls it (each call queues new rows),
+    and the release of a held channel (its rows may go now)."""
     outbox, feeds, alerts, digests = OutboxStore(db), FeedStore(db), AlertStore(db), DigestStore(db)
     (added,) = await feeds.subscribe(
         [NewFeed("https://a.example/feed", _feed_state(NOW), (_item("old"),))], guild_id=1, channel_id=20,
@@ -148,6 +149,7 @@ async def _insert_paths(db: Database) -> list[tuple[str, Callable[[], Awaitable[
     schedule = await digests.set_schedule(
         NewSchedule(1, 40, DigestSchedule(kind="daily", hour=8, minute=0), 10, NOW, NOW, 7, NOW)
     )
+    await outbox.hold_channel(50, reason="Missing Access", now=NOW)
     later = NOW + timedelta(minutes=10)
 
     async def feed_items() -> None:
@@ -183,6 +185,9 @@ async def _insert_paths(db: Database) -> list[tuple[str, Callable[[], Awaitable[
     async def notice() -> None:
         await outbox.enqueue([message(10, "notice:1")], now=NOW)
 
+    async def released_channel() -> None:
+        assert await outbox.release_channel(50)
+
     async def by_hand() -> None:
         async with db.session() as conn:
             await conn.execute(text(_insert("by-hand")))
@@ -196,6 +201,7 @@ async def _insert_paths(db: Database) -> list[tuple[str, Callable[[], Awaitable[
         ("DigestStore.post_now", digest_now),
         ("DigestStore.move_due", digest_due),
         ("an INSERT by hand", by_hand),
+        ("OutboxStore.release_channel (a held channel's rows may go)", released_channel),
     ]
 
 
@@ -212,9 +218,9 @@ async def test_every_path_that_queues_rows_wakes_a_listener_of_another_process(
             try:
                 await wakes.reach(n)
             except TimeoutError:
-                pytest.fail(f"{name} queued a row and woke nobody")
+                pytest.fail(f"{name}: woke nobody")
         assert listener.notifications == len(paths)
-        assert await OutboxStore(db).pending_count() == len(paths)
+        assert await OutboxStore(db).pending_count() == len(paths) - 1
 
 
 def _insert(*keys: str) -> str:
@@ -224,7 +230,7 @@ def _insert(*keys: str) -> str:
 
 
 @POSTGRES
-async def test_the_trigger_notifies_once_per_committed_transaction_that_inserts(
+async def test_the_triggers_notify_once_per_committed_transaction_that_makes_work(
     db_url: str, db: Database
 ) -> None:
     # One session both listens and inserts: PostgreSQL hands a session its own notifications
@@ -246,7 +252,12 @@ async def test_the_trigger_notifies_once_per_committed_transaction_that_inserts(
         batches = [_insert(*(f"b{n}" for n in range(start, start + 400))) for start in (0, 400, 800)]
         assert await notifications_after(f"BEGIN; {'; '.join(batches)}; COMMIT") == 2
         assert await notifications_after("UPDATE outbox SET attempts = 1") == 2  # inserts only
-        assert received == ["", ""]
+        # Holding a channel stops work, releasing one makes work: only the release notifies.
+        hold = "INSERT INTO outbox_holds (channel_id, reason, held_at) VALUES (10, 'Missing Access', now())"
+        assert await notifications_after(hold) == 2
+        assert await notifications_after("DELETE FROM outbox_holds WHERE channel_id = 11") == 2
+        assert await notifications_after("DELETE FROM outbox_holds WHERE channel_id = 10") == 3
+        assert received == ["", "", ""]
     finally:
         await conn.close()
 

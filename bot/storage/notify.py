@@ -1,10 +1,10 @@
 """Wake the outbox dispatchers of every process when rows are queued: PostgreSQL ``LISTEN/NOTIFY``.
 
-A trigger on the outbox (migration 0008) sends ``NOTIFY`` on :data:`OUTBOX_CHANNEL` from every
-transaction that inserts rows, whichever code path inserted them; PostgreSQL delivers it when
-that transaction commits, to every session listening, in every process. :class:`OutboxListener`
-is such a session: it calls ``on_wake`` (the dispatcher's ``notify``) for each notification, so
-a queued post leaves at once instead of at the dispatcher's next poll.
+Triggers (migration 0008) send ``NOTIFY`` on :data:`OUTBOX_CHANNEL` from every transaction that
+inserts outbox rows, whichever code path inserted them, or releases a held channel; PostgreSQL
+delivers it when that transaction commits, to every session listening, in every process.
+:class:`OutboxListener` is such a session: it calls ``on_wake`` (the dispatcher's ``notify``) for
+each notification, so a queued post leaves at once instead of at the dispatcher's next poll.
 
 The notification is only a hint: the rows are in the table, and the dispatcher still polls, so a
 notification lost (the listener reconnecting, a process starting) delays a post by one poll at
@@ -172,6 +172,9 @@ class OutboxListener:
                     # deliveries go on at the dispatcher's poll rate meanwhile.
                     was = "connection lost" if self._listening.is_set() else "cannot listen"
                     log.warning("outbox listener: %s: %s; reconnecting", was, reason(e))
+                except Exception:
+                    # A bug, or a setting asyncpg refuses: said loudly, and tried again (backing off).
+                    log.exception("outbox listener failed; reconnecting")
                 finally:
                     self._listening.clear()
                     self._first_attempt.set()

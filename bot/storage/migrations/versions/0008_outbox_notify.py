@@ -1,8 +1,11 @@
-"""Outbox notifications: a PostgreSQL trigger NOTIFYs the dispatchers of every process on insert.
+"""Outbox notifications: PostgreSQL triggers NOTIFY every process's dispatchers of new work.
+
+New work is rows inserted in ``outbox``, or a held channel released (a row deleted from
+``outbox_holds``, maybe by a gateway process, which has no dispatcher of its own to wake).
 
 Statement-level, so a batch of rows costs one notification, and PostgreSQL folds the
 notifications of one transaction into one, delivered at commit (never before the rows are
-visible). Statements that insert nothing (every row a duplicate dedup key) notify nobody.
+visible). Statements that change nothing (every row a duplicate dedup key) notify nobody.
 Nothing on SQLite: one process, whose producers wake their dispatcher themselves.
 
 Revision ID: 0008
@@ -24,7 +27,11 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 _FUNCTION = "newsdesk_outbox_notify"
-_TRIGGER = "outbox_notify"
+#: (trigger, table, event, transition table): the function reads the rows changed as ``changed``.
+_TRIGGERS = (
+    ("outbox_notify", "outbox", "INSERT", "NEW"),
+    ("outbox_holds_notify", "outbox_holds", "DELETE", "OLD"),
+)
 
 
 def upgrade() -> None:
@@ -34,7 +41,7 @@ def upgrade() -> None:
         f"""
         CREATE FUNCTION {_FUNCTION}() RETURNS trigger LANGUAGE plpgsql AS $$
         BEGIN
-            IF EXISTS (SELECT 1 FROM inserted) THEN
+            IF EXISTS (SELECT 1 FROM changed) THEN
                 PERFORM pg_notify('{OUTBOX_CHANNEL}', '');
             END IF;
             RETURN NULL;
@@ -43,14 +50,16 @@ def upgrade() -> None:
         """
     )
     # EXECUTE PROCEDURE, not FUNCTION: the spelling every supported PostgreSQL accepts.
-    op.execute(
-        f"CREATE TRIGGER {_TRIGGER} AFTER INSERT ON outbox REFERENCING NEW TABLE AS inserted"
-        f" FOR EACH STATEMENT EXECUTE PROCEDURE {_FUNCTION}()"
-    )
+    for trigger, table, event, transition in _TRIGGERS:
+        op.execute(
+            f"CREATE TRIGGER {trigger} AFTER {event} ON {table} REFERENCING {transition} TABLE AS changed"
+            f" FOR EACH STATEMENT EXECUTE PROCEDURE {_FUNCTION}()"
+        )
 
 
 def downgrade() -> None:
     if op.get_context().dialect.name != "postgresql":
         return
-    op.execute(f"DROP TRIGGER IF EXISTS {_TRIGGER} ON outbox")
+    for trigger, table, _, _ in _TRIGGERS:
+        op.execute(f"DROP TRIGGER IF EXISTS {trigger} ON {table}")
     op.execute(f"DROP FUNCTION IF EXISTS {_FUNCTION}()")
