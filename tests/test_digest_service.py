@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from bot.delivery.message import MessageSpec
 from bot.digests import ScheduleError
-from bot.digests.scheduler import DigestScheduler
+from bot.digests.scheduler import ELECTION_NAME, DigestScheduler
 from bot.digests.service import DigestService, FireStats
+from bot.election import Election
 from bot.storage import Database
-from bot.storage.digests import DigestStore
+from bot.storage.digests import DigestScheduleRow, DigestStore
+from bot.storage.instances import InstanceStore
 from bot.storage.outbox import OutboxRow, OutboxStore
 from bot.storage.stories import StoryStore
 from bot.stories.service import StoryAssigner
@@ -342,3 +345,119 @@ async def test_the_tick_fires_due_digests_with_a_fake_clock(db: Database) -> Non
     due = [datetime(2026, 11, 29, 7, 0, tzinfo=UTC), datetime(2026, 11, 30, 7, 0, tzinfo=UTC)]
     assert [r.created_at for r in rows] == due
     assert scheduler.totals.posted == len(rows)
+
+
+# --- several processes: one elected firer, fenced writes ---------------------------------------
+
+TAKEOVER_S = 30.0  # run.takeover_s
+
+
+class PausingDigestStore(DigestStore):
+    """A process that stalls after reading the due rows (a long GC, a stalled machine)."""
+
+    def __init__(self, db: Database, pause: Callable[[], Awaitable[None]]) -> None:
+        super().__init__(db)
+        self._pause = pause
+
+    async def due(self, now: datetime, *, limit: int) -> list[DigestScheduleRow]:
+        rows = await super().due(now, limit=limit)
+        await self._pause()
+        return rows
+
+
+def elected_scheduler(
+    db: Database, owner: str, clock: FakeClock, store: DigestStore | None = None
+) -> DigestScheduler:
+    service = DigestService(store or DigestStore(db), StoryStore(db))
+    election = Election(db, ELECTION_NAME, owner, term_s=TAKEOVER_S)
+    return DigestScheduler(service, clock=clock, election=election)
+
+
+async def alive(db: Database, instance_id: str, now: datetime) -> None:
+    """``instance_id`` registers or beats at ``now``, alive for the takeover bound."""
+    store = InstanceStore(db)
+    expires = now + timedelta(seconds=TAKEOVER_S)
+    if not await store.beat(instance_id, now=now, expires_at=expires):
+        await store.register(instance_id, host="h", pid=1, roles=("worker",), now=now, expires_at=expires)
+
+
+async def noon_digest(db: Database, clock: FakeClock) -> datetime:
+    feed = await add_feed(db, "a.example")
+    await subscribe(db, feed, CHANNEL)
+    await digest_service(db).schedule(GUILD, CHANNEL, "daily", at="12:00", now=clock())
+    await add_items(db, feed, [NewItem("Storm hits the coast", "https://a.example/1")], seen=clock())
+    return datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
+
+
+async def test_a_digest_due_when_its_leader_dies_is_posted_once_by_the_successor(
+    db: Database, db_url: str, clock: FakeClock
+) -> None:
+    due = await noon_digest(db, clock)
+    peer = Database(db_url)  # the second process
+    try:
+        a = elected_scheduler(db, "a", clock)
+        b = elected_scheduler(peer, "b", clock)
+        clock.now = due - timedelta(seconds=20)
+        for db_, name, scheduler in ((db, "a", a), (peer, "b", b)):
+            await alive(db_, name, clock())
+            await scheduler.tick()
+        assert a.is_leader and not b.is_leader
+        clock.now = due - timedelta(seconds=10)
+        await alive(db, "a", clock())  # a's last beat and tick: it is killed at the due time
+        await a.tick()
+        assert a.is_leader and await digests_of(db) == []
+
+        # b ticks every 10 s: a is alive for b until its row expires, 20 s after the due time.
+        for seconds in (0, 10):
+            clock.now = due + timedelta(seconds=seconds)
+            await alive(peer, "b", clock())
+            await b.tick()
+            assert not b.is_leader and await digests_of(db) == []
+        clock.now = due + timedelta(seconds=20)
+        await alive(peer, "b", clock())
+        await b.tick()
+        assert b.is_leader and b.totals.posted == 1
+        for _ in range(3):
+            clock.advance(seconds=10)
+            await alive(peer, "b", clock())
+            await b.tick()
+    finally:
+        await peer.close()
+    rows = await digests_of(db)
+    assert [(r.dedup_key, r.created_at) for r in rows] == [
+        (f"digest:{CHANNEL}:{due.isoformat()}", due + timedelta(seconds=20))
+    ]
+    assert "Storm hits the coast" in text_of(rows[0])
+    assert b.totals.posted == 1 and a.totals.posted == 0
+
+
+async def test_a_leader_that_lost_the_lead_while_firing_writes_nothing(
+    db: Database, db_url: str, clock: FakeClock
+) -> None:
+    due = await noon_digest(db, clock)
+    peer = Database(db_url)
+    try:
+        b = elected_scheduler(peer, "b", clock)
+        b_election = Election(peer, ELECTION_NAME, "b", term_s=TAKEOVER_S)  # b's scheduler's own
+
+        async def stall() -> None:
+            # a stalls past the bound after reading the due digest; b takes the lead meanwhile
+            # (and has not fired yet when a wakes up).
+            clock.advance(seconds=40)
+            await alive(peer, "b", clock())
+            assert await b_election.campaign(clock())
+
+        a = elected_scheduler(db, "a", clock, PausingDigestStore(db, stall))
+        clock.now = due
+        await alive(db, "a", clock())
+        await a.tick()  # a leads, reads the due row, stalls, then its fenced write is refused
+        assert (a.totals.fenced, a.totals.posted, a.totals.lost_races) == (1, 0, 0)
+        assert not a.is_leader
+        assert await digests_of(db) == []  # still due: the new leader posts it
+        await b.tick()
+        assert b.totals.posted == 1
+        await a.tick()  # a campaigns again: b leads
+        assert not a.is_leader and a.totals.posted == 0
+    finally:
+        await peer.close()
+    assert [r.dedup_key for r in await digests_of(db)] == [f"digest:{CHANNEL}:{due.isoformat()}"]

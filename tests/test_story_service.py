@@ -13,6 +13,7 @@ from sqlalchemy import select
 
 from bot.storage import Database
 from bot.storage.feed_tables import feed_items, feeds, subscriptions
+from bot.storage.instances import InstanceStore
 from bot.storage.stories import StoryStore
 from bot.storage.story_tables import grouper_state, stories
 from bot.stories.service import StoryAssigner
@@ -383,3 +384,71 @@ async def test_items_carry_the_outlet_host_for_grouping_and_the_feed_title_for_d
     assert row.id == ids[0]
     assert row.source == "bbc.example"
     assert row.source_title == "BBC News - World"
+
+
+# --- owners that are instances: the lead moves within the takeover bound ------------------------
+
+
+async def test_a_dead_leaders_grouping_moves_within_the_bound_and_keeps_story_ids(
+    db: Database, db_url: str, clock: FakeClock
+) -> None:
+    bound = timedelta(seconds=30)  # run.takeover_s: how long a silent instance stays alive
+
+    async def alive(database: Database, name: str) -> None:
+        store = InstanceStore(database)
+        now = clock()
+        if not await store.beat(name, now=now, expires_at=now + bound):
+            await store.register(name, host="h", pid=1, roles=("worker",), now=now, expires_at=now + bound)
+
+    feed_ids = [await add_feed(db, o) for o in ("a.example", "b.example", "c.example", "d.example")]
+    first = await add_items(db, feed_ids[0], [quake_item("a.example", 0, published=T0)], seen=T0)
+    first += await add_items(db, feed_ids[1], [NewItem(OTHERS[0], "https://b.example/o", T0)], seen=T0)
+    other_db = Database(db_url)  # the second process
+    # A lease far longer than the bound: the move must follow the leader's heartbeat, not its lease.
+    a = assigner_for(db, clock, owner="a", lease_s=600, save_every_items=10_000)
+    b = assigner_for(other_db, clock, owner="b", lease_s=600, save_every_items=10_000)
+    try:
+        await alive(db, "a")
+        await alive(other_db, "b")
+        assert await a.assign_pending(clock()) == 2  # saved once (the first batch), then...
+        clock.advance(seconds=10)
+        await alive(db, "a")  # a's last beat: it is killed after it
+        second = await add_items(
+            db, feed_ids[1], [quake_item("b.example", 1, published=clock())], seen=clock()
+        )
+        assert await a.assign_pending(clock()) == 1  # ...grouped after the save: replayed by b
+
+        third = await add_items(
+            db, feed_ids[2], [quake_item("c.example", 2, published=clock())], seen=clock()
+        )
+        for _ in range(2):  # a is alive for b until its row expires, 30 s after its last beat
+            clock.advance(seconds=10)
+            await alive(other_db, "b")
+            assert await b.assign_pending(clock()) == 0
+            assert not b.is_leader
+        clock.advance(seconds=10)
+        await alive(other_db, "b")
+        assert await b.assign_pending(clock()) == 1  # within the bound, not after the 10-minute lease
+        assert b.is_leader and b.stats.replayed == 1
+        fourth = await add_items(
+            db, feed_ids[3], [quake_item("d.example", 3, published=clock())], seen=clock()
+        )
+        assert await b.assign_pending(clock()) == 1
+        # a was only paused, and wakes up: it writes nothing and idles.
+        await alive(db, "a")
+        assert await a.assign_pending(clock()) == 0 and not a.is_leader
+    finally:
+        await b.close()
+        await a.close()
+        await other_db.close()
+    ids = await story_of(db, [first[0], second[0], third[0], fourth[0]])
+    assert len(set(ids)) == 1, ids  # the same story id before and after the move
+    assert (await story_of(db, [first[1]]))[0] != ids[0]
+
+
+async def test_the_lease_may_be_as_short_as_the_takeover_bound(clock: FakeClock) -> None:
+    # run.takeover_s may be 3 s, under the default idle_s (10 s): the rounds come faster instead.
+    database = Database("sqlite+aiosqlite://")
+    assigner = StoryAssigner(StoryStore(database), clock=clock, lease_s=3)
+    await assigner.close()
+    await database.close()
