@@ -20,12 +20,13 @@ import aiohttp
 import discord
 import pytest
 import yarl
+from discord.ext import commands
 
 from bot.config import DiscordSettings
 from bot.storage import Database
 from cogs.sharding import IdentifyGate, Sharding
 from tests.e2e.harness import Harness, merge
-from tests.e2e.inprocess import pointed_at
+from tests.e2e.inprocess import pointed_at, running
 from tests.emulator import (
     Channel,
     DefaultWorld,
@@ -198,6 +199,40 @@ async def test_gateway_bot_reports_the_configured_shards_and_limit() -> None:
         "reset_after": 1000,
         "max_concurrency": 16,
     }
+
+
+async def test_a_dropped_shard_of_a_discord_py_client_resumes_alone() -> None:
+    # discord.py's own AutoShardedBot, two shards in one process: each gets its guild; a drop of
+    # shard 1 resumes shard 1 only, and both guilds' events keep arriving, each once.
+    rooms = two_shard_world()
+    limit = SessionStartLimit(max_concurrency=2)
+    bot = commands.AutoShardedBot(
+        command_prefix="!", intents=discord.Intents.default(), guild_ready_timeout=0.1
+    )
+    resumed: list[int] = []
+    messages: list[tuple[int | None, str]] = []
+
+    async def on_shard_resumed(shard_id: int) -> None:
+        resumed.append(shard_id)
+
+    async def on_message(message: discord.Message) -> None:
+        messages.append((message.guild.id if message.guild else None, getattr(message.channel, "name", "")))
+
+    bot.add_listener(on_shard_resumed)
+    bot.add_listener(on_message)
+    emu = Emulator(world=rooms.default, recommended_shards=SHARDS, session_start_limit=limit)
+    async with emu, running(bot, emu, timeout_s=20):
+        assert bot.shard_count == SHARDS
+        assert {g.id: g.shard_id for g in bot.guilds} == {c.guild_id: s for s, (c, _) in rooms.rooms.items()}
+        await emu.drop_gateway(shard=1)
+        channel, member = rooms.rooms[1]
+        await emu.post_user_message(channel, member, "while shard 1 was away")
+        await emu.gateway.wait_for(lambda: resumed == [1], timeout_s=15)
+        other, other_member = rooms.rooms[0]
+        await emu.post_user_message(other, other_member, "on shard 0")
+        await emu.gateway.wait_for(lambda: len(messages) == 2, timeout_s=5)
+        assert emu.gateway.identifies == SHARDS  # resumed, not identified again
+    assert sorted(messages) == sorted([(channel.guild_id, channel.name), (other.guild_id, other.name)])
 
 
 # -- Sharding.prepare against the emulator ------------------------------------------------------------

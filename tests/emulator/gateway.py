@@ -217,9 +217,12 @@ class Gateway:
                 payload = {**data, "content": "", "embeds": [], "attachments": [], "components": []}
             await self._dispatch_to(session, event, payload)
 
-    async def drop(self, *, abrupt: bool = True, code: int = 4000) -> None:
-        """Close every connection: abruptly (TCP abort, no close frame) or with ``code``."""
+    async def drop(self, *, abrupt: bool = True, code: int = 4000, shard: int | None = None) -> None:
+        """Close every connection (or shard ``shard``'s): abruptly (TCP abort, no close frame) or
+        with ``code``."""
         for session in self.sessions.values():
+            if shard is not None and session.shard[0] != shard:
+                continue
             connection, session.connection = session.connection, None
             if connection is None:
                 continue
@@ -228,14 +231,17 @@ class Gateway:
             else:
                 await connection.ws.close(code=code)
 
-    async def invalidate_sessions(self) -> None:
-        """Forget every session, so the next RESUME gets INVALID_SESSION."""
+    async def invalidate_sessions(self, *, shard: int | None = None) -> None:
+        """Forget every session (or shard ``shard``'s), so the next RESUME gets INVALID_SESSION."""
         for session in self.sessions.values():
-            session.resumable = False
+            if shard is None or session.shard[0] == shard:
+                session.resumable = False
 
-    async def send_reconnect(self) -> None:
-        """Op 7: ask the client to reconnect and resume."""
+    async def send_reconnect(self, *, shard: int | None = None) -> None:
+        """Op 7: ask the client (or shard ``shard``) to reconnect and resume."""
         for session in self.live_sessions:
+            if shard is not None and session.shard[0] != shard:
+                continue
             if session.connection is not None:
                 await self._send(session.connection, {"op": RECONNECT, "d": None})
 

@@ -205,8 +205,9 @@ class Emulator:
     def set_rate_limits(self, config: RateLimitConfig) -> None:
         self.ratelimiter = RateLimiter(config)
 
-    async def drop_gateway(self, *, abrupt: bool = True, code: int = 4000) -> None:
-        await self.gateway.drop(abrupt=abrupt, code=code)
+    async def drop_gateway(self, *, abrupt: bool = True, code: int = 4000, shard: int | None = None) -> None:
+        """Drop the bot's gateway connections (only shard ``shard``'s, when given)."""
+        await self.gateway.drop(abrupt=abrupt, code=code, shard=shard)
 
     def upload(
         self,
