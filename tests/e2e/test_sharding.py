@@ -322,6 +322,15 @@ async def test_two_gateway_processes_each_answer_their_shards_guilds(db_url: str
             assert_answered_once(emu, await run_fetch(emu, rooms, 0))
             with pytest.raises(InteractionTimeout):
                 await run_fetch(emu, rooms, 1, timeout_s=5.0)
+
+            # Restarted, it identifies anew (through the gate) and answers its guild again.
+            def identified_again() -> bool:
+                return sum(r.accepted and r.shard == (1, 2) for r in emu.gateway.identify_log) == 2
+
+            await bots[1].start_bot(ready=identified_again)
+            assert emu.gateway.refused_identifies == []
+            assert_answered_once(emu, await run_fetch(emu, rooms, 1))
+            assert_answered_once(emu, await run_fetch(emu, rooms, 0))
         finally:
             for bot in bots:
                 await bot.stop_bot()
