@@ -87,7 +87,7 @@ class OutboxListener:
         self._check_interval_s = check_interval_s
         self._task: asyncio.Task[None] | None = None
         self._conn: asyncpg.Connection | None = None
-        #: Set when the current connection is lost (its termination listener) or at stop().
+        #: Set when the current connection is lost (asyncpg calls its termination listener).
         self._lost = asyncio.Event()
         #: Set by stop(): ends a backoff wait early.
         self._stop = asyncio.Event()
