@@ -157,7 +157,7 @@ async def test_each_shard_gets_its_guilds_and_their_interactions() -> None:
 async def test_an_identify_too_early_in_its_bucket_gets_invalid_session() -> None:
     # max_concurrency 1: shards 0 and 1 share key 0; the second IDENTIFY within the window is
     # refused with op 9 (d: false) and opens no session; after the window it is accepted.
-    async with Emulator(identify_window_s=1.0) as emu, aiohttp.ClientSession() as http:
+    async with Emulator(identify_window_s=2.0) as emu, aiohttp.ClientSession() as http:
         async with raw_identify(http, emu, [0, 2]) as (_, first):
             assert first["t"] == "READY"
             async with raw_identify(http, emu, [1, 2]) as (_, refused):
@@ -168,7 +168,7 @@ async def test_an_identify_too_early_in_its_bucket_gets_invalid_session() -> Non
             ]
             assert emu.gateway.identifies == 1
             assert emu.gateway.sessions_of(1) == []
-            await asyncio.sleep(1.05)
+            await asyncio.sleep(2.05)
             async with raw_identify(http, emu, [1, 2]) as (_, later):
                 assert later["t"] == "READY"
         assert emu.gateway.identifies == 2
