@@ -97,12 +97,16 @@ async def test_a_shard_identifying_again_waits_out_its_own_window(db: Database) 
 
 async def test_shards_of_different_buckets_identify_together(db_url: str) -> None:
     # max_concurrency 2: shards 0 and 1 have keys 0 and 1, so neither waits for the other:
-    # both leases are held at once, each by its own process.
+    # both leases are held at once, each by its own process. (A long window: had one waited for
+    # the other, it would wait far longer than the timeout; and both leases stay held while the
+    # test looks, however slow the machine.)
     first, second = Database(db_url), Database(db_url)
     await first.upgrade()
-    a, b = _gate(first, "process-a", 2), _gate(second, "process-b", 2)
+    a = IdentifyGate(first, "process-a", max_concurrency=2, window_s=60)
+    b = IdentifyGate(second, "process-b", max_concurrency=2, window_s=60)
     try:
-        await asyncio.gather(a.wait(0), b.wait(1))
+        async with asyncio.timeout(20):
+            await asyncio.gather(a.wait(0), b.wait(1))
         await asyncio.gather(a.close(), b.close())
         async with first.session() as conn:
             rows = (
