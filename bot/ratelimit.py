@@ -77,6 +77,10 @@ class RequestBudget:
         #: The times requests were let through (tests check the rate on them); None: not kept.
         self.log: list[float] | None = None
 
+    def share_with(self, share: Share) -> None:
+        """From now on, take a share among ``share()`` processes."""
+        self._share = share
+
     def allowance(self) -> tuple[int, float]:
         """(starts, seconds): at most that many starts in any window of that length, now."""
         rate = self.per_s / max(1, self._share())

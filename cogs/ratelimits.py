@@ -37,6 +37,7 @@ from types import SimpleNamespace
 
 import aiohttp
 import discord
+import yarl
 
 from bot.config import DiscordSettings
 from bot.ratelimit import RequestBudget, Share, alone
@@ -154,6 +155,12 @@ class DiscordRateLimits:
             None if settings.rest_proxy else RequestBudget(settings.global_rate_limit, share)
         )
         self._trace: aiohttp.TraceConfig | None = None
+        self._base = ("", "")  # (Route.BASE, as aiohttp spells it)
+
+    def share_with(self, share: Share) -> None:
+        """From now on, keep to a share of the global limit among ``share()`` processes."""
+        if self.budget is not None:
+            self.budget.share_with(share)
 
     def trace_config(self) -> aiohttp.TraceConfig:
         """The hook for discord.py's session (the same one each call)."""
@@ -167,7 +174,11 @@ class DiscordRateLimits:
     def api_path(self, url: object) -> str | None:
         """The path of ``url`` below the REST API base, or None when it is not an API URL."""
         # Read at each request: cogs.client.point_at sets it from discord.api_base at start.
-        base = discord.http.Route.BASE
+        route_base = discord.http.Route.BASE
+        if route_base != self._base[0]:
+            # Spelt as aiohttp spells the URLs it requests (lower-case host, no default port).
+            self._base = (route_base, str(yarl.URL(route_base)).rstrip("/"))
+        base = self._base[1]
         text = str(url)
         if not text.startswith(base):
             return None

@@ -20,6 +20,7 @@ from collections.abc import AsyncIterator
 import aiohttp
 import discord
 import pytest
+import yarl
 from discord.ext import commands
 from discord.http import Route
 
@@ -75,9 +76,25 @@ def test_interaction_routes_are_the_token_routes() -> None:
     assert not is_interaction_route("/channels/1/webhooks")
 
 
+def test_only_api_urls_are_limited_however_the_base_is_spelt() -> None:
+    limits = DiscordRateLimits(DiscordSettings())
+    saved = Route.BASE
+    Route.BASE = "HTTP://Nirn-Proxy:80/api/v10"  # aiohttp asks for http://nirn-proxy/api/v10/...
+    try:
+        api = yarl.URL("http://nirn-proxy/api/v10/channels/1/messages?limit=5")
+        assert limits.api_path(api) == "/channels/1/messages"
+        assert limits.api_path(yarl.URL("http://nirn-proxy/api/v100/users/@me")) is None
+        assert limits.api_path(yarl.URL("https://cdn.discordapp.com/avatars/1/a.png")) is None
+        assert limits.api_path(yarl.URL("wss://gateway.discord.gg/?v=10&encoding=json")) is None
+    finally:
+        Route.BASE = saved
+
+
 def test_a_share_is_rounded_down_and_never_nothing() -> None:
     n = [1]
-    budget = RequestBudget(50, lambda: n[0])
+    budget = RequestBudget(50)
+    assert budget.allowance() == (50, 1.0)  # alone
+    budget.share_with(lambda: n[0])
     expected = {1: (50, 1.0), 2: (25, 1.0), 3: (16, 1.0), 50: (1, 1.0), 100: (1, 2.0), 0: (50, 1.0)}
     for processes, allowance in expected.items():
         n[0] = processes
