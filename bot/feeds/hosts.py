@@ -28,9 +28,10 @@ class HostTurns:
         # feed id -> the turn reserved for it on its busy host.
         self._slots: dict[int, datetime] = {}
 
-    def defer(self, feed: DueFeed, now: datetime) -> CheckDeferred | None:
-        """A later time for ``feed`` when its host is paused, or spaced and busy."""
-        host = host_of(feed.url)
+    def defer(self, feed: DueFeed, host: str, now: datetime) -> CheckDeferred | None:
+        """A later time for ``feed`` (on ``host``, :func:`host_of` its URL) when its host is
+        paused, or spaced and busy.
+        """
         paused = self._limits.blocked_for(host)
         if paused > 0:
             # Spread over a tenth of the pause, so the host is not asked all at once after it.

@@ -110,7 +110,7 @@ class PollPass:
             try:
                 next_feed: DueFeed | None = feed
                 while next_feed is not None:
-                    await self._check(next_feed)
+                    await self._check(next_feed, host)
                     # No await between finding the host's backlog empty and leaving it.
                     waiting = backlog.get(host)
                     next_feed = waiting.popleft() if waiting else None
@@ -123,8 +123,9 @@ class PollPass:
                 if not busy[host]:
                     del busy[host]
 
-    async def _check(self, feed: DueFeed) -> None:
-        outcome: Checked | None = self._turns.defer(feed, self._now)
+    async def _check(self, feed: DueFeed, host: str) -> None:
+        # The host is the worker's (a backlog holds one host's feeds): parsed once per feed.
+        outcome: Checked | None = self._turns.defer(feed, host, self._now)
         if outcome is not None:
             self._counts.deferred += 1
         else:
