@@ -16,7 +16,14 @@ from bot.errors import StorageError
 
 # Importing a *_tables module registers its tables on schema.metadata, which alembic
 # (env.py) and the schema test compare with the migrations: list each one here.
-from bot.storage import alert_tables, digest_tables, feed_tables, outbox_tables, story_tables  # noqa: F401
+from bot.storage import (  # noqa: F401
+    alert_tables,
+    digest_tables,
+    feed_tables,
+    instance_tables,
+    outbox_tables,
+    story_tables,
+)
 from bot.storage.alerts import AlertStore
 from bot.storage.article_cache import ArticleCache, CachedArticle
 from bot.storage.database import Database
