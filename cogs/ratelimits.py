@@ -114,13 +114,16 @@ def is_interaction_route(path: str) -> bool:
 
 
 def scope_of(headers: Mapping[str, str]) -> str:
-    """A 429's scope: ``user``, ``global`` or ``shared``; ``unknown`` without Discord's headers
-    (Cloudflare's own 429s, a proxy's). ``headers`` must match names case-insensitively."""
+    """A 429's scope: Discord's ``user``, ``global`` or ``shared``; ``proxy`` for one nirn-proxy
+    made up (a cluster member it could not reach); ``unknown`` without Discord's headers (a
+    Cloudflare ban). ``headers`` must match names case-insensitively."""
     scope = headers.get("X-RateLimit-Scope", "").lower()
     if scope in SCOPES:
         return scope
     if headers.get("X-RateLimit-Global", "").lower() == "true":
         return "global"
+    if "generated-by-proxy" in headers:
+        return "proxy"
     return "unknown"
 
 

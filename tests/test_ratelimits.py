@@ -23,10 +23,11 @@ import pytest
 import yarl
 from discord.ext import commands
 from discord.http import Route
+from multidict import CIMultiDict
 
 from bot.config import DiscordSettings
 from bot.ratelimit import ProcessCount, RequestBudget
-from cogs.ratelimits import DiscordRateLimits, is_interaction_route, route_template
+from cogs.ratelimits import DiscordRateLimits, is_interaction_route, route_template, scope_of
 from tests.e2e.inprocess import pointed_at, running
 from tests.emulator import BucketRule, Emulator, RateLimitConfig
 
@@ -88,6 +89,17 @@ def test_only_api_urls_are_limited_however_the_base_is_spelt() -> None:
         assert limits.api_path(yarl.URL("wss://gateway.discord.gg/?v=10&encoding=json")) is None
     finally:
         Route.BASE = saved
+
+
+def test_the_scope_of_a_429() -> None:
+    def scope(**headers: str) -> str:
+        return scope_of(CIMultiDict({k.replace("_", "-"): v for k, v in headers.items()}))
+
+    assert scope(x_ratelimit_scope="User") == "user"
+    assert scope(x_ratelimit_scope="shared") == "shared"
+    assert scope(X_RateLimit_Global="true") == "global"
+    assert scope(generated_by_proxy="true") == "proxy"
+    assert scope(Via="1.1 google") == "unknown"
 
 
 def test_a_share_is_rounded_down_and_never_nothing() -> None:
