@@ -13,7 +13,7 @@ from bot.digests import ScheduleError
 from bot.digests.scheduler import ELECTION_NAME, DigestScheduler
 from bot.digests.service import DigestService, FireStats
 from bot.election import Election
-from bot.storage import Database
+from bot.storage import Database, leases
 from bot.storage.digests import DigestScheduleRow, DigestStore
 from bot.storage.instances import InstanceStore
 from bot.storage.outbox import OutboxRow, OutboxStore
@@ -461,3 +461,22 @@ async def test_a_leader_that_lost_the_lead_while_firing_writes_nothing(
     finally:
         await peer.close()
     assert [r.dedup_key for r in await digests_of(db)] == [f"digest:{CHANNEL}:{due.isoformat()}"]
+
+
+async def test_an_elected_scheduler_fires_at_start_and_resigns_when_it_stops(
+    db: Database, clock: FakeClock
+) -> None:
+    due = await noon_digest(db, clock)
+    clock.now = due
+    scheduler = elected_scheduler(db, "a", clock)
+    scheduler.start()
+    try:
+        for _ in range(1000):  # the first tick runs at once
+            if scheduler.totals.posted:
+                break
+            await asyncio.sleep(0.01)
+    finally:
+        await scheduler.stop()
+    assert scheduler.totals.posted == 1 and not scheduler.is_leader
+    async with db.session() as conn:  # another process takes over at its next tick
+        assert await leases.holder(conn, ELECTION_NAME, now=clock()) is None
