@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import os
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import asyncpg
@@ -150,3 +151,37 @@ class Sampler:
             "backend_cpu_s": self.backend_cpu_s,
             "backends": self.backends,
         }
+
+
+async def add_idle_feeds(url: str, base_url: str, count: int, now: datetime) -> int:
+    """Add ``count`` subscribed feeds that are not due in any pass (due in a day or two), and
+    return the highest id of the feeds there were before: the ones the rounds poll.
+
+    A bot with a million feeds checked every ten minutes has a thousandth of them due at a
+    time: the claim's cost in a large table of feeds that are mostly not due is what the
+    arithmetic for it needs. Inserted in SQL (a million in seconds); never requested.
+    """
+    conn = await asyncpg.connect(admin_dsn(url))
+    try:
+        polled: int = await conn.fetchval("SELECT coalesce(max(id), 0) FROM feeds")
+        async with conn.transaction():
+            await conn.execute(
+                "INSERT INTO feeds (url, title, etag, next_check_at, created_at) "
+                "SELECT $1 || '/idle/' || g || '.xml', 'Idle feed ' || g, '\"i' || g || '\"', "
+                "$2::timestamptz + make_interval(secs => 86400 + g % 86400), $2 "
+                "FROM generate_series(1, $3) AS g",
+                base_url,
+                now,
+                count,
+            )
+            await conn.execute(
+                "INSERT INTO subscriptions (feed_id, guild_id, channel_id, created_at, include, exclude) "
+                "SELECT id, 2, 2, $2, '[]', '[]' FROM feeds WHERE id > $1",
+                polled,
+                now,
+            )
+        await conn.execute("VACUUM (ANALYZE) feeds")
+        await conn.execute("VACUUM (ANALYZE) subscriptions")
+    finally:
+        await conn.close()
+    return polled

@@ -55,7 +55,14 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench._scale_pg import Sampler, admin_dsn, counters, create_database, deltas  # noqa: E402
+from bench._scale_pg import (  # noqa: E402
+    Sampler,
+    add_idle_feeds,
+    admin_dsn,
+    counters,
+    create_database,
+    deltas,
+)
 from bench.poll_bench import _postgres_drop, _proc_cpu_s  # noqa: E402
 
 #: 1,000,000 feeds checked every 10 minutes.
@@ -114,15 +121,18 @@ async def _server_stats(base_url: str, *, reset: bool = False) -> dict[str, Any]
         return stats
 
 
-async def _make_all_due(db_url: str, now: datetime) -> None:
-    """Every feed due at ``now`` with no lease; the table vacuumed so rounds start alike."""
+async def _make_all_due(db_url: str, now: datetime, polled: int) -> None:
+    """Every polled feed (ids up to ``polled``) due at ``now`` with no lease; the table
+    vacuumed so that rounds start alike. The idle feeds stay as they are.
+    """
     import asyncpg
 
     conn = await asyncpg.connect(admin_dsn(db_url))
     try:
         await conn.execute(
-            "UPDATE feeds SET next_check_at = $1, lease_owner = NULL, lease_until = NULL",
+            "UPDATE feeds SET next_check_at = $1, lease_owner = NULL, lease_until = NULL WHERE id <= $2",
             now - timedelta(seconds=1),
+            polled,
         )
         await conn.execute("VACUUM (ANALYZE) feeds")
     finally:
@@ -152,7 +162,7 @@ async def run_round(
 
     database = db_url.rsplit("/", 1)[1].split("?")[0]
     now = datetime.now(UTC)
-    await _make_all_due(db_url, now)
+    await _make_all_due(db_url, now, args.polled_max_id)
     # The observer watches from the `postgres` database: its own queries are not counted in
     # the benchmark database's statistics.
     observer = await asyncpg.connect(admin_dsn(db_url, "postgres"))
@@ -323,8 +333,9 @@ def report(args: argparse.Namespace, seeded: dict[str, Any], rounds: list[dict[s
     one = [r for r in rounds if r["workers"] == 1]
     two = [r for r in rounds if r["workers"] == 2]
     load = os.getloadavg()[0]
+    idle = f" (and {args.idle_feeds} subscribed feeds not due)" if args.idle_feeds else ""
     print(
-        f"scale_bench: {args.feeds} feeds on one host (127.0.0.1), PostgreSQL, {len(one)}+{len(two)} "
+        f"scale_bench: {args.feeds} feeds{idle} on one host (127.0.0.1), PostgreSQL, {len(one)}+{len(two)} "
         f"measured rounds (1 and 2 workers alternating), poll concurrency {args.concurrency} per "
         f"worker, {os.cpu_count()} cores, load average {load:.1f} (a shared machine: figures are noisy)"
     )
@@ -444,6 +455,7 @@ async def run(args: argparse.Namespace) -> tuple[dict[str, Any], list[dict[str, 
         base_url = (await asyncio.wait_for(server.stdout.readline(), 60)).decode().strip()
         db_url = await create_database(args.db_url)
         took = await seed(db_url, base_url, args.feeds)
+        args.polled_max_id = await add_idle_feeds(db_url, base_url, args.idle_feeds, datetime.now(UTC))
         print(f"seeded {args.feeds} feeds in {took:.1f} s; seeding pass...", file=sys.stderr, flush=True)
         seeded = await run_round("seed", 2, db_url, base_url, args)
         rounds: list[dict[str, Any]] = []
@@ -469,6 +481,8 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=64, help="feeds in flight per worker")
     parser.add_argument("--parse-workers", type=int, default=os.cpu_count() or 1,
                         help="parse processes per worker (the bot's default: one per core)")  # fmt: skip
+    parser.add_argument("--idle-feeds", type=int, default=0,
+                        help="subscribed feeds never due in a pass (a large table)")  # fmt: skip
     parser.add_argument("--items", type=int, default=3, help="items per served feed")
     parser.add_argument("--sample-ms", type=float, default=50, help="pg_stat_activity sampling period")
     parser.add_argument("--timeout", type=float, default=3600, help="seconds a pass may take")
