@@ -16,11 +16,14 @@ discord.py's HTTP client.
 from __future__ import annotations
 
 import asyncio
+import logging
 import math
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+
+log = logging.getLogger(__name__)
 
 #: How many processes share a limit; read at every request, so it must be cheap.
 Share = Callable[[], int]
@@ -141,4 +144,7 @@ class ProcessCount:
         return self.value
 
     async def refresh(self) -> None:
-        self.value = max(1, await self._count())
+        value = max(1, await self._count())
+        if value != self.value:
+            log.info("processes sharing the rate limits: %d (were %d)", value, self.value)
+        self.value = value
