@@ -32,9 +32,10 @@ EXTENSIONS: tuple[str, ...] = (
 def point_at(settings: DiscordSettings) -> None:
     """Send REST calls to ``api_base`` and open the gateway at ``gateway_url``.
 
-    discord.py reads both from class attributes. A plain (unsharded) client
-    connects to ``DEFAULT_GATEWAY`` without asking ``/gateway/bot`` first, so
-    the gateway must be set here too for a proxy or the test emulator.
+    discord.py reads both from class attributes. A client given its shard
+    count connects to ``DEFAULT_GATEWAY`` without asking ``/gateway/bot``
+    first, so the gateway must be set here too for a proxy or the test
+    emulator (without a count, :mod:`cogs.sharding` reads it from there).
     """
     discord.http.Route.BASE = settings.api_base
     if settings.gateway_url:
@@ -79,9 +80,14 @@ class NewsdeskBot(commands.AutoShardedBot):
         for extension in EXTENSIONS:
             # A cog that fails to load stops the bot: half a bot is worse than none.
             await self.load_extension(extension)
-        if self.settings.discord.sync_commands:
+        if self.settings.discord.sync_commands and self._runs_shard_zero():
             await self._sync_commands()
         await self.core.start_duties(healthy=self.connected)
+
+    def _runs_shard_zero(self) -> bool:
+        # Commands are the bot's, not a shard's: one gateway process registers them, not each.
+        shard_ids = self.settings.discord.shard_ids
+        return shard_ids is None or 0 in shard_ids
 
     async def launch_shards(self) -> None:
         await self.sharding.prepare(self)

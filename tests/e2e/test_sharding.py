@@ -311,6 +311,7 @@ async def test_two_gateway_processes_each_answer_their_shards_guilds(db_url: str
             assert emu.gateway.refused_identifies == [], identifies
             assert sorted(r.shard for r in identifies) == [(0, 2), (1, 2)]
             assert identifies[1].at - identifies[0].at >= IDENTIFY_WINDOW_S
+            assert emu.command_syncs == 1  # by the process of shard 0 alone
 
             # Commands in a guild of each shard, interleaved: each answered exactly once.
             results = [await run_fetch(emu, rooms, shard) for shard in (0, 1, 1, 0, 0, 1)]
