@@ -20,9 +20,11 @@ from bot.clock import clock_from
 from bot.config import Role, Settings
 from bot.delivery.dispatcher import OutboxDispatcher
 from bot.delivery.publisher import Publisher
+from bot.digests.scheduler import ELECTION_NAME as DIGESTS_ELECTION
 from bot.digests.scheduler import DigestScheduler
 from bot.digests.service import DigestService
 from bot.duties import WorkerDuties
+from bot.election import Election
 from bot.extract import ExtractorPool
 from bot.feeds.parser_pool import ParserPool
 from bot.feeds.pipeline import FeedPipeline
@@ -128,7 +130,12 @@ class Newsdesk:
         )
         self.digests = DigestService(DigestStore(self.db), story_store)
         self.digest_scheduler = DigestScheduler(
-            self.digests, clock=self.clock, tick_s=settings.digests.tick_s, grace_s=settings.digests.grace_s
+            self.digests,
+            clock=self.clock,
+            tick_s=settings.digests.tick_s,
+            grace_s=settings.digests.grace_s,
+            # One worker fires digests at a time; another takes over within run.takeover_s.
+            election=Election(self.db, DIGESTS_ELECTION, self.instance_id, term_s=settings.run.takeover_s),
         )
 
         self.dispatcher = (
