@@ -300,7 +300,7 @@ async def test_a_row_queued_by_one_process_is_sent_at_once_by_another(db: Databa
     async with woken_dispatcher(db_url) as (publisher, _):
         for n in range(3):
             await OutboxStore(db).enqueue([message(10, f"k{n}")], now=datetime.now(UTC))
-            await eventually(lambda n=n: len(publisher.messages) == n + 1)  # type: ignore[misc]
+            await eventually(lambda n=n: len(publisher.messages) == n + 1)
         assert publisher.texts(10) == ["k0", "k1", "k2"]
     rows = await OutboxStore(db).rows(status="sent")
     assert len(rows) == 3
