@@ -143,6 +143,8 @@ class StoryAssigner:
         self._unsaved_items = 0
         self._saved_at: datetime | None = None
         self._lock = asyncio.Lock()
+        #: The current round's ``now`` and its start on the event loop's clock (see _lease_now).
+        self._round_start: tuple[datetime, float] = (datetime.min, 0.0)
         self._loop = BackgroundLoop(
             "story assignment", self._round, interval_s=idle_s, quiet=(StorageError,), logger=log
         )
@@ -166,11 +168,12 @@ class StoryAssigner:
         reloaded at the next call, since it may be ahead of what was committed).
         """
         async with self._lock:
+            self._round_start = (now, asyncio.get_running_loop().time())
             if not await self._take_lease(now):
                 return 0
             try:
                 if self._grouper is None:
-                    now = await self._load(now)  # the time after the replay
+                    await self._load(now)
                     if self._grouper is None:
                         return 0
                 return await self._assign_all(now)
@@ -220,7 +223,7 @@ class StoryAssigner:
         self._lease_until = until
         return True
 
-    async def _load(self, now: datetime) -> datetime:
+    async def _load(self, now: datetime) -> None:
         saved = await self._store.load_state(self._lease_name)
         loop = asyncio.get_running_loop()
         grouper: StoryGrouper | None = None
@@ -239,7 +242,6 @@ class StoryAssigner:
         self._saved_at = now if saved is not None else None
         self._unsaved_items = 0
         self.stats.loads += 1
-        started = loop.time()
         # Replay what was assigned after the save, in the same order, to rebuild the same stories.
         while True:
             rows = await self._store.assigned_items_after(self._last_item_id, limit=self._batch_size)
@@ -250,19 +252,16 @@ class StoryAssigner:
             self._unsaved_items += len(rows)
             self.stats.replayed += len(rows)
             # A long replay must not outlast the lease: each chunk's write (or a bare renewal) renews it.
-            now = self._since(now, started)
-            started = loop.time()
             if grouped.corrections or grouped.merged:
                 if not await self._write(grouped, now, touched=False):
-                    return now  # lease lost while replaying: another process leads now
-            elif not await self._renew(now):
-                return now
+                    return  # lease lost while replaying: another process leads now
+            elif not await self._renew():
+                return
         log.info(
             "story assigner: loaded %s, replayed %d items grouped after it",
             f"the state saved at {saved.saved_at.isoformat()}" if saved else "an empty state",
             self._unsaved_items,
         )
-        return self._since(now, started)
 
     # --- assignment ----------------------------------------------------------------------
 
@@ -270,14 +269,10 @@ class StoryAssigner:
         assert self._grouper is not None
         loop = asyncio.get_running_loop()
         total = 0
-        started = loop.time()
         while True:
             rows = await self._store.pending_items(limit=self._batch_size)
             if not rows:
                 break
-            # A backlog takes many batches: each write renews the lease from the time it is made.
-            now = self._since(now, started)
-            started = loop.time()
             self._unsaved_items += len(rows)
             save = self._save_due(now)
             grouped = await loop.run_in_executor(
@@ -299,12 +294,18 @@ class StoryAssigner:
                 break
         return total
 
-    @staticmethod
-    def _since(now: datetime, started: float) -> datetime:
-        """``now`` moved on by the event-loop time elapsed since ``started``."""
+    def _lease_now(self) -> datetime:
+        """The time for the lease: the round's ``now`` moved on by the time the round has taken.
+
+        A round (a long replay, a backlog of many batches) may outlast the lease: each renewal
+        counts from when it is made, not from the round's start. (The items, stories and hook
+        keep the round's ``now``.)
+        """
+        now, started = self._round_start
         return now + timedelta(seconds=max(asyncio.get_running_loop().time() - started, 0.0))
 
-    async def _renew(self, now: datetime) -> bool:
+    async def _renew(self) -> bool:
+        now = self._lease_now()
         until = now + self._lease
         if await self._store.renew_lease(self._lease_name, self.owner, now=now, until=until):
             self._lease_until = until
@@ -327,8 +328,10 @@ class StoryAssigner:
             stories=grouped.stories if touched or grouped.corrections else [],
             state=grouped.state,
         )
+        lease_now = self._lease_now()
+        until = lease_now + self._lease
         ok = await self._store.write_batch(
-            batch, lease=self._lease_name, owner=self.owner, now=now, lease_until=now + self._lease
+            batch, lease=self._lease_name, owner=self.owner, now=lease_now, lease_until=until
         )
         if not ok:
             log.warning("story assigner: lease lost before writing a batch; it will be regrouped")
@@ -336,7 +339,7 @@ class StoryAssigner:
             self._grouper = None
             self._lease_until = None
             return False
-        self._lease_until = now + self._lease
+        self._lease_until = until
         if grouped.state is not None:
             self._saved_at = now
             self._unsaved_items = 0
@@ -360,6 +363,7 @@ class StoryAssigner:
             if self._grouper is None:
                 return
             now = self._clock()
+            self._round_start = (now, asyncio.get_running_loop().time())
             try:
                 if self._unsaved_items:
                     loop = asyncio.get_running_loop()
