@@ -10,7 +10,7 @@ number of processes make them. Two ways to hold that with several processes:
   (:class:`bot.ratelimit.RequestBudget`), N being the live processes (a cheap callable; see
   :class:`bot.ratelimit.ProcessCount`).
 
-Both hook into discord.py's HTTP session as one aiohttp ``TraceConfig``
+The hook is one aiohttp ``TraceConfig`` on discord.py's HTTP session
 (``discord.Client(http_trace=limits.trace_config())``): every request the process sends to the
 API passes ``on_request_start`` before it leaves — discord.py's ``HTTPClient.request`` (posts,
 edits, history lookups), each of its retries (Discord counts them too), and the interaction
@@ -21,11 +21,12 @@ endpoints are not bound to the bot's Global Rate Limit") and never wait here: a 
 acknowledged within 3 s, however busy delivery is. The gateway websocket and the CDN are not
 the API and pass untouched.
 
-``on_request_end`` counts every 429 by route and scope (:class:`RateLimitStats`), before
-discord.py retries it: ``POST /channels/{channel_id}/messages`` with the scope Discord gives in
-``X-RateLimit-Scope`` (``user``: a route bucket; ``global``; ``shared``: a resource's limit,
-not counted against the bot). Discord bans an IP for a while after 10,000 401/403/429 answers
-in 10 minutes, so these counts are worth watching.
+``on_request_end`` counts every 429 by route and scope (:class:`RateLimitStats`), with or
+without a proxy, before discord.py retries it: ``POST /channels/{channel_id}/messages`` with the
+scope Discord gives in ``X-RateLimit-Scope`` (``user``: a route's bucket; ``global``; ``shared``:
+a resource's own limit, which Discord does not hold against the bot). Discord bans an IP for a
+while after 10,000 401/403/429 answers in 10 minutes (shared 429s excepted), so these counts
+are worth watching.
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ import yarl
 from bot.config import DiscordSettings
 from bot.ratelimit import RequestBudget, Share, alone
 
-__all__ = ["DiscordRateLimits", "RateLimitStats", "is_interaction_route", "route_template"]
+__all__ = ["DiscordRateLimits", "RateLimitStats", "is_interaction_route", "route_template", "scope_of"]
 
 #: X-RateLimit-Scope values Discord sends with a 429.
 SCOPES = frozenset({"user", "global", "shared"})
