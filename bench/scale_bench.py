@@ -368,7 +368,7 @@ def report(args: argparse.Namespace, seeded: dict[str, Any], rounds: list[dict[s
     if not one or not two:
         return
     _acceptance(one, two)
-    _arithmetic(one, two)
+    _arithmetic(one, two, args)
 
 
 def _acceptance(one: list[dict[str, Any]], two: list[dict[str, Any]]) -> None:
@@ -388,7 +388,7 @@ def _acceptance(one: list[dict[str, Any]], two: list[dict[str, Any]]) -> None:
     print(f"  feeds left due, all rounds:        {left}  ({'PASS' if left == 0 else 'FAIL'})")
 
 
-def _arithmetic(one: list[dict[str, Any]], two: list[dict[str, Any]]) -> None:
+def _arithmetic(one: list[dict[str, Any]], two: list[dict[str, Any]], args: argparse.Namespace) -> None:
     need = TARGET_FEEDS / TARGET_INTERVAL_S
     rounds = one + two
     per_worker = _median(one, "feeds_per_s")  # one worker process, alone, on this machine
@@ -417,6 +417,15 @@ def _arithmetic(one: list[dict[str, Any]], two: list[dict[str, Any]]) -> None:
         "(WAL and vacuum of the feeds table)"
     )
     print(f"  which limit comes first, of the ones measured: {_first_limit(workers_cpu, pg_cores)}")
+    table = args.feeds + args.idle_feeds
+    if table < TARGET_FEEDS or not args.idle_feeds:
+        # The claim's plan depends on the table: with every feed due, PostgreSQL scans it whole
+        # per batch claimed; with a few due, it takes them from the due-time index.
+        print(
+            f"  (measured on a table of {table:,} feeds, {args.feeds / table:.0%} of them due at once; "
+            f"a bot of {TARGET_FEEDS:,} feeds has about {1 / TARGET_INTERVAL_S:.2%} due each second: "
+            f"--feeds 10000 --idle-feeds {TARGET_FEEDS - 10000} measures the claims in such a table)"
+        )
     print(
         f"  and of the ones not measured here: Discord's global limit of {DISCORD_GLOBAL_PER_S} requests/s "
         f"binds the whole bot; at {need:,.0f} polls/s that is {DISCORD_GLOBAL_PER_S / need:.3f} posts per "
