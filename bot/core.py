@@ -187,6 +187,7 @@ class Newsdesk:
             prune=self._prune,
             prune_every_s=PRUNE_EVERY_S,
             listener=OutboxListener(self.db, self.dispatcher.notify),
+            poll_idle_s=min(30.0, self.settings.run.takeover_s / 3),
         )
         await self._duties.start()
 

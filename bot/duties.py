@@ -38,8 +38,13 @@ class WorkerDuties:
         prune: Callable[[], Awaitable[None]],
         prune_every_s: float,
         listener: OutboxListener | None = None,
+        poll_idle_s: float = 30.0,
     ) -> None:
-        """``listener`` wakes the dispatcher when any process queues a post (PostgreSQL)."""
+        """``listener`` wakes the dispatcher when any process queues a post (PostgreSQL);
+        ``poll_idle_s`` bounds the poller's nap (so a dead peer's feeds, free once its heartbeat
+        expires, are seen within a third of the takeover bound).
+        """
+        self._poll_idle_s = poll_idle_s
         self._poller = poller
         self._stories = stories
         self._digests = digests
@@ -59,7 +64,7 @@ class WorkerDuties:
         if self._listener is not None:
             await self._listener.start()
         self._tasks = [
-            asyncio.create_task(self._poller.run(), name="feed-poller"),
+            asyncio.create_task(self._poller.run(idle_s=self._poll_idle_s), name="feed-poller"),
             asyncio.create_task(self._stories.run(), name="story-assigner"),
             asyncio.create_task(self._dispatcher.run(), name="outbox-dispatcher"),
         ]

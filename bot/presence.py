@@ -102,7 +102,8 @@ class Presence:
         log.info("joined instance=%s roles=%s", self.instance_id, ",".join(self.roles))
 
     async def leave(self) -> None:
-        """Stop beating and remove the row (the leases were released by their owners first)."""
+        """Stop beating and mark the row dead (whatever this process still leases is free at
+        once; the row itself is reaped a day later)."""
         await self._loop.close()
         if not self._joined:
             return

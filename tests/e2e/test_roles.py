@@ -60,6 +60,13 @@ class WorkerProcess:
         assert self.process is not None
         return await asyncio.wait_for(self.process.wait(), timeout_s)
 
+    async def kill(self) -> None:
+        """SIGKILL: a crash, no cleanup."""
+        process, self.process = self.process, None
+        if process is not None and process.returncode is None:
+            process.kill()
+            await process.wait()
+
     async def stop(self) -> int | None:
         process, self.process = self.process, None
         if process is None or process.returncode is not None:
@@ -133,6 +140,40 @@ async def test_a_worker_posts_without_a_gateway_and_the_gateway_runs_no_backgrou
     assert "feed poll" not in gateway_log and "outbox" not in gateway_log
     assert "starting roles=worker" in worker.log()
     assert "feed poll:" in worker.log()  # what the gateway's log must not show
+
+
+@pytest.mark.postgres
+@pytest.mark.bot_config({"run": {"takeover_s": 6}})
+async def test_a_worker_killed_mid_poll_has_its_feed_taken_over_within_the_bound(
+    newsdesk: Harness, feeds: FeedServer, tmp_path: Path
+) -> None:
+    feed = feeds.add_feed("/news.xml", title="Local News", items=[item(1)])
+    news = newsdesk.emu.default.news
+    first = WorkerProcess(tmp_path, newsdesk.config(), name="first")
+    second = WorkerProcess(tmp_path, newsdesk.config(), name="second")
+    await first.start()
+    try:
+        await subscribe(newsdesk, feeds.url("/news.xml"), news)
+        await wait_until(lambda: titles(newsdesk, news) == ["Story 1"], what="the first post")
+
+        # The first worker's next check hangs, holding the feed's lease (15 minutes long) ...
+        feeds.slow("/news.xml", 120)
+        feed.publish(item(2))
+        await wait_until(lambda: feeds.in_flight > 0, what="a check in flight")
+        await second.start()
+        await first.kill()  # ... when it dies
+        feeds.heal("/news.xml")
+
+        # The second worker takes the feed over once the first's heartbeat expires (6 s).
+        await wait_until(
+            lambda: titles(newsdesk, news) == ["Story 1", "Story 2"],
+            timeout_s=40,
+            what="the dead worker's feed checked by the other",
+        )
+    finally:
+        await first.kill()
+        assert await second.stop() == 0, second.log()[-3000:]
+    assert "starting roles=worker" in second.log()
 
 
 async def test_a_second_process_on_sqlite_is_refused(newsdesk: Harness, tmp_path: Path) -> None:
