@@ -124,15 +124,19 @@ def test_a_refusing_host_is_paused_alone_backs_off_and_recovers() -> None:
 def test_each_process_takes_its_share_of_a_hosts_limit_rounded_down_but_never_none() -> None:
     processes = [1]
     limiter = HostLimiter(4, {"slow.example": Limit(5, 0.5)}, share=lambda: processes[0])
-    whole = limiter.limit_for("slow.example")
+    whole = limiter.bot_limit_for("slow.example")
+    assert whole == Limit(5, 0.5)
     assert limiter.share_of(whole) is whole  # alone: the whole limit, untouched
     expected = {2: Limit(2, 1.0), 3: Limit(1, 1.5), 5: Limit(1, 2.5), 9: Limit(1, 4.5)}
     for n, share in expected.items():
         processes[0] = n
         assert limiter.share_of(whole) == share
+        # What the poller plans with: this process's share.
+        assert limiter.limit_for("www.slow.example") == share
+        assert limiter.bot_limit_for("www.slow.example") == whole
         assert share.concurrency * n <= whole.concurrency or share.concurrency == 1
     processes[0] = 2
-    assert limiter.share_of(limiter.limit_for("other.example")) == Limit(2)
+    assert limiter.limit_for("other.example") == Limit(2)
     processes[0] = 0  # a count that missed this process itself
     assert limiter.share_of(whole) is whole
 

@@ -106,8 +106,15 @@ class HostLimiter:
         return Limit(max(1, limit.concurrency // n), limit.min_interval_s * n)
 
     def limit_for(self, host: str) -> Limit:
+        """How this process may ask ``host`` now: its share of :meth:`bot_limit_for` (all of it
+        when alone). The poller plans its turns with it."""
+        if self._share is None:
+            return self.bot_limit_for(host)
+        return self.share_of(self.bot_limit_for(host))
+
+    def bot_limit_for(self, host: str) -> Limit:
         """The limit of ``host`` for the whole bot: its own override, else its closest parent
-        domain's (:meth:`share_of` gives this process's part)."""
+        domain's."""
         if not self._overrides:
             return self.default
         key = _key(host)
@@ -122,7 +129,7 @@ class HostLimiter:
     def hold(self, host: str) -> _Hold:
         """``async with limiter.hold(host):`` — one of the host's places, at its pace."""
         key = _key(host)
-        return _Hold(self, key, self.limit_for(key))
+        return _Hold(self, key, self.bot_limit_for(key))
 
     def in_use(self) -> int:
         """Hosts currently waited on or held (for tests and metrics)."""
