@@ -17,11 +17,14 @@ While it polls, ``--fetches`` ``/fetch url:<article page>`` interactions (defaul
 an even pace over ``--duration`` s (each its own page: no cache answers), once the feeds have been
 falling due for ``--warmup`` s (default: one interval).
 
-Two configurations, measured in the same run (alternating, a b / b a ..., with ``--rounds``):
+Two configurations, measured in the same run (alternating, a b / b a ..., with ``--rounds``),
+and with ``--idle`` a control first in each round:
 
 - **(a) all**: one process, ``--role all`` (gateway and every background duty);
 - **(b) split**: a gateway process (``--role gateway``) and a worker process (``--role worker``,
-  ``WorkerProcess`` of tests/e2e/test_roles.py) doing the polling and delivery.
+  ``WorkerProcess`` of tests/e2e/test_roles.py) doing the polling and delivery;
+- **(0) idle** (``--idle``): one process, ``--role all``, no feed due: what the machine's own
+  load (shared, 2 cores) does to the acknowledgements with no polling at all.
 
 Reported per configuration: ack_ms p50/p95/p99/max (linear interpolation between ranks; with 70
 samples p99 lies between the two slowest), /fetch answers that came back whole, polls per second
@@ -73,8 +76,8 @@ TODAY_P99_MS = 32.0
 GOAL_P99_MS = 20.0
 #: The article page's title (tests/e2e/test_fetch.py ``article_page``): a whole answer shows it.
 ARTICLE_TITLE = "Council approves tram extension"
-CONFIGS = ("all", "split")
-LABELS = {"all": "(a) --role all", "split": "(b) gateway + worker"}
+CONFIGS = ("idle", "all", "split")
+LABELS = {"idle": "(0) idle, --role all", "all": "(a) --role all", "split": "(b) gateway + worker"}
 
 
 # --- processes ---------------------------------------------------------------------------------
@@ -263,7 +266,8 @@ class Bench:
         self.site = site
         self.db_url = db_url
         self.workdir = workdir
-        self.expected_start_s = 6.0  # then learnt from each start
+        #: Seconds from start until the processes poll, per configuration: learnt from each start.
+        self.expected_start_s = {config: 6.0 for config in CONFIGS}
 
     def overrides(self, roles: str, workdir: Path) -> dict[str, dict[str, Any]]:
         args = self.args
@@ -283,14 +287,15 @@ class Bench:
         result = Round(config, index)
         workdir = self.workdir / f"{config}-{index}"
         workdir.mkdir(parents=True, exist_ok=True)
-        gateway = Harness(self.emu, workdir, self.overrides("all" if config == "all" else "gateway", workdir))
+        roles = "gateway" if config == "split" else "all"
+        gateway = Harness(self.emu, workdir, self.overrides(roles, workdir))
         worker: WorkerProcess | None = None
-        # The processes find the feeds falling due at an even rate from about when they are up.
+        # The processes find the feeds falling due at an even rate from about when they are up
+        # (the idle control: none due during the run).
         started = time.monotonic()
-        await spread_schedule(
-            self.db_url, datetime.now(UTC) + timedelta(seconds=self.expected_start_s), args.interval
-        )
-        first_due = started + self.expected_start_s
+        first_at = timedelta(days=1) if config == "idle" else timedelta(seconds=self.expected_start_s[config])
+        await spread_schedule(self.db_url, datetime.now(UTC) + first_at, args.interval)
+        first_due = started + self.expected_start_s[config]
         try:
             await gateway.start_bot(timeout_s=120)
             if config == "split":
@@ -301,7 +306,7 @@ class Bench:
                 await worker.start()
                 await _wait_for_log(worker, "starting roles=worker", timeout_s=120)
             result.start_s = time.monotonic() - started
-            self.expected_start_s = result.start_s + 0.5
+            self.expected_start_s[config] = result.start_s + 0.5
             # The window opens once the schedule has run for the warm-up (a whole interval by
             # default: any overdue burst from a late start is over), and at least 1 s after start.
             await _sleep_until(max(time.monotonic() + 1.0, first_due + args.warmup))
@@ -409,6 +414,7 @@ def summary(rounds: list[Round]) -> dict[str, Any]:
     acks = [a for r in rounds for a in r.acks_ms]
     figures: dict[str, Any] = {
         "samples": len(acks),
+        "acks_ms": acks,
         "answered": sum(r.answered for r in rounds),
         "sent": 0,
         "polls_per_s": statistics.mean(r.polls_per_s for r in rounds),
@@ -504,7 +510,9 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 bench = Bench(args, emu, site, db_url, workdir)
                 rounds: list[Round] = []
                 for index in range(args.rounds):
-                    order = CONFIGS if index % 2 == 0 else tuple(reversed(CONFIGS))
+                    order = ("all", "split") if index % 2 == 0 else ("split", "all")
+                    if args.idle:
+                        order = ("idle", *order)
                     for config in order:
                         print(f"round {index + 1}: {LABELS[config]} ...", file=sys.stderr, flush=True)
                         rounds.append(await bench.run(config, index))
@@ -535,6 +543,9 @@ def main() -> None:
         "--db-url", default="postgresql+asyncpg://postgres@127.0.0.1:5432/postgres",
         help="a PostgreSQL server to create the benchmark's database on",
     )  # fmt: skip
+    parser.add_argument(
+        "--idle", action="store_true", help="also measure a control: one process with no feed due"
+    )
     parser.add_argument("--keep-logs", metavar="DIR", help="write the bot's logs and configs to DIR")
     parser.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
     parser.add_argument(
@@ -547,10 +558,19 @@ def main() -> None:
         args.warmup = float(args.interval)
 
     async def guarded() -> dict[str, Any]:
-        # SIGTERM ends the run as Ctrl-C does: cancelled, so every `finally` cleans up.
+        # Ctrl-C and SIGTERM cancel the run once, so every `finally` stops its processes and the
+        # database is dropped; a second signal does not cut that cleanup short. (Handled here
+        # rather than left to asyncio.run: a shell starts background jobs with SIGINT ignored.)
         task = asyncio.current_task()
         assert task is not None
-        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
+        loop = asyncio.get_running_loop()
+
+        def interrupt() -> None:
+            if not task.cancelling():
+                task.cancel()
+
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, interrupt)
         return await run(args)
 
     try:
