@@ -65,7 +65,6 @@ class RequestBudget:
         *,
         window_s: float = 1.0,
         slack_s: float = SLACK_S,
-        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if per_s <= 0 or window_s <= 0:
             raise ValueError("per_s and window_s must be positive")
@@ -73,7 +72,6 @@ class RequestBudget:
         self._share = share
         self._window_s = window_s
         self._slack_s = slack_s
-        self._clock = clock
         self._starts: deque[float] = deque()
         self._lock = asyncio.Lock()
         self.stats = BudgetStats()
@@ -100,20 +98,20 @@ class RequestBudget:
         """Wait for a place in the window and take it."""
         if not self._lock.locked() and self._wait_s() == 0.0:
             return
-        began = self._clock()
+        began = time.monotonic()
         async with self._lock:  # FIFO: the first to wait is the first let through
             wait = self._wait_s()
             while wait > 0:  # a sleep per freed place: nothing else frees one
                 await asyncio.sleep(wait)
                 wait = self._wait_s()
         self.stats.delayed += 1
-        self.stats.delay_s += self._clock() - began
+        self.stats.delay_s += time.monotonic() - began
 
     def _wait_s(self) -> float:
         """Take a place and return 0, or return the seconds until one frees."""
         starts, window_s = self.allowance()
         window_s += self._slack_s
-        now = self._clock()
+        now = time.monotonic()
         recent = self._starts
         while recent and recent[0] <= now - window_s:
             recent.popleft()
