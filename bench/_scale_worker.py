@@ -59,6 +59,7 @@ async def work(args: argparse.Namespace) -> None:
     from bot.tuning import tune_gc
 
     db = Database(args.db_url)
+    statements = _count_statements(db.engine.sync_engine)
     settings = FeedSettings(poll_concurrency=args.concurrency)
     # All the benchmark's feeds are on one host (127.0.0.1); a real bot's are spread over many,
     # each with its few requests in flight. The host limit is lifted to the poll concurrency.
@@ -77,10 +78,29 @@ async def work(args: argparse.Namespace) -> None:
                 if not line.startswith("go "):
                     break
                 now = datetime.fromisoformat(line[3:])
-                _say(json.dumps(await _one_pass(poller, now, pool.worker_pids)))
+                statements.update(calls=0, rows=0)
+                figures = await _one_pass(poller, now, pool.worker_pids)
+                _say(
+                    json.dumps(figures | {"statements": statements["calls"], "bulk_rows": statements["rows"]})
+                )
     finally:
         await pool.close()
         await db.close()
+
+
+def _count_statements(engine: Any) -> dict[str, int]:
+    """Statements the engine sends (an ``executemany`` counts once; its rows in ``rows``)."""
+    from sqlalchemy import event
+
+    counts = {"calls": 0, "rows": 0}
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def _count(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, many: bool) -> None:
+        counts["calls"] += 1
+        if many:
+            counts["rows"] += len(parameters)
+
+    return counts
 
 
 async def _one_pass(poller: Any, now: datetime, parse_pids: frozenset[int]) -> dict[str, Any]:
