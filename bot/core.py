@@ -16,6 +16,7 @@ from types import TracebackType
 
 from bot.alerts.service import AlertService
 from bot.articles import ArticleService
+from bot.background import BackgroundLoop
 from bot.clock import clock_from
 from bot.config import Role, Settings
 from bot.delivery.dispatcher import OutboxDispatcher
@@ -34,11 +35,12 @@ from bot.feeds.sources import Retrievers
 from bot.fetch import Fetcher
 from bot.presence import Presence
 from bot.pruning import PRUNE_EVERY_S, prune
+from bot.ratelimit import ProcessCount
 from bot.storage import ArticleCache, Database, GuildSettingsStore
 from bot.storage.alerts import AlertStore
 from bot.storage.digests import DigestStore
 from bot.storage.feeds import FeedStore
-from bot.storage.instances import default_instance_id
+from bot.storage.instances import InstanceStore, default_instance_id
 from bot.storage.notify import OutboxListener
 from bot.storage.outbox import OutboxStore
 from bot.storage.stories import StoryStore
@@ -68,6 +70,11 @@ class Newsdesk:
         self.clock = clock_from(settings.testing.clock_file)
         self.db = Database(settings.database.url, echo=settings.database.echo)
         self.fetcher = Fetcher(settings.fetch)
+        # The live processes, which share Discord's global limit (cogs/ratelimits.py) and the feed
+        # hosts' limits (bot/fetch/limits.py): counted in the database every few seconds, read
+        # from this cache at each request.
+        self.processes = ProcessCount(self._count_processes)
+        self._process_counter: BackgroundLoop | None = None
         self.extractor = ExtractorPool.from_settings(settings.extract)
         self.article_cache = ArticleCache(self.db)
         self.articles = ArticleService(
@@ -175,6 +182,17 @@ class Newsdesk:
             healthy=healthy,
         )
         await self.presence.join()
+        if self.db.dialect_name != "sqlite":  # one process on SQLite: it keeps the whole limits
+            await self.processes.refresh()
+            self.fetcher.limits.share_with(self.processes)
+            self._process_counter = BackgroundLoop(
+                "process count",
+                self.processes.refresh,
+                # Often enough that a newcomer is counted within seconds; one cheap SELECT.
+                interval_s=min(5.0, self.settings.run.takeover_s / 3),
+                logger=log,
+            )
+            self._process_counter.start()
         if "worker" not in self.roles:
             return
         if self.dispatcher is None:
@@ -229,6 +247,9 @@ class Newsdesk:
         paused = await self.feeds.pause_channel(channel_id, reason)
         log.warning("channel unavailable channel=%s paused=%d reason=%s", channel_id, paused, reason)
 
+    async def _count_processes(self) -> int:
+        return len(await InstanceStore(self.db).live(self.clock()))
+
     async def _prune(self) -> None:
         ttl = timedelta(seconds=self.settings.cache.article_ttl_s)
         await prune(self.outbox, self.article_cache, now=self.clock(), article_ttl=ttl)
@@ -239,6 +260,9 @@ class Newsdesk:
         if self._duties is not None:
             await self._duties.stop()
             self._duties = None
+        if self._process_counter is not None:
+            await self._process_counter.close()
+            self._process_counter = None
         if self.presence is not None:
             await self.presence.leave()
         # Each is closed even if another fails: a half-closed bot must not leak processes.

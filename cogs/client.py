@@ -16,6 +16,7 @@ from bot.config import DiscordSettings, Settings
 from bot.core import Newsdesk
 from cogs.errors import NewsdeskTree
 from cogs.publisher import DiscordPublisher
+from cogs.ratelimits import DiscordRateLimits
 from cogs.sharding import IdentifyGate, Sharding, shard_options
 
 log = logging.getLogger(__name__)
@@ -58,7 +59,10 @@ class NewsdeskBot(commands.AutoShardedBot):
     settings: Settings
 
     def __init__(self, settings: Settings, core: Newsdesk | None = None) -> None:
+        rate_limits = DiscordRateLimits(settings.discord)
         super().__init__(
+            # This process's share of Discord's global limit; 429s counted (cogs/ratelimits.py).
+            http_trace=rate_limits.trace_config(),
             command_prefix=commands.when_mentioned,
             intents=discord.Intents(guilds=True),
             # Feed and page text must never ping anyone; features that may
@@ -71,8 +75,10 @@ class NewsdeskBot(commands.AutoShardedBot):
             # discord.shard_count/shard_ids; unset: every shard of the count Discord recommends.
             **shard_options(settings.discord),
         )
+        self.rate_limits = rate_limits
         self.settings = settings
         self.core = core or Newsdesk(settings, publisher=DiscordPublisher(self))
+        self.rate_limits.share_with(self.core.processes)
         self.sharding = Sharding(settings.discord, IdentifyGate(self.core.db, self.core.instance_id))
 
     async def setup_hook(self) -> None:

@@ -23,6 +23,7 @@ from bot.errors import ConfigError, NewsdeskError
 from bot.tuning import tune_gc
 from cogs.client import NewsdeskBot, point_at
 from cogs.publisher import DiscordPublisher
+from cogs.ratelimits import DiscordRateLimits
 
 log = logging.getLogger(__name__)
 
@@ -76,10 +77,17 @@ async def _run_gateway(settings: Settings, token: str, stop: asyncio.Event) -> N
 
 async def _run_worker(settings: Settings, token: str, stop: asyncio.Event) -> None:
     # REST only: login() checks the token and learns the bot's user (history lookups need it).
-    client = discord.Client(intents=discord.Intents.none(), allowed_mentions=discord.AllowedMentions.none())
+    rate_limits = DiscordRateLimits(settings.discord)
+    client = discord.Client(
+        intents=discord.Intents.none(),
+        allowed_mentions=discord.AllowedMentions.none(),
+        # This process's share of Discord's global limit; 429s counted (cogs/ratelimits.py).
+        http_trace=rate_limits.trace_config(),
+    )
     async with client:
         await client.login(token)
         async with Newsdesk(settings, publisher=DiscordPublisher(client)) as core:
+            rate_limits.share_with(core.processes)
             await core.start_duties()
             await stop.wait()
             log.info("stopping on signal")
