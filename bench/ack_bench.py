@@ -62,9 +62,12 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench._ack_seed import seed, spread_schedule  # noqa: E402
 from bench._lag import LagTicker  # noqa: E402
 from bench._scale_pg import admin_dsn  # noqa: E402
+from bench.import_bench import _extract  # noqa: E402
 from bench.poll_bench import _proc_cpu_s  # noqa: E402
+from tests.e2e import harness as harness_module  # noqa: E402
 from tests.e2e.harness import Harness, merge  # noqa: E402
 from tests.e2e.test_roles import WorkerProcess  # noqa: E402
 from tests.emulator import Emulator  # noqa: E402
@@ -76,8 +79,13 @@ TODAY_P99_MS = 32.0
 GOAL_P99_MS = 20.0
 #: The article page's title (tests/e2e/test_fetch.py ``article_page``): a whole answer shows it.
 ARTICLE_TITLE = "Council approves tram extension"
-CONFIGS = ("idle", "all", "split")
-LABELS = {"idle": "(0) idle, --role all", "all": "(a) --role all", "split": "(b) gateway + worker"}
+CONFIGS = ("idle", "today", "all", "split")
+LABELS = {
+    "idle": "(0) idle, --role all",
+    "today": "(t) --today, 1 process",
+    "all": "(a) --role all",
+    "split": "(b) gateway + worker",
+}
 
 
 # --- processes ---------------------------------------------------------------------------------
@@ -155,11 +163,11 @@ class Site:
 # --- the database ------------------------------------------------------------------------------
 
 
-async def create_database(base_url: str) -> str:
+async def create_database(base_url: str, suffix: str = "") -> str:
     import asyncpg
     from sqlalchemy.engine import make_url
 
-    name = f"ack_bench_{os.getpid()}"
+    name = f"ack_bench_{os.getpid()}{suffix}"
     conn = await asyncpg.connect(admin_dsn(base_url))
     try:
         await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
@@ -176,62 +184,6 @@ async def drop_database(db_url: str) -> None:
     conn = await asyncpg.connect(admin_dsn(db_url, "postgres"))
     try:
         await conn.execute(f'DROP DATABASE IF EXISTS "{make_url(db_url).database}" WITH (FORCE)')
-    finally:
-        await conn.close()
-
-
-async def seed(db_url: str, base_url: str, feeds: int, targets: list[tuple[int, int]]) -> float:
-    """Migrate, and subscribe the ``(guild, channel)`` targets to the feeds, round-robin, each feed
-    seeded with the ETag the site answers 304 to; returns seconds taken."""
-    from bot.storage import Database
-    from bot.storage.feed_records import FeedState, NewFeed
-    from bot.storage.feeds import FeedStore
-
-    started = time.perf_counter()
-    now = datetime.now(UTC)
-    later = now + timedelta(days=1)  # due only once a configuration is about to start
-    db = Database(db_url)
-    try:
-        await db.upgrade()
-        store = FeedStore(db)
-        for t, (guild_id, channel_id) in enumerate(targets):
-            batch = [
-                NewFeed(
-                    f"{base_url}/feed/{n}.xml",
-                    state=FeedState(
-                        title=f"Bench feed {n}",
-                        site_url=f"https://site{n}.example/",
-                        icon_url=None,
-                        etag=f'"b{n}"',
-                        last_modified=None,
-                        body_hash=None,
-                        update_hint_s=None,
-                        next_check_at=later,
-                    ),
-                )
-                for n in range(t, feeds, len(targets))
-            ]
-            await store.subscribe(batch, guild_id=guild_id, channel_id=channel_id, created_by=None, now=now)
-    finally:
-        await db.close()
-    return time.perf_counter() - started
-
-
-async def spread_schedule(db_url: str, start: datetime, interval_s: float) -> None:
-    """Every feed due once in ``[start, start + interval_s)``, evenly, with no lease."""
-    import asyncpg
-
-    conn = await asyncpg.connect(admin_dsn(db_url))
-    try:
-        count = await conn.fetchval("SELECT count(*) FROM feeds")
-        await conn.execute(
-            "UPDATE feeds SET next_check_at = $1::timestamptz"
-            " + ((id % $3)::float8 * $2::float8 / $3::float8) * interval '1 second',"
-            " lease_owner = NULL, lease_until = NULL, failures = 0",
-            start,
-            float(interval_s),
-            max(int(count), 1),
-        )
     finally:
         await conn.close()
 
@@ -260,20 +212,32 @@ class Round:
 
 
 class Bench:
-    def __init__(self, args: argparse.Namespace, emu: Emulator, site: Site, db_url: str, workdir: Path):
+    def __init__(
+        self,
+        args: argparse.Namespace,
+        emu: Emulator,
+        site: Site,
+        db_urls: dict[str, str],
+        workdir: Path,
+        today_tree: Path | None = None,
+    ) -> None:
         self.args = args
         self.emu = emu
         self.site = site
-        self.db_url = db_url
+        #: The database of each configuration (``--today``'s code has a schema of its own).
+        self.db_urls = db_urls
         self.workdir = workdir
+        self.today_tree = today_tree
         #: Seconds from start until the processes poll, per configuration: learnt from each start.
         self.expected_start_s = {config: 6.0 for config in CONFIGS}
 
-    def overrides(self, roles: str, workdir: Path) -> dict[str, dict[str, Any]]:
+    def overrides(self, config: str, workdir: Path) -> dict[str, dict[str, Any]]:
         args = self.args
+        # One process runs every role by default: no `run` section, which older code refuses.
+        run = {"run": {"roles": "gateway"}} if config == "split" else {}
         return {
-            "database": {"url": self.db_url},
-            "run": {"roles": roles},
+            "database": {"url": self.db_urls[config]},
+            **run,
             "feeds": {"interval_s": args.interval, "min_interval_s": 1},
             # One host serves every feed: its limit must not be what caps the poll rate (each
             # of N live processes takes 1/N of it).
@@ -287,17 +251,16 @@ class Bench:
         result = Round(config, index)
         workdir = self.workdir / f"{config}-{index}"
         workdir.mkdir(parents=True, exist_ok=True)
-        roles = "gateway" if config == "split" else "all"
-        gateway = Harness(self.emu, workdir, self.overrides(roles, workdir))
+        gateway = Harness(self.emu, workdir, self.overrides(config, workdir))
         worker: WorkerProcess | None = None
         # The processes find the feeds falling due at an even rate from about when they are up
         # (the idle control: none due during the run).
         started = time.monotonic()
         first_at = timedelta(days=1) if config == "idle" else timedelta(seconds=self.expected_start_s[config])
-        await spread_schedule(self.db_url, datetime.now(UTC) + first_at, args.interval)
+        await spread_schedule(self.db_urls[config], datetime.now(UTC) + first_at, args.interval)
         first_due = started + self.expected_start_s[config]
         try:
-            await gateway.start_bot(timeout_s=120)
+            await self._start(gateway, config)
             if config == "split":
                 worker_config = merge(
                     gateway.config(), {"health": {"heartbeat_file": str(workdir / "hb-worker")}}
@@ -323,6 +286,20 @@ class Bench:
             _error_lines(path) for path in (gateway.log_path, workdir / "worker.log") if path.exists()
         )
         return result
+
+    async def _start(self, gateway: Harness, config: str) -> None:
+        if config != "today":
+            await gateway.start_bot(timeout_s=120)
+            return
+        assert self.today_tree is not None
+        # The harness runs `python -m bot.cli` in REPO_ROOT with REPO_ROOT first on PYTHONPATH:
+        # pointed at the extracted tree for this start, the process runs that tree's code.
+        here = harness_module.REPO_ROOT
+        harness_module.REPO_ROOT = self.today_tree
+        try:
+            await gateway.start_bot(timeout_s=120)
+        finally:
+            harness_module.REPO_ROOT = here
 
     async def _measure(self, result: Round, gateway: Harness, worker: WorkerProcess | None) -> None:
         args = self.args
@@ -486,6 +463,14 @@ def report(args: argparse.Namespace, rounds: list[Round], seed_s: float) -> dict
             f"(p50 {TODAY_P50_MS} ms, p99 {TODAY_P99_MS:.0f} ms): "
             f"{'yes' if verdicts['all_no_worse'] else 'NO'}"
         )
+    if "all" in s and "today" in s:
+        a, t = s["all"], s["today"]
+        verdicts["all_no_worse_than_today_run"] = a["p99"] <= t["p99"]
+        print(
+            f"(a) against (t) {args.today} in this run: p50 {a['p50']:.1f} / {t['p50']:.1f} ms, "
+            f"p99 {a['p99']:.1f} / {t['p99']:.1f} ms: "
+            f"{'no worse' if verdicts['all_no_worse_than_today_run'] else 'WORSE'} at p99"
+        )
     for c in s:
         for failure in s[c]["failures"][:5]:
             print(f"  {LABELS[c]}: {failure}")
@@ -495,31 +480,60 @@ def report(args: argparse.Namespace, rounds: list[Round], seed_s: float) -> dict
 # --- orchestration -----------------------------------------------------------------------------
 
 
+async def seed_today(
+    tree: Path, db_url: str, base_url: str, feeds: int, targets: list[tuple[int, int]]
+) -> None:
+    """Seed ``db_url`` with the extracted tree's own storage code (its schema may differ)."""
+    env = {**os.environ, "PYTHONPATH": str(tree)}
+    pairs = ",".join(f"{g}:{c}" for g, c in targets)
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, str(ROOT / "bench" / "_ack_seed.py"), "--db-url", db_url, "--base-url", base_url,
+        "--feeds", str(feeds), "--targets", pairs,
+        cwd=tree, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    _, err = await process.communicate()
+    if process.returncode != 0:
+        raise SystemExit(f"seeding the --today database failed:\n{err.decode()[-3000:]}")
+
+
+def order_of(args: argparse.Namespace, index: int) -> tuple[str, ...]:
+    """The configurations of round ``index``: the two under test alternate their order."""
+    order: tuple[str, ...] = ("all", "split") if index % 2 == 0 else ("split", "all")
+    if args.today:
+        order = ("today", *order) if index % 2 == 0 else (*order, "today")
+    if args.idle:
+        order = ("idle", *order)
+    return order
+
+
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     site = Site()
-    db_url: str | None = None
+    db_urls: dict[str, str] = {}
     with tempfile.TemporaryDirectory(prefix="ack_bench_") as tmp:
         workdir = Path(args.keep_logs) if args.keep_logs else Path(tmp)
+        today_tree = Path(_extract(args.today, str(Path(tmp) / "today"))) if args.today else None
         try:
             base_url = await site.start(args.feeds)
-            db_url = await create_database(args.db_url)
+            db_urls["all"] = await create_database(args.db_url)
+            db_urls["idle"] = db_urls["split"] = db_urls["all"]
             async with Emulator() as emu:
                 guild = emu.default.guild
                 channels: list[Channel] = [guild.add_text_channel(f"feeds-{i}") for i in range(args.channels)]
-                seed_s = await seed(db_url, base_url, args.feeds, [(guild.id, ch.id) for ch in channels])
-                bench = Bench(args, emu, site, db_url, workdir)
+                targets = [(guild.id, ch.id) for ch in channels]
+                seed_s = await seed(db_urls["all"], base_url, args.feeds, targets)
+                if today_tree is not None:
+                    db_urls["today"] = await create_database(args.db_url, "_today")
+                    await seed_today(today_tree, db_urls["today"], base_url, args.feeds, targets)
+                bench = Bench(args, emu, site, db_urls, workdir, today_tree)
                 rounds: list[Round] = []
                 for index in range(args.rounds):
-                    order = ("all", "split") if index % 2 == 0 else ("split", "all")
-                    if args.idle:
-                        order = ("idle", *order)
-                    for config in order:
+                    for config in order_of(args, index):
                         print(f"round {index + 1}: {LABELS[config]} ...", file=sys.stderr, flush=True)
                         rounds.append(await bench.run(config, index))
                 return report(args, rounds, seed_s)
         finally:
             await site.stop()
-            if db_url is not None:
+            for db_url in set(db_urls.values()):
                 await drop_database(db_url)
             if args.keep_logs:
                 print(f"bot logs kept in {workdir}", file=sys.stderr)
@@ -545,6 +559,12 @@ def main() -> None:
     )  # fmt: skip
     parser.add_argument(
         "--idle", action="store_true", help="also measure a control: one process with no feed due"
+    )
+    parser.add_argument(
+        "--today",
+        metavar="REV",
+        help="also measure one process of git revision REV (e.g. c077690^, before the roles) "
+        "in the same run, on a database of its own",
     )
     parser.add_argument("--keep-logs", metavar="DIR", help="write the bot's logs and configs to DIR")
     parser.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
