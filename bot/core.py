@@ -75,50 +75,61 @@ class Newsdesk:
         # from this cache at each request.
         self.processes = ProcessCount(self._count_processes)
         self._process_counter: BackgroundLoop | None = None
-        self.extractor = ExtractorPool.from_settings(settings.extract)
-        self.article_cache = ArticleCache(self.db)
-        self.articles = ArticleService(
-            self.fetcher,
-            self.extractor,
-            self.article_cache,
-            ttl_s=settings.cache.article_ttl_s,
-            clock=self.clock,
-        )
+        self.extractor, self.article_cache, self.articles = self._article_services()
         # Feed parsing is CPU work: worker processes keep it off the loop and use every core.
         self.feed_parser = ParserPool(settings.extract.workers)
-        feed_store = FeedStore(self.db)
-        # One pipeline checks feeds for the poller and for /feed add alike.
-        feed_pipeline = FeedPipeline(
-            feed_store,
-            Retrievers.http(self.fetcher),
-            self.feed_parser,
-            settings.feeds,
-            extractor=self.articles,
-            clock=self.clock,
-        )
-        self.feeds = FeedService(
-            feed_store,
-            self.fetcher,
-            settings.feeds,
-            parser=self.feed_parser,
-            clock=self.clock,
-            pipeline=feed_pipeline,
-        )
-        self.poller = FeedPoller(
-            feed_store,
-            self.fetcher,
-            settings.feeds,
-            parser=self.feed_parser,
-            on_new_items=lambda: self.stories.notify(),
-            clock=self.clock,
-            pipeline=feed_pipeline,
-            owner=self.instance_id,
-        )
+        self.feeds, self.poller = self._feed_services()
         self.outbox = OutboxStore(self.db)
         # Per-server settings (the manager role), read by the Discord cogs.
         self.guild_settings = GuildSettingsStore(self.db)
+        self.alerts, self.stories, self.digests, self.digest_scheduler = self._news_services(publisher)
+        self.dispatcher = self._dispatcher(publisher)
+        self.presence: Presence | None = None
+        self._duties: WorkerDuties | None = None
+
+    # --- wiring ----------------------------------------------------------------------------
+
+    def _article_services(self) -> tuple[ExtractorPool, ArticleCache, ArticleService]:
+        extractor = ExtractorPool.from_settings(self.settings.extract)
+        cache = ArticleCache(self.db)
+        articles = ArticleService(
+            self.fetcher, extractor, cache, ttl_s=self.settings.cache.article_ttl_s, clock=self.clock
+        )
+        return extractor, cache, articles
+
+    def _feed_services(self) -> tuple[FeedService, FeedPoller]:
+        settings = self.settings.feeds
+        store = FeedStore(self.db)
+        # One pipeline checks feeds for the poller and for /feed add alike.
+        pipeline = FeedPipeline(
+            store,
+            Retrievers.http(self.fetcher),
+            self.feed_parser,
+            settings,
+            extractor=self.articles,
+            clock=self.clock,
+        )
+        service = FeedService(
+            store, self.fetcher, settings, parser=self.feed_parser, clock=self.clock, pipeline=pipeline
+        )
+        poller = FeedPoller(
+            store,
+            self.fetcher,
+            settings,
+            parser=self.feed_parser,
+            on_new_items=lambda: self.stories.notify(),
+            clock=self.clock,
+            pipeline=pipeline,
+            owner=self.instance_id,
+        )
+        return service, poller
+
+    def _news_services(
+        self, publisher: Publisher | None
+    ) -> tuple[AlertService, StoryAssigner, DigestService, DigestScheduler]:
+        settings = self.settings
         story_store = StoryStore(self.db)
-        self.alerts = AlertService(
+        alerts = AlertService(
             AlertStore(self.db),
             story_store,
             self.outbox,
@@ -126,38 +137,39 @@ class Newsdesk:
             clock=self.clock,
             max_keywords=settings.alerts.max_keywords,
         )
-        self.stories = StoryAssigner(
+        # Grouping (and the alerts it raises) and digest firing each run on one elected worker
+        # at a time; another takes over within run.takeover_s.
+        stories = StoryAssigner(
             story_store,
             clock=self.clock,
-            on_assigned=self.alerts.check_stories,
+            on_assigned=alerts.check_stories,
             batch_size=settings.stories.batch_size,
             idle_s=settings.stories.idle_s,
-            lease_s=max(settings.run.takeover_s, settings.stories.idle_s * 2),
+            lease_s=settings.run.takeover_s,
             owner=self.instance_id,
         )
-        self.digests = DigestService(DigestStore(self.db), story_store)
-        self.digest_scheduler = DigestScheduler(
-            self.digests,
+        digests = DigestService(DigestStore(self.db), story_store)
+        scheduler = DigestScheduler(
+            digests,
             clock=self.clock,
             tick_s=settings.digests.tick_s,
             grace_s=settings.digests.grace_s,
-            # One worker fires digests at a time; another takes over within run.takeover_s.
             election=Election(self.db, DIGESTS_ELECTION, self.instance_id, term_s=settings.run.takeover_s),
         )
+        return alerts, stories, digests, scheduler
 
-        self.dispatcher = (
-            OutboxDispatcher(
-                self.outbox,
-                publisher,
-                clock=self.clock,
-                on_channel_unavailable=self._channel_unavailable,
-                owner=self.instance_id,
-            )
-            if publisher is not None
-            else None
+    def _dispatcher(self, publisher: Publisher | None) -> OutboxDispatcher | None:
+        if publisher is None:
+            return None
+        return OutboxDispatcher(
+            self.outbox,
+            publisher,
+            clock=self.clock,
+            on_channel_unavailable=self._channel_unavailable,
+            owner=self.instance_id,
         )
-        self.presence: Presence | None = None
-        self._duties: WorkerDuties | None = None
+
+    # --- lifetime ---------------------------------------------------------------------------
 
     async def start(self) -> None:
         """Bring the database schema up to date. Raises StorageError."""
