@@ -30,25 +30,22 @@ written under the merged-away id are renamed to the surviving id, in the same tr
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import os
 import socket
-import time
-import zlib
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from bot.background import BackgroundLoop
 from bot.clock import utcnow
 from bot.errors import StorageError
-from bot.outlets import outlet_key
-from bot.storage.stories import BatchWrite, StoryItemRow, StoryStore, StorySummary
+from bot.storage.stories import BatchWrite, StoryStore
+from bot.stories.batch import GroupedBatch, decode_state, encode_state, group_batch
 from bot.stories.errors import InvalidStoryStateError
 from bot.stories.grouper import StoryGrouper
-from bot.stories.types import GroupingConfig, StoryItem
+from bot.stories.types import GroupingConfig
 
 __all__ = ["AssignStats", "AssignedHook", "StoryAssigner"]
 
@@ -73,19 +70,6 @@ class AssignStats:
     hook_errors: int = 0
     grouping_s: float = 0.0
     last_state_bytes: int = 0
-
-
-@dataclass(slots=True)
-class _Grouped:
-    """What the executor returns for one batch."""
-
-    assignments: list[tuple[int, str]]
-    merged: dict[str, str]
-    stories: list[StorySummary]
-    touched: list[str]
-    state: tuple[bytes, int] | None = None
-    seconds: float = 0.0
-    corrections: int = field(default=0)
 
 
 class StoryAssigner:
@@ -230,7 +214,7 @@ class StoryAssigner:
         last_item_id = 0
         if saved is not None:
             try:
-                grouper = await loop.run_in_executor(self._executor, _decode_state, saved.blob, self._config)
+                grouper = await loop.run_in_executor(self._executor, decode_state, saved.blob, self._config)
                 last_item_id = saved.last_item_id
             except InvalidStoryStateError as e:
                 # Starting afresh costs continuity for stories in progress, not correctness.
@@ -247,7 +231,7 @@ class StoryAssigner:
             rows = await self._store.assigned_items_after(self._last_item_id, limit=self._batch_size)
             if not rows:
                 break
-            grouped = await loop.run_in_executor(self._executor, _group, grouper, rows, None)
+            grouped = await loop.run_in_executor(self._executor, group_batch, grouper, rows, None)
             self._last_item_id = rows[-1].id
             self._unsaved_items += len(rows)
             self.stats.replayed += len(rows)
@@ -277,7 +261,7 @@ class StoryAssigner:
             save = self._save_due(now)
             grouped = await loop.run_in_executor(
                 self._executor,
-                _group,
+                group_batch,
                 self._grouper,
                 rows,
                 max(self._last_item_id, rows[-1].id) if save else None,
@@ -321,7 +305,7 @@ class StoryAssigner:
             return True
         return now - self._saved_at >= self._save_interval
 
-    async def _write(self, grouped: _Grouped, now: datetime, *, touched: bool) -> bool:
+    async def _write(self, grouped: GroupedBatch, now: datetime, *, touched: bool) -> bool:
         batch = BatchWrite(
             assignments=grouped.assignments,
             merged=grouped.merged,
@@ -368,111 +352,12 @@ class StoryAssigner:
                 if self._unsaved_items:
                     loop = asyncio.get_running_loop()
                     state = await loop.run_in_executor(
-                        self._executor, _encode_state, self._grouper, self._last_item_id
+                        self._executor, encode_state, self._grouper, self._last_item_id
                     )
-                    await self._write(_Grouped([], {}, [], [], state), now, touched=False)
+                    await self._write(GroupedBatch([], {}, [], [], state), now, touched=False)
                 await self._store.release_lease(self._lease_name, self.owner)
             except StorageError as e:
                 log.warning("story assigner: could not save or release at stop: %s", e)
             finally:
                 self._grouper = None
                 self._lease_until = None
-
-
-# --- executor side (plain functions: they run in a worker thread) ----------------------------
-
-
-def _group(grouper: StoryGrouper, rows: Sequence[StoryItemRow], save_upto: int | None) -> _Grouped:
-    """Add ``rows`` in order; collect their stories, merges, and the state if ``save_upto`` is set.
-
-    Rows that already have a story (a replay) only count as corrections where the grouper now
-    disagrees; the others are all assignments.
-    """
-    started = time.perf_counter()
-    before = set(grouper.story_ids())
-    first_answer: dict[int, str] = {}
-    for row in rows:
-        first_answer[row.id] = grouper.add(
-            StoryItem(
-                id=str(row.id),
-                title=row.title,
-                text=row.summary,
-                published=row.published,
-                source=row.source,
-            )
-        )
-    merged = _merges(grouper, before)
-    assignments: list[tuple[int, str]] = []
-    corrections = 0
-    touched: dict[str, None] = {}
-    titles: dict[str, str] = {}
-    for row in rows:
-        # A merge later in the batch may have moved an item; an item already forgotten (dated
-        # past the retention) keeps the story it was given.
-        story_id = grouper.story_of(str(row.id)) or first_answer[row.id]
-        if row.story_id is None:
-            assignments.append((row.id, story_id))
-        elif merged.get(row.story_id, row.story_id) != story_id:
-            assignments.append((row.id, story_id))
-            corrections += 1
-        touched.setdefault(story_id, None)
-        titles.setdefault(story_id, row.title)
-    for new in merged.values():
-        touched.setdefault(new, None)
-    state = None if save_upto is None else _encode_state(grouper, save_upto)
-    return _Grouped(
-        assignments=assignments,
-        merged=merged,
-        stories=_summaries(grouper, touched, titles),
-        touched=list(touched),
-        state=state,
-        seconds=time.perf_counter() - started,
-        corrections=corrections,
-    )
-
-
-def _merges(grouper: StoryGrouper, before: set[str]) -> dict[str, str]:
-    """Stories merged away since ``before`` was taken: old id -> the id it went into."""
-    merged: dict[str, str] = {}
-    for gone in before.difference(grouper.story_ids()):
-        snapshot = grouper.story(gone)
-        if snapshot is not None and snapshot.id != gone:
-            merged[gone] = snapshot.id
-    return merged
-
-
-def _summaries(grouper: StoryGrouper, story_ids: Iterable[str], titles: dict[str, str]) -> list[StorySummary]:
-    """The ``stories`` rows of these stories as the grouper has them now."""
-    summaries = []
-    for story_id in story_ids:
-        snapshot = grouper.story(story_id)
-        if snapshot is None or snapshot.first_seen is None or snapshot.last_seen is None:
-            continue
-        outlets = {outlet_key(source) for source in snapshot.sources if source.strip()}
-        summaries.append(
-            StorySummary(
-                id=story_id,
-                first_seen_at=snapshot.first_seen,
-                last_seen_at=snapshot.last_seen,
-                item_count=len(snapshot.item_ids),
-                source_count=len(outlets),
-                title=titles.get(story_id) or None,
-            )
-        )
-    return summaries
-
-
-def _encode_state(grouper: StoryGrouper, last_item_id: int) -> tuple[bytes, int]:
-    # iterencode, not dumps: dumps is one C call that holds the GIL for the whole state (tens of
-    # ms per MB), stalling the event loop; the generator lets the loop's thread in between.
-    encoder = json.JSONEncoder(separators=(",", ":"))
-    data = "".join(encoder.iterencode(grouper.to_state())).encode()
-    return zlib.compress(data, 6), last_item_id
-
-
-def _decode_state(blob: bytes, config: GroupingConfig | None) -> StoryGrouper:
-    try:
-        state = json.loads(zlib.decompress(blob))
-    except (zlib.error, ValueError) as e:
-        raise InvalidStoryStateError(f"The saved story state does not decode ({e}).") from e
-    return StoryGrouper.from_state(state, config)
