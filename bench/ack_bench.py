@@ -196,6 +196,8 @@ class Round:
     config: str
     index: int
     acks_ms: list[float] = field(default_factory=list)
+    #: (seconds into the window the fetch was sent, its ack_ms): when the slow ones came.
+    timeline: list[tuple[float, float | None]] = field(default_factory=list)
     answered: int = 0
     failures: list[str] = field(default_factory=list)
     window_s: float = 0.0
@@ -313,6 +315,7 @@ class Bench:
         cpu_before = {name: _tree_cpu_s(pid) for name, pid in pids.items()}
         site_before = _proc_cpu_s(site_pid)
         pending: list[asyncio.Task[Any]] = []
+        sent_at: list[float] = []
         async with LagTicker() as lags:
             t0 = time.monotonic()
             for i in range(args.fetches):
@@ -322,6 +325,7 @@ class Bench:
                     "fetch", {"url": url}, user=self.emu.default.member, channel=self.emu.default.general
                 )
                 pending.append(asyncio.create_task(self.emu.await_result(record, timeout_s=30, settle=0)))
+                sent_at.append(time.monotonic() - t0)
             await _sleep_until(t0 + args.duration)
             result.window_s = time.monotonic() - t0
             stats = await self.site.stats()
@@ -338,6 +342,7 @@ class Bench:
             if isinstance(answer, BaseException):
                 result.failures.append(f"fetch {n}: {answer!r}"[:300])
                 continue
+            result.timeline.append((round(sent_at[n], 2), answer.ack_ms))
             if answer.ack_ms is not None:
                 result.acks_ms.append(answer.ack_ms)
             whole = answer.callback_type == 5 and any(
@@ -474,7 +479,12 @@ def report(args: argparse.Namespace, rounds: list[Round], seed_s: float) -> dict
     for c in s:
         for failure in s[c]["failures"][:5]:
             print(f"  {LABELS[c]}: {failure}")
-    return {"args": vars(args), "summary": s, "verdicts": verdicts}
+    per_round = [
+        {"config": r.config, "round": r.index + 1, "polls_per_s": r.polls_per_s, "cpu_pct": r.cpu_pct,
+         "timeline": r.timeline}
+        for r in rounds
+    ]  # fmt: skip
+    return {"args": vars(args), "summary": s, "verdicts": verdicts, "rounds": per_round}
 
 
 # --- orchestration -----------------------------------------------------------------------------
