@@ -24,18 +24,24 @@ and with ``--idle`` a control first in each round:
 - **(b) split**: a gateway process (``--role gateway``) and a worker process (``--role worker``,
   ``WorkerProcess`` of tests/e2e/test_roles.py) doing the polling and delivery;
 - **(0) idle** (``--idle``): one process, ``--role all``, no feed due: what the machine's own
-  load (shared, 2 cores) does to the acknowledgements with no polling at all.
+  load (shared, 2 cores) does to the acknowledgements with no polling at all;
+- **(t) today** (``--today REV``, e.g. ``c077690^``, the last revision before the roles): one
+  process of that revision's code (``git archive`` into a temporary directory, its own database
+  ``ack_bench_<pid>_today`` seeded by its own storage code, :mod:`bench._ack_seed`), so "no
+  worse than today" is also judged against a figure taken on the same machine in the same run.
 
 Reported per configuration: ack_ms p50/p95/p99/max (linear interpolation between ranks; with 70
 samples p99 lies between the two slowest), /fetch answers that came back whole, polls per second
 counted at the feed site during the window, CPU of each bot process (its children, the parse
 and extraction pools, included), and the lag of this process's event loop (the emulator's: a
 late emulator inflates ack_ms). Then the verdicts: (b) p99 under 20 ms; (a) no worse than the
-issue's figure for one process (p50 10.6 ms, p99 32 ms).
+issue's figure for one process (p50 10.6 ms, p99 32 ms) and, with ``--today``, than (t).
+``--json FILE`` keeps the figures and each round's timeline (when each /fetch went, its ack_ms).
 
     python3 -m bench.ack_bench                       # 3,000 feeds at 10 s, 70 fetches
     python3 -m bench.ack_bench --rounds 2            # a b b a
     python3 -m bench.ack_bench --quick               # smoke run: 300 feeds, 10 fetches
+    python3 -m bench.ack_bench --idle --today c077690^ --rounds 3   # with the controls
 
 Every process started here is stopped and the database dropped on exit, Ctrl-C and errors
 included. Only 127.0.0.1 is contacted. The machine is shared (2 cores): read the figures with
