@@ -11,9 +11,11 @@ ETag, the steady state of a bot whose feeds mostly did not change.
 
 A worker is a separate OS process (:mod:`bench._scale_worker`): the real
 :class:`~bot.feeds.poller.FeedPoller` over :class:`~bot.storage.feeds.FeedStore` and
-:class:`~bot.fetch.Fetcher`, under its own lease owner. The workers of a round are started and
-set up first, then all told to go at once; each claims batches of due feeds (``FOR UPDATE SKIP
-LOCKED``) until none is due. The pass ends when the last worker finds nothing left.
+:class:`~bot.fetch.Fetcher`, under its own lease owner (instance id). Two are started at once
+and set up before the seeding pass, which both run, so that they are warm as running workers
+are (connections, prepared statements, imports); a one-worker round tells the first to go, a
+two-worker round tells both at once. Each claims batches of due feeds (``FOR UPDATE SKIP
+LOCKED``) until none is due; the pass ends when the last worker finds nothing left.
 
 Measured per round:
 
@@ -155,9 +157,36 @@ async def _left_due(db_url: str, now: datetime) -> int:
     return left
 
 
+async def start_workers(count: int, db_url: str, args: argparse.Namespace) -> list[Worker]:
+    """``count`` worker processes, each under its own instance id, set up and waiting to go."""
+    workers = [await Worker.start(f"scale-bench-{os.getpid()}-w{i + 1}", db_url, args) for i in range(count)]
+    for w in workers:
+        if (ready := await w.line(180)) != "ready":
+            raise SystemExit(f"worker {w.owner} said {ready!r}")
+    return workers
+
+
+async def _settled_counters(observer: Any, database: str) -> dict[str, float]:
+    """The database's counters once the backends have reported their last transactions.
+
+    A backend reports its statistics when it goes idle, at most once a second (and later if
+    it could not take the lock then): read until two readings 1.2 s apart agree.
+    """
+    last = await counters(observer, database)
+    for _ in range(20):
+        await asyncio.sleep(1.2)
+        now = await counters(observer, database)
+        if now == last:
+            break
+        last = now
+    return last
+
+
 async def run_round(
-    label: str, workers: int, db_url: str, base_url: str, args: argparse.Namespace
+    label: str, procs: list[Worker], db_url: str, base_url: str, args: argparse.Namespace
 ) -> dict[str, Any]:
+    """One pass by ``procs`` (started before: a running worker's connections, statement caches
+    and imports are warm), every polled feed due at its start."""
     import asyncpg
 
     database = db_url.rsplit("/", 1)[1].split("?")[0]
@@ -166,17 +195,10 @@ async def run_round(
     # The observer watches from the `postgres` database: its own queries are not counted in
     # the benchmark database's statistics.
     observer = await asyncpg.connect(admin_dsn(db_url, "postgres"))
-    procs: list[Worker] = []
     try:
-        for i in range(workers):
-            owner = f"scale-bench-{os.getpid()}-{label}-w{i + 1}"  # each its own instance id
-            procs.append(await Worker.start(owner, db_url, args))
-        for w in procs:
-            if (ready := await w.line(180)) != "ready":
-                raise SystemExit(f"worker {w.owner} said {ready!r}")
         await _server_stats(base_url, reset=True)
         sampler = Sampler(observer, database, interval_s=args.sample_ms / 1000)
-        before = await counters(observer, database)
+        before = await _settled_counters(observer, database)
         await sampler.prime()
         stop = asyncio.Event()
         sampling = asyncio.create_task(sampler.run(stop))
@@ -195,17 +217,13 @@ async def run_round(
         site_cpu = _proc_cpu_s(args.site_pid) - site_cpu
         stop.set()
         await sampling
+        after = await _settled_counters(observer, database)
     finally:
-        for w in procs:
-            await w.close()
-    # The backends' statistics are written when their sessions end (the workers just exited).
-    await asyncio.sleep(1.0)
-    after = await counters(observer, database)
-    await observer.close()
+        await observer.close()
     served = await _server_stats(base_url)
     left = await _left_due(db_url, now)
     figures = _figures(
-        label, workers, seconds, results, deltas(before, after), sampler.summary(), served, left
+        label, len(procs), seconds, results, deltas(before, after), sampler.summary(), served, left
     )
     figures["site_cpu_ms_per_feed"] = site_cpu / max(figures["feeds"], 1) * 1e3
     return figures
@@ -468,13 +486,18 @@ async def run(args: argparse.Namespace) -> tuple[dict[str, Any], list[dict[str, 
         took = await seed(db_url, base_url, args.feeds)
         args.polled_max_id = await add_idle_feeds(db_url, base_url, args.idle_feeds, datetime.now(UTC))
         print(f"seeded {args.feeds} feeds in {took:.1f} s; seeding pass...", file=sys.stderr, flush=True)
-        seeded = await run_round("seed", 2, db_url, base_url, args)
-        rounds: list[dict[str, Any]] = []
-        for i in range(args.rounds):
-            for workers in (1, 2):
-                label = f"{workers}w#{i + 1}"
-                print(f"round {label}...", file=sys.stderr, flush=True)
-                rounds.append(await run_round(label, workers, db_url, base_url, args))
+        procs = await start_workers(2, db_url, args)
+        try:
+            seeded = await run_round("seed", procs, db_url, base_url, args)
+            rounds: list[dict[str, Any]] = []
+            for i in range(args.rounds):
+                for workers in (1, 2):
+                    label = f"{workers}w#{i + 1}"
+                    print(f"round {label}...", file=sys.stderr, flush=True)
+                    rounds.append(await run_round(label, procs[:workers], db_url, base_url, args))
+        finally:
+            for w in procs:
+                await w.close()
         return seeded, rounds
     finally:
         server.terminate()
