@@ -11,8 +11,10 @@ measured over the pass alone (not over imports and start-up):
 - it prints ``ready`` once set up (database connected, parse workers started);
 - on ``go <ISO time>`` it runs one ``poll_due`` at that time: claims batches of due feeds until
   none is left, as every worker does in its pass; prints its figures as one JSON line;
-- on ``exit`` (or end of input) it closes and exits. It stays connected until then, so that the
-  benchmark can read its database backends' CPU before they go.
+- on ``flush`` it closes its database connections (their backends then report their
+  statistics to ``pg_stat_database`` at once) and prints ``flushed``; it stays connected until
+  then, so that the benchmark can read its backends' CPU before they go;
+- on ``exit`` (or end of input) it closes and exits.
 """
 
 from __future__ import annotations
@@ -32,9 +34,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.poll_bench import _proc_cpu_s
 
 
-def _self_cpu() -> tuple[float, float]:
+def _self_cpu() -> tuple[float, float, int, int]:
+    """User and system CPU seconds, voluntary and involuntary context switches of this process."""
     usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime, usage.ru_stime
+    return usage.ru_utime, usage.ru_stime, usage.ru_nvcsw, usage.ru_nivcsw
 
 
 async def _read_line() -> str:
@@ -75,6 +78,12 @@ async def work(args: argparse.Namespace) -> None:
             _say("ready")
             while True:
                 line = await _read_line()
+                if line == "flush":
+                    # Close the pooled connections: a backend reports its statistics when it
+                    # ends, while an idle one may hold them back for 10 s. Reconnected on use.
+                    await db.engine.dispose()
+                    _say("flushed")
+                    continue
                 if not line.startswith("go "):
                     break
                 now = datetime.fromisoformat(line[3:])
@@ -104,12 +113,12 @@ def _count_statements(engine: Any) -> dict[str, int]:
 
 
 async def _one_pass(poller: Any, now: datetime, parse_pids: frozenset[int]) -> dict[str, Any]:
-    user, system = _self_cpu()
+    user, system, waits, preempted = _self_cpu()
     parse_cpu = sum(_proc_cpu_s(p) for p in parse_pids)
     started = time.perf_counter()
     stats = await poller.poll_due(now)
     elapsed = time.perf_counter() - started
-    user_after, system_after = _self_cpu()
+    user_after, system_after, waits_after, preempted_after = _self_cpu()
     return {
         "owner": poller.owner,
         "seconds": elapsed,
@@ -123,6 +132,9 @@ async def _one_pass(poller: Any, now: datetime, parse_pids: frozenset[int]) -> d
         "posts": stats.posts,
         "cpu_user_s": user_after - user,
         "cpu_sys_s": system_after - system,
+        # Involuntary switches: the worker was runnable but a core was busy (a loaded machine).
+        "voluntary_switches": waits_after - waits,
+        "involuntary_switches": preempted_after - preempted,
         "cpu_parse_s": sum(_proc_cpu_s(p) for p in parse_pids) - parse_cpu,
     }
 
