@@ -295,7 +295,6 @@ async def kill_a_worker_mid_delivery(desk: Desk) -> None:
 
     killed_at = await desk.kill(owner)
     desk.figures["delivery: rows leased by the killed worker"] = held
-    await desk.start_worker("worker-c")  # two workers again, for what follows
 
     async def row_sent() -> bool:
         return await desk.db.fetchval("SELECT status FROM outbox WHERE id = $1", row["id"]) == "sent"
@@ -320,6 +319,9 @@ async def kill_a_worker_mid_delivery(desk: Desk) -> None:
     assert resent, "the taken-over row was never sent again"
     assert sum(m.get("nonce") == nonce for m in desk.bot_messages(channel)) == 1
     assert desk.figures["delivery: row taken over s"] < BOUND_S, desk.figures
+    # Two workers again, for what follows; started only now, because a process starting on the
+    # same host frees the rows of a dead pid at once and the bound would not be measured.
+    await desk.start_worker("worker-c")
 
 
 async def kill_a_worker_mid_poll(desk: Desk) -> None:
@@ -354,7 +356,6 @@ async def kill_a_worker_mid_poll(desk: Desk) -> None:
     killed_at = await desk.kill(owner)
     hits = desk.feeds.hits[slow.path]
     desk.feeds.heal(slow.path)
-    await desk.start_worker("worker-d")
 
     await wait_until(lambda: desk.feeds.hits[slow.path] > hits, timeout_s=90, what="the feed checked again")
     desk.figures["poll: feed checked again s"] = time.monotonic() - killed_at
@@ -366,7 +367,10 @@ async def kill_a_worker_mid_poll(desk: Desk) -> None:
     )
     desk.figures["poll: its story posted s"] = time.monotonic() - killed_at
     assert desk.figures["poll: feed checked again s"] < BOUND_S, desk.figures
-    assert desk.figures["poll: its story posted s"] < BOUND_S, desk.figures
+    # Its posts then queue behind the channel's others, at one worker's share of the rate limits
+    # (5 posts per 5 s per channel): a looser bound, still far below the 15-minute lease.
+    assert desk.figures["poll: its story posted s"] < 60, desk.figures
+    await desk.start_worker("worker-d")
 
 
 async def every_story_posted_once_in_order(desk: Desk) -> None:
