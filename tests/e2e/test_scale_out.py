@@ -297,7 +297,8 @@ async def kill_a_worker_mid_delivery(desk: Desk) -> None:
     desk.figures["delivery: rows leased by the killed worker"] = held
 
     async def row_sent() -> bool:
-        return await desk.db.fetchval("SELECT status FROM outbox WHERE id = $1", row["id"]) == "sent"
+        status = await desk.db.fetchval("SELECT status FROM outbox WHERE id = $1", row["id"])
+        return bool(status == "sent")
 
     deadline = killed_at + 90
     while not await row_sent():
