@@ -185,3 +185,37 @@ async def add_idle_feeds(url: str, base_url: str, count: int, now: datetime) -> 
     finally:
         await conn.close()
     return polled
+
+
+async def split_copies(url: str, parts: int) -> list[str]:
+    """``parts`` copies of the database at ``url`` (``CREATE DATABASE ... TEMPLATE``), copy ``i``
+    keeping the feeds whose ``id % parts == i`` (the others deleted, with their subscriptions
+    and items): the same feeds, split over databases that share nothing. Dropped with
+    :func:`bench.poll_bench._postgres_drop`. Nobody may be connected to ``url`` meanwhile.
+    """
+    source = make_url(url).database
+    urls = []
+    for i in range(parts):
+        name = f"{source}_part{i + 1}"
+        conn = await asyncpg.connect(admin_dsn(url, "postgres"))
+        try:
+            await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            for attempt in range(20):  # autovacuum may be in the source for a moment
+                try:
+                    await conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{source}"')
+                    break
+                except asyncpg.ObjectInUseError:
+                    if attempt == 19:
+                        raise
+                    await asyncio.sleep(0.5)
+        finally:
+            await conn.close()
+        part_url = make_url(url).set(database=name).render_as_string(hide_password=False)
+        conn = await asyncpg.connect(admin_dsn(part_url))
+        try:
+            await conn.execute("DELETE FROM feeds WHERE id % $1 <> $2", parts, i)
+            await conn.execute("VACUUM (ANALYZE)")
+        finally:
+            await conn.close()
+        urls.append(part_url)
+    return urls

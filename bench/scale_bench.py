@@ -58,12 +58,14 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench._scale_pg import (  # noqa: E402
+    COUNTERS,
     Sampler,
     add_idle_feeds,
     admin_dsn,
     counters,
     create_database,
     deltas,
+    split_copies,
 )
 from bench.poll_bench import _postgres_drop, _proc_cpu_s  # noqa: E402
 
@@ -157,13 +159,36 @@ async def _left_due(db_url: str, now: datetime) -> int:
     return left
 
 
-async def start_workers(count: int, db_url: str, args: argparse.Namespace) -> list[Worker]:
-    """``count`` worker processes, each under its own instance id, set up and waiting to go."""
-    workers = [await Worker.start(f"scale-bench-{os.getpid()}-w{i + 1}", db_url, args) for i in range(count)]
+async def start_workers(db_urls: list[str], args: argparse.Namespace, first: int = 1) -> list[Worker]:
+    """A worker process on each of ``db_urls``, each under its own instance id, started at once,
+    set up and waiting to go."""
+    workers = [
+        await Worker.start(f"scale-bench-{os.getpid()}-w{first + i}", url, args)
+        for i, url in enumerate(db_urls)
+    ]
     for w in workers:
         if (ready := await w.line(180)) != "ready":
             raise SystemExit(f"worker {w.owner} said {ready!r}")
     return workers
+
+
+async def _go(
+    procs: list[Worker], now: datetime, args: argparse.Namespace
+) -> tuple[list[dict[str, Any]], float]:
+    """Tell every worker to go at once; their figures and the seconds until the last is done."""
+    started = time.perf_counter()
+    for w in procs:
+        w.say(f"go {now.isoformat()}")
+    results = await asyncio.gather(*(w.line(args.timeout) for w in procs))
+    return [json.loads(r) for r in results], time.perf_counter() - started
+
+
+async def _flush(procs: list[Worker]) -> None:
+    for w in procs:
+        w.say("flush")
+    for w in procs:
+        if (flushed := await w.line(60)) != "flushed":
+            raise SystemExit(f"worker {w.owner} said {flushed!r}")
 
 
 async def _settled_counters(observer: Any, database: str) -> dict[str, float]:
@@ -204,25 +229,11 @@ async def run_round(
         stop = asyncio.Event()
         sampling = asyncio.create_task(sampler.run(stop))
         site_cpu = _proc_cpu_s(args.site_pid)
-        started = time.perf_counter()
-        for w in procs:
-            w.say(f"go {now.isoformat()}")
-
-        async def result(w: Worker) -> dict[str, Any]:
-            answer: dict[str, Any] = json.loads(await w.line(args.timeout))
-            answer["finished_s"] = time.perf_counter() - started
-            return answer
-
-        results = await asyncio.gather(*(result(w) for w in procs))
-        seconds = time.perf_counter() - started
+        results, seconds = await _go(procs, now, args)
         site_cpu = _proc_cpu_s(args.site_pid) - site_cpu
         stop.set()
         await sampling
-        for w in procs:
-            w.say("flush")
-        for w in procs:
-            if (flushed := await w.line(60)) != "flushed":
-                raise SystemExit(f"worker {w.owner} said {flushed!r}")
+        await _flush(procs)
         after = await _settled_counters(observer, database)
     finally:
         await observer.close()
@@ -232,6 +243,33 @@ async def run_round(
         label, len(procs), seconds, results, deltas(before, after), sampler.summary(), served, left
     )
     figures["site_cpu_ms_per_feed"] = site_cpu / max(figures["feeds"], 1) * 1e3
+    return figures
+
+
+async def run_control_round(
+    label: str, procs: list[Worker], part_urls: list[str], base_url: str, args: argparse.Namespace
+) -> dict[str, Any]:
+    """The control: two workers at once, each alone on its own database holding half of the
+    feeds (:func:`bench._scale_pg.split_copies`), so nothing is shared and nothing coordinated.
+    What two workers cost more than one here is the machine's doing (two processes on two busy
+    cores), not the database's; the database figures are not taken."""
+    now = datetime.now(UTC)
+    for url in part_urls:
+        await _make_all_due(url, now, args.polled_max_id)
+    await _server_stats(base_url, reset=True)
+    site_cpu = _proc_cpu_s(args.site_pid)
+    results, seconds = await _go(procs, now, args)
+    site_cpu = _proc_cpu_s(args.site_pid) - site_cpu
+    await _flush(procs)
+    served = await _server_stats(base_url)
+    left = sum([await _left_due(url, now) for url in part_urls])
+    sampled = {"backend_cpu_s": 0.0, "backends": 0, "samples": 0, "samples_waiting": 0,
+               "backends_waiting": 0, "wait_events": {}, "lwlock_waits": 0}  # fmt: skip
+    figures = _figures(
+        label, len(procs), seconds, results, dict.fromkeys(COUNTERS, 0.0), sampled, served, left
+    )
+    figures["site_cpu_ms_per_feed"] = site_cpu / max(figures["feeds"], 1) * 1e3
+    figures["control"] = True
     return figures
 
 
@@ -361,7 +399,8 @@ def _cell(rounds: list[dict[str, Any]], key: str, fmt: str) -> str:
 
 def report(args: argparse.Namespace, seeded: dict[str, Any], rounds: list[dict[str, Any]]) -> None:
     one = [r for r in rounds if r["workers"] == 1]
-    two = [r for r in rounds if r["workers"] == 2]
+    two = [r for r in rounds if r["workers"] == 2 and not r.get("control")]
+    control = [r for r in rounds if r.get("control")]
     load = os.getloadavg()[0]
     idle = f" (and {args.idle_feeds} subscribed feeds not due)" if args.idle_feeds else ""
     print(
@@ -379,10 +418,15 @@ def report(args: argparse.Namespace, seeded: dict[str, Any], rounds: list[dict[s
           f"{'CPU ms/f':>10}{'PG ms/f':>9}{'DB ms/f':>9}{'xact/f':>8}{'lockw':>6}")  # fmt: skip
     for r in rounds:
         shares = "+".join(str(n) for n in r["per_worker"])
+        db = (
+            f"{'-':>9}{'-':>9}{'-':>8}{'-':>6}  (control: 2 databases)"
+            if r.get("control")
+            else f"{r['pg_cpu_ms_per_feed']:>9.3f}{r['db_active_ms_per_feed']:>9.3f}"
+            f"{r['xacts_per_feed']:>8.4f}{r['lock_samples_waiting']:>6}"
+        )
         print(
             f"  {r['label']:<8}{r['feeds']:>7}{r['seconds']:>8.2f}{r['feeds_per_s']:>9.0f}{shares:>16}"
-            f"{r['feeds_twice']:>6}{r['worker_cpu_ms_per_feed']:>10.3f}{r['pg_cpu_ms_per_feed']:>9.3f}"
-            f"{r['db_active_ms_per_feed']:>9.3f}{r['xacts_per_feed']:>8.4f}{r['lock_samples_waiting']:>6}"
+            f"{r['feeds_twice']:>6}{r['worker_cpu_ms_per_feed']:>10.3f}{db}"
         )
     median = " (medians)" if len(one) > 1 or len(two) > 1 else ""
     print(f"\nside by side{median}:")
@@ -398,6 +442,8 @@ def report(args: argparse.Namespace, seeded: dict[str, Any], rounds: list[dict[s
     if not one or not two:
         return
     _acceptance(one, two)
+    if control:
+        _control(one, two, control)
     _arithmetic(one, two, args)
 
 
@@ -423,6 +469,19 @@ def _acceptance(one: list[dict[str, Any]], two: list[dict[str, Any]]) -> None:
           f"CPU within 10% in {cheaper} of {len(pairs)}")  # fmt: skip
     print(f"  feeds polled twice, all rounds:    {twice}  ({'PASS' if twice == 0 else 'FAIL'})")
     print(f"  feeds left due, all rounds:        {left}  ({'PASS' if left == 0 else 'FAIL'})")
+
+
+def _control(one: list[dict[str, Any]], two: list[dict[str, Any]], control: list[dict[str, Any]]) -> None:
+    rate = _median(control, "feeds_per_s")
+    cpu = _median(control, "worker_cpu_ms_per_feed")
+    cpu_one, cpu_two = _median(one, "worker_cpu_ms_per_feed"), _median(two, "worker_cpu_ms_per_feed")
+    print(
+        "control, two workers on two databases of half the feeds each (nothing shared, nothing to "
+        f"coordinate): {rate:.0f} feeds/s ({rate / _median(one, 'feeds_per_s'):.2f}x one worker), worker "
+        f"CPU {cpu:.3f} ms per feed ({cpu / cpu_one:.2f}x one worker; two on one database "
+        f"{cpu_two / cpu:.2f}x this control): what two workers cost beyond the control is coordination, "
+        "the rest is the machine"
+    )
 
 
 def _arithmetic(one: list[dict[str, Any]], two: list[dict[str, Any]], args: argparse.Namespace) -> None:
@@ -495,6 +554,7 @@ async def run(args: argparse.Namespace) -> tuple[dict[str, Any], list[dict[str, 
         cwd=ROOT, stdout=asyncio.subprocess.PIPE,
     )  # fmt: skip
     db_url = ""
+    part_urls: list[str] = []
     try:
         assert server.stdout is not None
         args.site_pid = server.pid
@@ -503,23 +563,33 @@ async def run(args: argparse.Namespace) -> tuple[dict[str, Any], list[dict[str, 
         took = await seed(db_url, base_url, args.feeds)
         args.polled_max_id = await add_idle_feeds(db_url, base_url, args.idle_feeds, datetime.now(UTC))
         print(f"seeded {args.feeds} feeds in {took:.1f} s; seeding pass...", file=sys.stderr, flush=True)
-        procs = await start_workers(2, db_url, args)
+        procs = await start_workers([db_url, db_url], args)
+        controls: list[Worker] = []
         try:
             seeded = await run_round("seed", procs, db_url, base_url, args)
+            if args.control:
+                part_urls = await split_copies(db_url, 2)
+                controls = await start_workers(part_urls, args, first=3)
             rounds: list[dict[str, Any]] = []
             for i in range(args.rounds):
                 for workers in (1, 2):
                     label = f"{workers}w#{i + 1}"
                     print(f"round {label}...", file=sys.stderr, flush=True)
                     rounds.append(await run_round(label, procs[:workers], db_url, base_url, args))
+                if controls:
+                    label = f"2db#{i + 1}"
+                    print(f"round {label}...", file=sys.stderr, flush=True)
+                    rounds.append(await run_control_round(label, controls, part_urls, base_url, args))
         finally:
-            for w in procs:
+            for w in procs + controls:
                 await w.close()
         return seeded, rounds
     finally:
         server.terminate()
         await server.wait()
         if db_url:
+            for url in part_urls:
+                await asyncio.to_thread(_postgres_drop, url)
             await asyncio.to_thread(_postgres_drop, db_url)
 
 
@@ -534,6 +604,8 @@ def main() -> None:
                         help="parse processes per worker (the bot's default: one per core)")  # fmt: skip
     parser.add_argument("--idle-feeds", type=int, default=0,
                         help="subscribed feeds never due in a pass (a large table)")  # fmt: skip
+    parser.add_argument("--control", action="store_true",
+                        help="control: 2 workers on 2 databases of half the feeds")  # fmt: skip
     parser.add_argument("--items", type=int, default=3, help="items per served feed")
     parser.add_argument("--sample-ms", type=float, default=50, help="pg_stat_activity sampling period")
     parser.add_argument("--timeout", type=float, default=3600, help="seconds a pass may take")
