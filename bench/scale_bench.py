@@ -418,7 +418,10 @@ def report(args: argparse.Namespace, seeded: dict[str, Any], rounds: list[dict[s
     print(
         f"seeding pass (two workers, every feed 200 and parsed): {seeded['feeds']} feeds in "
         f"{seeded['seconds']:.1f} s, {seeded['feeds_per_s']:.0f} feeds/s, polled twice "
-        f"{seeded['feeds_twice']}, failed {seeded['failed']}"
+        f"{seeded['feeds_twice']}, failed {seeded['failed']}; per feed: worker CPU "
+        f"{seeded['worker_cpu_ms_per_feed']:.3f} ms (parse processes included), PostgreSQL backend CPU "
+        f"{seeded['pg_cpu_ms_per_feed']:.3f} ms, database time {seeded['db_active_ms_per_feed']:.3f} ms, "
+        f"{seeded['tup_inserted_per_feed']:.1f} rows inserted"
     )
     print("\nrounds (each one full pass, every feed answering 304):")
     print(f"  {'round':<8}{'feeds':>7}{'s':>8}{'feeds/s':>9}{'per worker':>16}{'twice':>6}"
@@ -451,7 +454,7 @@ def report(args: argparse.Namespace, seeded: dict[str, Any], rounds: list[dict[s
     _acceptance(one, two)
     if control:
         _control(one, two, control)
-    _arithmetic(one, two, args)
+    _arithmetic(one, two, args, seeded)
 
 
 def _acceptance(one: list[dict[str, Any]], two: list[dict[str, Any]]) -> None:
@@ -491,7 +494,9 @@ def _control(one: list[dict[str, Any]], two: list[dict[str, Any]], control: list
     )
 
 
-def _arithmetic(one: list[dict[str, Any]], two: list[dict[str, Any]], args: argparse.Namespace) -> None:
+def _arithmetic(
+    one: list[dict[str, Any]], two: list[dict[str, Any]], args: argparse.Namespace, seeded: dict[str, Any]
+) -> None:
     need = TARGET_FEEDS / TARGET_INTERVAL_S
     rounds = one + two
     per_worker = _median(one, "feeds_per_s")  # one worker process, alone, on this machine
@@ -518,6 +523,13 @@ def _arithmetic(one: list[dict[str, Any]], two: list[dict[str, Any]], args: argp
     print(
         f"  rows updated: {updated:.2f} per feed = {updated * need:,.0f}/s "
         "(WAL and vacuum of the feeds table)"
+    )
+    cold_worker, cold_pg = seeded["worker_cpu_ms_per_feed"] / 1e3, seeded["pg_cpu_ms_per_feed"] / 1e3
+    print(
+        "  if every poll found new items (the seeding pass's work: 200, parsed, "
+        f"{seeded['tup_inserted_per_feed']:.0f} rows inserted): workers {cold_worker * need:.1f} cores, "
+        f"PostgreSQL backends {cold_pg * need:.2f} cores, {seeded['xacts_per_feed'] * need:,.0f} "
+        "transactions/s (an upper bound: most polls are 304s)"
     )
     print(f"  which limit comes first, of the ones measured: {_first_limit(workers_cpu, pg_cores)}")
     table = args.feeds + args.idle_feeds
