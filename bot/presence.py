@@ -16,6 +16,7 @@ worker while its beats reach the database.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import socket
@@ -68,26 +69,13 @@ class Presence:
 
     async def join(self) -> None:
         """Register this process and start beating. Raises ConfigError when SQLite is already used
-        by another live process, or a live process elsewhere has this instance id.
+        by another live process, or a live process keeps beating under this instance id.
         """
+        await self._wait_for_own_id()
         now = self._clock()
-        others = []
-        for instance in await self._store.live(now):
-            if self._is_previous_life(instance):
-                # Dead now rather than when its row expires: its leases come back at once.
-                await self._store.deregister(instance.id)
-                log.info(
-                    "instance=%s (pid %d) died before; its work is taken over", instance.id, instance.pid
-                )
-            else:
-                others.append(instance)
-        clash = next((i for i in others if i.id == self.instance_id), None)
-        if clash is not None:
-            raise ConfigError(
-                f"another live process already runs as run.instance_id={self.instance_id!r} "
-                f"(host {clash.host}, pid {clash.pid}): give each process its own id",
-                key="run.instance_id",
-            )
+        others = [i for i in await self._store.live(now) if i.id != self.instance_id]
+        if others and self._db.dialect_name == "sqlite":
+            others = await self._without_previous_lives(others)
         if others and self._db.dialect_name == "sqlite":
             other = others[0]
             raise ConfigError(
@@ -117,12 +105,41 @@ class Presence:
     async def live_instances(self) -> list[Instance]:
         return await self._store.live(self._clock())
 
-    def _is_previous_life(self, instance: Instance) -> bool:
-        """A row of this host whose process is gone: this bot before a crash, or a restarted
-        container (which often gets the same pid)."""
-        if instance.host != self._host:
+    async def _wait_for_own_id(self) -> None:
+        """A live row under this process's id (a stable ``run.instance_id``) is either this
+        process before a crash, whose row expires within the takeover bound, or a live peer
+        misconfigured with the same id, which keeps beating: wait out the bound, then refuse.
+        """
+        deadline = time.monotonic() + self._takeover.total_seconds() + 1
+        while (row := await self._store.get(self.instance_id)) is not None and row.alive(self._clock()):
+            if await self._previous_life_declared_dead(row):
+                return
+            if time.monotonic() >= deadline:
+                raise ConfigError(
+                    f"another live process already runs as run.instance_id={self.instance_id!r} "
+                    f"(host {row.host}, pid {row.pid}): give each process its own id",
+                    key="run.instance_id",
+                )
+            log.info("instance=%s: its row is alive; waiting for it to expire", self.instance_id)
+            await asyncio.sleep(min(1.0, self._takeover.total_seconds() / 10))
+
+    async def _without_previous_lives(self, others: list[Instance]) -> list[Instance]:
+        return [i for i in others if not await self._previous_life_declared_dead(i)]
+
+    async def _previous_life_declared_dead(self, instance: Instance) -> bool:
+        """On SQLite, where one process is all there may be: a live-looking row of this host whose
+        pid is gone (or is this process's own, in a restarted container) is this bot before a
+        crash, declared dead at once so that its leases come back now. On PostgreSQL rows expire
+        on their own within the bound: there, two live processes on one host may share a pid
+        (host networking, each in its own pid namespace) and must not declare each other dead.
+        """
+        if self._db.dialect_name != "sqlite" or instance.host != self._host:
             return False
-        return instance.pid == self._pid or not _pid_alive(instance.pid)
+        if instance.pid != self._pid and _pid_alive(instance.pid):
+            return False
+        await self._store.deregister(instance.id)
+        log.info("instance=%s (pid %d) died; taking its work over", instance.id, instance.pid)
+        return True
 
     async def _register(self, now: datetime) -> None:
         await self._store.register(
