@@ -42,7 +42,8 @@ def _self_cpu() -> tuple[float, float, int, int]:
 
 async def _read_line() -> str:
     # stdin is read in a thread: the event loop keeps running (nothing blocks it).
-    return (await asyncio.to_thread(sys.stdin.readline)).strip()
+    line: str = await asyncio.to_thread(sys.stdin.readline)
+    return line.strip()
 
 
 def _say(message: str) -> None:
