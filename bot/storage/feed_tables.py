@@ -72,6 +72,11 @@ subscriptions = Table(
     Column("extract", Boolean, nullable=False, server_default="0"),
     Column("status", Text, nullable=False, server_default="active"),
     Column("paused_reason", Text, nullable=True),
+    # The subscription's own post template (bot/templates), None: the server's default.
+    Column("template", JSON, nullable=True),
+    # A role pinged on each new post (only those matching mention_include, when set).
+    Column("mention_role_id", BigInteger, nullable=True),
+    Column("mention_include", JSON, nullable=True),
     CheckConstraint("status IN ('active', 'paused')", name="status"),
     UniqueConstraint("feed_id", "channel_id"),
     Index("ix_subscriptions_guild_id", "guild_id"),

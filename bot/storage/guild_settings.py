@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Column, Table, select
+from sqlalchemy import JSON, BigInteger, Column, Table, select
 
 from bot.storage.database import Database
 from bot.storage.schema import UTCDateTime, insert, metadata
@@ -19,6 +19,8 @@ guild_settings = Table(
     Column("guild_id", BigInteger, primary_key=True, autoincrement=False),
     # None: no per-server role; the configured default (commands.manager_role) applies.
     Column("manager_role_id", BigInteger, nullable=True),
+    # The server's default post template (/newsdesk format); None: the built-in one.
+    Column("post_template", JSON, nullable=True),
     Column("updated_at", UTCDateTime, nullable=False),
 )
 
