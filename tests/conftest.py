@@ -137,7 +137,11 @@ async def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterato
     if request.param == "sqlite":
         yield f"sqlite+aiosqlite:///{tmp_path / 'newsdesk.db'}"
         return
-    url: URL = request.getfixturevalue("postgres_database")
+    yield await empty_postgres(request.getfixturevalue("postgres_database"))
+
+
+async def empty_postgres(url: URL) -> str:
+    """Empty the run's PostgreSQL database (a fresh ``public`` schema); its URL as a string."""
     conn = await asyncpg.connect(_dsn(url), timeout=5)
     try:
         # Connections a failed test left behind would hold locks on the schema.
@@ -148,7 +152,7 @@ async def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterato
         await conn.execute("DROP SCHEMA public CASCADE; CREATE SCHEMA public")
     finally:
         await conn.close()
-    yield url.render_as_string(hide_password=False)
+    return url.render_as_string(hide_password=False)
 
 
 @pytest.fixture

@@ -58,6 +58,15 @@ def merge(
     return merged
 
 
+def bot_environment() -> dict[str, str]:
+    """The environment of a ``newsdesk`` subprocess: this one's, without newsdesk settings (the
+    config file alone configures it), running this checkout."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSDESK_") and k != "DISCORD_TOKEN"}
+    env["PYTHONUNBUFFERED"] = "1"
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")]))
+    return env
+
+
 class BotStartError(AssertionError):
     """The bot did not come up; the message carries its log and what the emulator saw."""
 
@@ -138,9 +147,7 @@ class Harness:
             raise RuntimeError("the bot is already running")
         self.config_path.write_text(to_toml(self.config()), encoding="utf-8")
         identifies, syncs = self.emu.gateway.identifies, self.emu.command_syncs
-        env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSDESK_") and k != "DISCORD_TOKEN"}
-        env["PYTHONUNBUFFERED"] = "1"
-        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")]))
+        env = bot_environment()
         self.starts += 1
         with self.log_path.open("ab") as log:
             log.write(f"\n===== start {self.starts} =====\n".encode())

@@ -7,18 +7,17 @@ without ever opening the gateway. On SQLite a second process is refused.
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import sys
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests import logcheck
+from tests.conftest import empty_postgres
 from tests.e2e.feed_support import FAST_POLLING, subscribe, titles, wait_until
-from tests.e2e.harness import REPO_ROOT, Harness, merge, to_toml
+from tests.e2e.harness import REPO_ROOT, Harness, bot_environment, merge, to_toml
 from tests.feedserver import FeedServer, item
 
 pytestmark = pytest.mark.e2e
@@ -35,9 +34,6 @@ class WorkerProcess:
         logcheck.watch_process_log(self.log_path)
 
     async def start(self, *extra: str) -> None:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSDESK_") and k != "DISCORD_TOKEN"}
-        env["PYTHONUNBUFFERED"] = "1"
-        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")]))
         with self.log_path.open("ab") as log:
             self.process = await asyncio.create_subprocess_exec(
                 sys.executable,
@@ -50,7 +46,7 @@ class WorkerProcess:
                 "worker",
                 *extra,
                 cwd=REPO_ROOT,
-                env=env,
+                env=bot_environment(),
                 stdout=log,
                 stderr=asyncio.subprocess.STDOUT,
                 stdin=asyncio.subprocess.DEVNULL,
@@ -83,22 +79,9 @@ class WorkerProcess:
 
 
 @pytest.fixture
-async def pg_url(request: pytest.FixtureRequest) -> AsyncIterator[str]:
+async def pg_url(request: pytest.FixtureRequest) -> str:
     """An empty PostgreSQL database for this test (the ``db_url`` fixture's PostgreSQL case)."""
-    url = str(request.getfixturevalue("postgres_database").render_as_string(hide_password=False))
-    import asyncpg
-
-    dsn = url.replace("postgresql+asyncpg://", "postgresql://")
-    conn = await asyncpg.connect(dsn, timeout=5)
-    try:
-        await conn.execute(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
-            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
-        )
-        await conn.execute("DROP SCHEMA public CASCADE; CREATE SCHEMA public")
-    finally:
-        await conn.close()
-    yield url
+    return await empty_postgres(request.getfixturevalue("postgres_database"))
 
 
 @pytest.fixture
