@@ -1,0 +1,449 @@
+"""HTML from strangers (feed summaries) as clean Discord Markdown, and fitting such Markdown.
+
+:func:`html_to_markdown` keeps what reads well in an embed: links (masked when their text is
+not the URL itself), paragraphs, line breaks, lists, quotes, bold and italics; headings become
+bold lines. Everything else is text. Images leave the text: the first usable one is returned for
+the post's image. All text is escaped (:func:`bot.discord_text.escape_markdown`), so the only
+Markdown in the result is the converter's own, and no mention in it ever pings.
+
+lxml parses (libxml2's HTML parser, in C); one pass over the tree with ``iterwalk`` writes the
+lines, so deep nesting costs no Python recursion. Input and work are bounded: the HTML is cut
+at :data:`MAX_INPUT_CHARS`, the walk stops once the output is past its limit, and the result is
+fitted with :func:`fit_markdown`, which never cuts inside a masked link or leaves bold open.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+import threading
+from dataclasses import dataclass
+from urllib.parse import quote, urlsplit
+
+from lxml import etree
+
+from bot.discord_text import (
+    ELLIPSIS,
+    discord_length,
+    escape_line_starts,
+    escape_markdown,
+    fit,
+    neutralize_mentions,
+)
+from bot.feeds._text import absolute
+
+__all__ = ["MAX_INPUT_CHARS", "Converted", "fit_markdown", "html_to_markdown", "link_target"]
+
+#: HTML past this many characters is not read (a summary is a few hundred).
+MAX_INPUT_CHARS = 100_000
+#: Longest URL kept as a link; a longer one is dropped (its text kept).
+MAX_URL_CHARS = 2_000
+
+# Never text: their content is code, styling or another document.
+_DROPPED = (
+    "script", "style", "template", "iframe", "noscript", "object", "embed", "svg", "math",
+    "head", "title", "select", "button", "canvas", "video", "audio", "form", "textarea",
+)  # fmt: skip
+# A blank line before and after.
+_PARAGRAPHS = frozenset(
+    {"p", "pre", "table", "figure", "hr", "h1", "h2", "h3", "h4", "h5", "h6", "dl", "address"}
+)
+# A line break before and after.
+_LINES = frozenset(
+    {"div", "section", "article", "header", "footer", "main", "aside", "nav", "tr", "dt", "dd",
+     "figcaption", "details", "summary", "center", "caption", "ul", "ol", "li", "blockquote"}
+)  # fmt: skip
+_HEADINGS = frozenset({"h1", "h2", "h3", "h4", "h5", "h6"})
+_STYLES = {"b": "**", "strong": "**", "i": "*", "em": "*"}
+# A URL's characters that would end a Markdown link target early or break its syntax.
+_URL_UNSAFE = re.compile(r"[\s()<>\\\[\]`\"']")
+_MENTION_IN_URL = re.compile(r"@(?=everyone|here)", re.I)
+
+
+@dataclass(frozen=True, slots=True)
+class Converted:
+    """What :func:`html_to_markdown` made of an HTML fragment."""
+
+    #: The Markdown, within the limit; ``None`` when the fragment had no text.
+    markdown: str | None
+    #: The first picture's absolute http(s) URL, removed from the text; ``None`` without one.
+    image_url: str | None
+
+
+class _Parsers(threading.local):
+    # lxml parsers are not shared between threads.
+    def __init__(self) -> None:
+        self.html = etree.HTMLParser(
+            remove_comments=True, remove_pis=True, no_network=True, recover=True, default_doctype=False
+        )
+
+
+_PARSERS = _Parsers()
+
+
+def html_to_markdown(value: str | None, *, base: str | None = None, limit: int = 2_000) -> Converted:
+    """``value`` (an HTML fragment, or plain text) as Discord Markdown of at most ``limit``
+    UTF-16 units, and its first image. Relative links and images resolve against ``base``.
+    """
+    if not value or not value.strip():
+        return Converted(None, None)
+    value = value[:MAX_INPUT_CHARS]
+    if "<" not in value:
+        return Converted(_plain_to_markdown(value, limit), None)
+    try:
+        root = etree.fromstring(f"<html><body>{value}</body></html>", _PARSERS.html)
+    except (etree.ParserError, ValueError):  # nothing parseable (a lone "<")
+        return Converted(_plain_to_markdown(value, limit), None)
+    body = root.find("body") if root is not None else None
+    if body is None:
+        return Converted(None, None)
+    writer = _Writer(base, limit)
+    writer.walk(body)
+    text = writer.result()
+    return Converted(fit_markdown(text, limit) or None if text else None, writer.image)
+
+
+def link_target(url: str | None, base: str | None = None) -> str | None:
+    """``url`` (resolved against ``base``) fit for ``[text](url)`` and for a bare link: http(s)
+    only, characters that would break the Markdown percent-encoded, ``@everyone`` defused.
+    """
+    resolved = absolute(url, base)
+    if resolved is None or len(resolved) > MAX_URL_CHARS:
+        return None
+    try:
+        if not urlsplit(resolved).netloc:
+            return None
+    except ValueError:
+        return None
+    resolved = _URL_UNSAFE.sub(lambda m: quote(m.group(), safe=""), resolved)
+    return _MENTION_IN_URL.sub("%40", resolved)
+
+
+def fit_markdown(text: str, limit: int) -> str:
+    """Markdown made by :func:`html_to_markdown` fitted to ``limit`` UTF-16 units like
+    :func:`bot.discord_text.fit` (a word boundary, an ellipsis), except that a cut never falls
+    inside a masked link (one cut through keeps its text, unlinked) and bold or italics opened
+    before the cut are closed.
+    """
+    if discord_length(text) <= limit:
+        return text
+    # Room for the closing markers ("***") the repair may add.
+    head = fit(text, max(0, limit - 3), ellipsis="")
+    head = _repair(head).rstrip()
+    if not head:
+        return ""
+    result = head + ELLIPSIS
+    # The repair only removes or closes; closing can add at most 3 units, reserved above.
+    return result if discord_length(result) <= limit else fit(head, limit)
+
+
+# Tokens of the converter's own Markdown: an escape, a link's start, middle and end, style markers.
+_TOKEN = re.compile(r"\\.|\[|\]\(|\)|\*{1,3}|\n", re.S)
+
+
+def _repair(head: str) -> str:
+    """A cut prefix of the converter's Markdown made whole again (see :func:`fit_markdown`)."""
+    link_start = -1  # index of an open "[" in the output
+    in_target = -1  # index of "](" when inside a link target
+    open_at: dict[str, int] = {}  # open style markers and where they are
+    for match in _TOKEN.finditer(head):
+        token, at = match.group(), match.start()
+        if token[0] == "\\" or (in_target >= 0 and token != ")"):
+            continue
+        if token == "[" and link_start < 0:
+            link_start = at
+        elif token == "](" and link_start >= 0:
+            in_target = at
+        elif token == ")" and in_target >= 0:
+            link_start = in_target = -1
+        elif token[0] == "*" and link_start < 0:
+            # "***" opens or closes bold and italics at once.
+            for marker in ("**", "*") if len(token) == 3 else (token,):
+                if open_at.pop(marker, None) is None:
+                    open_at[marker] = at
+        elif token == "\n":
+            open_at.clear()  # the converter closes its styles at the end of each line
+    if in_target >= 0:
+        # Cut inside the URL: the link's text stays, as text.
+        head = head[:link_start] + head[link_start + 1 : in_target]
+    elif link_start >= 0:
+        head = head[:link_start] + head[link_start + 1 :]
+    # Innermost (last opened) first.
+    for marker, at in sorted(open_at.items(), key=lambda item: -item[1]):
+        # A marker with nothing after it is dropped, any other closed.
+        head = head[:at] if not head[at + len(marker) :].strip(" *") else head.rstrip() + marker
+    return head.rstrip()
+
+
+_BLANK_LINE = re.compile(r"\n[ \t\r\f\v]*\n")
+
+
+def _lines(paragraph: str) -> list[str]:
+    return [line for line in (" ".join(raw.split()) for raw in paragraph.splitlines()) if line]
+
+
+def _plain_to_markdown(value: str, limit: int) -> str | None:
+    """Plain text (entities decoded) as Markdown: escaped, its paragraphs kept."""
+    text = html.unescape(value) if "&" in value else value
+    paragraphs = ["\n".join(_lines(p)) for p in _BLANK_LINE.split(text)]
+    markdown = "\n\n".join(escape_markdown(p) for p in paragraphs if p)
+    return fit_markdown(markdown, limit) or None
+
+
+@dataclass(slots=True)
+class _List:
+    kind: str  # "ul" or "ol"
+    count: int = 0  # items so far
+
+
+@dataclass(slots=True)
+class _Style:
+    marker: str  # "**", "*", or "" for a style already open outside
+    at: int  # where in the line it started
+
+
+class _Writer:
+    """Lines of Markdown written while walking a tree (see :meth:`walk`).
+
+    A line's prefix (quote, list marker or indent) is fixed by the containers open when its
+    first text arrives; a block's start or end ends the current line at once, and leaves how
+    the next one is set apart (a line break or a blank line) to the next text.
+    """
+
+    def __init__(self, base: str | None, limit: int) -> None:
+        self.base = base
+        # Past this much output the walk stops: the fit will cut it anyway.
+        self.budget = limit + 200
+        self.size = 0
+        self.lines: list[str] = []
+        self.line: list[str] = []
+        self.started = False  # whether the current line has begun (its prefix is fixed)
+        self.line_quote = False
+        self.line_indent = 0
+        self.pending = 0  # before the next text: 1 a line break, 2 a blank line
+        self.quote = 0
+        # Lines of one quote or list (one serial) are not set apart by blank lines.
+        self.serial = 0
+        self.line_serial = -1
+        self.last_serial = -1
+        self.lists: list[_List] = []
+        self.marker: str | None = None  # the list marker the next line starts with
+        self.styles: list[_Style] = []
+        self.link: tuple[str, int, list[str]] | None = None  # target, index in line, raw text
+        self.link_depth = 0
+        self.image: str | None = None
+
+    def walk(self, body: etree._Element) -> None:
+        etree.strip_elements(body, *_DROPPED, with_tail=False)
+        if body.text:
+            self.text(body.text)
+        for event, element in etree.iterwalk(body, events=("start", "end")):
+            if self.size > self.budget:
+                break
+            tag = element.tag
+            if element is body or not isinstance(tag, str):
+                continue
+            tag = tag.lower()
+            if event == "start":
+                self.start(tag, element)
+                if element.text:
+                    self.text(element.text)
+            else:
+                self.end(tag)
+                if element.tail:
+                    self.text(element.tail)
+
+    def start(self, tag: str, element: etree._Element) -> None:
+        if tag == "br":
+            if self.link is not None:
+                self.text(" ")
+            else:
+                self.newline(2 if self.pending else 1)  # a second <br> makes a paragraph
+        elif tag == "img":
+            if self.image is None:
+                src = element.get("src")
+                if not src or src.startswith("data:"):
+                    src = element.get("data-src")
+                self.image = absolute(src, self.base)
+        elif tag == "a":
+            self.link_depth += 1
+            target = link_target(element.get("href"), self.base)
+            if self.link is None and self.link_depth == 1 and target:
+                self.begin()
+                self.link = (target, len(self.line), [])
+        elif tag in _STYLES:
+            self.open_style(_STYLES[tag])
+        elif tag in _PARAGRAPHS or tag in _LINES:
+            self.block_start(tag)
+
+    def end(self, tag: str) -> None:
+        if tag == "a":
+            self.link_depth = max(0, self.link_depth - 1)
+            if self.link_depth == 0:
+                self.close_link()
+        elif tag in _STYLES:
+            self.close_style()
+        elif tag in _PARAGRAPHS or tag in _LINES:
+            self.block_end(tag)
+
+    def block_start(self, tag: str) -> None:
+        if self.link is not None:
+            self.text(" ")
+            return
+        self.end_line()
+        if tag in ("ul", "ol", "blockquote") and not self.lists and not self.quote:
+            self.serial += 1
+        if tag in ("ul", "ol"):
+            self.lists.append(_List(tag))
+        elif tag == "li":
+            items = self.lists[-1] if self.lists else _List("ul")
+            items.count += 1
+            number = f"{items.count}. " if items.kind == "ol" else "- "
+            self.marker = "  " * max(0, len(self.lists) - 1) + number
+        elif tag == "blockquote":
+            self.quote += 1
+        self.newline(2 if tag in _PARAGRAPHS or tag == "blockquote" else 1)
+        if tag in _HEADINGS:
+            self.open_style("**")
+
+    def block_end(self, tag: str) -> None:
+        if self.link is not None:
+            self.text(" ")
+            return
+        if tag in _HEADINGS:
+            self.close_style()
+        self.end_line()
+        if tag in ("ul", "ol") and self.lists:
+            self.lists.pop()
+        elif tag == "li":
+            self.marker = None
+        elif tag == "blockquote":
+            self.quote = max(0, self.quote - 1)
+        top_level = not self.lists and not self.quote
+        self.newline(2 if tag in _PARAGRAPHS or (tag in ("ul", "ol", "blockquote") and top_level) else 1)
+
+    def newline(self, kind: int) -> None:
+        self.pending = max(self.pending, kind)
+
+    def begin(self) -> None:
+        """Starts a line for text to come, if none is started: a break first if one is due."""
+        if self.pending:
+            if self.line:
+                self.end_line()
+            inside = (self.quote or self.lists) and self.serial == self.last_serial
+            if self.pending == 2 and self.lines and self.lines[-1] and not inside:
+                self.lines.append("")
+            self.pending = 0
+        if not self.started:
+            self.started = True
+            self.line_quote = self.quote > 0
+            self.line_indent = len(self.lists)
+            self.line_serial = self.serial if self.quote or self.lists else -1
+
+    def text(self, raw: str) -> None:
+        if self.link is not None:
+            self.link[2].append(raw)
+        chunk = " ".join(raw.split())
+        if not chunk:
+            if self.line and not self.pending:
+                self.line.append(" ")
+            return
+        self.begin()
+        if raw[0].isspace():
+            chunk = " " + chunk
+        if raw[-1].isspace():
+            chunk += " "
+        escaped = escape_markdown(chunk)
+        self.line.append(escaped)
+        self.size += len(escaped)
+
+    def open_style(self, marker: str) -> None:
+        if self.link is not None or any(s.marker == marker for s in self.styles):
+            self.styles.append(_Style("", len(self.line)))  # nested repeat: no marker of its own
+            return
+        self.begin()
+        self.styles.append(_Style(marker, len(self.line)))
+
+    def close_style(self) -> None:
+        if self.styles:
+            style = self.styles.pop()
+            if style.marker:
+                self._wrap(style.marker, style.at)
+
+    def _wrap(self, marker: str, at: int) -> None:
+        """Puts ``marker`` around the line's pieces from ``at`` on, spaces outside, when there
+        is text there.
+        """
+        at = min(at, len(self.line))
+        inner = "".join(self.line[at:])
+        stripped = inner.strip()
+        if not stripped:
+            return
+        lead = " " if inner[:1].isspace() else ""
+        trail = " " if inner[-1:].isspace() else ""
+        self.line[at:] = [f"{lead}{marker}{stripped}{marker}{trail}"]
+        self.size += 2 * len(marker)
+
+    def close_link(self) -> None:
+        if self.link is None:
+            return
+        target, at, raw = self.link
+        self.link = None
+        at = min(at, len(self.line))
+        label = " ".join("".join(raw).split())
+        inner = "".join(self.line[at:]).strip()
+        if not label:
+            self.line[at:] = []  # an image's link: the image is the post's picture
+        elif _is_url_like(label, target):
+            self.line[at:] = [" ", target, " "]
+        else:
+            self.line[at:] = [" ", f"[{inner}]({target})", " "]
+        self.size += len(target) + 4
+
+    def end_line(self) -> None:
+        """Writes the current line, if it has text; styles open across it are closed at its
+        end and opened again on the next line.
+        """
+        for style in reversed(self.styles):
+            if style.marker:
+                self._wrap(style.marker, style.at)
+        content = " ".join("".join(self.line).split())
+        self.line = []
+        self.started = False
+        for style in self.styles:
+            style.at = 0
+        if not content:
+            return
+        prefix = "> " if self.line_quote else ""
+        if self.marker is not None:
+            prefix += self.marker
+            self.marker = None
+        elif self.line_indent:
+            prefix += "  " * self.line_indent
+        self.lines.append(prefix + escape_line_starts(content))
+        self.last_serial = self.line_serial
+        self.size += len(prefix) + 1
+
+    def result(self) -> str:
+        if self.link is not None:
+            self.close_link()
+        while self.styles:
+            self.close_style()
+        self.end_line()
+        while self.lines and not self.lines[-1]:
+            self.lines.pop()
+        # Text split by tags ("@every<b></b>one") is whole again only now.
+        return neutralize_mentions("\n".join(self.lines))
+
+
+def _is_url_like(label: str, target: str) -> bool:
+    """Whether a link's text is a URL (its own or another): shown as the bare target, since
+    Discord refuses a masked link whose text is a URL, and one that lies would mislead.
+    """
+    lowered = label.lower().rstrip("/")
+    return (
+        lowered == target.lower().rstrip("/")
+        or "://" in lowered
+        or lowered.startswith("www.")
+        or lowered.split("://")[-1] == target.lower().split("://")[-1].rstrip("/")
+    )
