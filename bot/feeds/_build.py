@@ -10,7 +10,7 @@ from datetime import datetime
 
 from bot.feeds._text import absolute, clean_str, collapse_space, first_image, html_to_text
 from bot.feeds.types import FeedEntry, ParsedFeed
-from bot.markdown import html_to_markdown
+from bot.feeds.markdown import html_to_markdown
 
 # What a parse keeps of a feed's text at most, in characters: far more than anything shows
 # (a post's title has 256, its summary 350; 2,000 of a summary are stored), and small enough
