@@ -9,8 +9,8 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 
 from bot.feeds._text import absolute, clean_str, collapse_space, first_image, html_to_text
-from bot.feeds.types import FeedEntry, ParsedFeed
 from bot.feeds.markdown import html_to_markdown
+from bot.feeds.types import FeedEntry, ParsedFeed
 
 # What a parse keeps of a feed's text at most, in characters: far more than anything shows
 # (a post's title has 256, its summary 350; 2,000 of a summary are stored), and small enough
