@@ -18,7 +18,7 @@ import html
 import re
 import threading
 from dataclasses import dataclass
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
 from lxml import etree
 
@@ -40,10 +40,10 @@ MAX_INPUT_CHARS = 100_000
 MAX_URL_CHARS = 2_000
 
 # Never text: their content is code, styling or another document.
-_DROPPED = (
+_DROPPED = frozenset({
     "script", "style", "template", "iframe", "noscript", "object", "embed", "svg", "math",
     "head", "title", "select", "button", "canvas", "video", "audio", "form", "textarea",
-)  # fmt: skip
+})  # fmt: skip
 # A blank line before and after.
 _PARAGRAPHS = frozenset(
     {"p", "pre", "table", "figure", "hr", "h1", "h2", "h3", "h4", "h5", "h6", "dl", "address"}
@@ -110,10 +110,8 @@ def link_target(url: str | None, base: str | None = None) -> str | None:
     resolved = absolute(url, base)
     if resolved is None or len(resolved) > MAX_URL_CHARS:
         return None
-    try:
-        if not urlsplit(resolved).netloc:
-            return None
-    except ValueError:
+    # absolute() gave http(s) only; a link needs a host ("http:///x" has none).
+    if resolved.partition("://")[2][:1] in ("", "/"):
         return None
     resolved = _URL_UNSAFE.sub(lambda m: quote(m.group(), safe=""), resolved)
     return _MENTION_IN_URL.sub("%40", resolved)
@@ -125,7 +123,7 @@ def fit_markdown(text: str, limit: int) -> str:
     inside a masked link (one cut through keeps its text, unlinked) and bold or italics opened
     before the cut are closed.
     """
-    if discord_length(text) <= limit:
+    if len(text) * 2 <= limit or discord_length(text) <= limit:  # a UTF-16 unit per char at most 2
         return text
     # Room for the closing markers ("***") the repair may add.
     head = fit(text, max(0, limit - 3), ellipsis="")
@@ -234,10 +232,10 @@ class _Writer:
         self.image: str | None = None
 
     def walk(self, body: etree._Element) -> None:
-        etree.strip_elements(body, *_DROPPED, with_tail=False)
         if body.text:
             self.text(body.text)
-        for event, element in etree.iterwalk(body, events=("start", "end")):
+        walker = etree.iterwalk(body, events=("start", "end"))
+        for event, element in walker:
             if self.size > self.budget:
                 break
             tag = element.tag
@@ -245,6 +243,9 @@ class _Writer:
                 continue
             tag = tag.lower()
             if event == "start":
+                if tag in _DROPPED:
+                    walker.skip_subtree()  # its "end" still comes, for the tail
+                    continue
                 self.start(tag, element)
                 if element.text:
                     self.text(element.text)
@@ -353,7 +354,7 @@ class _Writer:
             chunk = " " + chunk
         if raw[-1].isspace():
             chunk += " "
-        escaped = escape_markdown(chunk)
+        escaped = _escape(chunk)
         self.line.append(escaped)
         self.size += len(escaped)
 
@@ -404,12 +405,14 @@ class _Writer:
         """Writes the current line, if it has text; styles open across it are closed at its
         end and opened again on the next line.
         """
+        self.started = False
+        if not self.line:
+            return
         for style in reversed(self.styles):
             if style.marker:
                 self._wrap(style.marker, style.at)
         content = " ".join("".join(self.line).split())
         self.line = []
-        self.started = False
         for style in self.styles:
             style.at = 0
         if not content:
@@ -420,7 +423,9 @@ class _Writer:
             self.marker = None
         elif self.line_indent:
             prefix += "  " * self.line_indent
-        self.lines.append(prefix + escape_line_starts(content))
+        if content[0] in _LINE_MARKS:
+            content = escape_line_starts(content)
+        self.lines.append(prefix + content)
         self.last_serial = self.line_serial
         self.size += len(prefix) + 1
 
@@ -432,8 +437,24 @@ class _Writer:
         self.end_line()
         while self.lines and not self.lines[-1]:
             self.lines.pop()
+        text = "\n".join(self.lines)
         # Text split by tags ("@every<b></b>one") is whole again only now.
-        return neutralize_mentions("\n".join(self.lines))
+        return neutralize_mentions(text) if "@" in text else text
+
+
+# What a line must start with for escape_line_starts to have work (a digit: "1.").
+_LINE_MARKS = frozenset("#>+-0123456789")
+# What escape_markdown escapes inside a line (bot.discord_text._MARKDOWN_SPECIAL).
+_SPECIAL = re.compile(r"([\\*_~`|<>\[\]()])")
+
+
+def _escape(chunk: str) -> str:
+    """:func:`bot.discord_text.escape_markdown` of one line's piece of text, with the line-start
+    escape left to :meth:`_Writer.end_line`, and the mention check only where one can be.
+    """
+    if "@" in chunk or "<" in chunk or "\x00" in chunk or not chunk.isascii():
+        chunk = neutralize_mentions(chunk)
+    return _SPECIAL.sub(r"\\\1", chunk)
 
 
 def _is_url_like(label: str, target: str) -> bool:
