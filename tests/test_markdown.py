@@ -14,7 +14,14 @@ from hypothesis import strategies as st
 
 from bot.discord_text import discord_length, escape_markdown
 from bot.feeds import parse_feed
-from bot.feeds.markdown import MAX_INPUT_CHARS, _escape, fit_markdown, html_to_markdown, link_target
+from bot.feeds.markdown import (
+    MAX_INPUT_CHARS,
+    _escape,
+    fit_markdown,
+    html_to_markdown,
+    link_target,
+    plain_to_markdown,
+)
 from tests.markdown_view import block_markup, bold_spans, masked_link_targets, pings, shown
 
 BASE = "https://news.example/feed.xml"
@@ -310,3 +317,11 @@ def test_text_escape_is_escape_markdown(text: str) -> None:
     # every other message uses.
     piece = "x" + " ".join(text.split())  # as the converter has it: one line, not at its start
     assert _escape(piece) == escape_markdown(piece)
+
+
+def test_article_text_keeps_paragraphs_escaped_and_bounded() -> None:
+    text = "First *para* @everyone.\n\n- not a list\n\n" + "word " * 500
+    out = plain_to_markdown(text, 300) or ""
+    assert out.startswith("First \\*para\\* @\u200beveryone.\n\n\\- not a list\n\nword word")
+    assert discord_length(out) <= 300
+    assert pings(out) == [] and block_markup(out) == []

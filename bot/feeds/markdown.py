@@ -32,7 +32,14 @@ from bot.discord_text import (
 )
 from bot.feeds._text import absolute
 
-__all__ = ["MAX_INPUT_CHARS", "Converted", "fit_markdown", "html_to_markdown", "link_target"]
+__all__ = [
+    "MAX_INPUT_CHARS",
+    "Converted",
+    "fit_markdown",
+    "html_to_markdown",
+    "link_target",
+    "plain_to_markdown",
+]
 
 #: HTML past this many characters is not read (a summary is a few hundred).
 MAX_INPUT_CHARS = 100_000
@@ -89,11 +96,11 @@ def html_to_markdown(value: str | None, *, base: str | None = None, limit: int =
         return Converted(None, None)
     value = value[:MAX_INPUT_CHARS]
     if "<" not in value:
-        return Converted(_plain_to_markdown(value, limit), None)
+        return Converted(plain_to_markdown(value, limit), None)
     try:
         root = etree.fromstring(f"<html><body>{value}</body></html>", _PARSERS.html)
     except (etree.ParserError, ValueError):  # nothing parseable (a lone "<")
-        return Converted(_plain_to_markdown(value, limit), None)
+        return Converted(plain_to_markdown(value, limit), None)
     body = root.find("body") if root is not None else None
     if body is None:
         return Converted(None, None)
@@ -180,8 +187,11 @@ def _lines(paragraph: str) -> list[str]:
     return [line for line in (" ".join(raw.split()) for raw in paragraph.splitlines()) if line]
 
 
-def _plain_to_markdown(value: str, limit: int) -> str | None:
-    """Plain text (entities decoded) as Markdown: escaped, its paragraphs kept."""
+def plain_to_markdown(value: str, limit: int) -> str | None:
+    """Plain text (entities decoded) as Markdown of at most ``limit`` UTF-16 units: escaped,
+    its paragraphs and lines kept (an extracted article's text, a JSON Feed's content_text).
+    """
+    value = value[:MAX_INPUT_CHARS]
     text = html.unescape(value) if "&" in value else value
     paragraphs = ["\n".join(_lines(p)) for p in _BLANK_LINE.split(text)]
     markdown = "\n\n".join(escape_markdown(p) for p in paragraphs if p)
