@@ -30,7 +30,7 @@ from bot.discord_text import (
     fit,
     neutralize_mentions,
 )
-from bot.feeds._text import absolute
+from bot.feeds._text import absolute, collapse_space
 
 __all__ = [
     "MAX_INPUT_CHARS",
@@ -354,7 +354,7 @@ class _Writer:
     def text(self, raw: str) -> None:
         if self.link is not None:
             self.link[2].append(raw)
-        chunk = " ".join(raw.split())
+        chunk = collapse_space(raw)
         if not chunk:
             if self.line and not self.pending:
                 self.line.append(" ")
@@ -421,7 +421,9 @@ class _Writer:
         for style in reversed(self.styles):
             if style.marker:
                 self._wrap(style.marker, style.at)
-        content = " ".join("".join(self.line).split())
+        content = "".join(self.line).strip()
+        if "  " in content:  # pieces meeting with a space each
+            content = " ".join(content.split())
         self.line = []
         for style in self.styles:
             style.at = 0
