@@ -41,8 +41,11 @@ def test_link_with_its_own_text_is_a_masked_link() -> None:
 
 
 def test_link_whose_text_is_its_url_is_the_bare_url() -> None:
-    out = md('See <a href="https://news.example/a">https://news.example/a</a>.')
-    assert out == "See https://news.example/a ."
+    out = md(
+        'See <a href="https://news.example/a">https://news.example/a</a>. <a href="/b">https://news.example/b</a>then'
+    )
+    # A space after a bare URL keeps text from running into it; not before "." (Discord leaves it out).
+    assert out == "See https://news.example/a. https://news.example/b then"
     assert masked_link_targets(out) == []
 
 

@@ -239,6 +239,7 @@ class _Writer:
         self.styles: list[_Style] = []
         self.link: tuple[str, int, list[str]] | None = None  # target, index in line, raw text
         self.link_depth = 0
+        self.after_url = -1  # the line's length right after a bare URL and its space
         self.image: str | None = None
 
     def walk(self, body: etree._Element) -> None:
@@ -360,6 +361,8 @@ class _Writer:
                 self.line.append(" ")
             return
         self.begin()
+        if self.after_url == len(self.line) and self.line[-1:] == [" "] and chunk[0] in _URL_END:
+            self.line.pop()  # Discord's autolink leaves out a final ".", ",", ")"...
         if raw[0].isspace():
             chunk = " " + chunk
         if raw[-1].isspace():
@@ -406,9 +409,11 @@ class _Writer:
         if not label:
             self.line[at:] = []  # an image's link: the image is the post's picture
         elif _is_url_like(label, target):
-            self.line[at:] = [" ", target, " "]
+            # A space after it, so that text following does not run into the URL.
+            self.line[at:] = [target, " "]
+            self.after_url = len(self.line)
         else:
-            self.line[at:] = [" ", f"[{inner}]({target})", " "]
+            self.line[at:] = [f"[{inner}]({target})"]
         self.size += len(target) + 4
 
     def end_line(self) -> None:
@@ -416,6 +421,7 @@ class _Writer:
         end and opened again on the next line.
         """
         self.started = False
+        self.after_url = -1
         if not self.line:
             return
         for style in reversed(self.styles):
@@ -454,6 +460,8 @@ class _Writer:
         return neutralize_mentions(text) if "@" in text else text
 
 
+# Characters Discord does not take as a bare URL's last one.
+_URL_END = frozenset(".,:;!?\"')]")
 # What a line must start with for escape_line_starts to have work (a digit: "1.").
 _LINE_MARKS = frozenset("#>+-0123456789")
 # What escape_markdown escapes inside a line (bot.discord_text._MARKDOWN_SPECIAL).
