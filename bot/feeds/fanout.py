@@ -11,7 +11,7 @@ import asyncio
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Protocol
 
 from bot.errors import FeedError
@@ -33,6 +33,8 @@ ToPost = Sequence[tuple[int, Sequence[FeedEntry]]]
 Subscriptions = Mapping[int, Sequence[SubscriptionRecord]]
 
 
+#: Which filter of a subscription to judge (its filter, its mention patterns), if any.
+_FilterOf = Callable[[SubscriptionRecord], EntryFilter | None]
 #: A regex-filtered subscription's id, its filter and the entries it judges.
 _Job = tuple[int, EntryFilter, Sequence[FeedEntry]]
 
@@ -96,13 +98,23 @@ class Fanout:
         """Each filtered subscription's verdicts on its new items, by subscription id. The
         batch waits one budget per server with regex filters, shared by the filter threads.
         """
+        return await self._judge(to_post, subs, self._filter)
+
+    async def judge_mentions(self, to_post: ToPost, subs: Subscriptions) -> dict[int, Judgement]:
+        """Each subscription's ``mention_include`` verdicts on its new items (whether a post
+        pings its role; see :mod:`bot.feeds.mentions`), by subscription id, for those with a
+        role and patterns; judged as :meth:`judge_all` judges filters (a timeout: no ping).
+        """
+        return await self._judge(to_post, subs, self._mention_filter)
+
+    async def _judge(self, to_post: ToPost, subs: Subscriptions, pick: _FilterOf) -> dict[int, Judgement]:
         judged: dict[int, Judgement] = {}
         by_server: dict[int | None, list[_Job]] = {}
         for n, (feed_id, entries) in enumerate(to_post, 1):
             if n % YIELD_EVERY == 0:
                 await asyncio.sleep(0)
             for sub in subs.get(feed_id, []) if entries else ():
-                entry_filter = self._filter(sub)
+                entry_filter = pick(sub)
                 if entry_filter is None:
                     continue
                 if entry_filter.has_regex:
@@ -120,11 +132,21 @@ class Fanout:
     def _filter(self, sub: SubscriptionRecord) -> EntryFilter | None:
         if not sub.include and not sub.exclude:
             return None
-        key = (sub.include, sub.exclude)
+        return self._compiled(sub, sub.include, sub.exclude)
+
+    def _mention_filter(self, sub: SubscriptionRecord) -> EntryFilter | None:
+        if sub.mention_role_id is None or not sub.mention_include:
+            return None
+        return self._compiled(sub, sub.mention_include, ())
+
+    def _compiled(
+        self, sub: SubscriptionRecord, include: tuple[str, ...], exclude: tuple[str, ...]
+    ) -> EntryFilter | None:
+        key = (include, exclude)
         compiled = self._filters.get(key)
         if compiled is None:
             try:
-                compiled = EntryFilter(sub.include, sub.exclude)
+                compiled = EntryFilter(include, exclude)
             except FeedError as e:
                 # Stored patterns were validated; one that no longer compiles filters nothing.
                 log.warning("subscription=%s filter ignored: %s", sub.id, e)

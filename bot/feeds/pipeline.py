@@ -18,7 +18,9 @@ The poller (:mod:`bot.feeds.poller`) runs it on every due feed, ``/feed add`` an
                                                (bot.feeds.decide, pure)
     extract      Fanout.extract_all            articles for extract:true subscriptions
     filter       Fanout.judge_all              each subscription's filter, within a time budget
-    build        item_rows, post, notices      rows to remember, posts, notices (outputs, pure)
+    mention      Fanout.judge_mentions         which posts ping the subscription's role (mentions)
+    build        item_rows, post, notices      rows to remember, posts, notices (outputs, pure);
+                 mention_post                  a post's role mention added      (mentions, pure)
     record       FeedStore.record              the whole batch in one transaction: validators,
                                                next checks, items and their posts together
                  FeedStore.subscribe           (adding) new feeds, items, subscriptions, posts
@@ -45,6 +47,7 @@ from bot.errors import FeedError, FetchError, HTTPStatusError, NewsdeskError, St
 from bot.feeds.decide import NewItems, decide_new_items
 from bot.feeds.fanout import YIELD_EVERY, Extractor, Fanout
 from bot.feeds.filters import Judgement
+from bot.feeds.mentions import mention_flags, mention_post
 from bot.feeds.outputs import filter_notice, item_rows, parsed_feed, pause_notices, post, update_hint_s
 from bot.feeds.parser_pool import UNAVAILABLE_RETRY_S, FeedParser, ParserUnavailableError
 from bot.feeds.poll_types import Counts, Fetched
@@ -246,15 +249,24 @@ class FeedPipeline:
         to_post = [(f.feed_id, new.to_post) for f, new in decisions]
         articles = await self._fanout.extract_all(to_post, subs)
         judged = await self._fanout.judge_all(to_post, subs)
+        mentioned = await self._fanout.judge_mentions(to_post, subs)
         outcomes: list[CheckOutcome] = []
         for n, (f, new) in enumerate(decisions, 1):
             if n % YIELD_EVERY == 0:
                 await asyncio.sleep(0)
             seen_links = seen.get(f.feed_id, nothing)[1]
-            outcomes.append(
-                _changed(f, new, seen_links, subs.get(f.feed_id, []), articles, judged, now, counts)
-            )
+            f_subs = subs.get(f.feed_id, [])
+            outcomes.append(_changed(f, new, seen_links, f_subs, articles, judged, mentioned, now, counts))
         return outcomes
+
+    async def article_for(self, sub: SubscriptionRecord, entry: FeedEntry) -> Article | None:
+        """The extracted article ``sub`` would post for ``entry`` (``extract:true`` only), as a
+        check would extract it; ``None`` without one (``/feed test``).
+        """
+        if not sub.extract or not entry.link:
+            return None
+        found = await self._fanout.extract_all([(sub.feed_id, [entry])], {sub.feed_id: [sub]})
+        return found.get(entry.link)
 
     # --- adding feeds ---------------------------------------------------------------------
 
@@ -317,6 +329,7 @@ def _changed(
     subs: Sequence[SubscriptionRecord],
     articles: Mapping[str, Article],
     judged: Mapping[int, Judgement],
+    mentioned: Mapping[int, Judgement],
     now: datetime,
     counts: Counts,
 ) -> CheckChanged:
@@ -328,14 +341,17 @@ def _changed(
     notices: list[OutboxMessage] = []
     for sub in subs:
         judgement = judged.get(sub.id)
-        passing: Sequence[FeedEntry] = new.to_post
+        mention_verdicts = mentioned.get(sub.id)
+        pings = mention_flags(sub, mention_verdicts.passing if mention_verdicts else None, len(new.to_post))
+        passing: Sequence[tuple[FeedEntry, bool]] = list(zip(new.to_post, pings, strict=True))
         if judgement is not None:
-            passing = [e for e, ok in zip(new.to_post, judgement.passing, strict=True) if ok]
+            passing = [p for p, ok in zip(passing, judgement.passing, strict=True) if ok]
             if judgement.timed_out or judgement.not_judged:
                 notices.append(filter_notice(sub, f.url, judgement, now))
-        for entry in passing:
+        for entry, ping in passing:
             article = articles.get(entry.link) if sub.extract and entry.link else None
-            messages.append(post(sub, entry, source, article, key=key_of.get(id(entry))))
+            message = post(sub, entry, source, article, key=key_of.get(id(entry)))
+            messages.append(mention_post(message, sub.mention_role_id if ping else None))
     counts.posts += len(messages)
     return CheckChanged(f.feed_id, f.state, items, (*messages, *notices))
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from bot.feeds.types import Feed
 from bot.storage.outbox import OutboxMessage
@@ -55,6 +55,15 @@ class SubscriptionRecord:
     #: "active" or "paused".
     status: str
     paused_reason: str | None
+    #: The subscription's own post template as stored (JSON, see bot.templates.Template), or None.
+    template: Any = None
+    #: The server's default post template as stored, where it was read with the subscription
+    #: (for posting: the subscription's own wins, then this, then the built-in one).
+    server_template: Any = None
+    #: The role pinged on each new post (``/feed mention``), or None; see bot.feeds.mentions.
+    mention_role_id: int | None = None
+    #: Patterns a post must match to ping (include syntax of ``/feed filter``); None: every post.
+    mention_include: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True, slots=True)

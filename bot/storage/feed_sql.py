@@ -100,6 +100,10 @@ def subscription_record(row: Any) -> SubscriptionRecord:
         extract=bool(row.extract),
         status=row.status,
         paused_reason=row.paused_reason,
+        template=row.template,
+        server_template=getattr(row, "post_template", None),
+        mention_role_id=row.mention_role_id,
+        mention_include=tuple(row.mention_include) if row.mention_include else None,
     )
 
 

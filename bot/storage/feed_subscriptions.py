@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import delete, exists, func, or_, select, update
 
@@ -26,6 +27,7 @@ from bot.storage.feed_sql import (
 )
 from bot.storage.feed_tables import feed_items, feeds, subscriptions
 from bot.storage.leases import FREE
+from bot.storage.outbox import OutboxMessage, enqueue
 
 
 class SubscriptionQueries:
@@ -143,6 +145,58 @@ class SubscriptionQueries:
         async with self._db.session() as conn:
             return (await conn.execute(stmt)).rowcount > 0
 
+    async def set_template(self, guild_id: int | None, subscription_id: int, template: Any) -> bool:
+        """Set a subscription's post template (JSON, already checked; ``None`` clears it: the
+        server's default applies). ``False`` if not found.
+        """
+        stmt = (
+            update(subscriptions)
+            .where(subscriptions.c.id == subscription_id, guild_is(guild_id))
+            .values(template=template)
+        )
+        async with self._db.session() as conn:
+            return (await conn.execute(stmt)).rowcount > 0
+
+    async def newest_item(self, feed_id: int) -> ItemRow | None:
+        """The feed's newest remembered item (latest published, else last seen), for previews."""
+        stmt = (
+            select(feed_items)
+            .where(feed_items.c.feed_id == feed_id)
+            .order_by(feed_items.c.published_at.is_(None), feed_items.c.published_at.desc(), feed_items.c.id)
+            .limit(1)
+        )
+        async with self._db.session() as conn:
+            row = (await conn.execute(stmt)).one_or_none()
+        return _item_row(row) if row is not None else None
+
+    async def set_mention(
+        self,
+        guild_id: int | None,
+        subscription_id: int,
+        role_id: int | None,
+        include: Sequence[str] | None,
+    ) -> bool:
+        """Set the role a subscription's posts ping and the patterns a post must match to ping
+        (``None``: every post; already validated); ``role_id=None`` clears both. ``False`` if
+        not found.
+        """
+        patterns = list(include) if include and role_id is not None else None
+        stmt = (
+            update(subscriptions)
+            .where(subscriptions.c.id == subscription_id, guild_is(guild_id))
+            .values(mention_role_id=role_id, mention_include=patterns)
+        )
+        async with self._db.session() as conn:
+            return (await conn.execute(stmt)).rowcount > 0
+
+    async def queue_posts(self, messages: Sequence[OutboxMessage], *, now: datetime) -> int:
+        """Queue ``messages`` in the outbox (one transaction); how many were new (see
+        :func:`bot.storage.outbox.enqueue`: a dedup key already queued is skipped).
+        """
+        aware(now)
+        async with self._db.session(write=True) as conn:
+            return await enqueue(conn, messages, now=now)
+
     async def resume(self, guild_id: int | None, subscription_id: int, *, now: datetime) -> bool:
         """Resume a subscription and its feed: failures forgotten, the feed due at ``now``.
         ``False`` if not found.
@@ -189,16 +243,17 @@ class SubscriptionQueries:
         stmt = select(feed_items).where(feed_items.c.feed_id == feed_id).order_by(feed_items.c.id)
         async with self._db.session() as conn:
             rows = (await conn.execute(stmt)).all()
-        return [
-            ItemRow(
-                entry_key=r.entry_key,
-                link_key=r.link_key,
-                title=r.title,
-                url=r.url,
-                summary=r.summary,
-                image_url=r.image_url,
-                author=r.author,
-                published_at=r.published_at,
-            )
-            for r in rows
-        ]
+        return [_item_row(r) for r in rows]
+
+
+def _item_row(r: Any) -> ItemRow:
+    return ItemRow(
+        entry_key=r.entry_key,
+        link_key=r.link_key,
+        title=r.title,
+        url=r.url,
+        summary=r.summary,
+        image_url=r.image_url,
+        author=r.author,
+        published_at=r.published_at,
+    )
