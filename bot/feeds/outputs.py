@@ -15,6 +15,7 @@ from bot.feeds.posts import feed_item_message, feed_paused_notice, notice_messag
 from bot.feeds.types import Feed, FeedEntry, ParsedFeed
 from bot.storage.feed_records import ItemRow, SubscriptionRecord
 from bot.storage.outbox import OutboxMessage
+from bot.templates import Template
 from bot.types import Article
 
 log = logging.getLogger(__name__)
@@ -82,8 +83,13 @@ def post(
         guild_id=sub.guild_id,
         kind="feed_item",
         dedup_key=post_dedup_key(sub.id, key if key is not None else entry_key(entry)),
-        spec=feed_item_message(entry, source, article=article),
+        spec=feed_item_message(entry, source, article=article, template=effective_template(sub)),
     )
+
+
+def effective_template(sub: SubscriptionRecord) -> Template | None:
+    """The subscription's own template, else its server's default, else ``None`` (built-in)."""
+    return Template.from_json(sub.template) or Template.from_json(sub.server_template)
 
 
 def post_dedup_key(subscription_id: int, key: str) -> str:

@@ -7,48 +7,30 @@ mentions either.
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
-
-from bot.delivery.message import AUTHOR_LIMIT, TITLE_LIMIT, EmbedSpec, MessageSpec
-from bot.discord_text import escape_markdown, fit, neutralize_mentions, one_line, safe_url
+from bot.delivery.message import TITLE_LIMIT, EmbedSpec, MessageSpec
+from bot.discord_text import escape_markdown, fit, one_line, safe_url
 from bot.feeds.types import Feed, FeedEntry
+from bot.templates import Template, render_post
+from bot.templates.presets import FEED_COLOUR, SUMMARY_CHARS
 from bot.types import Article
 
-#: Longest summary in an embed (UTF-16 units); cut at a word boundary, with an ellipsis.
-SUMMARY_CHARS = 350
-#: Embed colour of feed posts (a calm blue).
-FEED_COLOUR = 0x3B82F6
+__all__ = ["FEED_COLOUR", "NOTICE_COLOUR", "SUMMARY_CHARS", "feed_item_message", "notice_message"]
+
 #: Embed colour of notices about a subscription (amber).
 NOTICE_COLOUR = 0xF59E0B
 
 
-def feed_item_message(entry: FeedEntry, feed: Feed, *, article: Article | None = None) -> MessageSpec:
-    """The post for ``entry`` of ``feed``: linked title, source name and icon, published time,
-    a short clean summary and an image.
+def feed_item_message(
+    entry: FeedEntry, feed: Feed, *, article: Article | None = None, template: Template | None = None
+) -> MessageSpec:
+    """The post for ``entry`` of ``feed``, laid out by ``template`` (``None``: the ``full``
+    preset: linked title, source name and icon, published time, a short clean summary and an
+    image; see :mod:`bot.templates`).
 
     With ``article`` (a subscription with ``extract:true``), its summary and lead image are used
     when it has them, the feed's own otherwise.
     """
-    link = _http(entry.link)
-    summary_source = (article.summary or article.description) if article else None
-    summary = fit(escape_markdown(one_line(summary_source or entry.summary)), SUMMARY_CHARS) or None
-    title = fit(escape_markdown(one_line(entry.title)), TITLE_LIMIT) or fit(summary or "", 100)
-    image = (_http(article.image_url) if article else None) or _http(entry.image_url)
-    # The author line and the footer show text as it is (no Markdown): only mentions are broken.
-    source_name = neutralize_mentions(one_line(feed.title)) or _host(feed.site_url or feed.url)
-    embed = EmbedSpec(
-        title=title or "(untitled)",
-        url=link,
-        description=summary if summary != title else None,
-        author_name=fit(source_name, AUTHOR_LIMIT) if source_name else None,
-        author_url=_http(feed.site_url),
-        author_icon_url=_http(feed.icon_url),
-        footer_text=fit(neutralize_mentions(one_line(entry.author)), 100) if entry.author else None,
-        timestamp=entry.published,
-        image_url=image,
-        colour=FEED_COLOUR,
-    )
-    return MessageSpec(embeds=(embed,), allowed_role_ids=())
+    return render_post(template, entry, feed, article)
 
 
 def notice_message(title: str, text: str) -> MessageSpec:
@@ -69,16 +51,3 @@ def feed_paused_notice(feed: Feed, reason: str) -> MessageSpec:
     return notice_message(
         "Feed paused", f"{which} is no longer checked: {why}\nUse `/feed resume` once it works again."
     )
-
-
-def _http(url: str | None) -> str | None:
-    if url and url.startswith(("http://", "https://")) and len(url) <= 2000:
-        return url
-    return None
-
-
-def _host(url: str) -> str:
-    try:
-        return urlsplit(url).hostname or url
-    except ValueError:
-        return url

@@ -10,7 +10,7 @@ subscriptions inserted the same way (one already there is "already followed").
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from bot.storage.feed_records import ACTIVE, PAUSED, LimitReached, NewFeed, Subscribed
 from bot.storage.feed_sql import clean, insert_items, item_values, subscription_record
 from bot.storage.feed_tables import feeds, subscriptions
+from bot.storage.guild_settings import guild_settings
 from bot.storage.schema import insert
 
 Answer = Subscribed | LimitReached | None
@@ -158,4 +159,12 @@ class Adding:
             .on_conflict_do_nothing(index_elements=[subscriptions.c.feed_id, subscriptions.c.channel_id])
             .returning(subscriptions)
         )
-        return {row.feed_id: subscription_record(row) for row in await self.conn.execute(stmt)}
+        made = {row.feed_id: subscription_record(row) for row in await self.conn.execute(stmt)}
+        if made and self.guild_id is not None:  # their first posts use the server's default template
+            template_stmt = select(guild_settings.c.post_template).where(
+                guild_settings.c.guild_id == self.guild_id
+            )
+            server_template = (await self.conn.execute(template_stmt)).scalar_one_or_none()
+            if server_template is not None:
+                made = {fid: replace(sub, server_template=server_template) for fid, sub in made.items()}
+        return made

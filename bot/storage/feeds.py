@@ -49,6 +49,7 @@ from bot.storage.feed_statements import (
 )
 from bot.storage.feed_subscriptions import SubscriptionQueries
 from bot.storage.feed_tables import feeds, subscriptions
+from bot.storage.guild_settings import guild_settings
 from bot.storage.leases import held_by, is_free, release_rows, skip_locked
 from bot.storage.outbox import OutboxMessage, enqueue
 from bot.storage.schema import UTCDateTime
@@ -180,8 +181,10 @@ class FeedStore(SubscriptionQueries):
         ids = sorted(set(feed_ids))
         async with self._db.session() as conn:
             for chunk in chunks(ids, IN_CHUNK):
+                # With the server's default post template, for the posts built from them.
                 stmt = (
-                    select(subscriptions)
+                    select(subscriptions, guild_settings.c.post_template)
+                    .outerjoin(guild_settings, guild_settings.c.guild_id == subscriptions.c.guild_id)
                     .where(subscriptions.c.feed_id.in_(chunk), subscriptions.c.status == ACTIVE)
                     .order_by(subscriptions.c.id)
                 )

@@ -7,6 +7,7 @@ renaming the role keeps it working and another role with the same name grants no
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import JSON, BigInteger, Column, Table, select
 
@@ -46,6 +47,24 @@ class GuildSettingsStore:
         stmt = stmt.on_conflict_do_update(
             index_elements=[guild_settings.c.guild_id],
             set_={"manager_role_id": stmt.excluded.manager_role_id, "updated_at": stmt.excluded.updated_at},
+        )
+        async with self._db.session(write=True) as conn:
+            await conn.execute(stmt)
+
+    async def post_template(self, guild_id: int) -> Any:
+        """The server's default post template as stored (JSON), or ``None``: the built-in one."""
+        stmt = select(guild_settings.c.post_template).where(guild_settings.c.guild_id == guild_id)
+        async with self._db.session() as conn:
+            return (await conn.execute(stmt)).scalar_one_or_none()
+
+    async def set_post_template(self, guild_id: int, template: Any, *, now: datetime) -> None:
+        """Set (or clear, with ``None``) the server's default post template (JSON, checked)."""
+        stmt = insert(self._db.dialect_name, guild_settings).values(
+            guild_id=guild_id, post_template=template, updated_at=now
+        )
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[guild_settings.c.guild_id],
+            set_={"post_template": stmt.excluded.post_template, "updated_at": stmt.excluded.updated_at},
         )
         async with self._db.session(write=True) as conn:
             await conn.execute(stmt)
