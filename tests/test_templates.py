@@ -326,6 +326,8 @@ async def test_templates_are_stored_read_with_subscriptions_and_cleared(db: Data
     assert not await store.set_template(2, made.id, compact)  # another server's: not found
     (active,) = (await store.active_subscriptions([made.feed_id]))[made.feed_id]
     assert (active.template, active.server_template) == (compact, {"preset": "headline"})
+    status = await store.get_subscription(1, made.id)  # what /feed test and previews build from
+    assert status is not None and status.subscription.server_template == {"preset": "headline"}
     assert Template.from_json(active.template) == make_template("compact", {"content": "{title} {{x}}"})
     newest = await store.newest_item(made.feed_id)
     assert newest is not None and newest.title == "Item 0"

@@ -26,6 +26,7 @@ from bot.storage.feed_sql import (
     subscription_record,
 )
 from bot.storage.feed_tables import feed_items, feeds, subscriptions
+from bot.storage.guild_settings import guild_settings
 from bot.storage.leases import FREE
 from bot.storage.outbox import OutboxMessage, enqueue
 
@@ -121,10 +122,13 @@ class SubscriptionQueries:
         return [SubscriptionStatus(subscription=subscription_record(r), feed=feed_record(r)) for r in rows]
 
     async def get_subscription(self, guild_id: int | None, subscription_id: int) -> SubscriptionStatus | None:
-        """One subscription of ``guild_id`` with its feed, or ``None``."""
+        """One subscription of ``guild_id`` with its feed (and its server's default template,
+        for a post built from it), or ``None``.
+        """
         stmt = (
-            select(subscriptions, *feed_columns())
+            select(subscriptions, *feed_columns(), guild_settings.c.post_template)
             .join(feeds, feeds.c.id == subscriptions.c.feed_id)
+            .outerjoin(guild_settings, guild_settings.c.guild_id == subscriptions.c.guild_id)
             .where(subscriptions.c.id == subscription_id, guild_is(guild_id))
         )
         async with self._db.session() as conn:
