@@ -9,7 +9,9 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.errors import NewsdeskError
+from bot.templates import Template
 from cogs.checks import server_admin_only
+from cogs.format_views import PART_HELP, PRESET_CHOICES, describe, template_from_options
 
 if TYPE_CHECKING:
     from bot.storage import GuildSettingsStore
@@ -19,7 +21,7 @@ NO_MENTIONS = discord.AllowedMentions.none()
 
 
 class ServerSettings(commands.Cog):
-    """Server-wide settings: who manages the server's news."""
+    """Server-wide settings: who manages the server's news, and how its posts look by default."""
 
     newsdesk = app_commands.Group(
         name="newsdesk",
@@ -74,6 +76,50 @@ class ServerSettings(commands.Cog):
             text = "The manager role was deleted; set another with `/newsdesk manager-role set`."
         else:
             text = f"Members with <@&{role_id}> manage this server's news."
+        await interaction.response.send_message(text, ephemeral=True, allowed_mentions=NO_MENTIONS)
+
+    @newsdesk.command(name="format", description="The default look of this server's feed posts")
+    @app_commands.describe(
+        preset="The layout to start from; default: the built-in one (clears it)", **PART_HELP
+    )
+    @app_commands.choices(preset=[*PRESET_CHOICES, app_commands.Choice(name="default", value="default")])
+    @server_admin_only()
+    async def format(
+        self,
+        interaction: discord.Interaction,
+        preset: str | None = None,
+        content: str | None = None,
+        title: str | None = None,
+        description: str | None = None,
+        color: str | None = None,
+        thumbnail: str | None = None,
+        image: str | None = None,
+        author: str | None = None,
+        footer: str | None = None,
+    ) -> None:
+        assert interaction.guild_id is not None
+        parts = dict(content=content, title=title, description=description, color=color,
+                     thumbnail=thumbnail, image=image, author=author, footer=footer)  # fmt: skip
+        now = self.bot.core.clock()
+        if preset == "default":
+            if any(parts.values()):
+                raise NewsdeskError("`preset: default` clears the server's format; leave the parts out.")
+            await self.store.set_post_template(interaction.guild_id, None, now=now)
+            text = "The server's default format is cleared: posts without their own use the full embed."
+        elif preset is None and not any(parts.values()):
+            current = Template.from_json(await self.store.post_template(interaction.guild_id))
+            text = (
+                f"The server's default format: {describe(current)}"
+                if current
+                else ("No server default format is set: posts without their own use the full embed.")
+            )
+        else:
+            template = template_from_options(preset, **parts)
+            await self.store.set_post_template(interaction.guild_id, template.to_json(), now=now)
+            text = (
+                "Server default format saved; subscriptions without their own (`/feed format`) use it.\n"
+                + describe(template)
+            )
         await interaction.response.send_message(text, ephemeral=True, allowed_mentions=NO_MENTIONS)
 
     def _default_text(self) -> str:
