@@ -64,13 +64,20 @@ def status_line(status: SubscriptionStatus) -> str:
         parts.append(f"filter: +{len(sub.include)} −{len(sub.exclude)}")
     if sub.extract:
         parts.append("full articles")
+    if sub.mention_role_id is not None:
+        parts.append(f"pings <@&{sub.mention_role_id}>" + (" on matches" if sub.mention_include else ""))
     return " · ".join(parts)
 
 
 def subscribed_message(result: SubscribeResult, channel_id: int) -> dict[str, Any]:
     feed = result.feed
     lines = [f"<#{channel_id}> now follows **{escape_markdown(feed.title or feed.url)}**."]
-    if result.posted:
+    if result.posted > 1:
+        lines.append(
+            f"Its newest {result.posted} items are being posted there now, oldest first; "
+            "new items will follow as they appear."
+        )
+    elif result.posted:
         lines.append("Its newest item is being posted there now; new items will follow as they appear.")
     else:
         lines.append("New items will be posted there as they appear.")
@@ -139,13 +146,21 @@ class FeedChoiceView(discord.ui.View):
     """A site announces several feeds: the member picks one."""
 
     def __init__(
-        self, cog: Feeds, user_id: int, channel_id: int, candidates: Sequence[FeedCandidate], *, extract: bool
+        self,
+        cog: Feeds,
+        user_id: int,
+        channel_id: int,
+        candidates: Sequence[FeedCandidate],
+        *,
+        extract: bool,
+        backfill: int | None = None,
     ) -> None:
         super().__init__(timeout=VIEW_TIMEOUT_S)
         self.cog = cog
         self.user_id = user_id
         self.channel_id = channel_id
         self.extract = extract
+        self.backfill = backfill
         self.candidates = list(candidates)[:25]
         self.choose.options = [
             discord.SelectOption(
@@ -168,6 +183,8 @@ class FeedChoiceView(discord.ui.View):
             candidate = self.candidates[int(select.values[0])]
             await interaction.response.edit_message(content=f"Subscribing to {candidate.url}…", view=None)
             self.stop()
-            await self.cog.subscribe(interaction, self.channel_id, candidate.url, extract=self.extract)
+            await self.cog.subscribe(
+                interaction, self.channel_id, candidate.url, extract=self.extract, backfill=self.backfill
+            )
         except Exception as e:
             await handle_error(interaction, e)

@@ -11,7 +11,13 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.discord_text import escape_markdown, fit
 from bot.errors import NewsdeskError, SubscriptionNotFoundError
+from bot.feeds.mentions import RoleFacts, mention_refusal
+from bot.feeds.outputs import effective_template
+from bot.feeds.service import MAX_BACKFILL, TestPost
+from bot.storage.feed_records import SubscriptionStatus
+from bot.templates import Template
 from bot.urls import normalize_url
 from cogs.checks import can_see, manager_only, target_channel, visible_channel_ids
 from cogs.feed_views import (
@@ -22,6 +28,7 @@ from cogs.feed_views import (
     status_line,
     subscribed_message,
 )
+from cogs.format_views import PART_HELP, PRESET_CHOICES, describe, preview_kwargs, template_from_options
 
 if TYPE_CHECKING:
     from bot.feeds.service import FeedService
@@ -31,12 +38,16 @@ if TYPE_CHECKING:
 MAX_OPML_BYTES = 1_000_000
 #: Minimum seconds between two progress edits of an import (Discord's edit rate limit).
 PROGRESS_EVERY_S = 1.5
+#: ``/feed test`` uses per member and server in ``TEST_PER_S`` seconds (each one posts).
+TEST_RATE, TEST_PER_S = 3, 60.0
 
 
 class Feeds(commands.Cog):
     """Subscribe channels to RSS/Atom/JSON feeds; new stories are posted once, in order."""
 
     feed = app_commands.Group(name="feed", description="Follow news feeds in this server", guild_only=True)
+
+    format_group = app_commands.Group(name="format", description="How a feed's posts look", parent=feed)
 
     def __init__(self, bot: NewsdeskBot) -> None:
         self.bot = bot
@@ -52,6 +63,7 @@ class Feeds(commands.Cog):
         url="The feed's or the site's address",
         channel="Where to post (default: this channel)",
         extract="Fetch each article to show its own summary and image",
+        backfill=f"How many of its newest items to post now, oldest first (0-{MAX_BACKFILL})",
     )
     @manager_only()
     async def add(
@@ -60,24 +72,36 @@ class Feeds(commands.Cog):
         url: str,
         channel: discord.TextChannel | None = None,
         extract: bool = False,
+        backfill: app_commands.Range[int, 0, MAX_BACKFILL] | None = None,
     ) -> None:
         target = target_channel(interaction, channel, bot_posts=True)
         url = normalize_url(url)
         await interaction.response.defer(ephemeral=True, thinking=True)
         found = await self.feeds.resolve(url)
         if len(found.candidates) == 1:
-            await self.subscribe(interaction, target.id, found.candidates[0].url, extract=extract)
+            await self.subscribe(
+                interaction, target.id, found.candidates[0].url, extract=extract, backfill=backfill
+            )
             return
-        view = FeedChoiceView(self, interaction.user.id, target.id, found.candidates, extract=extract)
+        view = FeedChoiceView(
+            self, interaction.user.id, target.id, found.candidates, extract=extract, backfill=backfill
+        )
         await interaction.followup.send(view.prompt(), view=view, ephemeral=True)
 
     async def subscribe(
-        self, interaction: discord.Interaction, channel_id: int, feed_url: str, *, extract: bool
+        self,
+        interaction: discord.Interaction,
+        channel_id: int,
+        feed_url: str,
+        *,
+        extract: bool,
+        backfill: int | None = None,
     ) -> None:
         """Subscribe and confirm; also the callback of the feed picker."""
         result = await self.feeds.subscribe(
-            interaction.guild_id, channel_id, feed_url, user_id=interaction.user.id, extract=extract
-        )
+            interaction.guild_id, channel_id, feed_url, user_id=interaction.user.id, extract=extract,
+            backfill=backfill,
+        )  # fmt: skip
         self.bot.core.wake_delivery()
         self.bot.core.wake_poller()  # its next check is due in seconds, not at the next nap's end
         await interaction.followup.send(**subscribed_message(result, channel_id), ephemeral=True)
@@ -143,6 +167,132 @@ class Feeds(commands.Cog):
             f"Resumed; the feed will be checked shortly.\n{status_line(status)}", ephemeral=True
         )
 
+    @feed.command(name="mention", description="Ping a role on a feed's new posts (no role: stop pinging)")
+    @app_commands.describe(
+        subscription="The subscription whose posts ping",
+        role="The role to ping; leave it out to stop pinging",
+        only_matching="Only ping on items matching these words or /regex/, comma-separated (empty: all)",
+    )
+    @manager_only()
+    async def mention(
+        self,
+        interaction: discord.Interaction,
+        subscription: str,
+        role: discord.Role | None = None,
+        only_matching: str | None = None,
+    ) -> None:
+        subscription_id = await self.visible_subscription(interaction, subscription)
+        patterns = parse_patterns(only_matching)
+        if role is None:
+            if patterns:
+                raise NewsdeskError(
+                    "Pick the role to ping with `only_matching`; without a role, pinging stops."
+                )
+            status = await self.feeds.set_mention(interaction.guild_id, subscription_id, None)
+            await interaction.response.send_message(
+                f"Posts no longer ping anyone.\n{status_line(status)}", ephemeral=True
+            )
+            return
+        current = await self.feeds.get(interaction.guild_id, subscription_id)
+        if current is None:
+            raise SubscriptionNotFoundError(f"There is no subscription #{subscription_id} in this server.")
+        note = check_mention_role(interaction, role, current.subscription.channel_id)
+        status = await self.feeds.set_mention(interaction.guild_id, subscription_id, role.id, patterns)
+        await interaction.response.send_message(mention_set_text(status, role, note), ephemeral=True)
+
+    @feed.command(name="test", description="Post a feed's newest item now, to see how its posts look")
+    @app_commands.describe(subscription="The subscription to test")
+    @app_commands.checks.cooldown(TEST_RATE, TEST_PER_S, key=lambda i: (i.guild_id, i.user.id))
+    @manager_only()
+    async def test(self, interaction: discord.Interaction, subscription: str) -> None:
+        subscription_id = await self.visible_subscription(interaction, subscription)
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        queued = await self.feeds.test_post(interaction.guild_id, subscription_id)
+        self.bot.core.wake_delivery()
+        await interaction.followup.send(test_queued_text(queued), ephemeral=True)
+
+    @format_group.command(name="set", description="Set how a feed's posts look ({title}, {link}...)")
+    @app_commands.describe(
+        subscription="The subscription", preset="The layout to start from (default: full)", **PART_HELP
+    )
+    @app_commands.choices(preset=PRESET_CHOICES)
+    @manager_only()
+    async def format_set(
+        self,
+        interaction: discord.Interaction,
+        subscription: str,
+        preset: str | None = None,
+        content: str | None = None,
+        title: str | None = None,
+        description: str | None = None,
+        color: str | None = None,
+        thumbnail: str | None = None,
+        image: str | None = None,
+        author: str | None = None,
+        footer: str | None = None,
+    ) -> None:
+        subscription_id = await self.visible_subscription(interaction, subscription)
+        template = template_from_options(
+            preset, content=content, title=title, description=description, color=color,
+            thumbnail=thumbnail, image=image, author=author, footer=footer,
+        )  # fmt: skip
+        status = await self.feeds.set_template(interaction.guild_id, subscription_id, template)
+        await interaction.response.send_message(
+            f"Format saved; the next posts use it.\n{describe(template)}\n{status_line(status)}",
+            ephemeral=True,
+        )
+
+    @format_group.command(name="preview", description="Show the newest item with a format, privately")
+    @app_commands.describe(
+        subscription="The subscription", preset="The layout to start from (default: full)", **PART_HELP
+    )
+    @app_commands.choices(preset=PRESET_CHOICES)
+    @manager_only()
+    async def format_preview(
+        self,
+        interaction: discord.Interaction,
+        subscription: str,
+        preset: str | None = None,
+        content: str | None = None,
+        title: str | None = None,
+        description: str | None = None,
+        color: str | None = None,
+        thumbnail: str | None = None,
+        image: str | None = None,
+        author: str | None = None,
+        footer: str | None = None,
+    ) -> None:
+        subscription_id = await self.visible_subscription(interaction, subscription)
+        parts = dict(content=content, title=title, description=description, color=color,
+                     thumbnail=thumbnail, image=image, author=author, footer=footer)  # fmt: skip
+        template: Template | None
+        if preset is None and not any(parts.values()):  # nothing given: the format in use
+            template = await self.current_template(interaction.guild_id, subscription_id)
+        else:
+            template = template_from_options(preset, **parts)
+        spec = await self.feeds.preview_template(interaction.guild_id, subscription_id, template)
+        note = "Preview of the newest item (only you see this; nothing is saved):"
+        await interaction.response.send_message(
+            **preview_kwargs(spec, note), ephemeral=True, allowed_mentions=discord.AllowedMentions.none()
+        )
+
+    @format_group.command(name="clear", description="Post with the server's default format again")
+    @app_commands.describe(subscription="The subscription")
+    @manager_only()
+    async def format_clear(self, interaction: discord.Interaction, subscription: str) -> None:
+        subscription_id = await self.visible_subscription(interaction, subscription)
+        status = await self.feeds.set_template(interaction.guild_id, subscription_id, None)
+        await interaction.response.send_message(
+            "Format cleared: posts use the server's default (`/newsdesk format`), else the full embed."
+            f"\n{status_line(status)}",
+            ephemeral=True,
+        )
+
+    async def current_template(self, guild_id: int | None, subscription_id: int) -> Template | None:
+        """The template a subscription's posts use now (its own, else the server's default)."""
+        status = await self.feeds.get(guild_id, subscription_id)
+        return effective_template(status.subscription) if status is not None else None
+
     @feed.command(name="import", description="Follow every feed of an OPML file")
     @app_commands.describe(file="An .opml file exported from another reader", channel="Where to post")
     @manager_only()
@@ -202,6 +352,11 @@ class Feeds(commands.Cog):
     @remove.autocomplete("subscription")
     @filter.autocomplete("subscription")
     @resume.autocomplete("subscription")
+    @format_set.autocomplete("subscription")
+    @format_preview.autocomplete("subscription")
+    @format_clear.autocomplete("subscription")
+    @mention.autocomplete("subscription")
+    @test.autocomplete("subscription")
     @manager_only()  # discord.py runs the commands' checks on invocation only, not on autocomplete
     async def subscription_autocomplete(
         self, interaction: discord.Interaction, current: str
@@ -210,6 +365,61 @@ class Feeds(commands.Cog):
             interaction.guild_id, current, channel_ids=visible_channel_ids(interaction)
         )
         return [app_commands.Choice(name=name, value=value) for name, value in choices]
+
+
+def check_mention_role(interaction: discord.Interaction, role: discord.Role, channel_id: int) -> str | None:
+    """Refuse a role the member may not have the bot ping in the subscription's channel (see
+    :func:`bot.feeds.mentions.mention_refusal`); a note when the bot itself cannot ping it.
+    """
+    guild, member = interaction.guild, interaction.user
+    channel = guild.get_channel_or_thread(channel_id) if guild is not None else None
+    if guild is None or channel is None or not isinstance(member, discord.Member):
+        raise NewsdeskError("I can't find that subscription's channel any more.")
+    facts = RoleFacts(
+        id=role.id,
+        mention=role.mention,
+        is_default=role.is_default(),
+        managed=role.managed
+        or role.is_bot_managed()
+        or role.is_integration()
+        or role.is_premium_subscriber(),
+        mentionable=role.mentionable,
+    )
+    refusal = mention_refusal(facts, may_mention_everyone=channel.permissions_for(member).mention_everyone)
+    if refusal is not None:
+        raise NewsdeskError(refusal)
+    if not role.mentionable and not channel.permissions_for(guild.me).mention_everyone:
+        return (
+            f"Note: {role.mention} is not mentionable and I lack Mention @everyone in <#{channel_id}>, "
+            "so Discord will show the mention without pinging."
+        )
+    return None
+
+
+def mention_set_text(status: SubscriptionStatus, role: discord.Role, note: str | None) -> str:
+    sub = status.subscription
+    which = "each new post"
+    if sub.mention_include:
+        shown = ", ".join(f"`{fit(p.replace('`', ''), 60)}`" for p in sub.mention_include[:10])
+        which = f"new posts matching {shown}"
+    lines = [
+        f"{role.mention} will be pinged on {which} in <#{sub.channel_id}>.",
+        f"To stop: `/feed mention subscription:#{sub.id}` without a role.",
+    ]
+    if note:
+        lines.append(note)
+    lines.append(status_line(status))
+    return fit("\n".join(lines), 2000)
+
+
+def test_queued_text(queued: TestPost) -> str:
+    sub = queued.status.subscription
+    title = fit(escape_markdown(queued.title or queued.url or "untitled"), 150)
+    lines = [f"Posting **{title}** to <#{sub.channel_id}> as a test; it shows up there in a moment."]
+    if queued.role_id is not None:
+        lines.append(f"It shows <@&{queued.role_id}> as a real post would, but a test pings nobody.")
+    lines.append("New items are still posted as usual, this one too if it is not posted yet.")
+    return "\n".join(lines)
 
 
 def parse_subscription_id(value: str) -> int:

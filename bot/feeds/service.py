@@ -16,11 +16,12 @@ import asyncio
 import builtins
 import logging
 from collections.abc import Awaitable, Callable, Collection, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from bot.clock import utcnow
 from bot.config import FeedSettings
+from bot.delivery.message import MessageSpec
 from bot.discord_text import fit
 from bot.errors import (
     AlreadySubscribedError,
@@ -30,18 +31,26 @@ from bot.errors import (
     SubscriptionLimitError,
     SubscriptionNotFoundError,
 )
-from bot.feeds.filters import EntryFilter
+from bot.feeds.filters import EntryFilter, filter_executor
 from bot.feeds.finder import FeedCandidate, FeedCandidates, FeedFinder, candidate
+from bot.feeds.mentions import mention_for, mention_post
 from bot.feeds.opml import OpmlFeed, parse_opml, write_opml
+from bot.feeds.outputs import post
 from bot.feeds.parser_pool import FeedParser, InThreadParser
 from bot.feeds.pipeline import FeedPipeline
 from bot.feeds.poll_types import Fetched
+from bot.feeds.posts import feed_item_message
 from bot.feeds.sources import Retrievers
 from bot.fetch import Fetcher
 from bot.storage.feed_records import LimitReached, Subscribed, SubscriptionRecord, SubscriptionStatus
 from bot.storage.feeds import FeedStore
+from bot.templates import Template
+from bot.templates.preview import entry_from_item
 
 log = logging.getLogger(__name__)
+
+#: Most items ``/feed add ... backfill`` posts at once.
+MAX_BACKFILL = 10
 
 Progress = Callable[[int, int], Awaitable[None]]
 
@@ -57,6 +66,18 @@ class SubscribeResult:
     posted: int
     #: Whether this is the first subscription to the feed anywhere.
     new_feed: bool
+
+
+@dataclass(frozen=True, slots=True)
+class TestPost:
+    """What ``/feed test`` queued."""
+
+    status: SubscriptionStatus
+    #: The item posted.
+    title: str | None
+    url: str | None
+    #: The role a real post of this item would ping (the test shows it, pinging nobody).
+    role_id: int | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,22 +139,27 @@ class FeedService:
         *,
         user_id: int | None,
         extract: bool = False,
+        backfill: int | None = None,
     ) -> SubscribeResult:
         """Subscribe ``channel_id`` to the feed at ``feed_url`` (a feed, not a page: see
         :meth:`resolve`), fetching it once to validate it.
 
-        The newest ``first_post_count`` items are queued for the channel and the rest remembered
-        as seen, so adding a feed does not flood. Raises :class:`AlreadySubscribedError`,
+        The newest ``backfill`` items (0 to :data:`MAX_BACKFILL`; ``None``: ``first_post_count``)
+        are queued for the channel, oldest first, and the rest remembered as seen, so adding a
+        feed does not flood. Raises :class:`AlreadySubscribedError`,
         :class:`SubscriptionLimitError` (``max_subscriptions_per_guild``), :class:`FeedError`
         for a page or an unreadable feed, and :class:`FetchError` when it cannot be fetched.
         """
+        if backfill is not None and not 0 <= backfill <= MAX_BACKFILL:
+            raise NewsdeskError(f"Backfill is 0 to {MAX_BACKFILL} items.")
+        post_count = self._settings.first_post_count if backfill is None else backfill
         await self._check_room(guild_id)
         if await self._store.find_subscription(feed_url, channel_id) is not None:
             raise AlreadySubscribedError(_already_message(feed_url))
         fetched = await self._fetch_to_add(feed_url)
         ((answer, posted),) = await self._pipeline.add(
             [fetched], guild_id=guild_id, channel_id=channel_id, user_id=user_id, extract=extract,
-            post_count=self._settings.first_post_count, now=self._clock(),
+            post_count=post_count, now=self._clock(),
         )  # fmt: skip
         if isinstance(answer, LimitReached):
             raise SubscriptionLimitError(_limit_message(answer.limit))
@@ -200,6 +226,84 @@ class FeedService:
         if not await self._store.set_filters(guild_id, subscription_id, include, exclude):
             raise SubscriptionNotFoundError(_not_found_message(subscription_id))
         return await self._status(guild_id, subscription_id)
+
+    async def set_template(
+        self, guild_id: int | None, subscription_id: int, template: Template | None
+    ) -> SubscriptionStatus:
+        """Set a subscription's post template (made by :func:`bot.templates.make_template`, so
+        checked), or clear it with ``None``. Raises :class:`SubscriptionNotFoundError`.
+        """
+        stored = template.to_json() if template is not None else None
+        if not await self._store.set_template(guild_id, subscription_id, stored):
+            raise SubscriptionNotFoundError(_not_found_message(subscription_id))
+        return await self._status(guild_id, subscription_id)
+
+    async def preview_template(
+        self, guild_id: int | None, subscription_id: int, template: Template | None
+    ) -> MessageSpec:
+        """The subscription's newest remembered item laid out by ``template``; nothing saved.
+        Raises :class:`SubscriptionNotFoundError`, and :class:`NewsdeskError` for a feed with no item.
+        """
+        status = await self._status(guild_id, subscription_id)
+        item = await self._store.newest_item(status.subscription.feed_id)
+        if item is None:
+            raise NewsdeskError("This feed has no item yet to preview; try again after its next check.")
+        return feed_item_message(entry_from_item(item), status.feed, template=template)
+
+    async def set_mention(
+        self,
+        guild_id: int | None,
+        subscription_id: int,
+        role_id: int | None,
+        include: Sequence[str] = (),
+    ) -> SubscriptionStatus:
+        """Ping ``role_id`` on each new post of the subscription, or only on those matching
+        ``include`` (the include syntax of :meth:`set_filter`); ``role_id=None`` stops pinging.
+        Who may ping which role is the caller's check (:func:`bot.feeds.mentions.mention_refusal`).
+
+        Raises :class:`~bot.errors.FilterError` for a bad pattern and
+        :class:`SubscriptionNotFoundError`.
+        """
+        patterns = [p.strip() for p in include if p.strip()]
+        EntryFilter(patterns)  # validates; raises FilterError
+        if not await self._store.set_mention(guild_id, subscription_id, role_id, patterns or None):
+            raise SubscriptionNotFoundError(_not_found_message(subscription_id))
+        return await self._status(guild_id, subscription_id)
+
+    async def test_post(self, guild_id: int | None, subscription_id: int) -> TestPost:
+        """Queue the subscription's newest remembered item for its channel now, as its posts
+        look (template, server default, ``extract``), through the outbox like every post.
+
+        A test is not an item's post: its dedup key is its own (``feed-test:...``), so the real
+        post of any item (this one included, if still to come) is neither blocked nor counted,
+        and nothing is remembered as seen. It never pings: the role mention, when the item would
+        ping, shows in the post but ``allowed_role_ids`` stays empty. Raises
+        :class:`SubscriptionNotFoundError`, and :class:`NewsdeskError` for a paused subscription
+        or a feed with no item yet.
+        """
+        status = await self._status(guild_id, subscription_id)
+        if status.paused:
+            raise NewsdeskError("This subscription is paused: resume it with `/feed resume` first.")
+        feed_id = status.subscription.feed_id
+        # Read as the poller reads it, with the server's default template.
+        active = (await self._store.active_subscriptions([feed_id])).get(feed_id, [])
+        sub = next((s for s in active if s.id == subscription_id), None)
+        item = await self._store.newest_item(feed_id)
+        if sub is None or item is None:
+            raise NewsdeskError("This feed has no item yet to post; try again after its next check.")
+        entry = entry_from_item(item)
+        article = await self._pipeline.article_for(sub, entry)
+        loop = asyncio.get_running_loop()
+        role_id = await loop.run_in_executor(filter_executor(), mention_for, sub, entry)
+        now = self._clock()
+        message = post(sub, entry, status.feed, article, key=item.entry_key)
+        message = replace(
+            mention_post(message, role_id, ping=False),
+            dedup_key=f"feed-test:{sub.id}:{now.isoformat()}",
+        )
+        await self._store.queue_posts([message], now=now)
+        log.info("guild=%s subscription=%s test post queued", guild_id, subscription_id)
+        return TestPost(status=status, title=item.title, url=item.url, role_id=role_id)
 
     async def resume(self, guild_id: int | None, subscription_id: int) -> SubscriptionStatus:
         """Resume a subscription and its feed if paused: failures forgotten, checked soon.

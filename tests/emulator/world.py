@@ -44,6 +44,8 @@ class Role:
     permissions: int
     position: int = 0
     managed: bool = False
+    #: "Allow anyone to @mention this role".
+    mentionable: bool = False
 
     def to_payload(self) -> dict[str, Any]:
         return {
@@ -55,7 +57,7 @@ class Role:
             "colors": {"primary_color": 0, "secondary_color": None, "tertiary_color": None},
             "hoist": False,
             "managed": self.managed,
-            "mentionable": False,
+            "mentionable": self.mentionable,
             "icon": None,
             "unicode_emoji": None,
             "flags": 0,
