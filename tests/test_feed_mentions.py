@@ -184,6 +184,17 @@ async def test_a_filtered_subscription_pings_only_on_the_posts_it_keeps(rig: Rig
     assert [spec_of(r).allowed_role_ids for r in rows] == [(), (ROLE,)]
 
 
+async def test_a_runaway_mention_pattern_costs_the_ping_never_the_post(rig: Rig) -> None:
+    feed = rig.server.add_feed("/a.xml", items=[item(1)])
+    added = await rig.service.subscribe(GUILD, 1, rig.server.url("/a.xml"), user_id=None)
+    await rig.service.set_mention(GUILD, added.subscription.id, ROLE, ["/(a|aa)+$/", "/^keep/i"])
+    feed.publish(item(2, title="a" * 60 + "!"), item(3, title="Keep this"))
+    await rig.poll()
+    rows = (await posts(rig.db, 1))[1:]
+    assert titles(rows) == ["a" * 60 + "!", "Keep this"]
+    assert [spec_of(r).allowed_role_ids for r in rows] == [(), (ROLE,)]
+
+
 # --- backfill and /feed test -----------------------------------------------------------------
 
 
