@@ -13,7 +13,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot.discord_text import discord_length, escape_markdown
-from bot.feeds import parse_feed
 from bot.feeds.markdown import (
     MAX_INPUT_CHARS,
     _escape,
@@ -293,24 +292,6 @@ def test_property_any_html_is_bounded_safe_and_links_only_where_written(
     assert set(masked_link_targets(out)) <= allowed
     assert len(masked_link_targets(out)) <= html.count("<a ")
     assert result.image_url in (None, "https://news.example/i.png")
-
-
-# In the feed
-
-
-def test_feed_entry_has_its_summary_as_markdown_and_its_first_image() -> None:
-    body = b"""<?xml version="1.0"?><rss version="2.0"><channel><title>T</title>
-<item><guid>1</guid><title>Story</title><link>https://news.example/1</link>
-<description><![CDATA[<p><img src="/lead.jpg">The <b>council</b> <a href="/vote">voted</a> @everyone.</p>
-<ul><li>one</li><li>two</li></ul>]]></description></item></channel></rss>"""
-    for parser in ("fastfeedparser", "feedparser"):
-        entry = parse_feed(body, url=BASE, parser=parser).entries[0]  # type: ignore[arg-type]
-        assert entry.summary_markdown == (
-            "The **council** [voted](https://news.example/vote) @\u200beveryone.\n\n- one\n- two"
-        )
-        assert entry.image_url == "https://news.example/lead.jpg"
-        # The plain summary stays plain (filters, digests and stories read it).
-        assert entry.summary == "The council voted @everyone. one two"
 
 
 @settings(max_examples=300, deadline=None)

@@ -9,7 +9,6 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 
 from bot.feeds._text import absolute, clean_str, collapse_space, first_image, html_to_text
-from bot.feeds.markdown import html_to_markdown
 from bot.feeds.types import FeedEntry, ParsedFeed
 
 # What a parse keeps of a feed's text at most, in characters: far more than anything shows
@@ -19,8 +18,6 @@ from bot.feeds.types import FeedEntry, ParsedFeed
 MAX_TITLE_CHARS = 1_000
 #: A summary (an entry's, the feed's description).
 MAX_SUMMARY_CHARS = 4_000
-#: A summary as Markdown (an embed description holds 4,096; a post shows far less).
-MAX_SUMMARY_MARKDOWN_CHARS = 2_000
 #: Categories of an entry.
 MAX_CATEGORIES = 50
 
@@ -67,15 +64,12 @@ def build_entry(
     if guid is not None and absolute_link is not None and _same_as_link(guid, link, absolute_link, base):
         guid = None
     enclosures = _absolute_enclosures(enclosures, base) if enclosures else ()
-    summary_source = summary_html or content_html
-    converted = html_to_markdown(summary_source, base=base, limit=MAX_SUMMARY_MARKDOWN_CHARS)
-    image = _image(images, enclosures, content_html, summary_html, base) or converted.image_url
     # Positional, in field order: a third cheaper than keywords, once per entry of every feed.
     return FeedEntry(
         guid,
         absolute_link,
         _cap(collapse_space(title) if title_is_text else html_to_text(title), MAX_TITLE_CHARS),
-        _cap(html_to_text(summary_source), MAX_SUMMARY_CHARS),
+        _cap(html_to_text(summary_html or content_html), MAX_SUMMARY_CHARS),
         clean_str(content_html) if include_content else None,
         _cap(html_to_text(author), MAX_TITLE_CHARS),
         # Parsers disagree on which of the two a lone date is (dc:date is "published" to
@@ -83,9 +77,8 @@ def build_entry(
         published or updated,
         updated or published,
         _unique_text(categories)[:MAX_CATEGORIES] if categories else (),
-        image,
+        _image(images, enclosures, content_html, summary_html, base),
         enclosures[0][0] if enclosures else None,
-        converted.markdown,
     )
 
 

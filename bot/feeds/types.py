@@ -70,9 +70,6 @@ class FeedEntry:
     image_url: str | None
     #: The first enclosure (podcast audio, attachment), absolute.
     enclosure_url: str | None
-    #: The summary as Discord Markdown (:func:`bot.feeds.markdown.html_to_markdown`): links, paragraphs,
-    #: lists, quotes and emphasis kept, all text escaped, images out; ready for a message as is.
-    summary_markdown: str | None = None
 
     def __reduce__(self) -> tuple[type[FeedEntry], tuple[Any, ...]]:
         # Parse workers send entries back by the thousand: pickling the values as a plain tuple
