@@ -15,7 +15,7 @@ from cogs.publisher import to_embed
 
 if TYPE_CHECKING:
     from bot.feeds.finder import FeedCandidate
-    from bot.feeds.service import ImportReport, SubscribeResult
+    from bot.feeds.results import ImportReport, SubscribeResult
     from cogs.feeds import Feeds
 
 LINES_PER_PAGE = 10

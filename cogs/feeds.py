@@ -15,7 +15,8 @@ from bot.discord_text import escape_markdown, fit
 from bot.errors import NewsdeskError, SubscriptionNotFoundError
 from bot.feeds.mentions import RoleFacts, mention_refusal
 from bot.feeds.outputs import effective_template
-from bot.feeds.service import MAX_BACKFILL, TestPost
+from bot.feeds.results import TestPost
+from bot.feeds.service import MAX_BACKFILL
 from bot.storage.feed_records import SubscriptionStatus
 from bot.templates import Template
 from bot.urls import normalize_url

@@ -13,9 +13,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot.discord_text import discord_length, escape_markdown
+from bot.feeds._markdown_writer import _escape
 from bot.feeds.markdown import (
     MAX_INPUT_CHARS,
-    _escape,
     fit_markdown,
     html_to_markdown,
     link_target,

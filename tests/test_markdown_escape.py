@@ -13,7 +13,7 @@ from bot.digests.compose import DigestArticle, compose_digest
 from bot.digests.render import render_digest
 from bot.discord_text import discord_length, escape_markdown
 from bot.feeds.posts import feed_item_message, feed_paused_notice
-from bot.feeds.service import ImportReport
+from bot.feeds.results import ImportReport
 from bot.feeds.types import Feed
 from cogs.article_views import PAGE_CHARS, article_pages, full_text_message, summary_message
 from cogs.feed_views import import_report_text

@@ -16,7 +16,7 @@ import asyncio
 import builtins
 import logging
 from collections.abc import Awaitable, Callable, Collection, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import datetime
 
 from bot.clock import utcnow
@@ -32,7 +32,7 @@ from bot.errors import (
     SubscriptionNotFoundError,
 )
 from bot.feeds.filters import EntryFilter, filter_executor
-from bot.feeds.finder import FeedCandidate, FeedCandidates, FeedFinder, candidate
+from bot.feeds.finder import FeedCandidates, FeedFinder, candidate
 from bot.feeds.mentions import mention_for, mention_post
 from bot.feeds.opml import OpmlFeed, parse_opml, write_opml
 from bot.feeds.outputs import post
@@ -40,9 +40,10 @@ from bot.feeds.parser_pool import FeedParser, InThreadParser
 from bot.feeds.pipeline import FeedPipeline
 from bot.feeds.poll_types import Fetched
 from bot.feeds.posts import feed_item_message
+from bot.feeds.results import ImportReport, SubscribeResult, TestPost
 from bot.feeds.sources import Retrievers
 from bot.fetch import Fetcher
-from bot.storage.feed_records import LimitReached, Subscribed, SubscriptionRecord, SubscriptionStatus
+from bot.storage.feed_records import LimitReached, Subscribed, SubscriptionStatus
 from bot.storage.feeds import FeedStore
 from bot.templates import Template
 from bot.templates.preview import entry_from_item
@@ -53,43 +54,6 @@ log = logging.getLogger(__name__)
 MAX_BACKFILL = 10
 
 Progress = Callable[[int, int], Awaitable[None]]
-
-
-@dataclass(frozen=True, slots=True)
-class SubscribeResult:
-    """A new subscription."""
-
-    subscription: SubscriptionRecord
-    #: The feed as fetched just now.
-    feed: FeedCandidate
-    #: Items queued for the channel now (the newest ``first_post_count``).
-    posted: int
-    #: Whether this is the first subscription to the feed anywhere.
-    new_feed: bool
-
-
-@dataclass(frozen=True, slots=True)
-class TestPost:
-    """What ``/feed test`` queued."""
-
-    status: SubscriptionStatus
-    #: The item posted.
-    title: str | None
-    url: str | None
-    #: The role a real post of this item would ping (the test shows it, pinging nobody).
-    role_id: int | None
-
-
-@dataclass(frozen=True, slots=True)
-class ImportReport:
-    """The outcome of an OPML import."""
-
-    #: Feed URLs subscribed.
-    added: tuple[str, ...]
-    #: Feed URLs the channel already followed.
-    skipped: tuple[str, ...]
-    #: One message per entry that could not be added (or note on the file), fit to show.
-    errors: tuple[str, ...]
 
 
 class FeedService:
