@@ -166,6 +166,16 @@ async def db(db_url: str) -> AsyncIterator[Database]:
         await database.close()
 
 
+@pytest.fixture
+async def peer(db_url: str) -> AsyncIterator[Database]:
+    """Another process's connections to the same database."""
+    other = Database(db_url)
+    try:
+        yield other
+    finally:
+        await other.close()
+
+
 @pytest.fixture(autouse=True)
 def _no_unexpected_error_logs(
     request: pytest.FixtureRequest, caplog: pytest.LogCaptureFixture

@@ -5,7 +5,6 @@ one leader at a time, takeover within the bound when the leader dies, and fencin
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -19,16 +18,6 @@ from bot.storage.instances import InstanceStore
 T0 = datetime(2026, 12, 7, 19, 0, tzinfo=UTC)
 BOUND = 30.0  # run.takeover_s
 S = timedelta(seconds=1)
-
-
-@pytest.fixture
-async def peer(db_url: str) -> AsyncIterator[Database]:
-    """Another process's connections to the same database."""
-    other = Database(db_url)
-    try:
-        yield other
-    finally:
-        await other.close()
 
 
 async def register(db: Database, instance_id: str, now: datetime) -> None:

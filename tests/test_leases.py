@@ -7,10 +7,8 @@ Row leases are otherwise tested through their stores (tests/test_outbox.py, test
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
-import pytest
 from sqlalchemy import Table, select
 
 from bot.storage import Database, leases
@@ -55,16 +53,6 @@ async def test_renew_needs_an_unexpired_lease_and_release_frees_it_at_once(db: D
 BOUND = timedelta(seconds=30)  # run.takeover_s: an instance row expires this long after a beat
 ROW_LEASE = timedelta(minutes=15)
 S = timedelta(seconds=1)
-
-
-@pytest.fixture
-async def peer(db_url: str) -> AsyncIterator[Database]:
-    """Another process's connections to the same database."""
-    other = Database(db_url)
-    try:
-        yield other
-    finally:
-        await other.close()
 
 
 async def register(db: Database, instance_id: str, now: datetime) -> None:

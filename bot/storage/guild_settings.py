@@ -41,15 +41,7 @@ class GuildSettingsStore:
 
     async def set_manager_role(self, guild_id: int, role_id: int | None, *, now: datetime) -> None:
         """Set (or clear, with ``None``) the server's manager role."""
-        stmt = insert(self._db.dialect_name, guild_settings).values(
-            guild_id=guild_id, manager_role_id=role_id, updated_at=now
-        )
-        stmt = stmt.on_conflict_do_update(
-            index_elements=[guild_settings.c.guild_id],
-            set_={"manager_role_id": stmt.excluded.manager_role_id, "updated_at": stmt.excluded.updated_at},
-        )
-        async with self._db.session(write=True) as conn:
-            await conn.execute(stmt)
+        await self._set(guild_id, now, manager_role_id=role_id)
 
     async def post_template(self, guild_id: int) -> Any:
         """The server's default post template as stored (JSON), or ``None``: the built-in one."""
@@ -59,12 +51,15 @@ class GuildSettingsStore:
 
     async def set_post_template(self, guild_id: int, template: Any, *, now: datetime) -> None:
         """Set (or clear, with ``None``) the server's default post template (JSON, checked)."""
-        stmt = insert(self._db.dialect_name, guild_settings).values(
-            guild_id=guild_id, post_template=template, updated_at=now
-        )
+        await self._set(guild_id, now, post_template=template)
+
+    async def _set(self, guild_id: int, now: datetime, **values: Any) -> None:
+        """Upsert the server's row with ``values``, leaving its other settings as they are."""
+        row = {"guild_id": guild_id, "updated_at": now, **values}
+        stmt = insert(self._db.dialect_name, guild_settings).values(**row)
         stmt = stmt.on_conflict_do_update(
             index_elements=[guild_settings.c.guild_id],
-            set_={"post_template": stmt.excluded.post_template, "updated_at": stmt.excluded.updated_at},
+            set_={name: stmt.excluded[name] for name in (*values, "updated_at")},
         )
         async with self._db.session(write=True) as conn:
             await conn.execute(stmt)
