@@ -57,10 +57,12 @@ class Newsdesk:
         settings: Settings,
         *,
         publisher: Publisher | None = None,
+        publisher_for: Callable[[Database], Publisher] | None = None,
         roles: Sequence[Role] | None = None,
     ) -> None:
         """``publisher`` posts to Discord: the ``worker`` role's delivery needs it, and alerts edit
-        their posts through it. ``roles`` default to ``run.roles``.
+        their posts through it. ``publisher_for`` builds one on the bot's database instead (the
+        Discord publisher keeps its webhooks and threads there). ``roles`` default to ``run.roles``.
         """
         self.settings = settings
         self.roles: tuple[Role, ...] = tuple(roles) if roles is not None else settings.run.roles
@@ -69,6 +71,8 @@ class Newsdesk:
         self.instance_id = settings.run.instance_id or default_instance_id()
         self.clock = clock_from(settings.testing.clock_file)
         self.db = Database(settings.database.url, echo=settings.database.echo)
+        if publisher_for is not None:
+            publisher = publisher_for(self.db)
         self.fetcher = Fetcher(settings.fetch)
         # The live processes, which share Discord's global limit (cogs/ratelimits.py) and the feed
         # hosts' limits (bot/fetch/limits.py): counted in the database every few seconds, read

@@ -77,7 +77,7 @@ class NewsdeskBot(commands.AutoShardedBot):
         )
         self.rate_limits = rate_limits
         self.settings = settings
-        self.core = core or Newsdesk(settings, publisher=DiscordPublisher(self))
+        self.core = core or Newsdesk(settings, publisher_for=lambda db: DiscordPublisher(self, db))
         self.rate_limits.share_with(self.core.processes)
         self.sharding = Sharding(settings.discord, IdentifyGate(self.core.db, self.core.instance_id))
 

@@ -5,10 +5,12 @@ from __future__ import annotations
 import asyncio
 import logging
 from datetime import datetime, timedelta
+from typing import Protocol
 
 import aiohttp
 import discord
 
+from bot.delivery.destination import PLAIN, Destination
 from bot.delivery.errors import (
     ChannelUnavailableError,
     MessageRejectedError,
@@ -16,6 +18,7 @@ from bot.delivery.errors import (
     TransientDeliveryError,
 )
 from bot.delivery.message import EmbedSpec, MessageSpec
+from bot.storage import Database
 
 log = logging.getLogger(__name__)
 
@@ -60,16 +63,58 @@ def allowed_mentions(spec: MessageSpec) -> discord.AllowedMentions:
 LOOKUP_LIMIT = 100
 
 
+class DestinationSender(Protocol):
+    """Sends the rows of one kind of destination (webhook posts, threads); see DiscordPublisher."""
+
+    async def send(
+        self, channel_id: int, spec: MessageSpec, *, nonce: str, destination: Destination
+    ) -> int: ...
+
+    async def find_posted(
+        self, channel_id: int, spec: MessageSpec, *, since: datetime, destination: Destination
+    ) -> int | None: ...
+
+
 class DiscordPublisher:
     """Implements :class:`bot.delivery.publisher.Publisher` with discord.py's REST client.
 
-    discord.py already waits out 429s per bucket; what escapes it is translated.
+    discord.py already waits out 429s per bucket; what escapes it is translated. A row's
+    destination picks the way out: a thread (forum post, or a thread on the message) through
+    ``threads``, else a webhook post through ``webhooks``, else the bot's own message. The
+    thread sender posts its messages through this publisher's :meth:`post_message`.
     """
 
-    def __init__(self, client: discord.Client) -> None:
+    def __init__(self, client: discord.Client, db: Database | None = None) -> None:
         self._client = client
+        self.webhooks: DestinationSender | None = None
+        self.threads: DestinationSender | None = None
+        if db is not None:
+            # Imported here: both build on this module's translation of Discord's errors.
+            from cogs.thread_delivery import ThreadSender
+            from cogs.webhook_delivery import WebhookSender
 
-    async def send(self, channel_id: int, spec: MessageSpec, *, nonce: str) -> int:
+            self.webhooks = WebhookSender(client, db)
+            self.threads = ThreadSender(client, db, self)
+
+    async def send(
+        self, channel_id: int, spec: MessageSpec, *, nonce: str, destination: Destination = PLAIN
+    ) -> int:
+        if destination.thread is not None:
+            return await self._sender(self.threads, "threads").send(
+                channel_id, spec, nonce=nonce, destination=destination
+            )
+        return await self.post_message(channel_id, spec, nonce=nonce, destination=destination)
+
+    async def post_message(
+        self, channel_id: int, spec: MessageSpec, *, nonce: str, destination: Destination = PLAIN
+    ) -> int:
+        """One message in ``channel_id`` (a channel or a thread): the webhook's when ``destination``
+        names one, else the bot's own (``destination.thread`` is not looked at here).
+        """
+        if destination.webhook is not None:
+            return await self._sender(self.webhooks, "webhooks").send(
+                channel_id, spec, nonce=nonce, destination=destination
+            )
         channel = self._client.get_partial_messageable(channel_id)
         try:
             message = await channel.send(
@@ -81,10 +126,24 @@ class DiscordPublisher:
                 nonce=nonce,
             )
         except Exception as e:
-            raise _translate(e, channel_id) from e
+            raise translate(e, channel_id) from e
         return message.id
 
-    async def find_posted(self, channel_id: int, spec: MessageSpec, *, since: datetime) -> int | None:
+    async def find_posted(
+        self, channel_id: int, spec: MessageSpec, *, since: datetime, destination: Destination = PLAIN
+    ) -> int | None:
+        if destination.thread is not None:
+            return await self._sender(self.threads, "threads").find_posted(
+                channel_id, spec, since=since, destination=destination
+            )
+        if destination.webhook is not None:
+            return await self._sender(self.webhooks, "webhooks").find_posted(
+                channel_id, spec, since=since, destination=destination
+            )
+        return await self.find_own_message(channel_id, spec, since=since)
+
+    async def find_own_message(self, channel_id: int, spec: MessageSpec, *, since: datetime) -> int | None:
+        """A message the bot posted in ``channel_id`` after ``since`` that shows ``spec``, or None."""
         me = self._client.user
         if me is None:
             return None
@@ -100,6 +159,13 @@ class DiscordPublisher:
             log.info("channel=%s: history not readable (%s); sending with the nonce alone", channel_id, e)
         return None
 
+    @staticmethod
+    def _sender(sender: DestinationSender | None, what: str) -> DestinationSender:
+        if sender is None:
+            # A publisher built without a database cannot keep webhooks or threads.
+            raise MessageRejectedError(f"this publisher does not deliver {what}")
+        return sender
+
     async def edit(self, channel_id: int, message_id: int, spec: MessageSpec) -> None:
         message = self._client.get_partial_messageable(channel_id).get_partial_message(message_id)
         try:
@@ -109,7 +175,7 @@ class DiscordPublisher:
                 allowed_mentions=allowed_mentions(spec),
             )
         except Exception as e:
-            raise _translate(e, channel_id) from e
+            raise translate(e, channel_id) from e
 
 
 def shows(message: discord.Message, spec: MessageSpec) -> bool:
@@ -122,7 +188,8 @@ def shows(message: discord.Message, spec: MessageSpec) -> bool:
     )
 
 
-def _translate(error: Exception, channel_id: int) -> Exception:
+def translate(error: Exception, channel_id: int) -> Exception:
+    """A delivery error for what discord.py raised (``error`` itself when it is none of Discord's)."""
     if isinstance(error, discord.Forbidden | discord.NotFound) or (
         isinstance(error, discord.HTTPException) and error.code in UNAVAILABLE_CODES
     ):

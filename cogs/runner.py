@@ -86,7 +86,7 @@ async def _run_worker(settings: Settings, token: str, stop: asyncio.Event) -> No
     )
     async with client:
         await client.login(token)
-        async with Newsdesk(settings, publisher=DiscordPublisher(client)) as core:
+        async with Newsdesk(settings, publisher_for=lambda db: DiscordPublisher(client, db)) as core:
             rate_limits.share_with(core.processes)
             await core.start_duties()
             await stop.wait()

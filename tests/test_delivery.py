@@ -67,7 +67,7 @@ class ScriptedPublisher(MemoryPublisher):
         self.called = asyncio.Event()
         self._rng = random.Random(7)
 
-    async def send(self, channel_id: int, spec: MessageSpec, *, nonce: str) -> int:
+    async def send(self, channel_id: int, spec: MessageSpec, *, nonce: str, **_: object) -> int:
         self.send_calls.append((channel_id, nonce))
         self.called.set()
         self.in_flight += 1
@@ -455,7 +455,7 @@ async def test_two_dispatchers_on_one_database_never_send_the_same_row(db: Datab
                 self.sent = sent
                 self.waits_for_the_other = waits_for_the_other
 
-            async def send(self, channel_id: int, spec: MessageSpec, *, nonce: str) -> int:
+            async def send(self, channel_id: int, spec: MessageSpec, *, nonce: str, **_: object) -> int:
                 if self.waits_for_the_other:
                     await asyncio.wait_for(second_has_sent.wait(), 30)
                 else:
@@ -466,7 +466,9 @@ async def test_two_dispatchers_on_one_database_never_send_the_same_row(db: Datab
             async def edit(self, channel_id: int, message_id: int, spec: MessageSpec) -> None:
                 await discord.edit(channel_id, message_id, spec)
 
-            async def find_posted(self, channel_id: int, spec: MessageSpec, *, since: datetime) -> int | None:
+            async def find_posted(
+                self, channel_id: int, spec: MessageSpec, *, since: datetime, **_: object
+            ) -> int | None:
                 return await discord.find_posted(channel_id, spec, since=since)
 
         channels = range(1, 9)

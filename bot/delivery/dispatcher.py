@@ -36,6 +36,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, TypeVar
 
 from bot.background import BackgroundLoop
+from bot.delivery.destination import Destination
 from bot.delivery.errors import (
     ChannelUnavailableError,
     MessageRejectedError,
@@ -289,16 +290,24 @@ class OutboxDispatcher:
             self._loop.wake()
             self._progress.set()
 
-    async def _already_posted(self, row: OutboxRow, spec: MessageSpec) -> int | None:
+    async def _already_posted(
+        self, row: OutboxRow, spec: MessageSpec, destination: Destination
+    ) -> int | None:
         """The message an earlier attempt at ``row`` created, when the nonce may no longer
         find it (see :func:`needs_lookup`); ``None`` otherwise or when it cannot be told.
         """
-        if not needs_lookup(attempts=row.attempts, created_at=row.created_at, now=self._clock()):
+        if not needs_lookup(
+            attempts=row.attempts,
+            created_at=row.created_at,
+            now=self._clock(),
+            uses_nonce=destination.uses_nonce,
+        ):
             return None
         try:
-            found = await asyncio.wait_for(
-                self._publisher.find_posted(row.channel_id, spec, since=row.created_at), self._send_timeout_s
+            looking = self._publisher.find_posted(
+                row.channel_id, spec, since=row.created_at, destination=destination
             )
+            found = await asyncio.wait_for(looking, self._send_timeout_s)
         except Exception as e:  # looking is a precaution: sending with the nonce is still right
             log.info("outbox row=%s: could not look for an earlier post: %s", row.id, e)
             return None
@@ -311,10 +320,11 @@ class OutboxDispatcher:
         try:
             spec = row.message_spec()
             spec.validate()
-            found = await self._already_posted(row, spec)
+            destination = row.message_destination()
+            found = await self._already_posted(row, spec, destination)
             if found is not None:
                 return found, None
-            sending = self._publisher.send(row.channel_id, spec, nonce=row.nonce)
+            sending = self._publisher.send(row.channel_id, spec, nonce=row.nonce, destination=destination)
             return await asyncio.wait_for(sending, self._send_timeout_s), None
         except TimeoutError:
             return 0, TransientDeliveryError(f"no answer from Discord within {self._send_timeout_s:g}s")

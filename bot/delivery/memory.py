@@ -10,6 +10,7 @@ import itertools
 from dataclasses import dataclass
 from datetime import datetime
 
+from bot.delivery.destination import PLAIN, Destination
 from bot.delivery.errors import DeliveryError
 from bot.delivery.message import MessageSpec
 
@@ -20,6 +21,7 @@ class PostedMessage:
     channel_id: int
     spec: MessageSpec
     nonce: str | None
+    destination: Destination = PLAIN
 
 
 class MemoryPublisher:
@@ -36,21 +38,29 @@ class MemoryPublisher:
     def channel(self, channel_id: int) -> list[PostedMessage]:
         return [m for m in self.messages if m.channel_id == channel_id]
 
-    async def send(self, channel_id: int, spec: MessageSpec, *, nonce: str) -> int:
+    async def send(
+        self, channel_id: int, spec: MessageSpec, *, nonce: str, destination: Destination = PLAIN
+    ) -> int:
         self.send_calls.append((channel_id, nonce))
-        return self.create(channel_id, spec, nonce=nonce).message_id
+        # Webhooks and forum posts take no nonce: a resend is a second message.
+        used_nonce = nonce if destination.uses_nonce else None
+        return self.create(channel_id, spec, nonce=used_nonce, destination=destination).message_id
 
-    def create(self, channel_id: int, spec: MessageSpec, *, nonce: str | None) -> PostedMessage:
+    def create(
+        self, channel_id: int, spec: MessageSpec, *, nonce: str | None, destination: Destination = PLAIN
+    ) -> PostedMessage:
         """Create the message, or return the one this nonce created (Discord's ``enforce_nonce``)."""
         if nonce is not None and nonce in self._by_nonce:
             return self._by_nonce[nonce]
-        message = PostedMessage(next(self._ids), channel_id, spec, nonce)
+        message = PostedMessage(next(self._ids), channel_id, spec, nonce, destination)
         self.messages.append(message)
         if nonce is not None:
             self._by_nonce[nonce] = message
         return message
 
-    async def find_posted(self, channel_id: int, spec: MessageSpec, *, since: datetime) -> int | None:
+    async def find_posted(
+        self, channel_id: int, spec: MessageSpec, *, since: datetime, destination: Destination = PLAIN
+    ) -> int | None:
         for message in reversed(self.messages):
             if message.channel_id == channel_id and message.spec == spec:
                 return message.message_id
@@ -63,6 +73,8 @@ class MemoryPublisher:
     async def edit(self, channel_id: int, message_id: int, spec: MessageSpec) -> None:
         for i, message in enumerate(self.messages):
             if message.message_id == message_id and message.channel_id == channel_id:
-                self.messages[i] = PostedMessage(message_id, channel_id, spec, message.nonce)
+                self.messages[i] = PostedMessage(
+                    message_id, channel_id, spec, message.nonce, message.destination
+                )
                 return
         raise DeliveryError(f"no message {message_id} in channel {channel_id}", channel_id)

@@ -26,12 +26,12 @@ def base36(number: int) -> str:
             return "".join(reversed(digits))
 
 
-def needs_lookup(*, attempts: int, created_at: datetime, now: datetime) -> bool:
+def needs_lookup(*, attempts: int, created_at: datetime, now: datetime, uses_nonce: bool = True) -> bool:
     """Whether a row about to be sent may already be in the channel beyond the nonce's reach:
     an earlier attempt was made (``attempts`` counts this one) and the row is older than
-    :data:`NONCE_TRUST`.
+    :data:`NONCE_TRUST`, or its destination has no nonce (webhooks, forum posts) at all.
     """
-    return attempts > 1 and now - created_at >= NONCE_TRUST
+    return attempts > 1 and (not uses_nonce or now - created_at >= NONCE_TRUST)
 
 
 def nonce_for(row_id: int, dedup_key: str) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Protocol
 
+from bot.delivery.destination import PLAIN, Destination
 from bot.delivery.message import MessageSpec
 
 
@@ -23,12 +24,15 @@ class Publisher(Protocol):
     else is treated as transient and logged as a bug.
     """
 
-    async def send(self, channel_id: int, spec: MessageSpec, *, nonce: str) -> int:
-        """Post ``spec`` in ``channel_id``; return the new message's id.
+    async def send(
+        self, channel_id: int, spec: MessageSpec, *, nonce: str, destination: Destination = PLAIN
+    ) -> int:
+        """Post ``spec`` in ``channel_id`` as ``destination`` says; return the new message's id
+        (for a forum post or a thread opened on the message, also the thread's id).
 
-        ``nonce`` must be sent with ``enforce_nonce``: sending the same nonce
-        again (after a crash) returns the message already created instead of
-        posting a duplicate. Called by the outbox dispatcher.
+        ``nonce`` must be sent with ``enforce_nonce`` where Discord takes one: sending the same
+        nonce again (after a crash) returns the message already created instead of posting a
+        duplicate. Called by the outbox dispatcher, which never passes an edit here.
         """
         ...
 
@@ -36,9 +40,12 @@ class Publisher(Protocol):
         """Replace the content of a message the bot posted (breaking alerts update theirs)."""
         ...
 
-    async def find_posted(self, channel_id: int, spec: MessageSpec, *, since: datetime) -> int | None:
-        """The id of a message the bot posted in ``channel_id`` after ``since`` that shows
-        ``spec``, or ``None`` (none, or the channel's history cannot be read).
+    async def find_posted(
+        self, channel_id: int, spec: MessageSpec, *, since: datetime, destination: Destination = PLAIN
+    ) -> int | None:
+        """The id of a message the bot (or its webhook, for a webhook ``destination``) posted in
+        ``channel_id`` after ``since`` that shows ``spec``, or ``None`` (none, or the channel's
+        history cannot be read).
 
         Discord honours a nonce for a few minutes only: before sending a row again long after
         an attempt whose outcome is unknown (a crash, a timeout), the dispatcher looks for the

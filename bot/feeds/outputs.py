@@ -9,6 +9,7 @@ from datetime import datetime
 
 from bot.discord_text import escape_markdown, fit
 from bot.feeds.decide import EntryKeys, NewItems
+from bot.feeds.destinations import destination_for
 from bot.feeds.filters import Judgement
 from bot.feeds.identity import entry_key
 from bot.feeds.posts import feed_item_message, feed_paused_notice, notice_message
@@ -78,12 +79,14 @@ def post(
     """The outbox row posting ``entry`` to ``sub``'s channel. The dedup key makes a second
     enqueue of the same item for the same subscription a no-op.
     """
+    item_key = key if key is not None else entry_key(entry)
     return OutboxMessage(
         channel_id=sub.channel_id,
         guild_id=sub.guild_id,
         kind="feed_item",
-        dedup_key=post_dedup_key(sub.id, key if key is not None else entry_key(entry)),
+        dedup_key=post_dedup_key(sub.id, item_key),
         spec=feed_item_message(entry, source, article=article, template=effective_template(sub)),
+        destination=destination_for(sub.delivery, entry, source, item_key=item_key),
     )
 
 

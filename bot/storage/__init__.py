@@ -18,6 +18,7 @@ from bot.errors import StorageError
 # (env.py) and the schema test compare with the migrations: list each one here.
 from bot.storage import (  # noqa: F401
     alert_tables,
+    destination_tables,
     digest_tables,
     feed_tables,
     instance_tables,

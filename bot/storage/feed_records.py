@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, NamedTuple
 
+from bot.feeds.destinations import DEFAULT_DELIVERY, PostDelivery
 from bot.feeds.types import Feed
 from bot.storage.outbox import OutboxMessage
 
@@ -64,6 +65,8 @@ class SubscriptionRecord:
     mention_role_id: int | None = None
     #: Patterns a post must match to ping (include syntax of ``/feed filter``); None: every post.
     mention_include: tuple[str, ...] | None = None
+    #: Webhook and thread options (``/feed webhook``, ``/feed threads``).
+    delivery: PostDelivery = DEFAULT_DELIVERY
 
 
 @dataclass(frozen=True, slots=True)

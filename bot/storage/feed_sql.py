@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from bot.feeds.destinations import PostDelivery
 from bot.feeds.types import Feed
 from bot.storage.bulk import BulkInsert
 from bot.storage.feed_records import ItemRow, SubscriptionRecord
@@ -104,6 +105,7 @@ def subscription_record(row: Any) -> SubscriptionRecord:
         server_template=getattr(row, "post_template", None),
         mention_role_id=row.mention_role_id,
         mention_include=tuple(row.mention_include) if row.mention_include else None,
+        delivery=PostDelivery.from_json(row.delivery),
     )
 
 

@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import delete, exists, func, or_, select, update
 
+from bot.feeds.destinations import PostDelivery
 from bot.storage.database import Database
 from bot.storage.feed_records import ACTIVE, PAUSED, ItemRow, SubscriptionRecord, SubscriptionStatus
 from bot.storage.feed_sql import (
@@ -189,6 +190,16 @@ class SubscriptionQueries:
             update(subscriptions)
             .where(subscriptions.c.id == subscription_id, guild_is(guild_id))
             .values(mention_role_id=role_id, mention_include=patterns)
+        )
+        async with self._db.session() as conn:
+            return (await conn.execute(stmt)).rowcount > 0
+
+    async def set_delivery(self, guild_id: int | None, subscription_id: int, delivery: PostDelivery) -> bool:
+        """Set how a subscription's posts are delivered (webhook, threads). ``False`` if not found."""
+        stmt = (
+            update(subscriptions)
+            .where(subscriptions.c.id == subscription_id, guild_is(guild_id))
+            .values(delivery=delivery.to_json())
         )
         async with self._db.session() as conn:
             return (await conn.execute(stmt)).rowcount > 0

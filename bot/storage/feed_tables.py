@@ -77,6 +77,8 @@ subscriptions = Table(
     # A role pinged on each new post (only those matching mention_include, when set).
     Column("mention_role_id", BigInteger, nullable=True),
     Column("mention_include", JSON, nullable=True),
+    # Webhook and thread options (bot.feeds.destinations.PostDelivery as JSON); NULL: the default.
+    Column("delivery", JSON, nullable=True),
     CheckConstraint("status IN ('active', 'paused')", name="status"),
     UniqueConstraint("feed_id", "channel_id"),
     Index("ix_subscriptions_guild_id", "guild_id"),

@@ -31,6 +31,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from bot.delivery.destination import PLAIN, Destination
 from bot.delivery.message import MessageSpec
 from bot.delivery.policy import check_shard, nonce_for
 from bot.storage.database import Database, serialise_on
@@ -66,6 +67,8 @@ class OutboxMessage:
     #: (e.g. ``f"feed:{subscription_id}:{item_id}"``).
     dedup_key: str
     spec: MessageSpec
+    #: How the message goes out in its channel (webhook, thread, an edit); plain by default.
+    destination: Destination = PLAIN
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +94,8 @@ class OutboxRow:
     sent_at: datetime | None
     #: The Discord message, once sent.
     message_id: int | None
+    #: Destination.to_json(), decoded by :meth:`message_destination`.
+    destination_data: Any = None
 
     @property
     def nonce(self) -> str:
@@ -103,6 +108,10 @@ class OutboxRow:
             return MessageSpec.from_dict(self.spec_data)
         except (TypeError, ValueError, KeyError, AttributeError) as e:
             raise ValueError(f"undecodable message spec: {e}") from e
+
+    def message_destination(self) -> Destination:
+        """How the message goes out. Raises ValueError if the stored destination does not decode."""
+        return Destination.from_json(self.destination_data)
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,6 +153,7 @@ async def enqueue(conn: AsyncConnection, messages: Sequence[OutboxMessage], *, n
                 "kind": message.kind,
                 "dedup_key": message.dedup_key,
                 "spec": message.spec.to_dict(),
+                "destination": message.destination.to_json(),
                 "status": PENDING,
                 "attempts": 0,
                 "created_at": now,
@@ -420,6 +430,7 @@ def _row(r: RowMapping) -> OutboxRow:
         lease_until=r["lease_until"],
         sent_at=r["sent_at"],
         message_id=r["message_id"],
+        destination_data=r["destination"],
     )
 
 

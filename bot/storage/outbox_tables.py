@@ -33,6 +33,8 @@ outbox = Table(
     Column("dedup_key", Text, nullable=False, unique=True),
     # MessageSpec.to_dict(); only ever read whole.
     Column("spec", JSON, nullable=False),
+    # bot.delivery.destination.Destination.to_json(); NULL: the bot's own plain message.
+    Column("destination", JSON, nullable=True),
     # "pending" | "sent" | "failed" | "cancelled".
     Column("status", Text, nullable=False),
     # Sends tried so far (each claim counts one).
