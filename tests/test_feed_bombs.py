@@ -8,6 +8,7 @@ Each is tried through the parser, through ``/feed add`` (the feed service) and t
 
 from __future__ import annotations
 
+import io
 import json
 import subprocess
 import sys
@@ -51,17 +52,20 @@ class Bomb:
     error: str
 
 
-def _document(size: int, declaration: str) -> str:
+def _document(size: int, declaration: str, *, in_comment: bool = False) -> str:
     """An RSS feed that declares a 290-character entity and uses it 200 times an item: about
     100 times its size once expanded (expat's own cap).
+
+    ``in_comment`` declares it in a comment before the root element instead: expat sees no
+    declaration (and fails on the undefined entity), but feedparser's DOCTYPE rewrite finds it
+    there and hands it to its loose parser, which expanded it.
     """
     refs = "&a;" * 100
     item_xml = f"<item><title>{refs}</title><description>{refs}</description></item>"
     items = item_xml * max(1, (size - 300) // len(item_xml))
-    return (
-        f'{declaration}<!DOCTYPE rss [<!ENTITY a "{"x" * 290}">]>'
-        f'<rss version="2.0"><channel><title>Bomb</title>{items}</channel></rss>'
-    )
+    entity = f'<!ENTITY a "{"x" * 290}">'
+    prolog = f"<!--\n{entity}\n<!DOCTYPE rss>\n-->\n" if in_comment else f"<!DOCTYPE rss [{entity}]>"
+    return f'{declaration}{prolog}<rss version="2.0"><channel><title>Bomb</title>{items}</channel></rss>'
 
 
 def bombs(size: int = 60_000) -> Iterator[Bomb]:
@@ -84,6 +88,8 @@ def bombs(size: int = 60_000) -> Iterator[Bomb]:
     )
     yield Bomb("utf-7-bom", b"+/v8-" + utf7, "application/xml", ENCODING_REFUSED)
     yield Bomb("utf-7-header", utf7, "text/xml; charset=utf-7", ENCODING_REFUSED)
+    hidden = _document(size, '<?xml version="1.0" encoding="utf-8"?>\n', in_comment=True)
+    yield Bomb("utf-8-in-a-comment", hidden.encode(), "application/rss+xml", ENTITIES_REFUSED)
     for codec in UNICODE:
         declared = f'<?xml version="1.0" encoding="{codec[:6].upper()}"?>'
         yield Bomb(
@@ -100,6 +106,28 @@ BOMBS = list(bombs())
 def test_a_bomb_in_any_encoding_is_refused(bomb: Bomb, parser: str) -> None:
     with pytest.raises(FeedParseError, match=bomb.error):
         parse_feed(bomb.body, url=URL, content_type=bomb.content_type, parser=parser)  # type: ignore[arg-type]
+
+
+def test_feedparser_never_expands_entities_even_unguarded() -> None:
+    """Past the guard, feedparser itself refuses: its expat any declaration, its loose parser
+    (when expat fails) any entity its DOCTYPE rewrite found, in a comment or not.
+    """
+    import feedparser
+
+    import bot.feeds._fallback  # noqa: F401  # installs the refusals
+    from bot.feeds._expat import EntityDeclaredError
+
+    declared = '<?xml version="1.0" encoding="utf-8"?>'
+    shapes = {
+        "expat": _document(5_000, declared),  # the DOCTYPE mid-line: the rewrite leaves it to expat
+        # At line starts: the rewrite finds the declaration, keeps it for the loose parser.
+        "rewrite": _document(5_000, declared + "\n").replace("[<!ENTITY", "[\n<!ENTITY"),
+        "comment": _document(5_000, declared, in_comment=True),
+    }
+    for shape, document in shapes.items():
+        with pytest.raises(EntityDeclaredError):
+            feedparser.parse(io.BytesIO(document.encode()), response_headers={"content-type": "text/xml"})
+            pytest.fail(shape)
 
 
 def test_parsing_bombs_keeps_memory_bounded() -> None:

@@ -58,8 +58,9 @@ def sniff(body: bytes) -> Kind:
             continue
         break
     root = _ROOT.match(head, pos)
-    if root is None and _ENTITY.search(head, pos):
-        # Not a prolog we understand: be safe rather than let a parser make sense of it.
+    # Anywhere before the root element, comments included (feedparser's DOCTYPE rewrite reads
+    # declarations there), or anywhere at all after a prolog we do not understand.
+    if _ENTITY.search(head, 0, pos if root else len(head)):
         raise _refuse()
     root_name = root.group(1).lower() if root else ""
     if doctype == "html" or root_name in ("html", "head", "body"):

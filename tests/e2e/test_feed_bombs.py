@@ -1,6 +1,6 @@
-"""Entity bombs in EBCDIC, UTF-7 and UTF-16/32 through ``/feed add`` of the real bot: each is
-refused with a reply that says why, and nothing is followed. (tests/test_feed_bombs.py covers
-every form of each, the poller, and memory.)"""
+"""Entity bombs in EBCDIC, UTF-7 and UTF-16/32, and one declared in a comment, through
+``/feed add`` of the real bot: each is refused with a reply that says why, and nothing is
+followed. (tests/test_feed_bombs.py covers every form of each, the poller, and memory.)"""
 
 from __future__ import annotations
 
@@ -13,7 +13,14 @@ from tests.test_feed_bombs import bombs
 pytestmark = pytest.mark.e2e
 
 # One of each kind, as served: the whole document in the encoding.
-PICKED = {"cp037-whole", "cp424-declared", "utf-7-declared", "utf-16-declared", "utf-32-be-bare"}
+PICKED = {
+    "cp037-whole",
+    "cp424-declared",
+    "utf-7-declared",
+    "utf-16-declared",
+    "utf-32-be-bare",
+    "utf-8-in-a-comment",
+}
 
 
 async def test_feed_add_refuses_bombs_in_any_encoding_and_says_why(
