@@ -157,5 +157,9 @@ class SubscriptionLimitError(FeedError):
     """The guild has as many subscriptions as ``feeds.max_subscriptions_per_guild`` allows."""
 
 
+class DeliveryOptionError(FeedError, ValueError):
+    """A webhook name or avatar, or a thread option, that Discord would refuse."""
+
+
 class SubscriptionNotFoundError(FeedError, LookupError):
     """No subscription with that id in this guild."""

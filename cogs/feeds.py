@@ -11,16 +11,22 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.discord_text import escape_markdown, fit
 from bot.errors import NewsdeskError, SubscriptionNotFoundError
-from bot.feeds.mentions import RoleFacts, mention_refusal
+from bot.feeds.destinations import with_threads, with_webhook
 from bot.feeds.outputs import effective_template
-from bot.feeds.results import TestPost
 from bot.feeds.service import MAX_BACKFILL
-from bot.storage.feed_records import SubscriptionStatus
 from bot.templates import Template
 from bot.urls import normalize_url
 from cogs.checks import can_see, manager_only, target_channel, visible_channel_ids
+from cogs.feed_replies import (
+    THREAD_MODE_CHOICES,
+    check_mention_role,
+    mention_set_text,
+    require_bot_permissions,
+    test_queued_text,
+    threads_set_text,
+    webhook_set_text,
+)
 from cogs.feed_views import (
     FeedChoiceView,
     StatusPager,
@@ -212,6 +218,64 @@ class Feeds(commands.Cog):
         self.bot.core.wake_delivery()
         await interaction.followup.send(test_queued_text(queued), ephemeral=True)
 
+    @feed.command(name="webhook", description="Post a feed under the outlet's name and avatar")
+    @app_commands.describe(
+        subscription="The subscription",
+        enabled="Post through a webhook of the channel (off: as the bot)",
+        name="The name its posts show (default: the feed's title)",
+        avatar="An https:// image its posts show (default: the feed's icon)",
+    )
+    @manager_only()
+    async def webhook(
+        self,
+        interaction: discord.Interaction,
+        subscription: str,
+        enabled: bool,
+        name: str | None = None,
+        avatar: str | None = None,
+    ) -> None:
+        subscription_id = await self.visible_subscription(interaction, subscription)
+        if enabled:
+            await self.require_bot_permissions(interaction, subscription_id, "manage_webhooks")
+        status = await self.feeds.set_delivery(
+            interaction.guild_id,
+            subscription_id,
+            lambda delivery: with_webhook(delivery, enabled=enabled, name=name, avatar_url=avatar),
+        )
+        await interaction.response.send_message(webhook_set_text(status), ephemeral=True)
+
+    @feed.command(name="threads", description="A thread on each post; a story's later outlets in its thread")
+    @app_commands.describe(
+        subscription="The subscription",
+        mode="A thread on each post, or none (a forum channel always gets a post per item)",
+        story="Add later outlets reporting the same story to its thread instead of a new post",
+    )
+    @app_commands.choices(mode=THREAD_MODE_CHOICES)
+    @manager_only()
+    async def threads(
+        self, interaction: discord.Interaction, subscription: str, mode: str, story: bool = False
+    ) -> None:
+        subscription_id = await self.visible_subscription(interaction, subscription)
+        if mode == "item":
+            await self.require_bot_permissions(
+                interaction, subscription_id, "create_public_threads", "send_messages_in_threads"
+            )
+        status = await self.feeds.set_delivery(
+            interaction.guild_id,
+            subscription_id,
+            lambda delivery: with_threads(delivery, mode=mode, story_threads=story),
+        )
+        await interaction.response.send_message(threads_set_text(status), ephemeral=True)
+
+    async def require_bot_permissions(
+        self, interaction: discord.Interaction, subscription_id: int, *permissions: str
+    ) -> None:
+        """Refuse, naming what is missing, unless the bot has ``permissions`` in the channel."""
+        status = await self.feeds.get(interaction.guild_id, subscription_id)
+        if status is None:
+            raise SubscriptionNotFoundError(f"There is no subscription #{subscription_id} in this server.")
+        require_bot_permissions(interaction, status.subscription.channel_id, permissions)
+
     @format_group.command(name="set", description="Set how a feed's posts look ({title}, {link}...)")
     @app_commands.describe(
         subscription="The subscription", preset="The layout to start from (default: full)", **PART_HELP
@@ -358,6 +422,8 @@ class Feeds(commands.Cog):
     @format_clear.autocomplete("subscription")
     @mention.autocomplete("subscription")
     @test.autocomplete("subscription")
+    @webhook.autocomplete("subscription")
+    @threads.autocomplete("subscription")
     @manager_only()  # discord.py runs the commands' checks on invocation only, not on autocomplete
     async def subscription_autocomplete(
         self, interaction: discord.Interaction, current: str
@@ -366,61 +432,6 @@ class Feeds(commands.Cog):
             interaction.guild_id, current, channel_ids=visible_channel_ids(interaction)
         )
         return [app_commands.Choice(name=name, value=value) for name, value in choices]
-
-
-def check_mention_role(interaction: discord.Interaction, role: discord.Role, channel_id: int) -> str | None:
-    """Refuse a role the member may not have the bot ping in the subscription's channel (see
-    :func:`bot.feeds.mentions.mention_refusal`); a note when the bot itself cannot ping it.
-    """
-    guild, member = interaction.guild, interaction.user
-    channel = guild.get_channel_or_thread(channel_id) if guild is not None else None
-    if guild is None or channel is None or not isinstance(member, discord.Member):
-        raise NewsdeskError("I can't find that subscription's channel any more.")
-    facts = RoleFacts(
-        id=role.id,
-        mention=role.mention,
-        is_default=role.is_default(),
-        managed=role.managed
-        or role.is_bot_managed()
-        or role.is_integration()
-        or role.is_premium_subscriber(),
-        mentionable=role.mentionable,
-    )
-    refusal = mention_refusal(facts, may_mention_everyone=channel.permissions_for(member).mention_everyone)
-    if refusal is not None:
-        raise NewsdeskError(refusal)
-    if not role.mentionable and not channel.permissions_for(guild.me).mention_everyone:
-        return (
-            f"Note: {role.mention} is not mentionable and I lack Mention @everyone in <#{channel_id}>, "
-            "so Discord will show the mention without pinging."
-        )
-    return None
-
-
-def mention_set_text(status: SubscriptionStatus, role: discord.Role, note: str | None) -> str:
-    sub = status.subscription
-    which = "each new post"
-    if sub.mention_include:
-        shown = ", ".join(f"`{fit(p.replace('`', ''), 60)}`" for p in sub.mention_include[:10])
-        which = f"new posts matching {shown}"
-    lines = [
-        f"{role.mention} will be pinged on {which} in <#{sub.channel_id}>.",
-        f"To stop: `/feed mention subscription:#{sub.id}` without a role.",
-    ]
-    if note:
-        lines.append(note)
-    lines.append(status_line(status))
-    return fit("\n".join(lines), 2000)
-
-
-def test_queued_text(queued: TestPost) -> str:
-    sub = queued.status.subscription
-    title = fit(escape_markdown(queued.title or queued.url or "untitled"), 150)
-    lines = [f"Posting **{title}** to <#{sub.channel_id}> as a test; it shows up there in a moment."]
-    if queued.role_id is not None:
-        lines.append(f"It shows <@&{queued.role_id}> as a real post would, but a test pings nobody.")
-    lines.append("New items are still posted as usual, this one too if it is not posted yet.")
-    return "\n".join(lines)
 
 
 def parse_subscription_id(value: str) -> int:

@@ -9,7 +9,7 @@ post. Pure functions.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
@@ -22,7 +22,8 @@ from bot.delivery.destination import (
     ThreadPlan,
     WebhookIdentity,
 )
-from bot.discord_text import fit
+from bot.discord_text import discord_length, fit
+from bot.errors import DeliveryOptionError
 from bot.feeds.types import Feed, FeedEntry
 
 #: "none": posts in the channel; "item": a thread opened on each post (text channels).
@@ -30,6 +31,8 @@ from bot.feeds.types import Feed, FeedEntry
 ThreadMode = Literal["none", "item"]
 THREAD_MODES: tuple[ThreadMode, ...] = ("none", "item")
 
+#: Longest avatar link accepted (Discord's own limit on a URL).
+AVATAR_URL_LIMIT = 2048
 #: Discord refuses webhook names containing these (case-insensitive).
 _RESERVED_NAME = re.compile(r"clyde|discord", re.IGNORECASE)
 
@@ -83,6 +86,39 @@ class PostDelivery:
 
 
 DEFAULT_DELIVERY = PostDelivery()
+
+
+def with_webhook(
+    delivery: PostDelivery, *, enabled: bool, name: str | None = None, avatar_url: str | None = None
+) -> PostDelivery:
+    """``delivery`` posting through a webhook (under ``name`` and ``avatar_url`` when given, else
+    the outlet's), or as the bot again. Raises :class:`DeliveryOptionError` for a name or avatar
+    Discord would refuse.
+    """
+    if not enabled:
+        return replace(delivery, webhook=False, webhook_name=None, webhook_avatar_url=None)
+    cleaned = " ".join((name or "").split())
+    if name is not None and not 1 <= discord_length(cleaned) <= WEBHOOK_NAME_LIMIT:
+        raise DeliveryOptionError(f"A webhook name is 1 to {WEBHOOK_NAME_LIMIT} characters long.")
+    avatar = (avatar_url or "").strip()
+    if avatar:
+        parts = urlsplit(avatar)
+        if parts.scheme != "https" or not parts.hostname or len(avatar) > AVATAR_URL_LIMIT:
+            raise DeliveryOptionError("The avatar must be an https:// link to an image.")
+    return replace(delivery, webhook=True, webhook_name=cleaned or None, webhook_avatar_url=avatar or None)
+
+
+def with_threads(delivery: PostDelivery, *, mode: str, story_threads: bool = False) -> PostDelivery:
+    """``delivery`` opening a thread per item (``mode="item"``) or not (``"none"``), and sending
+    a story's later outlets to its thread. A forum channel always gets a post per item. Raises
+    :class:`DeliveryOptionError` for an unknown mode or story threads without threads.
+    """
+    if mode not in THREAD_MODES:
+        raise DeliveryOptionError(f"The thread mode is one of {', '.join(THREAD_MODES)}.")
+    threads: ThreadMode = "item" if mode == "item" else "none"
+    if story_threads and not (delivery.forum or threads == "item"):
+        raise DeliveryOptionError("Story threads need a thread per item (or a forum channel).")
+    return replace(delivery, threads=threads, story_threads=story_threads)
 
 
 def destination_for(delivery: PostDelivery, entry: FeedEntry, source: Feed, *, item_key: str) -> Destination:

@@ -31,6 +31,7 @@ from bot.errors import (
     SubscriptionLimitError,
     SubscriptionNotFoundError,
 )
+from bot.feeds.destinations import PostDelivery
 from bot.feeds.filters import EntryFilter, filter_executor
 from bot.feeds.finder import FeedCandidates, FeedFinder, candidate
 from bot.feeds.mentions import mention_for, mention_post
@@ -231,6 +232,19 @@ class FeedService:
         patterns = [p.strip() for p in include if p.strip()]
         EntryFilter(patterns)  # validates; raises FilterError
         if not await self._store.set_mention(guild_id, subscription_id, role_id, patterns or None):
+            raise SubscriptionNotFoundError(_not_found_message(subscription_id))
+        return await self._status(guild_id, subscription_id)
+
+    async def set_delivery(
+        self, guild_id: int | None, subscription_id: int, change: Callable[[PostDelivery], PostDelivery]
+    ) -> SubscriptionStatus:
+        """Apply ``change`` to how the subscription's posts are delivered (webhook, threads; see
+        :mod:`bot.feeds.destinations`, whose ``with_*`` functions validate). Raises
+        :class:`SubscriptionNotFoundError` and what ``change`` raises.
+        """
+        current = await self._status(guild_id, subscription_id)
+        delivery = change(current.subscription.delivery)
+        if not await self._store.set_delivery(guild_id, subscription_id, delivery):
             raise SubscriptionNotFoundError(_not_found_message(subscription_id))
         return await self._status(guild_id, subscription_id)
 
