@@ -60,9 +60,9 @@ class Newsdesk:
         publisher_for: Callable[[Database], Publisher] | None = None,
         roles: Sequence[Role] | None = None,
     ) -> None:
-        """``publisher`` posts to Discord: the ``worker`` role's delivery needs it, and alerts edit
-        their posts through it. ``publisher_for`` builds one on the bot's database instead (the
-        Discord publisher keeps its webhooks and threads there). ``roles`` default to ``run.roles``.
+        """``publisher`` posts to Discord: the ``worker`` role's delivery needs it (alert edits go
+        through the outbox like posts). ``publisher_for`` builds one on the bot's database instead
+        (the Discord publisher keeps its webhooks and threads there). ``roles`` default to ``run.roles``.
         """
         self.settings = settings
         self.roles: tuple[Role, ...] = tuple(roles) if roles is not None else settings.run.roles
@@ -86,7 +86,7 @@ class Newsdesk:
         self.outbox = OutboxStore(self.db)
         # Per-server settings (the manager role), read by the Discord cogs.
         self.guild_settings = GuildSettingsStore(self.db)
-        self.alerts, self.stories, self.digests, self.digest_scheduler = self._news_services(publisher)
+        self.alerts, self.stories, self.digests, self.digest_scheduler = self._news_services()
         self.dispatcher = self._dispatcher(publisher)
         self.presence: Presence | None = None
         self._duties: WorkerDuties | None = None
@@ -128,16 +128,13 @@ class Newsdesk:
         )
         return service, poller
 
-    def _news_services(
-        self, publisher: Publisher | None
-    ) -> tuple[AlertService, StoryAssigner, DigestService, DigestScheduler]:
+    def _news_services(self) -> tuple[AlertService, StoryAssigner, DigestService, DigestScheduler]:
         settings = self.settings
         story_store = StoryStore(self.db)
         alerts = AlertService(
             AlertStore(self.db),
             story_store,
             self.outbox,
-            publisher=publisher,
             clock=self.clock,
             max_keywords=settings.alerts.max_keywords,
         )
