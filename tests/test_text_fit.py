@@ -53,10 +53,26 @@ _PIECES = (
     *("[x](https://e.example)", "@everyone", "<@&1>", "> ", "# ", " ", " ", "\n", "word", "a" * 300),
 )
 _pieces = st.sampled_from(_PIECES)
+#: Every limit text is fitted to (UTF-16 units): choice names, titles, fields, summaries, notices,
+#: pages, descriptions, the 6000 of a message.
+LIMITS = (100, 120, 150, 200, 256, 300, 1000, 1024, 1500, 2000, 2048, 3800, 4096, 6000)
+
+
+def _across(pattern: list[str], limit: int, delta: int) -> str:
+    """``pattern`` repeated until it just passes ``limit + delta`` UTF-16 units, so a cut falls
+    among emoji, joiners and combining marks at every limit (random text rarely gets that long).
+    """
+    unit = "".join(pattern) or "🙂"
+    return unit * ((limit + delta) // max(1, discord_length(unit)) + 1)
+
+
 hostile_text = st.one_of(
     st.lists(_pieces, max_size=400).map("".join),
     st.text(max_size=3000),
     st.text(alphabet=st.characters(min_codepoint=0x1F300, max_codepoint=0x1FAFF), max_size=3000),
+    st.builds(
+        _across, st.lists(_pieces, min_size=1, max_size=6), st.sampled_from(LIMITS), st.integers(-3, 3)
+    ),
 )
 
 
