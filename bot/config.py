@@ -254,6 +254,14 @@ class HealthSettings(_Section):
     """`newsdesk health` fails when the heartbeat is older than this."""
 
 
+class MetricsSettings(_Section):
+    host: str = "127.0.0.1"
+    """Address of the operator's HTTP listener (/metrics, /healthz, /readyz); 0.0.0.0 in a
+    container whose port is scraped from outside it."""
+    port: int | None = Field(None, ge=0, le=65535)
+    """Its port; unset = no listener (0 = any free port, for tests)."""
+
+
 Role = Literal["gateway", "worker"]
 ROLES: tuple[Role, ...] = ("gateway", "worker")
 
@@ -316,6 +324,7 @@ class Settings(_Section):
     alerts: AlertConfig = AlertConfig()
     log: LogSettings = LogSettings()
     health: HealthSettings = HealthSettings()
+    metrics: MetricsSettings = MetricsSettings()
     run: RunSettings = RunSettings()
     testing: TestingSettings = TestingSettings()
 
