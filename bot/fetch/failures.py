@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from http import HTTPStatus
 
 import aiohttp
@@ -17,6 +18,9 @@ from bot.errors import (
 )
 from bot.fetch.resolver import BLOCKED_MESSAGE, BlockedConnectionError
 
+#: A reason phrase shown as the server wrote it: words, no Markdown, link or mention.
+_PLAIN_REASON = re.compile(r"[A-Za-z0-9 '.-]{1,60}")
+
 
 def status_error(
     status: int, reason: str | None, url: str, *, retry_after: str | None = None
@@ -25,7 +29,11 @@ def status_error(
     try:
         phrase = HTTPStatus(status).phrase
     except ValueError:
+        # The server's own words (an unregistered status): kept only when plain words, since the
+        # message is shown in replies as Markdown ("520 [Claim](https://evil.example)" was a link).
         phrase = (reason or "").strip()
+        if not _PLAIN_REASON.fullmatch(phrase):
+            phrase = ""
     text = f"{status} {phrase}".strip()
     return HTTPStatusError(f"The site answered {text}.", url=url, status=status, retry_after=retry_after)
 

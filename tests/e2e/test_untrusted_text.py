@@ -92,3 +92,31 @@ async def test_fetch_shows_a_masked_link_in_page_text_as_written(newsdesk: Harne
     text = full.embeds[0]["description"]
     assert masked_link_targets(text) == []
     assert GIFT in shown(text).replace("\n", " ")
+
+
+@pytest.fixture
+async def odd_status_url() -> AsyncIterator[str]:
+    """Answers an unregistered status with the server's own reason phrase (?reason=...)."""
+    app = web.Application()
+
+    async def odd(request: web.Request) -> web.Response:
+        return web.Response(status=520, reason=request.query["reason"], text="error")
+
+    app.router.add_get("/odd", odd)
+    async with serve(app) as base:
+        yield f"{base}/odd"
+
+
+async def test_a_reason_phrase_with_a_link_is_not_shown_in_replies(
+    newsdesk: Harness, odd_status_url: str
+) -> None:
+    hostile = f"{odd_status_url}?reason=Claim+your+[free+Nitro](https://evil.example/x)+@everyone"
+    for command, user in (("fetch", newsdesk.member), ("feed add", newsdesk.admin)):
+        result = await newsdesk.invoke(command, {"url": hostile}, user=user, timeout_s=30)
+        assert result.errors == [] and result.ephemeral, result
+        assert result.text == "The site answered 520.", result.text
+    # Plain words are the server's to say.
+    plain = await newsdesk.invoke(
+        "fetch", {"url": f"{odd_status_url}?reason=Web+Server+Is+Down"}, timeout_s=30
+    )
+    assert plain.text == "The site answered 520 Web Server Is Down.", plain.text
