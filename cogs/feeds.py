@@ -36,6 +36,7 @@ from cogs.feed_views import (
     subscribed_message,
 )
 from cogs.format_views import PART_HELP, PRESET_CHOICES, describe, preview_kwargs, template_from_options
+from cogs.thread_delivery import delivery_for_channel, postable_target
 
 if TYPE_CHECKING:
     from bot.feeds.service import FeedService
@@ -68,7 +69,7 @@ class Feeds(commands.Cog):
     @feed.command(name="add", description="Follow a feed (or a site: its feed is found) in a channel")
     @app_commands.describe(
         url="The feed's or the site's address",
-        channel="Where to post (default: this channel)",
+        channel="Where to post (default: this channel); in a forum, a post per item",
         extract="Fetch each article to show its own summary and image",
         backfill=f"How many of its newest items to post now, oldest first (0-{MAX_BACKFILL})",
     )
@@ -77,11 +78,11 @@ class Feeds(commands.Cog):
         self,
         interaction: discord.Interaction,
         url: str,
-        channel: discord.TextChannel | None = None,
+        channel: discord.TextChannel | discord.ForumChannel | None = None,
         extract: bool = False,
         backfill: app_commands.Range[int, 0, MAX_BACKFILL] | None = None,
     ) -> None:
-        target = target_channel(interaction, channel, bot_posts=True)
+        target = postable_target(interaction, channel)  # a forum gets a post per item
         url = normalize_url(url)
         await interaction.response.defer(ephemeral=True, thinking=True)
         found = await self.feeds.resolve(url)
@@ -107,7 +108,7 @@ class Feeds(commands.Cog):
         """Subscribe and confirm; also the callback of the feed picker."""
         result = await self.feeds.subscribe(
             interaction.guild_id, channel_id, feed_url, user_id=interaction.user.id, extract=extract,
-            backfill=backfill,
+            backfill=backfill, delivery=delivery_for_channel(interaction.guild, channel_id),
         )  # fmt: skip
         self.bot.core.wake_delivery()
         self.bot.core.wake_poller()  # its next check is due in seconds, not at the next nap's end

@@ -31,7 +31,7 @@ from bot.errors import (
     SubscriptionLimitError,
     SubscriptionNotFoundError,
 )
-from bot.feeds.destinations import PostDelivery
+from bot.feeds.destinations import DEFAULT_DELIVERY, PostDelivery
 from bot.feeds.filters import EntryFilter, filter_executor
 from bot.feeds.finder import FeedCandidates, FeedFinder, candidate
 from bot.feeds.mentions import mention_for, mention_post
@@ -105,6 +105,7 @@ class FeedService:
         user_id: int | None,
         extract: bool = False,
         backfill: int | None = None,
+        delivery: PostDelivery = DEFAULT_DELIVERY,
     ) -> SubscribeResult:
         """Subscribe ``channel_id`` to the feed at ``feed_url`` (a feed, not a page: see
         :meth:`resolve`), fetching it once to validate it.
@@ -114,6 +115,7 @@ class FeedService:
         feed does not flood. Raises :class:`AlreadySubscribedError`,
         :class:`SubscriptionLimitError` (``max_subscriptions_per_guild``), :class:`FeedError`
         for a page or an unreadable feed, and :class:`FetchError` when it cannot be fetched.
+        ``delivery``: how its posts go out from the first (``forum=True`` for a forum channel).
         """
         if backfill is not None and not 0 <= backfill <= MAX_BACKFILL:
             raise NewsdeskError(f"Backfill is 0 to {MAX_BACKFILL} items.")
@@ -124,7 +126,7 @@ class FeedService:
         fetched = await self._fetch_to_add(feed_url)
         ((answer, posted),) = await self._pipeline.add(
             [fetched], guild_id=guild_id, channel_id=channel_id, user_id=user_id, extract=extract,
-            post_count=post_count, now=self._clock(),
+            post_count=post_count, now=self._clock(), delivery=delivery,
         )  # fmt: skip
         if isinstance(answer, LimitReached):
             raise SubscriptionLimitError(_limit_message(answer.limit))

@@ -45,6 +45,8 @@ class Adding:
     created_by: int | None
     extract: bool
     now: datetime
+    #: The new subscriptions' ``delivery`` (PostDelivery JSON); None: the default.
+    delivery: dict[str, Any] | None = None
 
     async def chunk(self, new_feeds: Sequence[NewFeed], room: Room, taken: set[str]) -> list[Answer]:
         """Answers for ``new_feeds`` (see :meth:`bot.storage.feeds.FeedStore.subscribe`);
@@ -153,6 +155,9 @@ class Adding:
              "extract": self.extract, "status": ACTIVE}
             for fid in feed_ids
         ]  # fmt: skip
+        if self.delivery is not None:  # else NULL (a JSON null would read the same, but differ in SQL)
+            for value in values:
+                value["delivery"] = self.delivery
         stmt = (
             insert(self.dialect, subscriptions)
             .values(values)

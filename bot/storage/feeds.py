@@ -23,6 +23,7 @@ from typing import Any
 
 from sqlalchemy import Text, case, exists, func, select, type_coerce, update
 
+from bot.feeds.destinations import DEFAULT_DELIVERY, PostDelivery
 from bot.storage.database import serialise_on
 from bot.storage.feed_add import Adding, Room
 from bot.storage.feed_lookup import IN_CHUNK, bind_lookup, key_groups, lookup_sql
@@ -252,6 +253,7 @@ class FeedStore(SubscriptionQueries):
         now: datetime,
         max_per_guild: int | None = None,
         messages_for: Callable[[NewFeed, SubscriptionRecord], Sequence[OutboxMessage]] | None = None,
+        delivery: PostDelivery = DEFAULT_DELIVERY,
     ) -> list[Subscribed | LimitReached | None]:
         """Subscribe ``channel_id`` to each of ``new_feeds``, creating the feeds no one follows
         yet, in one transaction; one answer per feed, in order.
@@ -262,7 +264,8 @@ class FeedStore(SubscriptionQueries):
         A created feed keeps its ``state`` and remembers its ``items`` as seen; an existing one
         keeps its own state (its unseen items are the poller's to post to every channel), and
         is resumed if paused. ``messages_for(new_feed, subscription)`` gives the outbox rows to enqueue
-        for a new subscription, in the same transaction. Called by the feed pipeline (and by
+        for a new subscription, in the same transaction; ``delivery`` is how the new subscriptions
+        post (a forum channel's). Called by the feed pipeline (and by
         benchmarks, with unfetched feeds).
         """
         aware(now, *(f.state.next_check_at for f in new_feeds if f.state is not None))
@@ -277,7 +280,10 @@ class FeedStore(SubscriptionQueries):
                     .where(subscriptions.c.guild_id == guild_id)
                 )
                 room = Room(max_per_guild - (await conn.execute(count)).scalar_one(), max_per_guild)
-            adding = Adding(conn, self._db.dialect_name, guild_id, channel_id, created_by, extract, now)
+            adding = Adding(
+                conn, self._db.dialect_name, guild_id, channel_id, created_by, extract, now,
+                delivery=delivery.to_json(),
+            )  # fmt: skip
             taken: set[str] = set()
             for chunk in chunks(new_feeds, _ADD_CHUNK):
                 done = await adding.chunk(chunk, room, taken)
