@@ -316,6 +316,59 @@ def test_two_paragraph_brief_is_an_article(body: str, expected: list[str]) -> No
     assert paragraphs(article.text)[-2:] == expected
 
 
+@pytest.mark.parametrize("width", [30, 40, 72])
+@pytest.mark.parametrize(
+    "shape",
+    [
+        # trafilatura makes a paragraph of each line of these: the break must be marked in the page.
+        pytest.param("{}", id="br-in-article-text"),
+        pytest.param("<font face='arial'>{}</font>", id="br-in-font"),
+        pytest.param("<span>{}</span>", id="br-in-span"),
+    ],
+)
+def test_two_paragraph_brief_wrapped_outside_any_paragraph_is_an_article(shape: str, width: int) -> None:
+    brief = BRIEF[:2]
+    body = shape.format("<br><br>".join(wrapped(p, "<br>", width) for p in brief))
+
+    article = extract(brief_page(body), "https://news.example/brief")
+
+    assert paragraphs(article.text)[-2:] == brief
+
+
+def test_two_paragraph_brief_with_newlines_in_its_text_is_an_article() -> None:
+    # A browser shows a text's newlines as spaces: a page may wrap its text so in the source.
+    body = "<div>" + "\n\n".join(wrapped(p, "\n") for p in BRIEF[:2]) + "</div>"
+
+    article = extract(brief_page(body), "https://news.example/brief")
+
+    assert paragraphs(article.text)[-2:] == BRIEF[:2]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        # A list of headlines, links or not, one per line outside any paragraph.
+        "<br>".join(f"Headline number {i} about the city council and its budget" for i in range(12)),
+        "<br>".join(f"<a href='/n{i}'>Headline number {i} about the city council</a>" for i in range(12))
+        + "<br>More stories tomorrow.",
+        "<div>" + "\n".join(f"Headline number {i} about the city council" for i in range(12)) + "</div>",
+    ],
+)
+def test_lines_of_headlines_outside_a_paragraph_are_still_not_an_article(body: str) -> None:
+    with pytest.raises(NotAnArticleError):
+        extract(page(f"<article><h1>Latest news</h1>{body}</article>"), "https://example.com/latest")
+
+
+def test_a_page_using_the_soft_break_mark_itself_is_read_as_it_is() -> None:
+    mark = "\U0001d159"
+    body = f"<p>{mark} A note on the score.</p>" + "".join(f"<p>{p}</p>" for p in BRIEF)
+
+    article = extract(brief_page(body), "https://news.example/brief")
+
+    assert paragraphs(article.text)[-4:] == BRIEF
+    assert mark in article.text
+
+
 @pytest.mark.parametrize(
     "brief",
     [

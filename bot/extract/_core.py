@@ -15,7 +15,7 @@ from bot.extract._clean import remove_teaser_blocks
 from bot.extract._headings import with_subheadings
 from bot.extract._summary import split_sentences, summarize
 from bot.extract._text import count_words, minutes_for
-from bot.extract._wrap import SENTENCE_END, article_text
+from bot.extract._wrap import SENTENCE_END, article_text, mark_page, unmark_page
 from bot.types import Article
 
 # Settings chosen by measurement on the article-extraction benchmark (bench/extract_quality.py):
@@ -142,13 +142,18 @@ def article_from_tree(tree: HtmlElement, url: str | None) -> Article:
 
 def _main_text(tree: HtmlElement, url: str | None) -> str:
     """The article text by trafilatura's own extractor, else with its fallbacks."""
-    text = _trafilatura_text(tree, url, fast=True)
-    if not text or _looks_like_navigation(text):
-        text = _trafilatura_text(tree, url, fast=False) or text
+    marked = mark_page(tree)
+    try:
+        text = _trafilatura_text(tree, url, fast=True, marked=marked)
+        if not text or _looks_like_navigation(text):
+            text = _trafilatura_text(tree, url, fast=False, marked=marked) or text
+    finally:
+        if marked:  # the rest reads the page as it was
+            unmark_page(tree)
     return text
 
 
-def _trafilatura_text(tree: HtmlElement, url: str | None, *, fast: bool) -> str:
+def _trafilatura_text(tree: HtmlElement, url: str | None, *, fast: bool, marked: bool) -> str:
     try:
         # bare_extraction copies the tree before cleaning it, so it can be called twice.
         document = trafilatura.bare_extraction(tree, url=url, fast=fast, **_TRAFILATURA_OPTIONS)
@@ -156,7 +161,7 @@ def _trafilatura_text(tree: HtmlElement, url: str | None, *, fast: bool) -> str:
         raise ExtractError("The article could not be extracted from the page.") from e
     if not isinstance(document, Document):
         return ""
-    return article_text(document.body, document.text or "")
+    return article_text(document.body, document.text or "", page_marked=marked)
 
 
 def _looks_like_navigation(text: str) -> bool:

@@ -1,11 +1,13 @@
 """Hard-wrapped paragraphs joined back together.
 
-Some pages break their lines inside sentences: a ``<br>`` every seventy columns, or a ``<pre>``
-block. trafilatura renders such a break like the end of a paragraph, so an article becomes a
-column of short lines without full stops, which read like a menu. Its output tree still tells
-the two apart: a break inside a block (``<lb/>``, a newline in a text) is "soft", the end of a
-block is not. :func:`article_text` marks the soft breaks before rendering the text, and
-:func:`join_wrapped` joins the lines they split, one sentence-ending run at a time.
+Some pages break their lines inside sentences: a ``<br>`` every seventy columns, a ``<pre>``
+block, or newlines in a text. trafilatura renders such a break like the end of a paragraph, so an
+article becomes a column of short lines without full stops, which read like a menu. A break
+inside a block (``<lb/>``, a newline in a text) is "soft", the end of a block is not. Where
+trafilatura keeps the block, its output tree tells them apart (:func:`article_text` marks them
+there); where it makes a block of each line (a ``<br>`` in text outside any paragraph, as in
+``<article>text<br>text``) it does not, so :func:`mark_page` marks those in the page before it
+runs. :func:`join_wrapped` joins the lines they split, one sentence-ending run at a time.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 import re
 
 from lxml.etree import _Element
+from lxml.html import HtmlElement
 from trafilatura.xml import xmltotxt
 
 # A printable character (trafilatura's rendering drops unprintable ones) that no page uses; a page
@@ -24,11 +27,68 @@ _NEWLINE_IN_TEXT = re.compile(r"(?<=\S)[ \t]*\n[ \t]*(?=\S)")
 SENTENCE_END = re.compile(r"[.!?…。！？][\"'”’»)\]]*$")
 
 
-def article_text(body: _Element | None, text: str) -> str:
-    """trafilatura's ``text`` of ``body``, with its hard-wrapped paragraphs joined; ``body`` is modified."""
-    if body is None or _SOFT in text or not _mark_soft_breaks(body):
+#: Where the page's own text is not marked: it is preformatted, or not shown.
+_UNMARKED_TAGS = frozenset({"pre", "textarea", "script", "style", "template"})
+
+
+def article_text(body: _Element | None, text: str, *, page_marked: bool) -> str:
+    """trafilatura's ``text`` of ``body``, with its hard-wrapped paragraphs joined; ``body`` is modified.
+
+    ``page_marked``: whether :func:`mark_page` marked the page (else the page itself uses the
+    mark, and the text is rendered as it is).
+    """
+    if not page_marked:
         return text
+    if body is None or not _mark_soft_breaks(body):
+        return join_wrapped(text)
     return join_wrapped(xmltotxt(body, include_formatting=False))
+
+
+def mark_page(tree: HtmlElement) -> bool:
+    """Mark the page's soft breaks that trafilatura may turn into block ends; whether it was
+    marked (not when the page uses the mark itself). Undo with :func:`unmark_page`.
+
+    Soft: a ``<br>`` that follows text of its block and has text after it (``text<br>text``;
+    ``<br><br>`` ends a paragraph, a ``<br>`` before a link list's next link marks nothing), and
+    a newline between two words of a text, which a browser shows as a space.
+    """
+    for element in tree.iter():
+        if _SOFT in (element.text or "") or _SOFT in (element.tail or ""):
+            return False
+    for element in tree.iter():
+        if not isinstance(element.tag, str):
+            continue  # comments, processing instructions
+        if element.tag == "br":
+            if _text_before(element) and (element.tail or "").strip():
+                tail = element.tail or ""
+                rest = tail.lstrip()
+                element.tail = tail[: len(tail) - len(rest)] + _SOFT + rest
+        elif element.text and "\n" in element.text and element.tag not in _UNMARKED_TAGS:
+            element.text = _NEWLINE_IN_TEXT.sub("\n" + _SOFT, element.text)
+        parent = element.getparent()
+        if element.tail and "\n" in element.tail and (parent is None or parent.tag not in _UNMARKED_TAGS):
+            element.tail = _NEWLINE_IN_TEXT.sub("\n" + _SOFT, element.tail)
+    return True
+
+
+def unmark_page(tree: HtmlElement) -> None:
+    """Take :func:`mark_page`'s marks out of the page again."""
+    for element in tree.iter():
+        if element.text and _SOFT in element.text:
+            element.text = element.text.replace(_SOFT, "")
+        if element.tail and _SOFT in element.tail:
+            element.tail = element.tail.replace(_SOFT, "")
+
+
+def _text_before(br: HtmlElement) -> bool:
+    """Whether text of the same block comes right before ``br`` (not another ``<br>``)."""
+    previous = br.getprevious()
+    if previous is None:
+        parent = br.getparent()
+        return parent is not None and bool((parent.text or "").strip())
+    if (previous.tail or "").strip():
+        return True
+    return previous.tag != "br" and bool(previous.text_content().strip())
 
 
 def _mark_soft_breaks(body: _Element) -> bool:
