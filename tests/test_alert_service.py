@@ -1,7 +1,12 @@
-"""Breaking and topic alerts end to end on a real database: items -> stories -> alerts -> edits."""
+"""Breaking and topic alerts end to end on a real database: items -> stories -> alerts -> edits.
+
+Posts and edits go out through the outbox dispatcher (to a recording in-memory Discord); the
+alert service itself has no way to call Discord.
+"""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -10,6 +15,7 @@ import pytest
 
 from bot.alerts import AlertSettingsError, KeywordError
 from bot.alerts.service import AlertService
+from bot.delivery.dispatcher import OutboxDispatcher
 from bot.delivery.memory import MemoryPublisher
 from bot.delivery.message import MessageSpec
 from bot.storage import Database
@@ -58,19 +64,26 @@ class World:
         await self.assigner.assign_pending(now)
 
     async def deliver(self) -> int:
-        """What the outbox dispatcher does: send every pending row, record its message id."""
-        store, sent = OutboxStore(self.db), 0
-        while rows := await store.claim(
-            owner="test", now=self.clock(), lease=timedelta(minutes=1), limit=100
-        ):
-            for row in rows:
-                message_id = await self.publisher.send(row.channel_id, row.message_spec(), nonce=row.nonce)
-                await store.mark_sent(row.id, message_id=message_id, now=self.clock())
-                sent += 1
-        return sent
+        """Run the outbox dispatcher until nothing is due; how many rows it sent (posts and edits)."""
+        store = OutboxStore(self.db)
+        before = len(await store.rows(status="sent", limit=10_000))
+        dispatcher = OutboxDispatcher(store, self.publisher, clock=self.clock, poll_interval_s=0.02)
+        task = asyncio.create_task(dispatcher.run())
+        try:
+            await dispatcher.drain(10)
+        finally:
+            await dispatcher.stop(grace_s=1)
+            await asyncio.wait_for(task, 5)
+        return len(await store.rows(status="sent", limit=10_000)) - before
 
     async def alerts_of(self, channel_id: int) -> list[OutboxRow]:
-        return [r for r in await OutboxStore(self.db).rows(channel_id=channel_id) if r.kind == "alert"]
+        """The channel's alert posts (not their edits)."""
+        rows = await OutboxStore(self.db).rows(channel_id=channel_id)
+        return [r for r in rows if r.kind == "alert" and r.message_destination().edit_of is None]
+
+    async def edits_of(self, channel_id: int) -> list[OutboxRow]:
+        rows = await OutboxStore(self.db).rows(channel_id=channel_id)
+        return [r for r in rows if r.message_destination().edit_of is not None]
 
 
 @pytest.fixture
@@ -78,7 +91,7 @@ async def world(db: Database) -> AsyncIterator[World]:
     clock = FakeClock(START)
     publisher = RecordingPublisher()
     stories = StoryStore(db)
-    alerts = AlertService(AlertStore(db), stories, OutboxStore(db), publisher=publisher, clock=clock)
+    alerts = AlertService(AlertStore(db), stories, clock=clock)
     assigner = StoryAssigner(stories, clock=clock, on_assigned=alerts.check_stories)
     feeds = {outlet: await add_feed(db, outlet) for outlet in OUTLETS}
     try:
@@ -106,37 +119,50 @@ async def test_three_outlets_within_the_window_give_one_alert_then_a_fourth_edit
     stats = await world.alerts.check_stories([story_id], world.clock())
     assert stats.posted == 0 and len(await world.alerts_of(BREAKING_ON)) == 1
 
-    # The dispatcher sends it; a fourth outlet joins: the message is edited, not posted again.
+    # The dispatcher sends it; a fourth outlet joins: an edit is queued, not a second post, and
+    # nothing reaches Discord until the dispatcher sends it.
     assert await world.deliver() == 1
     [posted] = world.publisher.channel(BREAKING_ON)
     world.clock.advance(minutes=5)
     await world.report(OUTLETS[3], QUAKE[3])
     assert len(await world.alerts_of(BREAKING_ON)) == 1
+    [edit] = await world.edits_of(BREAKING_ON)
+    assert (edit.kind, edit.dedup_key) == ("alert", f"{alert.dedup_key}:edit:4")
+    assert edit.message_destination().edit_of == alert.dedup_key
+    assert world.publisher.edits == []
+    assert await world.deliver() == 1
     assert [(c, m) for c, m, _ in world.publisher.edits] == [(BREAKING_ON, posted.message_id)]
     edited = world.publisher.edits[0][2]
     assert edited.embeds[0].footer_text == "4 outlets so far"
     assert "nhk.or.jp" in (edited.embeds[0].description or "")
     assert edited.allowed_role_ids == ()
     assert world.publisher.channel(BREAKING_ON)[0].spec == edited
-    # Nothing new: no more edits.
-    await world.alerts.check_stories([story_id], world.clock())
-    assert len(world.publisher.edits) == 1
+    # Nothing new: no more edits queued.
+    stats = await world.alerts.check_stories([story_id], world.clock())
+    assert stats.edited == 0 and len(await world.edits_of(BREAKING_ON)) == 1
+    assert await world.deliver() == 0 and len(world.publisher.edits) == 1
 
 
-async def test_an_alert_not_sent_yet_is_edited_once_it_is(world: World) -> None:
+async def test_edits_queued_while_the_alert_is_unsent_follow_it_and_end_with_the_newest(world: World) -> None:
     await world.alerts.set_breaking(GUILD, BREAKING_ON, True, min_sources=3)
     for i in range(3):
         await world.report(OUTLETS[i], QUAKE[i], minutes_ago=3 - i)
-    await world.report(OUTLETS[3], QUAKE[3])  # joins while the alert is still in the outbox
-    assert world.publisher.edits == []
-    stats = await world.alerts.check_stories([], world.clock())
-    assert stats.waiting == 1
+    # Two outlets join while the alert is still in the outbox: two edits queued behind it.
+    await world.report(OUTLETS[3], QUAKE[3])
+    await world.report(OUTLETS[4], QUAKE[1] + " (update)")
+    [alert] = await world.alerts_of(BREAKING_ON)
+    keys = [r.dedup_key for r in await world.edits_of(BREAKING_ON)]
+    assert keys == [f"{alert.dedup_key}:edit:4", f"{alert.dedup_key}:edit:5"]
+    # The same check again queues nothing (each count once).
+    story_id = alert.dedup_key.split(":")[2]
+    assert (await world.alerts.check_stories([story_id], world.clock())).edited == 0
 
-    assert await world.deliver() == 1
-    stats = await world.alerts.check_stories([], world.clock())  # unsent alerts are re-checked
-    assert stats.edited == 1
-    assert world.publisher.edits[0][2].embeds[0].footer_text == "4 outlets so far"
-    assert len(await world.alerts_of(BREAKING_ON)) == 1
+    assert await world.deliver() == 3
+    [posted] = world.publisher.channel(BREAKING_ON)
+    assert [m for _, m, _ in world.publisher.edits] == [posted.message_id] * 2
+    assert posted.spec.embeds[0].footer_text == "5 outlets so far"
+    sent = await OutboxStore(world.db).rows(channel_id=BREAKING_ON, status="sent")
+    assert {r.message_id for r in sent} == {posted.message_id}
 
 
 async def test_a_role_is_mentioned_only_where_the_channel_set_one(world: World) -> None:

@@ -138,7 +138,7 @@ def test_decide_post_then_none_then_edit():
     three = story(("a.com", 20), ("b.com", 10), ("c.com", 5))
     action = decide_alert(three, None, NOW, settings=settings)
     assert (action.kind, action.source_count) == ("post", 3)
-    state = ChannelAlertState("s1", source_count=3, message_id=111, alerted_at=NOW)
+    state = ChannelAlertState("s1", source_count=3, alerted_at=NOW)
     assert decide_alert(three, state, NOW, settings=settings).kind == "none"
     # Another feed of an outlet already counted: nothing new.
     same = story(("a.com", 20), ("b.com", 10), ("c.com", 5), ("www.c.com", 1))
@@ -149,12 +149,13 @@ def test_decide_post_then_none_then_edit():
     assert (action.kind, action.source_count) == ("edit", 4)
 
 
-def test_decide_waits_while_the_post_is_in_flight_and_checks_the_story():
-    three = story(("a.com", 20), ("b.com", 10), ("c.com", 5), ("d.com", 1))
-    pending = ChannelAlertState("s1", source_count=3, message_id=None, alerted_at=NOW)
-    assert decide_alert(three, pending, NOW).kind == "none"
+def test_decide_edits_a_post_still_in_the_outbox_and_checks_the_story():
+    # The edit is queued after the post in its channel, so it need not wait for the post's id.
+    four = story(("a.com", 20), ("b.com", 10), ("c.com", 5), ("d.com", 1))
+    queued = ChannelAlertState("s1", source_count=3, alerted_at=NOW)
+    assert (decide_alert(four, queued, NOW).kind, decide_alert(four, queued, NOW).source_count) == ("edit", 4)
     with pytest.raises(ValueError):
-        decide_alert(three, ChannelAlertState("other", 3, 1, NOW), NOW)
+        decide_alert(four, ChannelAlertState("other", 3, NOW), NOW)
 
 
 def test_a_stream_of_articles_alerts_a_channel_once_and_edits_on_growth():
@@ -180,11 +181,11 @@ def test_a_stream_of_articles_alerts_a_channel_once_and_edits_on_growth():
         action = decide_alert(AlertStory("s1", tuple(articles)), state, now, settings=settings)
         if action.kind == "post":
             posts.append(minute)
-            state = ChannelAlertState("s1", action.source_count, message_id=42, alerted_at=now)
+            state = ChannelAlertState("s1", action.source_count, alerted_at=now)
         elif action.kind == "edit":
             assert state is not None
             edits.append((minute, action.source_count))
-            state = ChannelAlertState("s1", action.source_count, state.message_id, state.alerted_at)
+            state = ChannelAlertState("s1", action.source_count, state.alerted_at)
     # www.a.com (25), b (40) and c (50) are the first three outlets within 30 minutes.
     expected_post = next(
         m

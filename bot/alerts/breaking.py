@@ -84,7 +84,7 @@ def decide_alert(
 
     ``channel_state`` is None if the channel was never alerted about the story. The caller records
     the alert (compare-and-set on the story and channel) before posting, so it is never posted
-    twice; while that row has no message id yet there is nothing to edit.
+    twice. An edit need not wait for the post to be sent: it goes through the outbox after it.
     """
     settings = settings if settings is not None else AlertSettings()
     count = len(distinct_outlets(story.sightings(), now=now))
@@ -97,8 +97,6 @@ def decide_alert(
         return AlertAction("none", count, "not breaking")
     if channel_state.story_id != story.story_id:
         raise ValueError("channel_state is about another story")
-    if channel_state.message_id is None:
-        return AlertAction("none", count, "alert not sent yet")
     if count > channel_state.source_count:
         return AlertAction("edit", count, f"{count - channel_state.source_count} more outlets")
     return AlertAction("none", count, "already alerted")

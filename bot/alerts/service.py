@@ -11,11 +11,13 @@ touched. For each story and each channel that wants it:
 A channel gets at most one alert message per story: a story that is both breaking and on topic
 is posted once (breaking first), and either kind is then *edited* as more outlets join.
 
-Posting goes through the outbox: the ``channel_alerts`` row (unique per channel, story and kind)
-and the outbox row (dedup key ``alert:{channel}:{story}:{kind}``) are written in one transaction,
-so a story never alerts a channel twice. Editing needs the posted message's id, which the outbox
-learns when the dispatcher has sent it: until then the edit waits, and alerts still unsent are
-checked again at every call until they are.
+Posts and edits both go through the outbox; this service never calls Discord. A post is the
+``channel_alerts`` row (unique per channel, story and kind) and the outbox row (dedup key
+``alert:{channel}:{story}:{kind}``), written in one transaction, so a story never alerts a
+channel twice. An edit is the row's new outlet count and an outbox row (dedup key
+``{post key}:edit:{count}``, destination ``Destination(edit_of=post key)``), written in one
+transaction too; the dispatcher sends it after the post (a channel's rows go in id order), so it
+need not wait for the post to be sent, and a channel's edits end with the newest count.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from bot.alerts.breaking import decide_alert, distinct_outlets
 from bot.alerts.content import alert_content
@@ -31,12 +33,18 @@ from bot.alerts.errors import KeywordError
 from bot.alerts.keywords import KeywordAlert, match_keywords
 from bot.alerts.types import AlertArticle, AlertSettings, AlertStory, ChannelAlertState
 from bot.clock import utcnow
-from bot.delivery.errors import DeliveryError
+from bot.delivery.destination import Destination
 from bot.delivery.message import MessageSpec
-from bot.delivery.publisher import Publisher
 from bot.discord_text import escape_markdown, fit
-from bot.storage.alerts import AlertStore, AlertWatchers, ChannelAlertRow, ChannelAlertSettings, NewAlert
-from bot.storage.outbox import OutboxMessage, OutboxStore
+from bot.storage.alerts import (
+    AlertEdit,
+    AlertStore,
+    AlertWatchers,
+    ChannelAlertRow,
+    ChannelAlertSettings,
+    NewAlert,
+)
+from bot.storage.outbox import OutboxMessage
 from bot.storage.stories import StoryItemRow, StoryStore
 
 __all__ = ["MAX_KEYWORDS", "AlertCheckStats", "AlertService"]
@@ -45,8 +53,6 @@ log = logging.getLogger(__name__)
 
 #: Keywords a channel may have.
 MAX_KEYWORDS = 25
-#: Alerts posted but not yet sent are re-checked (to edit them) for this long.
-PENDING_RECHECK = timedelta(hours=6)
 BREAKING, KEYWORD = "breaking", "keyword"
 
 
@@ -55,12 +61,10 @@ class AlertCheckStats:
     """What one :meth:`AlertService.check_stories` call did."""
 
     stories: int = 0
+    #: Alert posts queued.
     posted: int = 0
+    #: Alert edits queued.
     edited: int = 0
-    #: Edits waiting for the post to be sent.
-    waiting: int = 0
-    #: Edits Discord refused (logged; tried again at the next check).
-    edit_errors: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,7 +86,6 @@ class _Plan:
 class AlertService:
     """Alert settings and alert checks; the ``/alerts`` commands and the story assigner call it.
 
-    ``publisher`` edits alert messages when more outlets join (None: no edits, e.g. in a CLI).
     Every method may raise :class:`~bot.errors.StorageError`; settings and keywords raise
     :class:`~bot.alerts.AlertSettingsError` / :class:`~bot.alerts.KeywordError` for bad input.
     """
@@ -91,16 +94,12 @@ class AlertService:
         self,
         alerts: AlertStore,
         stories: StoryStore,
-        outbox: OutboxStore,
         *,
-        publisher: Publisher | None = None,
         clock: Callable[[], datetime] = utcnow,
         max_keywords: int = MAX_KEYWORDS,
     ) -> None:
         self._alerts = alerts
         self._stories = stories
-        self._outbox = outbox
-        self._publisher = publisher
         self._clock = clock
         self._max_keywords = max_keywords
 
@@ -151,13 +150,14 @@ class AlertService:
     async def check_stories(self, story_ids: Sequence[str], now: datetime) -> AlertCheckStats:
         """Post or edit the alerts these stories call for (see the module docstring).
 
-        Called by the story assigner after each batch (its ``on_assigned`` hook). Edit failures
-        are logged and counted, not raised: the next check tries again.
+        Called by the story assigner after each batch (its ``on_assigned`` hook).
         """
         stats = AlertCheckStats()
-        watchers = await self._alerts.watchers(unsent_since=now - PENDING_RECHECK)
-        ids = list(dict.fromkeys([*story_ids, *watchers.waiting]))
-        if not ids or not (watchers.breaking or watchers.keywords or watchers.waiting):
+        ids = list(dict.fromkeys(story_ids))
+        if not ids:
+            return stats
+        watchers = await self._alerts.watchers()
+        if not (watchers.breaking or watchers.keywords):
             return stats
         items = await self._stories.story_items(ids)
         existing = _existing(await self._alerts.alerts_of(items))
@@ -167,8 +167,9 @@ class AlertService:
             _plan_story(plan, _story(story_id, rows), watchers, existing.get(story_id, {}), now)
         if plan.posts:
             stats.posted = await self._write_posts(plan.posts, now)
-        for edit in plan.edits:
-            await self._maybe_edit(edit, now, stats)
+        edits = [e for e in (_edit_of(edit, now) for edit in plan.edits) if e is not None]
+        if edits:
+            stats.edited = await self._write_edits(edits, now)
         return stats
 
     async def _write_posts(self, posts: list[NewAlert], now: datetime) -> int:
@@ -183,43 +184,16 @@ class AlertService:
             )
         return enqueued
 
-    async def _maybe_edit(self, edit: _Edit, now: datetime, stats: AlertCheckStats) -> None:
-        row = edit.row
-        message_id = row.message_id
-        if message_id is None:
-            sent = await self._outbox.get_by_dedup_key(row.dedup_key)
-            message_id = sent.message_id if sent is not None else None
-            if message_id is not None:
-                await self._alerts.set_message_id(row.dedup_key, message_id)
-        state = ChannelAlertState(row.story_id, row.source_count, message_id, row.alerted_at)
-        action = decide_alert(edit.story, state, now, settings=edit.settings)
-        if action.kind != "edit":
-            if message_id is None and action.source_count > row.source_count:
-                stats.waiting += 1
-            return
-        if self._publisher is None:
-            return
-        assert message_id is not None
-        spec = _post(
-            row.channel_id,
-            row.guild_id,
-            edit.story,
-            row.kind,
-            action.source_count,
-            edit.settings.role_id,
-            topic=edit.topic,
-        ).message.spec
-        try:
-            await self._publisher.edit(row.channel_id, message_id, spec)
-        except DeliveryError as e:
-            stats.edit_errors += 1
-            log.warning("alert edit failed channel=%s story=%s: %s", row.channel_id, row.story_id, e)
-            return
-        await self._alerts.set_source_count(row.dedup_key, action.source_count, now=now)
-        stats.edited += 1
-        log.info(
-            "alert edited channel=%s story=%s sources=%d", row.channel_id, row.story_id, action.source_count
-        )
+    async def _write_edits(self, edits: list[AlertEdit], now: datetime) -> int:
+        recorded = await self._alerts.record_edits(edits, now=now)
+        for e in recorded:
+            log.info(
+                "alert edit queued channel=%s post=%s sources=%d",
+                e.message.channel_id,
+                e.post_key,
+                e.source_count,
+            )
+        return len(recorded)
 
 
 # --- helpers ---------------------------------------------------------------------------------
@@ -258,6 +232,26 @@ def _plan_story(
             plan.posts.append(
                 _post(channel_id, guild_id, story, KEYWORD, count, role_of.get(channel_id), topic=matched[0])
             )
+
+
+def _edit_of(edit: _Edit, now: datetime) -> AlertEdit | None:
+    """The edit of an alert's post that ``edit.story`` calls for (more outlets), or None."""
+    row = edit.row
+    state = ChannelAlertState(row.story_id, row.source_count, row.alerted_at)
+    action = decide_alert(edit.story, state, now, settings=edit.settings)
+    if action.kind != "edit":
+        return None
+    count, role_id = action.source_count, edit.settings.role_id
+    post = _post(row.channel_id, row.guild_id, edit.story, row.kind, count, role_id, topic=edit.topic)
+    message = OutboxMessage(
+        row.channel_id,
+        row.guild_id,
+        "alert",
+        f"{row.dedup_key}:edit:{count}",
+        post.message.spec,
+        Destination(edit_of=row.dedup_key),
+    )
+    return AlertEdit(row.dedup_key, count, message)
 
 
 def _existing(rows: Iterable[ChannelAlertRow]) -> dict[str, dict[int, ChannelAlertRow]]:

@@ -77,10 +77,8 @@ class ChannelAlertState:
     """What a channel was already told about a story (the caller's row, one per channel and story)."""
 
     story_id: str
-    #: Distinct outlets the alert message shows.
+    #: Distinct outlets the alert message shows (or will, once its queued edits are sent).
     source_count: int
-    #: The alert message, once sent; None while the post is in flight or if it failed.
-    message_id: int | None
     alerted_at: datetime
 
 

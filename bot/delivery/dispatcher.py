@@ -20,6 +20,10 @@ dispatcher restarts under the same ``owner``) with the same nonce, and Discord
 returns the message it already created. Discord remembers a nonce for a few
 minutes only, so a row retried later than that (:func:`needs_lookup`) is first
 looked for among the channel's recent messages, and marked sent if it is there.
+
+A row whose destination names ``edit_of`` edits the message that row posted
+(:mod:`bot.delivery.edits`) instead of posting, with the same outcomes; an edit
+whose message was never posted, or was deleted since, is given up.
 """
 
 from __future__ import annotations
@@ -37,6 +41,7 @@ from typing import TYPE_CHECKING, TypeVar
 
 from bot.background import BackgroundLoop
 from bot.delivery.destination import Destination
+from bot.delivery.edits import send_edit
 from bot.delivery.errors import (
     ChannelUnavailableError,
     MessageRejectedError,
@@ -321,6 +326,16 @@ class OutboxDispatcher:
             spec = row.message_spec()
             spec.validate()
             destination = row.message_destination()
+            if destination.edit_of is not None:  # idempotent: no nonce, nothing to look for
+                edited = send_edit(
+                    self._store,
+                    self._publisher,
+                    row,
+                    destination.edit_of,
+                    spec,
+                    timeout_s=self._send_timeout_s,
+                )
+                return await edited, None
             found = await self._already_posted(row, spec, destination)
             if found is not None:
                 return found, None

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from bot.delivery.destination import PLAIN, Destination
-from bot.delivery.errors import DeliveryError
+from bot.delivery.errors import MessageRejectedError
 from bot.delivery.message import MessageSpec
 
 
@@ -33,6 +33,8 @@ class MemoryPublisher:
         self.messages: list[PostedMessage] = []
         #: Every call to :meth:`send`, with its nonce, duplicates included.
         self.send_calls: list[tuple[int, str]] = []
+        #: Every call to :meth:`edit` that found its message: ``(channel_id, message_id)``.
+        self.edit_calls: list[tuple[int, int]] = []
         self._by_nonce: dict[str, PostedMessage] = {}
 
     def channel(self, channel_id: int) -> list[PostedMessage]:
@@ -76,5 +78,11 @@ class MemoryPublisher:
                 self.messages[i] = PostedMessage(
                     message_id, channel_id, spec, message.nonce, message.destination
                 )
+                self.edit_calls.append((channel_id, message_id))
                 return
-        raise DeliveryError(f"no message {message_id} in channel {channel_id}", channel_id)
+        # Discord's 404 Unknown Message, as the Discord publisher reports it: give the edit up.
+        raise MessageRejectedError(f"Unknown Message {message_id} in channel {channel_id}", channel_id)
+
+    def delete(self, channel_id: int, message_id: int) -> None:
+        """Someone deletes a message (its edits then fail with Unknown Message)."""
+        self.messages = [m for m in self.messages if (m.channel_id, m.message_id) != (channel_id, message_id)]

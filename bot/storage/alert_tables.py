@@ -59,8 +59,9 @@ channel_alerts = Table(
     Column("kind", Text, nullable=False),
     # Distinct outlets the alert message shows.
     Column("source_count", Integer, nullable=False),
-    # The outbox row of the post; its message id is copied here once sent.
+    # The outbox row of the post; its edits' rows name it (Destination.edit_of).
     Column("dedup_key", Text, nullable=False),
+    # No longer written: the outbox row holds the message id, and edits find it there.
     Column("message_id", BigInteger, nullable=True),
     Column("alerted_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),

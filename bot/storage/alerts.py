@@ -2,7 +2,9 @@
 
 A posted alert is a ``channel_alerts`` row (unique per channel, story and kind) and an outbox row,
 written in one transaction by :meth:`AlertStore.record_posts`, so a story never alerts a channel
-twice. Merged stories rename their alerts in :meth:`bot.storage.stories.StoryStore.write_batch`.
+twice. An edit is the alert's new outlet count and an outbox row that edits the post (its
+destination's ``edit_of``), written in one transaction by :meth:`AlertStore.record_edits`.
+Merged stories rename their alerts in :meth:`bot.storage.stories.StoryStore.write_batch`.
 """
 
 from __future__ import annotations
@@ -23,8 +25,6 @@ from bot.storage.schema import insert
 
 #: Bound parameters per IN list (SQLite allows 32,766 per statement; PostgreSQL 32,767).
 _IN_CHUNK = 500
-#: At most this many unsent alerts' stories are re-checked per call.
-_WAITING_LIMIT = 500
 
 KeywordAdded = Literal["added", "exists", "full"]
 
@@ -58,8 +58,6 @@ class AlertWatchers:
     keywords: dict[int, ChannelKeywords]
     #: The role each channel with settings mentions (None: nobody).
     roles: dict[int, int | None]
-    #: Stories with an alert posted since the given time and not sent yet.
-    waiting: list[str]
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,8 +69,8 @@ class ChannelAlertRow:
     story_id: str
     kind: str
     source_count: int
+    #: The outbox row of the post (its edits' rows name it in ``edit_of``).
     dedup_key: str
-    message_id: int | None
     alerted_at: datetime
 
 
@@ -83,6 +81,16 @@ class NewAlert:
 
     story_id: str
     kind: str
+    source_count: int
+    message: OutboxMessage
+
+
+@dataclass(frozen=True, slots=True)
+class AlertEdit:
+    """An alert's new outlet count and the outbox message that edits its post to show it."""
+
+    #: The dedup key of the alert's post (``channel_alerts.dedup_key``).
+    post_key: str
     source_count: int
     message: OutboxMessage
 
@@ -177,18 +185,11 @@ class AlertStore:
 
     # --- checks ----------------------------------------------------------------------------
 
-    async def watchers(self, *, unsent_since: datetime) -> AlertWatchers:
-        """Every channel's breaking settings, keywords and role, and the stories of alerts posted
-        since ``unsent_since`` whose message is not sent yet; in one read."""
+    async def watchers(self) -> AlertWatchers:
+        """Every channel's breaking settings, keywords and role, in one read."""
         breaking = select(alert_settings).where(alert_settings.c.breaking_enabled.is_(True))
         roles = select(alert_settings.c.channel_id, alert_settings.c.role_id)
         words = select(alert_keywords).order_by(alert_keywords.c.id)
-        waiting = (
-            select(channel_alerts.c.story_id)
-            .where(channel_alerts.c.message_id.is_(None), channel_alerts.c.alerted_at >= unsent_since)
-            .distinct()
-            .limit(_WAITING_LIMIT)
-        )
         keywords: dict[int, ChannelKeywords] = {}
         async with self._db.session() as conn:
             breaking_of = {r.channel_id: _settings(r) for r in await conn.execute(breaking)}
@@ -197,8 +198,7 @@ class AlertStore:
                     KeywordAlert(r.keyword)
                 )
             role_of = {r.channel_id: r.role_id for r in await conn.execute(roles)}
-            stories = list((await conn.execute(waiting)).scalars())
-        return AlertWatchers(breaking_of, keywords, role_of, stories)
+        return AlertWatchers(breaking_of, keywords, role_of)
 
     async def alerts_of(self, story_ids: Iterable[str]) -> list[ChannelAlertRow]:
         """The alerts posted about these stories."""
@@ -251,18 +251,28 @@ class AlertStore:
             enqueued = await enqueue(conn, [p.message for p in recorded], now=now)
         return recorded, enqueued
 
-    async def set_message_id(self, dedup_key: str, message_id: int) -> None:
-        """Record the id of the alert's message once the outbox has sent it."""
-        await self._update(dedup_key, message_id=message_id)
+    async def record_edits(self, edits: Sequence[AlertEdit], *, now: datetime) -> list[AlertEdit]:
+        """Record each alert's new outlet count and enqueue the edit of its post, in one transaction.
 
-    async def set_source_count(self, dedup_key: str, source_count: int, *, now: datetime) -> None:
-        """Record the outlet count the alert's message shows after an edit."""
-        await self._update(dedup_key, source_count=source_count, updated_at=now)
-
-    async def _update(self, dedup_key: str, **values: Any) -> None:
-        stmt = update(channel_alerts).where(channel_alerts.c.dedup_key == dedup_key).values(**values)
-        async with self._db.session() as conn:
-            await conn.execute(stmt)
+        Compare-and-set: an edit whose count is not above the stored one (another check got
+        there first, or saw more) is left out, so each count is queued once and a channel's
+        edits, sent in id order, end with the highest. Returns the edits recorded.
+        """
+        recorded: list[AlertEdit] = []
+        async with self._db.session(write=True) as conn:
+            for edit in edits:
+                stmt = (
+                    update(channel_alerts)
+                    .where(
+                        channel_alerts.c.dedup_key == edit.post_key,
+                        channel_alerts.c.source_count < edit.source_count,
+                    )
+                    .values(source_count=edit.source_count, updated_at=now)
+                )
+                if (await conn.execute(stmt)).rowcount > 0:
+                    recorded.append(edit)
+            await enqueue(conn, [e.message for e in recorded], now=now)
+        return recorded
 
 
 def _settings(r: Any) -> ChannelAlertSettings:
@@ -277,5 +287,5 @@ def _settings(r: Any) -> ChannelAlertSettings:
 
 def _alert(r: Any) -> ChannelAlertRow:
     return ChannelAlertRow(
-        r.channel_id, r.guild_id, r.story_id, r.kind, r.source_count, r.dedup_key, r.message_id, r.alerted_at
+        r.channel_id, r.guild_id, r.story_id, r.kind, r.source_count, r.dedup_key, r.alerted_at
     )
