@@ -24,6 +24,8 @@ log = logging.getLogger(__name__)
 
 # Discord's JSON error codes that mean "this channel is gone or closed to us".
 UNAVAILABLE_CODES = {10003, 50001, 50013}
+#: Discord's "Unknown Message": the message to edit was deleted.
+UNKNOWN_MESSAGE = 10008
 
 
 def to_embed(spec: EmbedSpec) -> discord.Embed:
@@ -174,6 +176,10 @@ class DiscordPublisher:
                 embeds=[to_embed(e) for e in spec.embeds],
                 allowed_mentions=allowed_mentions(spec),
             )
+        except discord.NotFound as e:
+            if e.code == UNKNOWN_MESSAGE:  # deleted: the edit is given up, the channel is fine
+                raise MessageRejectedError(f"the message was deleted: {e.text or e}", channel_id) from e
+            raise translate(e, channel_id) from e
         except Exception as e:
             raise translate(e, channel_id) from e
 
