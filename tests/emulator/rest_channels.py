@@ -1,4 +1,4 @@
-"""REST: channels, messages, threads, channel webhooks, reactions.
+"""REST: channels, messages, channel webhooks, reactions (threads and forums: rest_threads).
 
 Every check the real API makes on the bot's own permissions is made here, so a
 missing permission shows up as Discord's 403 (50001 / 50013).
@@ -17,7 +17,8 @@ from tests.emulator import limits
 from tests.emulator.httputil import int_param, json_response, no_content, query_int, read_body
 from tests.emulator.messages import plain_message
 from tests.emulator.permissions import Perm, missing
-from tests.emulator.world import PRIVATE_THREAD, PUBLIC_THREAD, Channel, Guild
+from tests.emulator.rest_threads import check_postable
+from tests.emulator.world import Channel, Guild
 
 if TYPE_CHECKING:
     from tests.emulator.server import Emulator
@@ -47,13 +48,10 @@ class ChannelRoutes:
         r.add_get(prefix + "/channels/{channel_id}/messages/{message_id}", self.get_message)
         r.add_patch(prefix + "/channels/{channel_id}/messages/{message_id}", self.edit_message)
         r.add_delete(prefix + "/channels/{channel_id}/messages/{message_id}", self.delete_message)
-        r.add_post(prefix + "/channels/{channel_id}/messages/{message_id}/threads", self.thread_from_message)
         r.add_put(prefix + "/channels/{channel_id}/messages/{message_id}/reactions/{emoji}/@me", self.react)
         r.add_delete(
             prefix + "/channels/{channel_id}/messages/{message_id}/reactions/{emoji}/@me", self.unreact
         )
-        r.add_post(prefix + "/channels/{channel_id}/threads", self.thread_without_message)
-        r.add_put(prefix + "/channels/{channel_id}/thread-members/@me", self.join_thread)
         r.add_post(prefix + "/channels/{channel_id}/typing", self.typing)
         r.add_post(prefix + "/channels/{channel_id}/webhooks", self.create_webhook)
         r.add_get(prefix + "/channels/{channel_id}/webhooks", self.channel_webhooks)
@@ -133,6 +131,7 @@ class ChannelRoutes:
         )
         self.require(guild, channel, send | (Perm.ATTACH_FILES if body.uploads else 0))
         check_message_payload(body.payload, attachments=len(body.uploads))
+        await check_postable(self.emu, guild, channel)
         now = time.monotonic()
         existing = self.emu.messages.dedupe(self.emu.bot_user_id, channel_id, body.payload, now=now)
         if existing is not None:
@@ -217,56 +216,6 @@ class ChannelRoutes:
     async def typing(self, request: web.Request) -> web.Response:
         guild, channel, _ = self.channel(request)
         self.require(guild, channel, Perm.SEND_MESSAGES)
-        return no_content()
-
-    # -- threads -------------------------------------------------------------------------------
-
-    async def thread_from_message(self, request: web.Request) -> web.Response:
-        guild, channel, channel_id = self.channel(request)
-        self.require(guild, channel, Perm.CREATE_PUBLIC_THREADS)
-        message = self.message(channel_id, request)
-        if guild is None or channel is None or channel.is_thread:
-            raise e.ApiError(400, 50024, "Cannot execute action on this channel type")
-        if message.get("thread"):
-            raise e.ApiError(400, 160004, "A thread has already been created for this message")
-        name = (await read_body(request)).payload.get("name") or ""
-        self._check_thread_name(name)
-        thread = guild.add_thread(channel, name, owner_id=self.emu.bot_user_id, thread_id=int(message["id"]))
-        message["thread"] = thread.to_payload()
-        await self.emu.publish_thread(thread)
-        return json_response(thread.to_payload(), status=201)
-
-    async def thread_without_message(self, request: web.Request) -> web.Response:
-        guild, channel, _ = self.channel(request)
-        payload = (await read_body(request)).payload
-        private = payload.get("type", PRIVATE_THREAD) == PRIVATE_THREAD
-        self.require(guild, channel, Perm.CREATE_PRIVATE_THREADS if private else Perm.CREATE_PUBLIC_THREADS)
-        if guild is None or channel is None or channel.is_thread:
-            raise e.ApiError(400, 50024, "Cannot execute action on this channel type")
-        self._check_thread_name(payload.get("name") or "")
-        thread = guild.add_thread(channel, payload["name"], owner_id=self.emu.bot_user_id, private=private)
-        assert thread.type in (PUBLIC_THREAD, PRIVATE_THREAD)
-        await self.emu.publish_thread(thread)
-        return json_response(thread.to_payload(), status=201)
-
-    @staticmethod
-    def _check_thread_name(name: str) -> None:
-        if not 1 <= len(name) <= 100:
-            raise e.invalid_form_body(
-                {
-                    "name": {
-                        "_errors": [
-                            {
-                                "code": "BASE_TYPE_BAD_LENGTH",
-                                "message": "Must be between 1 and 100 in length.",
-                            }
-                        ]
-                    }
-                }
-            )
-
-    async def join_thread(self, request: web.Request) -> web.Response:
-        self.channel(request)
         return no_content()
 
     # -- webhooks ------------------------------------------------------------------------------

@@ -30,6 +30,7 @@ from tests.emulator.recorder import Recorder
 from tests.emulator.rest_channels import ChannelRoutes
 from tests.emulator.rest_interactions import InteractionRoutes
 from tests.emulator.rest_misc import MiscRoutes
+from tests.emulator.rest_threads import ThreadRoutes
 from tests.emulator.world import Channel, DefaultWorld, Member, Role, User, default_world
 
 
@@ -98,7 +99,9 @@ class Emulator:
         app.router.add_get("/gateway/resume", self.gateway.handle)
         app.router.add_get("/attachments/{channel_id}/{attachment_id}/{filename}", self._attachment)
         MiscRoutes(self).add_to(app.router, API_PREFIX)
-        ChannelRoutes(self).add_to(app.router, API_PREFIX)
+        channels = ChannelRoutes(self)
+        channels.add_to(app.router, API_PREFIX)
+        ThreadRoutes(self, channels).add_to(app.router, API_PREFIX)
         InteractionRoutes(self).add_to(app.router, API_PREFIX)
         app.router.add_route("*", API_PREFIX + "/{tail:.*}", unknown_endpoint)
         self._runner = web.AppRunner(app, handle_signals=False, access_log=None)

@@ -13,7 +13,7 @@ from typing import Any
 from tests.emulator import permissions as p
 from tests.emulator.ids import iso_timestamp, snowflake
 
-TEXT, DM, CATEGORY, NEWS, PUBLIC_THREAD, PRIVATE_THREAD = 0, 1, 4, 5, 11, 12
+TEXT, DM, CATEGORY, NEWS, PUBLIC_THREAD, PRIVATE_THREAD, FORUM = 0, 1, 4, 5, 11, 12, 15
 THREAD_TYPES = frozenset({10, PUBLIC_THREAD, PRIVATE_THREAD})
 
 
@@ -103,6 +103,13 @@ class Channel:
     owner_id: int | None = None
     """Threads only: who started it."""
     last_message_id: int | None = None
+    available_tags: list[dict[str, Any]] = field(default_factory=list)
+    """Forums only: the tags a post may carry (``{"id", "name", "moderated", ...}``)."""
+    applied_tags: list[int] = field(default_factory=list)
+    """Forum posts only: the ids of their tags."""
+    archived: bool = False
+    locked: bool = False
+    """Threads only: archived (closed until someone posts), locked (only Manage Threads reopens)."""
 
     @property
     def is_thread(self) -> bool:
@@ -125,11 +132,12 @@ class Channel:
                 message_count=0,
                 member_count=1,
                 rate_limit_per_user=0,
+                applied_tags=[str(t) for t in self.applied_tags],
                 thread_metadata={
-                    "archived": False,
+                    "archived": self.archived,
                     "auto_archive_duration": 1440,
                     "archive_timestamp": iso_timestamp(),
-                    "locked": False,
+                    "locked": self.locked,
                 },
             )
         else:
@@ -138,6 +146,15 @@ class Channel:
                 nsfw=False,
                 rate_limit_per_user=0,
                 permission_overwrites=[o.to_payload() for o in self.overwrites],
+            )
+        if self.type == FORUM:
+            payload.update(
+                available_tags=self.available_tags,
+                default_auto_archive_duration=1440,
+                default_thread_rate_limit_per_user=0,
+                default_reaction_emoji=None,
+                default_sort_order=None,
+                default_forum_layout=0,
             )
         return payload
 
@@ -181,6 +198,17 @@ class Guild:
         )
         self.channels[channel.id] = channel
         return channel
+
+    def add_forum_channel(
+        self, name: str, *, tags: tuple[str, ...] = (), overwrites: list[p.Overwrite] | None = None
+    ) -> Channel:
+        """A forum channel (type 15) offering ``tags`` to its posts."""
+        forum = self.add_text_channel(name, overwrites=overwrites, type=FORUM)
+        forum.available_tags = [
+            {"id": str(snowflake()), "name": tag, "moderated": False, "emoji_id": None, "emoji_name": None}
+            for tag in tags
+        ]
+        return forum
 
     def add_thread(
         self,
