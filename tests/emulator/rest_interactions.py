@@ -7,6 +7,8 @@ follow-up before any acknowledgement is 10015.
 
 from __future__ import annotations
 
+import hashlib
+import re
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -17,9 +19,23 @@ from tests.emulator import interactions as i
 from tests.emulator.httputil import json_response, no_content, read_body
 from tests.emulator.messages import EPHEMERAL, LOADING, plain_message
 from tests.emulator.rest_channels import check_message_payload
+from tests.emulator.world import Channel, Guild
+
+#: A forum channel's type.
+FORUM = 15
 
 if TYPE_CHECKING:
     from tests.emulator.server import Emulator
+
+
+def check_webhook_username(name: Any) -> None:
+    """Discord's rule for a webhook post's username: 1-80 characters, no "clyde" or "discord"."""
+    if name is None:
+        return
+    if not isinstance(name, str) or not 1 <= len(name) <= 80 or re.search("clyde|discord", name, re.I):
+        raise e.invalid_form_body(
+            {"username": {"_errors": [{"code": "USERNAME_INVALID", "message": "Username is invalid"}]}}
+        )
 
 
 class InteractionRoutes:
@@ -242,13 +258,17 @@ class InteractionRoutes:
         if rec is not None:
             return json_response(await self._followup(rec, body.payload, body.uploads))
         webhook = self._channel_webhook(request)
-        channel_id = int(request.query.get("thread_id") or webhook["channel_id"])
+        check_webhook_username(body.payload.get("username"))
+        message_id = self.emu.new_id()
+        channel_id, opened = self._execute_target(webhook, request, body.payload, message_id)
         attachments = self.emu.messages.attachments_for(channel_id, body.payload, body.uploads)
+        avatar_url = body.payload.get("avatar_url")
         author = {
             "id": webhook["id"],
             "username": body.payload.get("username") or webhook["name"],
             "discriminator": "0000",
-            "avatar": None,
+            # Discord stores the image at avatar_url and gives its hash: a stand-in hash here.
+            "avatar": hashlib.md5(avatar_url.encode()).hexdigest() if avatar_url else None,
             "bot": True,
             "global_name": None,
         }
@@ -258,11 +278,59 @@ class InteractionRoutes:
             payload=plain_message(body.payload),
             attachments=attachments,
             webhook_id=int(webhook["id"]),
+            message_id=message_id,
         )
+        if opened is not None:
+            await self.emu.publish_thread(opened)
         await self.emu.publish_message(message)
+        if self.emu.unanswered_creates > 0:  # the post exists; its sender never hears so
+            self.emu.unanswered_creates -= 1
+            await self.emu.release_unanswered.wait()
         if request.query.get("wait") in ("true", "1", "True"):
             return json_response(message)
         return no_content()
+
+    def _execute_target(
+        self, webhook: dict[str, Any], request: web.Request, payload: dict[str, Any], message_id: int
+    ) -> tuple[int, Channel | None]:
+        """Where an execute posts: the webhook's channel, one of its threads (``?thread_id=``), or a
+        new forum post (``thread_name``, a forum channel; its id is the message's); and the thread
+        it opened, if any.
+        """
+        found = self.emu.world.find_channel(int(webhook["channel_id"]))
+        if found is None:
+            raise e.not_found("Channel", e.UNKNOWN_CHANNEL)
+        guild, channel = found
+        thread_id = request.query.get("thread_id")
+        if thread_id:
+            thread = guild.channels.get(int(thread_id)) if thread_id.isdigit() else None
+            if thread is None or not thread.is_thread or thread.parent_id != channel.id:
+                raise e.not_found("Channel", e.UNKNOWN_CHANNEL)
+            return thread.id, None
+        name = payload.get("thread_name")
+        if channel.type != FORUM:
+            if name:
+                raise e.ApiError(400, 220003, "Webhooks can only create threads in forum channels")
+            return channel.id, None
+        if not name:
+            raise e.ApiError(
+                400, 220001, "Webhooks posted to forum channels must have a thread_name or thread_id"
+            )
+        if not 1 <= len(name) <= 100:
+            raise e.invalid_form_body(
+                {"thread_name": {"_errors": [{"code": "BASE_TYPE_BAD_LENGTH", "message": "Must be 1-100"}]}}
+            )
+        return self._open_forum_post(guild, channel, name, payload.get("applied_tags") or [], message_id)
+
+    def _open_forum_post(
+        self, guild: Guild, forum: Channel, name: str, applied_tags: list[Any], message_id: int
+    ) -> tuple[int, Channel]:
+        """A forum post opened by a webhook: a thread whose id is its first message's."""
+        thread = guild.add_thread(forum, name, owner_id=self.emu.bot_user_id, thread_id=message_id)
+        tags = [int(t) for t in applied_tags]
+        if hasattr(thread, "applied_tags"):  # forum tags: where the world knows them
+            thread.applied_tags = tags
+        return thread.id, thread
 
     async def _followup(
         self, rec: i.InteractionRecord, payload: dict[str, Any], uploads: list[Any]
