@@ -291,6 +291,7 @@ class Feeds(commands.Cog):
         content: str | None = None,
         title: str | None = None,
         description: str | None = None,
+        url: str | None = None,
         color: str | None = None,
         thumbnail: str | None = None,
         image: str | None = None,
@@ -299,7 +300,7 @@ class Feeds(commands.Cog):
     ) -> None:
         subscription_id = await self.visible_subscription(interaction, subscription)
         template = template_from_options(
-            preset, content=content, title=title, description=description, color=color,
+            preset, content=content, title=title, description=description, url=url, color=color,
             thumbnail=thumbnail, image=image, author=author, footer=footer,
         )  # fmt: skip
         status = await self.feeds.set_template(interaction.guild_id, subscription_id, template)
@@ -322,6 +323,7 @@ class Feeds(commands.Cog):
         content: str | None = None,
         title: str | None = None,
         description: str | None = None,
+        url: str | None = None,
         color: str | None = None,
         thumbnail: str | None = None,
         image: str | None = None,
@@ -329,7 +331,7 @@ class Feeds(commands.Cog):
         footer: str | None = None,
     ) -> None:
         subscription_id = await self.visible_subscription(interaction, subscription)
-        parts = dict(content=content, title=title, description=description, color=color,
+        parts = dict(content=content, title=title, description=description, url=url, color=color,
                      thumbnail=thumbnail, image=image, author=author, footer=footer)  # fmt: skip
         template: Template | None
         if preset is None and not any(parts.values()):  # nothing given: the format in use

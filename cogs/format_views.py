@@ -20,6 +20,7 @@ PART_HELP = {
     "content": "Message text above the embed, e.g. {title} {link}",
     "title": "Embed title, e.g. {source}: {title}",
     "description": "Embed text, e.g. {summary}",
+    "url": "Where the embed title links to (default {link})",
     "color": "Embed colour as #RRGGBB",
     "thumbnail": "Small picture address, e.g. {image}",
     "image": "Large picture address, e.g. {image}",

@@ -8,16 +8,20 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.delivery.message import MessageSpec
 from bot.errors import NewsdeskError
 from bot.templates import Template
 from cogs.checks import server_admin_only
-from cogs.format_views import PART_HELP, PRESET_CHOICES, describe, template_from_options
+from cogs.format_views import PART_HELP, PRESET_CHOICES, describe, preview_kwargs, template_from_options
 
 if TYPE_CHECKING:
     from bot.storage import GuildSettingsStore
     from cogs.client import NewsdeskBot
 
 NO_MENTIONS = discord.AllowedMentions.none()
+#: Subscriptions tried, in order, for an item to preview the server's format on.
+_PREVIEW_TRIES = 5
+_NO_ITEM = "None of this server's feeds has an item yet to preview; nothing is saved."
 
 
 class ServerSettings(commands.Cog):
@@ -80,7 +84,9 @@ class ServerSettings(commands.Cog):
 
     @newsdesk.command(name="format", description="The default look of this server's feed posts")
     @app_commands.describe(
-        preset="The layout to start from; default: the built-in one (clears it)", **PART_HELP
+        preset="The layout to start from; default: the built-in one (clears it)",
+        preview="Only show the newest item in this format, privately; nothing saved",
+        **PART_HELP,
     )
     @app_commands.choices(preset=[*PRESET_CHOICES, app_commands.Choice(name="default", value="default")])
     @server_admin_only()
@@ -91,36 +97,60 @@ class ServerSettings(commands.Cog):
         content: str | None = None,
         title: str | None = None,
         description: str | None = None,
+        url: str | None = None,
         color: str | None = None,
         thumbnail: str | None = None,
         image: str | None = None,
         author: str | None = None,
         footer: str | None = None,
+        preview: bool = False,
     ) -> None:
         assert interaction.guild_id is not None
-        parts = dict(content=content, title=title, description=description, color=color,
+        guild_id = interaction.guild_id
+        parts = dict(content=content, title=title, description=description, url=url, color=color,
                      thumbnail=thumbnail, image=image, author=author, footer=footer)  # fmt: skip
-        now = self.bot.core.clock()
+        if preset == "default" and any(parts.values()):
+            raise NewsdeskError("`preset: default` clears the server's format; leave the parts out.")
+        template: Template | None
         if preset == "default":
-            if any(parts.values()):
-                raise NewsdeskError("`preset: default` clears the server's format; leave the parts out.")
-            await self.store.set_post_template(interaction.guild_id, None, now=now)
-            text = "The server's default format is cleared: posts without their own use the full embed."
+            template = None
         elif preset is None and not any(parts.values()):
-            current = Template.from_json(await self.store.post_template(interaction.guild_id))
-            text = (
-                f"The server's default format: {describe(current)}"
-                if current
-                else ("No server default format is set: posts without their own use the full embed.")
-            )
+            template = Template.from_json(await self.store.post_template(guild_id))
+            if not preview:
+                await self._reply(interaction, _current_text(template), None)
+                return
         else:
             template = template_from_options(preset, **parts)
-            await self.store.set_post_template(interaction.guild_id, template.to_json(), now=now)
+        if preview:
+            spec = await self._preview(guild_id, template)
+            note = "Preview of the server's newest item (only you see this; nothing is saved):"
+            await self._reply(interaction, note if spec else _NO_ITEM, spec)
+            return
+        now = self.bot.core.clock()
+        await self.store.set_post_template(guild_id, template.to_json() if template else None, now=now)
+        if template is None:
+            text = "The server's default format is cleared: posts without their own use the full embed."
+        else:
             text = (
                 "Server default format saved; subscriptions without their own (`/feed format`) use it.\n"
                 + describe(template)
             )
-        await interaction.response.send_message(text, ephemeral=True, allowed_mentions=NO_MENTIONS)
+        spec = await self._preview(guild_id, template)
+        await self._reply(interaction, f"{text}\nThe newest item in it:" if spec else text, spec)
+
+    async def _preview(self, guild_id: int, template: Template | None) -> MessageSpec | None:
+        """The newest item of the server's first subscriptions that has one, in ``template``."""
+        feeds = self.bot.core.feeds
+        for status in (await feeds.list(guild_id))[:_PREVIEW_TRIES]:
+            try:
+                return await feeds.preview_template(guild_id, status.subscription.id, template)
+            except NewsdeskError:  # no item yet in this feed (or just removed): the next one
+                continue
+        return None
+
+    async def _reply(self, interaction: discord.Interaction, text: str, spec: MessageSpec | None) -> None:
+        kwargs = preview_kwargs(spec, text) if spec else {"content": text}
+        await interaction.response.send_message(**kwargs, ephemeral=True, allowed_mentions=NO_MENTIONS)
 
     def _default_text(self) -> str:
         name = self.bot.settings.commands.manager_role
@@ -128,6 +158,12 @@ class ServerSettings(commands.Cog):
         if name:
             return f"{managers}, or a role named “{discord.utils.escape_markdown(name)}”, manage news."
         return f"{managers} manage news."
+
+
+def _current_text(template: Template | None) -> str:
+    if template is None:
+        return "No server default format is set: posts without their own use the full embed."
+    return f"The server's default format: {describe(template)}"
 
 
 async def setup(bot: NewsdeskBot) -> None:

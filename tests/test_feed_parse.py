@@ -63,6 +63,9 @@ def _comparable(feed: ParsedFeed) -> dict[str, Any]:
     data.pop("parser")
     for entry in data["entries"]:
         entry["content_text"] = html_to_text(entry.pop("content_html"))
+        # As each parser hands it over (feedparser sanitises it): checked on its own, below.
+        entry.pop("summary_html")
+        assert entry.pop("summary_markdown") is None  # made only for posted entries
     return data
 
 

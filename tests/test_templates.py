@@ -121,7 +121,7 @@ def test_every_placeholder_renders() -> None:
     spec = render(article_=article(), preset="headline", description=text)
     assert spec.embeds[0].description == (
         "A title | https://news.example/a | Article summary. | Ann | <t:1777897800:f> | News | News | "
-        "World, EU | https://news.example/lead.jpg | Para one.\n\nPara two. | 3 min"
+        "World, EU | https://news.example/a.jpg | Para one.\n\nPara two. | 3 min"
     )
 
 

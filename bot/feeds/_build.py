@@ -18,6 +18,9 @@ from bot.feeds.types import FeedEntry, ParsedFeed
 MAX_TITLE_CHARS = 1_000
 #: A summary (an entry's, the feed's description).
 MAX_SUMMARY_CHARS = 4_000
+#: The HTML behind a summary: enough for a posted summary's Markdown (a few hundred characters of
+#: text), small enough that keeping it for every entry costs the parse workers little.
+MAX_SUMMARY_HTML_CHARS = 4_000
 #: Categories of an entry.
 MAX_CATEGORIES = 50
 
@@ -64,12 +67,13 @@ def build_entry(
     if guid is not None and absolute_link is not None and _same_as_link(guid, link, absolute_link, base):
         guid = None
     enclosures = _absolute_enclosures(enclosures, base) if enclosures else ()
+    summary_source = summary_html or content_html
     # Positional, in field order: a third cheaper than keywords, once per entry of every feed.
     return FeedEntry(
         guid,
         absolute_link,
         _cap(collapse_space(title) if title_is_text else html_to_text(title), MAX_TITLE_CHARS),
-        _cap(html_to_text(summary_html or content_html), MAX_SUMMARY_CHARS),
+        _cap(html_to_text(summary_source), MAX_SUMMARY_CHARS),
         clean_str(content_html) if include_content else None,
         _cap(html_to_text(author), MAX_TITLE_CHARS),
         # Parsers disagree on which of the two a lone date is (dc:date is "published" to
@@ -79,6 +83,8 @@ def build_entry(
         _unique_text(categories)[:MAX_CATEGORIES] if categories else (),
         _image(images, enclosures, content_html, summary_html, base),
         enclosures[0][0] if enclosures else None,
+        # Converted only once posted (bot.feeds.posts.ready_to_post): here, only kept.
+        summary_source[:MAX_SUMMARY_HTML_CHARS] if summary_source and "<" in summary_source else None,
     )
 
 

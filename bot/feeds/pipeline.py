@@ -19,6 +19,8 @@ The poller (:mod:`bot.feeds.poller`) runs it on every due feed, ``/feed add`` an
     extract      Fanout.extract_all            articles for extract:true subscriptions
     filter       Fanout.judge_all              each subscription's filter, within a time budget
     mention      Fanout.judge_mentions         which posts ping the subscription's role (mentions)
+    markdown     ready_all                     the posted entries' summary HTML as Markdown, in a
+                                               thread (posts; never for every parsed entry)
     build        item_rows, post, notices      rows to remember, posts, notices (outputs, pure);
                  mention_post                  a post's role mention added      (mentions, pure)
     record       FeedStore.record              the whole batch in one transaction: validators,
@@ -52,6 +54,7 @@ from bot.feeds.mentions import mention_flags, mention_post
 from bot.feeds.outputs import filter_notice, item_rows, parsed_feed, pause_notices, post, update_hint_s
 from bot.feeds.parser_pool import UNAVAILABLE_RETRY_S, FeedParser, ParserUnavailableError
 from bot.feeds.poll_types import Counts, Fetched
+from bot.feeds.posts import ready_all
 from bot.feeds.schedule import Schedule, should_pause
 from bot.feeds.sources import Retrievers, body_hash, retry_after
 from bot.feeds.types import Feed, FeedEntry, ParsedFeed
@@ -251,13 +254,15 @@ class FeedPipeline:
         articles = await self._fanout.extract_all(to_post, subs)
         judged = await self._fanout.judge_all(to_post, subs)
         mentioned = await self._fanout.judge_mentions(to_post, subs)
+        ready = await ready_all([(f.url, new.to_post) for f, new in decisions if subs.get(f.feed_id)])
         outcomes: list[CheckOutcome] = []
         for n, (f, new) in enumerate(decisions, 1):
             if n % YIELD_EVERY == 0:
                 await asyncio.sleep(0)
             seen_links = seen.get(f.feed_id, nothing)[1]
             f_subs = subs.get(f.feed_id, [])
-            outcomes.append(_changed(f, new, seen_links, f_subs, articles, judged, mentioned, now, counts))
+            verdicts = (articles, judged, mentioned)
+            outcomes.append(_changed(f, new, seen_links, f_subs, verdicts, ready, now, counts))
         return outcomes
 
     async def article_for(self, sub: SubscriptionRecord, entry: FeedEntry) -> Article | None:
@@ -308,6 +313,8 @@ class FeedPipeline:
             items, key_of = item_rows(f.parsed.entries, f.keys, new, frozenset())
             new_feeds.append(NewFeed(f.url, f.state, items))
             posts.setdefault(f.url, [(e, key_of[id(e)]) for e in new.to_post])
+        ready = await ready_all([(url, [e for e, _ in entries]) for url, entries in posts.items()])
+        posts = {url: [(ready.get(id(e), e), key) for e, key in entries] for url, entries in posts.items()}
         sources = {f.url: parsed_feed(f.url, f.parsed) for f in fetched}
 
         def messages_for(feed: NewFeed, sub: SubscriptionRecord) -> list[OutboxMessage]:
@@ -330,13 +337,16 @@ def _changed(
     new: NewItems,
     seen_links: set[str],
     subs: Sequence[SubscriptionRecord],
-    articles: Mapping[str, Article],
-    judged: Mapping[int, Judgement],
-    mentioned: Mapping[int, Judgement],
+    verdicts: tuple[Mapping[str, Article], Mapping[int, Judgement], Mapping[int, Judgement]],
+    ready: Mapping[int, FeedEntry],
     now: datetime,
     counts: Counts,
 ) -> CheckChanged:
-    """What a changed feed writes: its new state, the items it remembers, each channel's posts."""
+    """What a changed feed writes: its new state, the items it remembers, each channel's posts
+    (``verdicts``: the articles by link, the filters' and the mentions' judgements by
+    subscription; ``ready``: entries with their Markdown by ``id`` of the parsed entry).
+    """
+    articles, judged, mentioned = verdicts
     items, key_of = item_rows(f.parsed.entries, f.keys, new, seen_links)
     counts.new_items += len(items)
     source = parsed_feed(f.url, f.parsed)
@@ -353,7 +363,7 @@ def _changed(
                 notices.append(filter_notice(sub, f.url, judgement, now))
         for entry, ping in passing:
             article = articles.get(entry.link) if sub.extract and entry.link else None
-            message = post(sub, entry, source, article, key=key_of.get(id(entry)))
+            message = post(sub, ready.get(id(entry), entry), source, article, key=key_of.get(id(entry)))
             messages.append(mention_post(message, sub.mention_role_id if ping else None))
     counts.posts += len(messages)
     return CheckChanged(f.feed_id, f.state, items, (*messages, *notices))

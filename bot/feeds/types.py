@@ -70,6 +70,14 @@ class FeedEntry:
     image_url: str | None
     #: The first enclosure (podcast audio, attachment), absolute.
     enclosure_url: str | None
+    #: The HTML ``summary`` was made from, when it has markup (cut at
+    #: :data:`bot.feeds._build.MAX_SUMMARY_HTML_CHARS`; not sanitised). Kept so the entries
+    #: that are posted get a Markdown summary; ``None`` for plain text.
+    summary_html: str | None = None
+    #: The summary as Discord Markdown (:func:`bot.feeds.posts.ready_to_post`): set only on
+    #: entries about to be posted, ``None`` on parsed ones (converting every entry of every poll
+    #: would cost more than parsing them).
+    summary_markdown: str | None = None
 
     def __reduce__(self) -> tuple[type[FeedEntry], tuple[Any, ...]]:
         # Parse workers send entries back by the thousand: pickling the values as a plain tuple

@@ -13,6 +13,9 @@ from bot.types import Article
 
 #: Longest summary in an embed (UTF-16 units); cut at a word boundary, with an ellipsis.
 SUMMARY_CHARS = 350
+#: Longest summary as Markdown (UTF-16 units): its links' addresses count but do not show, so it
+#: has more room than :data:`SUMMARY_CHARS`; cut never inside a link.
+SUMMARY_MARKDOWN_CHARS = 700
 #: Embed colour of feed posts (a calm blue).
 FEED_COLOUR = 0x3B82F6
 
@@ -33,29 +36,37 @@ PRESET_PARTS: dict[str, dict[str, str]] = {
 
 def full_message(entry: FeedEntry, feed: Feed, article: Article | None = None) -> MessageSpec:
     """The ``full`` preset: linked title, source name and icon, published time, a short clean
-    summary and an image. With ``article`` (``extract:true``), its summary and lead image are
-    used when it has them, the feed's own otherwise.
+    summary (the feed's as Markdown once :func:`bot.feeds.posts.ready_to_post` made it) and an
+    image. With ``article`` (``extract:true``), its summary is used when it has one, and its
+    lead image (``og:image``) when the feed gave no picture.
     """
     link = http_url(entry.link)
     summary_source = (article.summary or article.description) if article else None
-    summary = fit(escape_markdown(one_line(summary_source or entry.summary)), SUMMARY_CHARS) or None
-    title = fit(escape_markdown(one_line(entry.title)), TITLE_LIMIT) or fit(summary or "", 100)
-    image = (http_url(article.image_url) if article else None) or http_url(entry.image_url)
+    plain = fit(escape_markdown(one_line(summary_source or entry.summary)), SUMMARY_CHARS) or None
+    title = fit(escape_markdown(one_line(entry.title)), TITLE_LIMIT) or fit(plain or "", 100)
+    summary = plain if summary_source or entry.summary_markdown is None else entry.summary_markdown
     # The author line and the footer show text as it is (no Markdown): only mentions are broken.
     source_name = source_of(feed)
     embed = EmbedSpec(
         title=title or "(untitled)",
         url=link,
-        description=summary if summary != title else None,
+        description=(summary or None) if plain != title else None,
         author_name=fit(source_name, AUTHOR_LIMIT) if source_name else None,
         author_url=http_url(feed.site_url),
         author_icon_url=http_url(feed.icon_url),
         footer_text=fit(neutralize_mentions(one_line(entry.author)), 100) if entry.author else None,
         timestamp=entry.published,
-        image_url=image,
+        image_url=item_image(entry, article),
         colour=FEED_COLOUR,
     )
     return MessageSpec(embeds=(embed,), allowed_role_ids=())
+
+
+def item_image(entry: FeedEntry, article: Article | None) -> str | None:
+    """The post's picture: the feed's (media, enclosure, else the summary's first image), else
+    the page's ``og:image`` from extraction.
+    """
+    return http_url(entry.image_url) or (http_url(article.image_url) if article else None)
 
 
 def source_of(feed: Feed) -> str:

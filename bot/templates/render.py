@@ -20,6 +20,7 @@ from typing import Any
 
 from bot.delivery.message import DESCRIPTION_LIMIT, EmbedSpec, MessageSpec
 from bot.discord_text import escape_markdown, fit, neutralize_mentions, one_line, safe_url
+from bot.feeds.markdown import fit_markdown, plain_to_markdown
 from bot.feeds.types import Feed, FeedEntry
 from bot.templates.presets import (
     FEED_COLOUR,
@@ -27,6 +28,7 @@ from bot.templates.presets import (
     SUMMARY_CHARS,
     full_message,
     http_url,
+    item_image,
     source_of,
 )
 from bot.templates.syntax import Pieces, TemplateError, parse
@@ -38,6 +40,10 @@ MARKDOWN_PARTS = frozenset({"content", "title", "description"})
 #: Longest value of one placeholder before escaping (the longest part Discord takes).
 VALUE_CHARS = DESCRIPTION_LIMIT
 _WHITESPACE = re.compile(r"\s")
+#: Markdown markers a manager may wrap a placeholder in, longest first.
+_MARKERS = ("***", "**", "*", "__", "_", "~~", "||", "`")
+_LEADING_SEPARATOR = re.compile(r"^[·|:–—-](?:\s+|$)")
+_TRAILING_SEPARATOR = re.compile(r"(?:^|\s+)[·|:–—-]$")
 _EMBED_PART_FIELDS = {
     "title": "title",
     "description": "description",
@@ -64,6 +70,8 @@ def render_post(
     else:
         content, embed = None, EmbedSpec(colour=FEED_COLOUR, timestamp=entry.published)
     parts = {**PRESET_PARTS[template.preset], **overrides}
+    if "title" in parts and "url" not in parts:
+        parts["url"] = "{link}"  # a title links to the item unless the template says where
     changes: dict[str, Any] = {}
     for name, text in parts.items():
         if name == "color":
@@ -89,19 +97,63 @@ def _parsed(text: str) -> Pieces:
 
 def _render_part(name: str, pieces: Pieces, values: _Values) -> str | None:
     limit = TEXT_LIMITS[name] + 1  # one past the limit: the spec's fitting adds the ellipsis
-    kind = "url" if name in URL_PARTS else "markdown" if name in MARKDOWN_PARTS else "plain"
-    out: list[str] = []
+    kind = _kind(name)
+    texts: list[str] = []
+    slots: set[int] = set()  # where the values are
+    empty: list[int] = []  # where a placeholder gave nothing
     size = 0
     for piece in pieces:
-        text = piece if isinstance(piece, str) else values.get(piece.name, kind)
-        out.append(text)
+        if isinstance(piece, str):
+            text = piece
+        else:
+            text = values.get(piece.name, kind)
+            slots.add(len(texts))
+            if not text:
+                empty.append(len(texts))
+        texts.append(text)
         size += len(text)
         if size > limit:  # bounded output: the rest would be cut anyway
             break
-    result = "".join(out).strip()
+    if empty and kind != "url":
+        _drop_dangling_markup(texts, slots, empty)
+    result = "".join(texts).strip()
     if kind == "url":
         return result if http_url(result) and not _WHITESPACE.search(result) else None
+    if kind == "markdown" and len(result) >= limit:
+        # Cut here rather than by the spec's plain fitting: never inside a masked link.
+        result = fit_markdown(result, limit - 1)
     return result or None
+
+
+def _kind(name: str) -> str:
+    if name in URL_PARTS:
+        return "url"
+    if name == "title":  # Markdown, but one line and no links: a title is no place for a summary's
+        return "inline"
+    return "markdown" if name in MARKDOWN_PARTS else "plain"
+
+
+def _drop_dangling_markup(texts: list[str], slots: set[int], empty: list[int]) -> None:
+    """The manager's markers around a placeholder that gave nothing go too ("**{title}**"
+    would show "****"), and a separator left at either end ("{title} · {link}") with them.
+    Only the template's own text is touched, never a value.
+    """
+    last = len(texts) - 1
+    for at in empty:
+        if at == 0 or at == last or at - 1 in slots or at + 1 in slots:
+            continue
+        before, after = texts[at - 1], texts[at + 1]
+        marker = next((m for m in _MARKERS if before.endswith(m) and after.startswith(m)), None)
+        if marker is not None:
+            texts[at - 1], texts[at + 1] = before[: -len(marker)], after[len(marker) :]
+    shown = [i for i, text in enumerate(texts) if text.strip()]
+    if not shown:
+        return
+    first, final = shown[0], shown[-1]
+    if empty[0] < first and first not in slots:
+        texts[first] = _LEADING_SEPARATOR.sub("", texts[first].lstrip(), count=1)
+    if empty[-1] > final and final not in slots:
+        texts[final] = _TRAILING_SEPARATOR.sub("", texts[final].rstrip(), count=1)
 
 
 def _never_empty(content: str | None, embed: EmbedSpec, values: _Values) -> MessageSpec:
@@ -140,23 +192,37 @@ class _Values:
             when = self._entry.published
             return (
                 f"<t:{int(when.timestamp())}:f>"
-                if when is not None and kind == "markdown"
+                if when is not None and kind in ("markdown", "inline")
                 else (when.strftime("%Y-%m-%d %H:%M UTC") if when is not None else "")
             )
         if name == "reading_time":
             return f"{self._article.reading_minutes} min" if self._article is not None else ""
+        if kind == "markdown" and (markdown := self._markdown(name)) is not None:
+            return markdown
         raw = self._raw(name)
         if kind == "url":
             return raw.strip()
         if kind == "markdown":
             return escape_markdown(raw)
+        if kind == "inline":
+            return escape_markdown(one_line(raw))
         return neutralize_mentions(one_line(raw))
 
     def _url(self, name: str) -> str:
-        entry, article = self._entry, self._article
         if name == "link":
-            return http_url(entry.link) or ""
-        return (http_url(article.image_url) if article else None) or http_url(entry.image_url) or ""
+            return http_url(self._entry.link) or ""
+        return item_image(self._entry, self._article) or ""
+
+    def _markdown(self, name: str) -> str | None:
+        """The value as Markdown where it has its own (kept paragraphs, lists, links), else ``None``."""
+        entry, article = self._entry, self._article
+        if name == "summary":
+            if (article is not None and (article.summary or article.description)) or entry.summary is None:
+                return None
+            return entry.summary_markdown
+        if name == "article_text" and article is not None:
+            return plain_to_markdown(article.text[: VALUE_CHARS * 2], VALUE_CHARS) or ""
+        return None
 
     def _raw(self, name: str) -> str:
         """The untrusted text behind a placeholder, capped (not yet escaped)."""
