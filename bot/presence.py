@@ -62,10 +62,20 @@ class Presence:
         self._pid = os.getpid()
         self._loop = BackgroundLoop("heartbeat", self._beat, interval_s=takeover_s / 3, logger=log)
         self._joined = False
+        # time.monotonic() of the last heartbeat that reached the database (/readyz reads it).
+        self.last_beat: float | None = None
 
     @property
     def store(self) -> InstanceStore:
         return self._store
+
+    @property
+    def joined(self) -> bool:
+        return self._joined
+
+    def beat_age_s(self) -> float | None:
+        """Seconds since the last heartbeat reached the database; None before the first."""
+        return None if self.last_beat is None else time.monotonic() - self.last_beat
 
     async def join(self) -> None:
         """Register this process and start beating. Raises ConfigError when SQLite is already used
@@ -150,6 +160,7 @@ class Presence:
             now=now,
             expires_at=now + self._takeover,
         )
+        self.last_beat = time.monotonic()
 
     async def _beat(self) -> None:
         now = self._clock()
@@ -158,6 +169,7 @@ class Presence:
             # leases may have moved; it goes on as a new member.
             log.warning("instance=%s was declared dead; registering again", self.instance_id)
             await self._register(now)
+        self.last_beat = time.monotonic()
         if self._healthy():
             self.touch_heartbeat_file()
         await self._store.reap(now=now, dead_for=FORGET_DEAD_AFTER)
