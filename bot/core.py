@@ -10,7 +10,7 @@ commands write to the database, and the workers (in this process or others) act 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import timedelta
 from types import TracebackType
 
@@ -33,6 +33,8 @@ from bot.feeds.poller import FeedPoller
 from bot.feeds.service import FeedService
 from bot.feeds.sources import Retrievers
 from bot.fetch import Fetcher
+from bot.ops.health import Readiness
+from bot.ops.http import OpsListener, start_listener
 from bot.presence import Presence
 from bot.pruning import PRUNE_EVERY_S, prune
 from bot.ratelimit import ProcessCount
@@ -90,6 +92,7 @@ class Newsdesk:
         self.dispatcher = self._dispatcher(publisher)
         self.presence: Presence | None = None
         self._duties: WorkerDuties | None = None
+        self.listener: OpsListener | None = None
 
     # --- wiring ----------------------------------------------------------------------------
 
@@ -176,14 +179,22 @@ class Newsdesk:
         await self.db.upgrade()
         log.info("database ready dialect=%s", self.db.dialect_name)
 
-    async def start_duties(self, *, healthy: Callable[[], bool] | None = None) -> None:
+    async def start_duties(
+        self,
+        *,
+        healthy: Callable[[], bool] | None = None,
+        shards: Callable[[], Mapping[int, bool]] | None = None,
+    ) -> None:
         """Join the bot as a running process and start this process's background work.
 
         Registers the instance (refused with ConfigError when SQLite is already used by another
         live process) and keeps its heartbeat, which touches ``health.heartbeat_file`` while
         ``healthy()`` holds; for the ``worker`` role, starts polling, grouping, digests,
         delivery and pruning. One-shot commands (``newsdesk fetch``) never call it.
+        With ``metrics.port`` set, first opens the operator's listener (bot/ops/http.py), whose
+        /readyz reads ``shards`` (each shard this gateway runs: connected), else ``healthy``.
         """
+        self.listener = await start_listener(self.settings, self.roles, self._readiness(healthy, shards))
         self.presence = Presence(
             self.db,
             self.instance_id,
@@ -220,6 +231,20 @@ class Newsdesk:
             poll_idle_s=min(30.0, self.settings.run.takeover_s / 3),
         )
         await self._duties.start()
+
+    def _readiness(
+        self, healthy: Callable[[], bool] | None, shards: Callable[[], Mapping[int, bool]] | None
+    ) -> Readiness:
+        return Readiness(
+            self.db,
+            self.roles,
+            presence=lambda: self.presence,
+            # Two beats missed: within a third of the takeover bound the others take over.
+            beat_limit_s=self.settings.run.takeover_s * 2 / 3,
+            shards=shards,
+            connected=healthy,
+            duties_running=lambda: self._duties is not None and self._duties.running,
+        )
 
     def report_healthy(self) -> None:
         """Touch the heartbeat file now (the gateway just connected), not at the next beat."""
@@ -269,6 +294,9 @@ class Newsdesk:
     async def close(self) -> None:
         """Stop the background work, leave, and release the HTTP session, the worker processes
         and the database pool."""
+        if self.listener is not None:
+            await self.listener.close()
+            self.listener = None
         if self._duties is not None:
             await self._duties.stop()
             self._duties = None
