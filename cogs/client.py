@@ -88,7 +88,7 @@ class NewsdeskBot(commands.AutoShardedBot):
             await self.load_extension(extension)
         if self.settings.discord.sync_commands and self._runs_shard_zero():
             await self._sync_commands()
-        await self.core.start_duties(healthy=self.connected)
+        await self.core.start_duties(healthy=self.connected, shards=self.shard_states)
 
     def _runs_shard_zero(self) -> bool:
         # Commands are the bot's, not a shard's: one gateway process registers them, not each.
@@ -106,6 +106,11 @@ class NewsdeskBot(commands.AutoShardedBot):
     def connected(self) -> bool:
         """Healthy, for the heartbeat file: connected to the gateway."""
         return self.is_ready() and not self.is_closed()
+
+    def shard_states(self) -> dict[int, bool]:
+        """Each shard this process runs: connected to the gateway (/readyz, bot/ops/health.py)."""
+        ready = self.is_ready() and not self.is_closed()
+        return {shard_id: ready and not info.is_closed() for shard_id, info in self.shards.items()}
 
     async def _sync_commands(self) -> None:
         guild_ids = self.settings.discord.command_guild_ids
