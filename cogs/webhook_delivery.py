@@ -213,9 +213,10 @@ class WebhookSender:
     def _refusal(error: discord.HTTPException, channel_id: int) -> Exception:
         """What Discord's refusal to list or make the channel's webhook means for its posts."""
         if error.code == MISSING_PERMISSIONS:
+            # The reason /feed list shows: what is missing, where, and what to do.
             return ChannelUnavailableError(
-                f"I need the Manage Webhooks permission in <#{channel_id}> to post under the outlet's "
-                "name (/feed webhook); give it back, then /feed resume (or turn /feed webhook off)",
+                f"I need Manage Webhooks in <#{channel_id}> to post as the outlet: give it back, "
+                "then /feed resume",
                 channel_id,
             )
         if error.code == TOO_MANY_WEBHOOKS:

@@ -15,7 +15,7 @@ import pytest
 from discord.ext import commands
 
 from bot.delivery.destination import Destination, WebhookIdentity
-from bot.delivery.errors import ChannelUnavailableError
+from bot.delivery.errors import ChannelUnavailableError, MessageRejectedError
 from bot.delivery.message import EmbedSpec, MessageSpec
 from bot.storage import Database
 from bot.storage.webhooks import ChannelWebhook, WebhookStore
@@ -204,7 +204,7 @@ async def test_without_manage_webhooks_the_channel_is_held_with_a_clear_reason(
     world.guild.set_overwrite(news, world.bot_role, deny=Perm.MANAGE_WEBHOOKS)
     world.guild.set_overwrite(general, world.bot_role, deny=Perm.MANAGE_WEBHOOKS)
 
-    with pytest.raises(ChannelUnavailableError, match="Manage Webhooks permission") as raised:
+    with pytest.raises(ChannelUnavailableError, match="I need Manage Webhooks in") as raised:
         await sender.execute(news.id, post(1), OUTLET)
     assert f"<#{news.id}>" in str(raised.value) and "/feed resume" in str(raised.value)
     assert webhooks_in(emu, news.id) == []
@@ -243,3 +243,20 @@ async def test_the_token_is_never_logged(
     ours = [r for r in caplog.records if r.name.split(".")[0] in ("bot", "cogs")]
     text = "\n".join(r.getMessage() for r in ours)
     assert "made webhook" in text and not any(t in text for t in tokens)
+
+
+async def test_a_forum_post_through_the_webhook_with_the_forums_tags(
+    emu: Emulator, client: commands.Bot, db: Database
+) -> None:
+    forum = emu.default.guild.add_forum_channel("press", tags=("Space", "Sport"))
+    await emu.publish_channel(forum)
+    space = int(str(forum.available_tags[0]["id"]))
+    sender = WebhookSender(client, db)
+    post_id = await sender.execute(forum.id, post(1), OUTLET, thread_name="Story 1", applied_tags=[space])
+    thread = emu.default.guild.channels[post_id]  # the post's id is its first message's
+    assert thread.parent_id == forum.id and thread.name == "Story 1" and thread.applied_tags == [space]
+    [message] = emu.messages.history(post_id, limit=10)
+    assert message["author"]["username"] == "Harbour Gazette"
+    # A forum takes posts, not messages.
+    with pytest.raises(MessageRejectedError, match="thread_name"):
+        await sender.execute(forum.id, post(2), OUTLET)

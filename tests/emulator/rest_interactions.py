@@ -19,10 +19,8 @@ from tests.emulator import interactions as i
 from tests.emulator.httputil import json_response, no_content, read_body
 from tests.emulator.messages import EPHEMERAL, LOADING, plain_message
 from tests.emulator.rest_channels import check_message_payload
-from tests.emulator.world import Channel, Guild
-
-#: A forum channel's type.
-FORUM = 15
+from tests.emulator.rest_threads import FORUM_TAG_LIMIT, check_postable, check_thread_name, form_error
+from tests.emulator.world import FORUM, Channel
 
 if TYPE_CHECKING:
     from tests.emulator.server import Emulator
@@ -260,7 +258,7 @@ class InteractionRoutes:
         webhook = self._channel_webhook(request)
         check_webhook_username(body.payload.get("username"))
         message_id = self.emu.new_id()
-        channel_id, opened = self._execute_target(webhook, request, body.payload, message_id)
+        channel_id, opened = await self._execute_target(webhook, request, body.payload, message_id)
         attachments = self.emu.messages.attachments_for(channel_id, body.payload, body.uploads)
         avatar_url = body.payload.get("avatar_url")
         author = {
@@ -290,7 +288,7 @@ class InteractionRoutes:
             return json_response(message)
         return no_content()
 
-    def _execute_target(
+    async def _execute_target(
         self, webhook: dict[str, Any], request: web.Request, payload: dict[str, Any], message_id: int
     ) -> tuple[int, Channel | None]:
         """Where an execute posts: the webhook's channel, one of its threads (``?thread_id=``), or a
@@ -306,6 +304,7 @@ class InteractionRoutes:
             thread = guild.channels.get(int(thread_id)) if thread_id.isdigit() else None
             if thread is None or not thread.is_thread or thread.parent_id != channel.id:
                 raise e.not_found("Channel", e.UNKNOWN_CHANNEL)
+            await check_postable(self.emu, guild, thread)
             return thread.id, None
         name = payload.get("thread_name")
         if channel.type != FORUM:
@@ -316,20 +315,14 @@ class InteractionRoutes:
             raise e.ApiError(
                 400, 220001, "Webhooks posted to forum channels must have a thread_name or thread_id"
             )
-        if not 1 <= len(name) <= 100:
-            raise e.invalid_form_body(
-                {"thread_name": {"_errors": [{"code": "BASE_TYPE_BAD_LENGTH", "message": "Must be 1-100"}]}}
-            )
-        return self._open_forum_post(guild, channel, name, payload.get("applied_tags") or [], message_id)
-
-    def _open_forum_post(
-        self, guild: Guild, forum: Channel, name: str, applied_tags: list[Any], message_id: int
-    ) -> tuple[int, Channel]:
-        """A forum post opened by a webhook: a thread whose id is its first message's."""
-        thread = guild.add_thread(forum, name, owner_id=self.emu.bot_user_id, thread_id=message_id)
-        tags = [int(t) for t in applied_tags]
-        if hasattr(thread, "applied_tags"):  # forum tags: where the world knows them
-            thread.applied_tags = tags
+        check_thread_name(name)
+        tags = [int(t) for t in payload.get("applied_tags") or []]
+        known = {int(t["id"]) for t in channel.available_tags}
+        if len(tags) > FORUM_TAG_LIMIT or not set(tags) <= known:
+            raise form_error("applied_tags", "BASE_TYPE_BAD_LENGTH", "Unknown tags or more than 5")
+        # A forum post opened by a webhook: a thread whose id is its first message's.
+        thread = guild.add_thread(channel, name, owner_id=self.emu.bot_user_id, thread_id=message_id)
+        thread.applied_tags = tags
         return thread.id, thread
 
     async def _followup(
