@@ -115,7 +115,21 @@ def visible_channel_ids(interaction: discord.Interaction) -> set[int] | None:
     if member.guild_permissions.administrator:
         return None
     channels: list[discord.abc.GuildChannel | discord.Thread] = [*guild.channels, *guild.threads]
-    return {c.id for c in channels if c.permissions_for(member).view_channel}
+    return {c.id for c in channels if _sees(member, c, interaction.channel_id)}
+
+
+def _sees(
+    member: discord.Member, channel: discord.abc.GuildChannel | discord.Thread, here: int | None
+) -> bool:
+    if channel.id == here:  # where the command is used
+        return True
+    perms = channel.permissions_for(member)
+    if isinstance(channel, discord.Thread) and channel.is_private():
+        # Discord shows a private thread only to its members and to Manage Threads, but
+        # permissions_for reads the parent's. Its members other than its owner are unknown
+        # without the members intent: one of them sees it from inside it (``here``).
+        return perms.view_channel and (perms.manage_threads or channel.owner_id == member.id)
+    return perms.view_channel
 
 
 def can_see(interaction: discord.Interaction, channel_id: int) -> bool:

@@ -40,6 +40,10 @@ class Newsroom:
     impostors: Role
     """Another role named like ``editors``."""
     impostor: Member
+    private: Channel
+    """A private thread of #news that the manager opened: members and Manage Threads see it."""
+    thread_mod: Member
+    """Manage Channels and Manage Threads (server-wide), not in the private thread."""
 
 
 def newsroom() -> Newsroom:
@@ -56,7 +60,14 @@ def newsroom() -> Newsroom:
     editors, impostors = guild.add_role("editors", 0), guild.add_role("editors", 0)
     editor = guild.add_member(users.add_user("eddie-editor"), [editors])
     impostor = guild.add_member(users.add_user("ivan-impostor"), [impostors])
-    return Newsroom(world, secret, channel_mod, server_admin, editors, editor, impostors, impostor)
+    private = guild.add_thread(world.news, "private desk", owner_id=world.manager.user.id, private=True)
+    thread_mod = guild.add_member(
+        users.add_user("tess-thread-mod"),
+        [guild.add_role("thread mods", Perm.MANAGE_CHANNELS | Perm.MANAGE_THREADS)],
+    )
+    return Newsroom(
+        world, secret, channel_mod, server_admin, editors, editor, impostors, impostor, private, thread_mod
+    )
 
 
 @pytest.fixture
@@ -301,3 +312,30 @@ async def test_alert_role_pings_need_the_right_to_mention_the_role(newsdesk: Har
     assert alone.errors == [] and "will get an alert when" in alone.text, alone.text
     pinged = await newsdesk.invoke("alerts breaking", breaking(room.editors), user=newsdesk.admin)
     assert pinged.errors == [] and f"and mention <@&{room.editors.id}>" in pinged.text, pinged.text
+
+
+async def test_a_private_thread_is_seen_by_its_owner_and_manage_threads_only(
+    newsdesk: Harness, room: Newsroom, feeds: FeedServer
+) -> None:
+    # Discord shows a private thread to its members and to Manage Threads; discord.py's
+    # permissions_for reads the parent's, which the server admin (Manage Server) can see.
+    desk, owner, outsider = room.private, newsdesk.manager, room.server_admin
+    feeds.add_feed("/desk.xml", title="Desk Wire", items=[item(1)])
+    added = await newsdesk.invoke(
+        "feed add", {"url": feeds.url("/desk.xml")}, user=owner, channel=desk, timeout_s=30
+    )
+    assert added.errors == [] and "now follows" in added.text, added.text
+    hidden = await subscription_id(newsdesk, "Desk Wire")
+
+    for member in (owner, room.thread_mod):
+        assert "Desk Wire" in (await newsdesk.invoke("feed list", {}, user=member)).text
+    listing = await newsdesk.invoke("feed list", {}, user=outsider)
+    assert "Desk Wire" not in listing.text and "Feeds (0)" in listing.text, listing.text
+    assert feeds.url("/desk.xml") not in await exported(newsdesk, outsider)
+    assert await choices(newsdesk, outsider) == []
+    refused(
+        await newsdesk.invoke("feed remove", {"subscription": hidden}, user=outsider), UNKNOWN_SUBSCRIPTION
+    )
+    # Used in the thread itself, a command sees where it is used.
+    inside = await newsdesk.invoke("feed list", {}, user=outsider, channel=desk)
+    assert "Desk Wire" in inside.text, inside.text
