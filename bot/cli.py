@@ -27,6 +27,7 @@ log = logging.getLogger("newsdesk")
 EXIT_ERROR = 1
 EXIT_USAGE = 2
 FORMATS = ("text", "markdown", "json")
+HEALTH_CHECKS = ("readyz", "healthz", "heartbeat")
 
 Handler = Callable[[argparse.Namespace, Settings], int]
 
@@ -105,7 +106,15 @@ def build_parser() -> argparse.ArgumentParser:
     invite = command(commands, "invite", "print the URL that adds the bot to a server", cmd_invite)
     invite.add_argument("--guild-id", type=int, help="preselect this server")
 
-    command(commands, "health", "exit 0 if the running bot's heartbeat is fresh", cmd_health)
+    health = command(
+        commands, "health", "exit 0 if the running bot is healthy (Docker HEALTHCHECK)", cmd_health
+    )
+    health.add_argument(
+        "--check",
+        choices=HEALTH_CHECKS,
+        help="readyz or healthz: ask the listener on metrics.port; heartbeat: the heartbeat file's age "
+        "(default: readyz when metrics.port is set, else heartbeat)",
+    )
     stories_group = command(
         group("stories", "story grouping"),
         "group",
@@ -211,6 +220,12 @@ def cmd_invite(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_health(args: argparse.Namespace, settings: Settings) -> int:
+    check = args.check or ("readyz" if settings.metrics.port is not None else "heartbeat")
+    if check != "heartbeat":
+        from bot.ops.probe import probe
+
+        print(probe(settings.metrics, check))
+        return 0
     path = Path(settings.health.heartbeat_file)
     try:
         age = time.time() - path.stat().st_mtime

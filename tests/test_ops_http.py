@@ -19,6 +19,7 @@ from bot.delivery.memory import MemoryPublisher
 from bot.errors import ConfigError
 from bot.ops.health import REUSE_S
 from tests.tcp_proxy import TcpProxy
+from tests.test_cli import assert_one_line_error, run_cli
 
 
 def ops_settings(db_url: str, tmp_path: Path, roles: str, *, port: int | None = 0) -> Settings:
@@ -173,3 +174,29 @@ async def wait_for_problem(
             return dict(body)
         assert time.monotonic() < deadline, body
         await asyncio.sleep(0.2)
+
+
+async def test_newsdesk_health_asks_the_listener(tmp_path: Path) -> None:
+    """The compose healthcheck's command, as a subprocess, against a live gateway's listener."""
+    states = {0: True}
+    url = f"sqlite+aiosqlite:///{tmp_path / 'newsdesk.db'}"
+    async with Newsdesk(ops_settings(url, tmp_path, "gateway")) as core:
+        await core.start_duties(healthy=lambda: True, shards=lambda: states)
+        assert core.listener is not None
+        env = {"NEWSDESK_METRICS__PORT": str(core.listener.port), "NEWSDESK_METRICS__HOST": "0.0.0.0"}
+        # The probe blocks: run it off this loop, which serves the listener.
+        ready = await asyncio.to_thread(run_cli, "health", "--check", "readyz", env=env, cwd=tmp_path)
+        assert ready.returncode == 0, ready.stderr
+        assert ready.stdout.strip() == "readyz: 200 ready (database, heartbeat, gateway)"
+        states[0] = False
+        await asyncio.sleep(REUSE_S)
+        # Without --check, a set metrics.port means /readyz.
+        down = await asyncio.to_thread(run_cli, "health", env=env, cwd=tmp_path)
+        assert_one_line_error(down, "readyz: 503 not ready: gateway: shard 0 not connected")
+        alive = await asyncio.to_thread(run_cli, "health", "--check", "healthz", env=env, cwd=tmp_path)
+        assert (alive.returncode, alive.stdout.strip()) == (0, "healthz: 200 alive")
+        port = core.listener.port
+    gone = await asyncio.to_thread(run_cli, "health", env={"NEWSDESK_METRICS__PORT": str(port)}, cwd=tmp_path)
+    assert_one_line_error(gone, f"readyz: no answer from http://127.0.0.1:{port}/readyz")
+    unset = await asyncio.to_thread(run_cli, "health", "--check", "readyz", cwd=tmp_path)
+    assert_one_line_error(unset, "--check readyz needs metrics.port")

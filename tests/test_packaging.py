@@ -18,9 +18,10 @@ from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 from sqlalchemy.engine import make_url
 
-from bot.cli import build_parser, cmd_run, with_roles
+from bot.cli import build_parser, cmd_health, cmd_run, with_roles
 from bot.config import Settings, load_settings
 from bot.delivery.dispatcher import OutboxDispatcher
+from bot.ops.probe import PROBE_TIMEOUT_S
 from bot.workers import pool
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -148,21 +149,35 @@ def test_compose_runs_postgresql_one_gateway_and_workers_that_scale() -> None:
     assert not postgres.get("ports")
 
 
-def test_compose_services_report_their_health() -> None:
+def test_compose_services_report_their_health(tmp_path: Path) -> None:
     services = compose_file()["services"]
     dockerfile = (ROOT / "Dockerfile").read_text().splitlines()
+    # The image alone (one process on SQLite): `newsdesk health` reads the heartbeat file, or
+    # asks /readyz once NEWSDESK_METRICS__PORT is set; the listener would answer outside loopback.
     assert any(
         line.startswith("HEALTHCHECK ") and line.endswith('CMD ["newsdesk", "health"]') for line in dockerfile
     )
+    image_env = " ".join(line for line in dockerfile if "NEWSDESK_" in line and not line.startswith("#"))
+    assert "NEWSDESK_HEALTH__HEARTBEAT_FILE=/data/heartbeat" in image_env
+    assert "NEWSDESK_METRICS__HOST=0.0.0.0" in image_env and "NEWSDESK_METRICS__PORT" not in image_env
     for name in BOT_SERVICES:
-        healthcheck = services[name]["healthcheck"]
-        assert healthcheck["test"] == ["CMD", "newsdesk", "health"], name
-        # `newsdesk health` fails past health.max_age_s (120 s): check well within it.
+        service = services[name]
+        healthcheck = service["healthcheck"]
+        test = healthcheck["test"]
+        assert test[:2] == ["CMD", "newsdesk"], name
+        args = build_parser().parse_args(test[2:])
+        assert args.handler is cmd_health and args.check == "readyz", name
+        # The listener is on, on every address of the container, on the port it exposes (for
+        # Prometheus on the project's network; no host port two replicas would share).
+        settings = bot_settings(service, {"DISCORD_TOKEN": "t"}, tmp_path)
+        assert settings.metrics.port is not None and settings.metrics.host == "0.0.0.0", name
+        assert str(settings.metrics.port) in [str(port) for port in service.get("expose", [])], name
+        assert not service.get("ports"), name
+        # A probe answers within the check's timeout.
+        assert compose_duration_s(healthcheck["timeout"]) > PROBE_TIMEOUT_S, name
         assert compose_duration_s(healthcheck["interval"]) <= 60, name
         # Each container's own heartbeat file: nothing shared mounted where it lies (/data).
-        targets = [
-            str(volume).split(":")[1] for volume in services[name].get("volumes", []) if ":" in str(volume)
-        ]
+        targets = [str(volume).split(":")[1] for volume in service.get("volumes", []) if ":" in str(volume)]
         assert not [target for target in targets if target.rstrip("/") in ("/data", "")], name
     test = services["postgres"]["healthcheck"]["test"]
     assert test[0] in ("CMD", "CMD-SHELL") and "pg_isready" in " ".join(test[1:])
