@@ -1,0 +1,92 @@
+"""Story threads: the thread a channel opened for a story, where its later outlets go.
+
+``story_threads`` holds one thread per (channel, story): the forum post or the thread opened
+on the message of the story's first post in that channel. The thread sender
+(``cogs/thread_delivery.py``) reads an item's story from ``feed_items.story_id`` (set by the
+story assigner, a moment after the item is stored), looks the story's thread up here, and
+records the thread it opens when there is none (or the recorded one is gone).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import String, and_, select
+
+from bot.storage.database import Database
+from bot.storage.destination_tables import story_threads
+from bot.storage.feed_tables import feed_items
+from bot.storage.schema import insert
+
+#: The story grouper's ids ("s42"); see :func:`stored_story_id`.
+_GROUPER_ID = re.compile(r"s([0-9]{1,18})")
+
+
+@dataclass(frozen=True, slots=True)
+class ItemStory:
+    """A stored feed item's story, as far as the assigner got."""
+
+    #: None until the story assigner has grouped the item.
+    story_id: str | None
+    first_seen_at: datetime
+
+
+def stored_story_id(story_id: str) -> str | int | None:
+    """``story_id`` as the ``story_threads.story_id`` column holds it: the text itself in a text
+    column; in a BigInteger one (migration 0010), the number of the grouper's ``"s<n>"`` (None
+    for another form, which then gets no record).
+    """
+    if isinstance(story_threads.c.story_id.type, String):
+        return story_id
+    match = _GROUPER_ID.fullmatch(story_id)
+    return int(match.group(1)) if match else None
+
+
+class StoryThreadStore:
+    """``story_threads`` and the item lookups the thread sender needs. Raises StorageError."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def item_story(self, feed_id: int, item_key: str) -> ItemStory | None:
+        """The story of the item ``item_key`` (``feed_items.entry_key``) of ``feed_id``; None
+        when no such item is stored.
+        """
+        query = select(feed_items.c.story_id, feed_items.c.first_seen_at).where(
+            feed_items.c.feed_id == feed_id, feed_items.c.entry_key == item_key
+        )
+        async with self._db.session() as conn:
+            row = (await conn.execute(query)).one_or_none()
+        return None if row is None else ItemStory(row.story_id, row.first_seen_at)
+
+    async def thread_for(self, channel_id: int, story_id: str) -> int | None:
+        """The thread recorded for ``story_id`` in ``channel_id``, or None."""
+        stored = stored_story_id(story_id)
+        if stored is None:
+            return None
+        query = select(story_threads.c.thread_id).where(
+            and_(story_threads.c.channel_id == channel_id, story_threads.c.story_id == stored)
+        )
+        async with self._db.session() as conn:
+            return (await conn.execute(query)).scalar_one_or_none()
+
+    async def record(self, channel_id: int, story_id: str, thread_id: int, *, now: datetime) -> bool:
+        """Record (or replace) the story's thread in the channel; False for a story id the
+        table cannot hold (see :func:`stored_story_id`).
+        """
+        stored = stored_story_id(story_id)
+        if stored is None:
+            return False
+        async with self._db.session() as conn:
+            stmt = insert(conn.dialect.name, story_threads).values(
+                channel_id=channel_id, story_id=stored, thread_id=thread_id, created_at=now
+            )
+            await conn.execute(
+                stmt.on_conflict_do_update(
+                    index_elements=[story_threads.c.channel_id, story_threads.c.story_id],
+                    set_={"thread_id": stmt.excluded.thread_id, "created_at": stmt.excluded.created_at},
+                )
+            )
+        return True
