@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from bot.delivery.message import CONTENT_LIMIT, TITLE_LIMIT, MessageSpec
 from bot.discord_text import discord_length
 from bot.feeds.outputs import effective_template, post
-from bot.feeds.posts import feed_item_message
+from bot.feeds.posts import feed_item_message, ready_to_post
 from bot.feeds.types import Feed, FeedEntry
 from bot.storage import Database, GuildSettingsStore
 from bot.storage.feed_records import FeedState, ItemRow, NewFeed, Subscribed, SubscriptionRecord
@@ -158,6 +158,46 @@ def test_presets() -> None:
         render(preset=preset).validate()
 
 
+def test_a_title_links_to_the_item_unless_the_url_part_says_where() -> None:
+    (own,) = render(preset="compact", title="{title}").embeds
+    assert (own.title, own.url) == ("A title", "https://news.example/a")
+    (elsewhere,) = render(preset="image", url="{image}").embeds
+    assert elsewhere.url == "https://news.example/a.jpg"
+    (fixed,) = render(title="{source}", url="https://news.example/front").embeds
+    assert (fixed.title, fixed.url) == ("News", "https://news.example/front")
+    # A url part that is no address (an item without a link) leaves the title unlinked.
+    (bare,) = render(entry(link=None), preset="headline").embeds
+    assert (bare.title, bare.url) == ("A title", None)
+
+
+def test_compact_with_no_title_shows_no_empty_bold() -> None:
+    assert render(entry(title=None), preset="compact").content == "https://news.example/a"
+    assert render(entry(title=""), preset="compact").content == "https://news.example/a"
+    assert render(entry(link=None), preset="compact").content == "**A title**"
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        ("__{author}__ ~~{author}~~ *{author}* ||{author}|| `{author}` x", "x"),
+        ("***{author}*** | {title}", "A title"),
+        ("{title} — **{author}**", "A title"),
+        ("**by {author}**", "**by **"),  # more than the placeholder inside: kept
+        ("{title}**{author}**{title}", "A titleA title"),
+    ],
+)
+def test_markers_around_an_empty_placeholder_go(content: str, expected: str) -> None:
+    assert render(entry(author=None), preset="compact", content=content).content == expected
+
+
+def test_a_values_own_escapes_are_never_taken_for_markers() -> None:
+    # The title's escaped "*" is followed by the manager's "*{author}*": only those two go.
+    spec = render(entry(title="*", author=None), preset="compact", content="{title}*{author}*")
+    assert spec.content == "\\*"
+    spec = render(entry(title="*"), preset="compact", content="**{title}**")
+    assert spec.content == "**\\***"
+
+
 def test_untrusted_values_are_escaped_and_never_ping() -> None:
     evil = entry(
         title="**bold** [x](https://evil.example) @everyone <@123> <@&9>",
@@ -242,14 +282,24 @@ def templates(draw: st.DrawFn) -> Template:
         return Template(preset=preset)
 
 
+_HTML_PIECES = st.sampled_from(
+    ["<p>", "</p>", "<a href='https://n.example/a'>", "<a href='javascript:x'>", "</a>", "<ul><li>",
+     "<blockquote>", "<img src='/i.jpg'>", "<b>", "**", "[x](https://e.example)", "@everyone", "<@&1>",
+     "https://n.example/b", "word ", "é👍🏽", "\n\n", "<br>", "#", "> ", "- ", "`", "\\", "a" * 300]
+)  # fmt: skip
+_HTML = st.one_of(st.none(), st.lists(_HTML_PIECES, max_size=40).map(lambda p: "<p>" + "".join(p)))
+
+
 @st.composite
 def entries(draw: st.DrawFn) -> FeedEntry:
-    return FeedEntry(
+    parsed = FeedEntry(
         guid=None, link=draw(_URL), title=draw(_VALUE), summary=draw(_VALUE), content_html=None,
         author=draw(_VALUE), published=draw(st.one_of(st.none(), st.just(WHEN))), updated=None,
         categories=tuple(draw(st.lists(st.text(max_size=50), max_size=5))), image_url=draw(_URL),
-        enclosure_url=None,
+        enclosure_url=None, summary_html=draw(_HTML),
     )  # fmt: skip
+    # As the pipeline posts it: the summary HTML as Markdown.
+    return ready_to_post(parsed, "https://n.example/f")
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
