@@ -209,20 +209,19 @@ class WebhookSender:
             forgotten.add(webhook.webhook_id)
         await self._store.forget(webhook.channel_id, webhook.webhook_id)
 
-    @staticmethod
-    def _refusal(error: discord.HTTPException, channel_id: int) -> Exception:
+    def _refusal(self, error: discord.HTTPException, channel_id: int) -> Exception:
         """What Discord's refusal to list or make the channel's webhook means for its posts."""
+        # The reason /feed list shows (as text, mentions escaped): what is missing, where, what to do.
+        channel = self._client.get_channel(channel_id)
+        where = f"#{channel.name}" if isinstance(channel, discord.abc.GuildChannel) else "the channel"
         if error.code == MISSING_PERMISSIONS:
-            # The reason /feed list shows: what is missing, where, and what to do.
             return ChannelUnavailableError(
-                f"I need Manage Webhooks in <#{channel_id}> to post as the outlet: give it back, "
-                "then /feed resume",
+                f"I need Manage Webhooks in {where} to post as the outlet: give it back, then /feed resume",
                 channel_id,
             )
         if error.code == TOO_MANY_WEBHOOKS:
             return ChannelUnavailableError(
-                f"<#{channel_id}> has the most webhooks Discord allows; delete one, then /feed resume",
-                channel_id,
+                f"{where} has the most webhooks Discord allows; delete one, then /feed resume", channel_id
             )
         return translate(error, channel_id)
 
