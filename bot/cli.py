@@ -115,6 +115,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="readyz or healthz: ask the listener on metrics.port; heartbeat: the heartbeat file's age "
         "(default: readyz when metrics.port is set, else heartbeat)",
     )
+    from bot.ops.cli import add_operator_commands
+
+    add_operator_commands(commands, common)
     stories_group = command(
         group("stories", "story grouping"),
         "group",
