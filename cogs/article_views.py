@@ -15,77 +15,27 @@ from typing import TYPE_CHECKING, Any, cast
 
 import discord
 
-from bot.discord_text import escape_line_starts, escape_markdown, fit, neutralize_mentions, one_line
+from bot.delivery.message import MessageSpec
 from bot.errors import NewsdeskError
-from bot.paging import split_text
-from bot.render import to_markdown
+from bot.render import PAGE_CHARS as PAGE_CHARS  # where tests and older callers look for it
+from bot.render import article_link, article_pages, page_spec, summary_spec, to_markdown
 from bot.types import Article
 from cogs.cooldowns import check_article_button
 from cogs.errors import handle_error
+from cogs.publisher import allowed_mentions, to_embed
 
 if TYPE_CHECKING:
     from cogs.client import NewsdeskBot
 
-# Discord's limits: 256 per title, 4096 per description, 6000 per message.
-TITLE_LIMIT = 256
-PAGE_CHARS = 3800
-SUMMARY_CHARS = 1500
 # Beyond this many pages an article is easier to read as a file.
 MAX_EMBED_PAGES = 8
 #: The longest URL Discord takes for a link button.
 BUTTON_URL_MAX = 512
-EMBED_COLOUR = discord.Colour.from_rgb(46, 134, 222)
 
 
-def article_link(article: Article) -> str | None:
-    return article.canonical_url or article.url
-
-
-def _base_embed(article: Article, description: str) -> discord.Embed:
-    embed = discord.Embed(
-        title=fit(escape_markdown(one_line(article.title)) or "Untitled", TITLE_LIMIT),
-        url=article_link(article),
-        description=description,
-        colour=EMBED_COLOUR,
-        timestamp=article.published,
-    )
-    site = one_line(article.site_name)
-    if site:  # an author with a blank name is refused like a blank field
-        embed.set_author(name=fit(neutralize_mentions(site), 256))
-    return embed
-
-
-def summary_embed(article: Article) -> discord.Embed:
-    """Linked title, site, author, date, lead image, summary and reading time."""
-    embed = _base_embed(article, fit(escape_markdown(article.summary or article.description), SUMMARY_CHARS))
-    author = one_line(article.author)
-    if author:  # Discord refuses a blank field value, and with it the whole message
-        embed.add_field(name="By", value=fit(escape_markdown(author), 1024), inline=True)
-    if article.published:
-        embed.add_field(name="Published", value=discord.utils.format_dt(article.published, "D"), inline=True)
-    minutes = "minute" if article.reading_minutes == 1 else "minutes"
-    embed.add_field(
-        name="Reading time",
-        value=f"{article.reading_minutes} {minutes} ({article.word_count:,} words)",
-        inline=True,
-    )
-    if article.image_url and article.image_url.startswith(("http://", "https://")):
-        embed.set_image(url=article.image_url)
-    return embed
-
-
-def article_pages(article: Article) -> list[str]:
-    # Page text is the site's: escaped before it is split, so no page can hold a link of its own.
-    # A page may start mid-paragraph, where a "# " or "1. " was not at a line start, so not
-    # escaped: its start is escaped too (one character at most, kept free).
-    pages = split_text(escape_markdown(article.text), PAGE_CHARS - 1)
-    return [escape_line_starts(page) for page in pages] or [""]
-
-
-def page_embed(article: Article, pages: list[str], index: int) -> discord.Embed:
-    embed = _base_embed(article, pages[index])
-    embed.set_footer(text=f"Page {index + 1} of {len(pages)}")
-    return embed
+def _message(spec: MessageSpec) -> dict[str, Any]:
+    """Keyword arguments for sending ``spec`` (one embed) as discord.py takes them."""
+    return {"embed": to_embed(spec.embeds[0]), "allowed_mentions": allowed_mentions(spec)}
 
 
 def markdown_file(article: Article) -> discord.File:
@@ -99,23 +49,22 @@ def summary_message(article: Article) -> dict[str, Any]:
     view = discord.ui.View(timeout=None)
     view.add_item(FullTextButton())
     add_open_button(view, article)
-    return {"embed": summary_embed(article), "view": view}
+    return {**_message(summary_spec(article)), "view": view}
 
 
 def full_text_message(article: Article, *, page: int, reader_id: int) -> dict[str, Any]:
     """Keyword arguments for one page of the full text, or a Markdown file when long."""
     pages = article_pages(article)
     if len(pages) > MAX_EMBED_PAGES:
-        embed = summary_embed(article)
-        embed.set_footer(text=f"The full text ({article.word_count:,} words) is attached as Markdown.")
-        return {"embed": embed, "file": markdown_file(article)}
+        note = f"The full text ({article.word_count:,} words) is attached as Markdown."
+        return {**_message(summary_spec(article, footer=note)), "file": markdown_file(article)}
     page = max(0, min(page, len(pages) - 1))
     view = discord.ui.View(timeout=None)
     if len(pages) > 1:
         view.add_item(PageButton(reader_id, "p", page - 1, disabled=page == 0))
         view.add_item(PageButton(reader_id, "n", page + 1, disabled=page >= len(pages) - 1))
     add_open_button(view, article)
-    return {"embed": page_embed(article, pages, page), "view": view}
+    return {**_message(page_spec(article, pages, page)), "view": view}
 
 
 def add_open_button(view: discord.ui.View, article: Article) -> None:

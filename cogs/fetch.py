@@ -48,7 +48,7 @@ class Fetch(commands.Cog):
             message = full_text_message(article, page=0, reader_id=interaction.user.id)
         else:
             message = summary_message(article)
-        await interaction.followup.send(**message, allowed_mentions=discord.AllowedMentions.none())
+        await interaction.followup.send(**message)
 
 
 async def setup(bot: NewsdeskBot) -> None:

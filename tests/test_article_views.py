@@ -1,16 +1,20 @@
-"""What /fetch sends stays inside Discord's limits, whatever the article."""
+"""What /fetch sends stays inside Discord's limits, whatever the article: it is built as a
+MessageSpec (bot/render.py) and sent as cogs/publisher.to_embed makes it."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import discord
 import pytest
 from discord import app_commands
 
+from bot.render import article_pages, page_spec, summary_spec
 from bot.types import Article
 from cogs.article_views import MAX_EMBED_PAGES, full_text_message, summary_message
 from cogs.cooldowns import MemberCooldowns
+from cogs.publisher import to_embed
 
 LONG_TITLE = "Breaking " * 60
 
@@ -105,6 +109,44 @@ def test_page_index_is_clamped() -> None:
     assert "Page" in message["embed"].footer.text
     current, total = message["embed"].footer.text.removeprefix("Page ").split(" of ")
     assert current == total
+
+
+def huge_article() -> Article:
+    """Every text past its limit, in astral characters (two UTF-16 units each) and Markdown."""
+    emoji = "\U0001f30d"  # an astral character: one code point, two UTF-16 units
+    words = " ".join(f"{emoji}*w{i}*" for i in range(4000))
+    return replace(
+        make_article(1),
+        title=f"<@&1> {emoji}" * 500,
+        author=f"{emoji} Reporter " * 800,
+        site_name=f"@everyone {emoji} " * 400,
+        summary=f"# {emoji} {words}",
+        text="\n\n".join(words[: len(words) // 12] for _ in range(4)),
+        word_count=24_000,
+    )
+
+
+def test_fetch_embeds_are_message_specs_within_discords_limits_for_a_huge_page() -> None:
+    article = huge_article()
+    summary = summary_spec(article)
+    summary.validate()
+    assert summary_message(article)["embed"].to_dict() == to_embed(summary.embeds[0]).to_dict()
+    assert summary_message(article)["allowed_mentions"].to_dict() == {"parse": []}
+    pages = article_pages(article)
+    assert 1 < len(pages) <= MAX_EMBED_PAGES
+    for index in range(len(pages)):
+        spec = page_spec(article, pages, index)
+        spec.validate()
+        assert spec.embeds[0].length() <= 6000
+        sent = full_text_message(article, page=index, reader_id=1)["embed"]
+        assert sent.to_dict() == to_embed(spec.embeds[0]).to_dict()
+    # Longer still: the summary with the text attached, within the limits too.
+    longer = replace(article, text="\n\n".join([article.text] * 4))
+    as_file = full_text_message(longer, page=0, reader_id=1)
+    assert "file" in as_file
+    note = as_file["embed"].footer.text
+    summary_spec(longer, footer=note).validate()
+    assert as_file["embed"].to_dict() == to_embed(summary_spec(longer, footer=note).embeds[0]).to_dict()
 
 
 class FakeClock:
