@@ -9,7 +9,7 @@ that role), so even a mention that slipped through could not ping.
 from __future__ import annotations
 
 from bot.alerts.types import AlertArticle, AlertStory
-from bot.delivery.message import DESCRIPTION_LIMIT, FOOTER_LIMIT, TITLE_LIMIT, EmbedSpec
+from bot.delivery.message import CONTENT_LIMIT, DESCRIPTION_LIMIT, EmbedSpec
 from bot.digests.headline import pick_headline
 from bot.digests.text import join_names, lead_sentences
 from bot.discord_text import discord_length, escape_markdown, fit, link, safe_url
@@ -17,8 +17,6 @@ from bot.outlets import outlet_key
 
 __all__ = ["CONTENT_LIMIT", "alert_content"]
 
-#: Discord's limit on a message's text.
-CONTENT_LIMIT = 2000
 #: Outlets linked in the alert before "and N more".
 MAX_NAMED_SOURCES = 8
 
@@ -45,7 +43,7 @@ def alert_content(
     content = prefix + fit(escape_markdown(headline), CONTENT_LIMIT - discord_length(prefix))
     allowed = (role_id,) if role_id is not None else ()
 
-    title = fit(escape_markdown(headline), TITLE_LIMIT)
+    title = escape_markdown(headline)  # EmbedSpec fits it, and the footer, to Discord's limits
     summary = escape_markdown(lead_sentences(best.summary, max_chars=300))
     names = [link(a.shown_name, a.url) for a in firsts[: MAX_NAMED_SOURCES + 1]]
     outlets = "outlet" if count == 1 else "outlets"
@@ -61,7 +59,7 @@ def alert_content(
         title=title,
         url=safe_url(best.url),
         description=description,
-        footer_text=fit(f"{count} {outlets} so far", FOOTER_LIMIT),
+        footer_text=f"{count} {outlets} so far",
         timestamp=articles[0].published,
     )
     return content, embed, allowed
