@@ -37,7 +37,12 @@ class Publisher(Protocol):
         ...
 
     async def edit(self, channel_id: int, message_id: int, spec: MessageSpec) -> None:
-        """Replace the content of a message the bot posted (breaking alerts update theirs)."""
+        """Replace the content of a message the bot posted (breaking alerts update theirs).
+
+        Called by the outbox dispatcher for a row whose destination names ``edit_of``. A message
+        deleted since (Discord's 404 Unknown Message) raises :class:`MessageRejectedError`, so
+        the edit is given up, not :class:`ChannelUnavailableError`, which would hold the channel.
+        """
         ...
 
     async def find_posted(
