@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from collections.abc import Set as AbstractSet
+from dataclasses import replace
 from datetime import datetime
 
 from bot.discord_text import escape_markdown, fit
@@ -86,8 +87,13 @@ def post(
         kind="feed_item",
         dedup_key=post_dedup_key(sub.id, item_key),
         spec=feed_item_message(entry, source, article=article, template=effective_template(sub)),
-        destination=destination_for(sub.delivery, entry, source, item_key=item_key),
+        # A feed just parsed has no id yet: the subscription knows it (story threads need it).
+        destination=destination_for(sub.delivery, entry, _with_id(source, sub.feed_id), item_key=item_key),
     )
+
+
+def _with_id(source: Feed, feed_id: int) -> Feed:
+    return source if source.id is not None else replace(source, id=feed_id)
 
 
 def effective_template(sub: SubscriptionRecord) -> Template | None:
