@@ -27,7 +27,7 @@ FeedState = Literal["active", "failing", "paused"]
 FEED_STATES: tuple[FeedState, ...] = ("active", "failing", "paused")
 PostState = Literal["pending", "stuck", "failed", "cancelled", "sent"]
 POST_STATES: tuple[PostState, ...] = ("pending", "stuck", "failed", "cancelled", "sent")
-#: A pending post waiting longer than this (or in a held channel) is stuck.
+#: A pending post due this long ago and still not sent (or in a held channel) is stuck.
 STUCK_AFTER = timedelta(minutes=15)
 DROPPED = "dropped by the operator"
 
@@ -138,7 +138,9 @@ class OperatorStore:
         elif selection.state is None:
             stmt = stmt.where(outbox.c.status.in_([PENDING, FAILED]))
         if selection.state == "stuck":
-            stmt = stmt.where(outbox.c.status == PENDING, or_(outbox.c.created_at < now - STUCK_AFTER, held))
+            stmt = stmt.where(
+                outbox.c.status == PENDING, or_(outbox.c.next_attempt_at < now - STUCK_AFTER, held)
+            )
         elif selection.state is not None:
             stmt = stmt.where(outbox.c.status == selection.state)
         if selection.guild_id is not None:
