@@ -48,7 +48,8 @@ WEBHOOK_NAME = "newsdesk"
 #: works (50027 Invalid Webhook Token): either way, a new one is made.
 GONE_CODES = {10015, 50027}
 #: 50013 Missing Permissions; 30007 Maximum number of webhooks reached (15 per channel).
-MISSING_PERMISSIONS, TOO_MANY_WEBHOOKS = 50013, 30007
+#: 50024 Cannot execute action on this channel type (a thread, a voice channel).
+MISSING_PERMISSIONS, TOO_MANY_WEBHOOKS, WRONG_CHANNEL_TYPE = 50013, 30007, 50024
 #: Webhook ids forgotten in this process, still matched by find_posted (an earlier attempt may
 #: have posted through one just before it was deleted).
 FORGOTTEN_KEPT = 256
@@ -73,6 +74,9 @@ class WebhookSender:
     async def send(self, channel_id: int, spec: MessageSpec, *, nonce: str, destination: Destination) -> int:
         if destination.webhook is None:
             raise MessageRejectedError("a webhook post without a webhook identity", channel_id)
+        parent = self._parent_of(channel_id)
+        if parent is not None:  # a thread has no webhooks: its channel's posts into it
+            return await self.execute(parent, spec, destination.webhook, thread_id=channel_id)
         return await self.execute(channel_id, spec, destination.webhook)
 
     async def execute(
@@ -114,7 +118,15 @@ class WebhookSender:
     async def find_posted(
         self, channel_id: int, spec: MessageSpec, *, since: datetime, destination: Destination
     ) -> int | None:
+        parent = self._parent_of(channel_id)
+        if parent is not None:
+            return await self.find_in(parent, spec, since=since, location_id=channel_id)
         return await self.find_in(channel_id, spec, since=since)
+
+    def _parent_of(self, channel_id: int) -> int | None:
+        """The channel of ``channel_id`` when it is a thread (as far as the cache knows)."""
+        channel = self._client.get_channel(channel_id)
+        return channel.parent_id if isinstance(channel, discord.Thread) else None
 
     async def find_in(
         self, channel_id: int, spec: MessageSpec, *, since: datetime, location_id: int | None = None
@@ -217,6 +229,11 @@ class WebhookSender:
         if error.code == MISSING_PERMISSIONS:
             return ChannelUnavailableError(
                 f"I need Manage Webhooks in {where} to post as the outlet: give it back, then /feed resume",
+                channel_id,
+            )
+        if error.code == WRONG_CHANNEL_TYPE:
+            return ChannelUnavailableError(
+                f"{where} takes no webhooks (a thread?): turn /feed webhook off, then /feed resume",
                 channel_id,
             )
         if error.code == TOO_MANY_WEBHOOKS:

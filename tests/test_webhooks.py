@@ -15,7 +15,12 @@ import pytest
 from discord.ext import commands
 
 from bot.delivery.destination import Destination, WebhookIdentity
-from bot.delivery.errors import ChannelUnavailableError, MessageRejectedError
+from bot.delivery.errors import (
+    ChannelUnavailableError,
+    MessageRejectedError,
+    RateLimitedError,
+    TransientDeliveryError,
+)
 from bot.delivery.message import EmbedSpec, MessageSpec
 from bot.storage import Database
 from bot.storage.webhooks import ChannelWebhook, WebhookStore
@@ -260,3 +265,46 @@ async def test_a_forum_post_through_the_webhook_with_the_forums_tags(
     # A forum takes posts, not messages.
     with pytest.raises(MessageRejectedError, match="thread_name"):
         await sender.execute(forum.id, post(2), OUTLET)
+
+
+async def test_a_subscription_in_a_thread_posts_through_its_channels_webhook(
+    emu: Emulator, client: commands.Bot, db: Database
+) -> None:
+    news = emu.default.news
+    thread = emu.default.guild.add_thread(news, "Live", owner_id=emu.bot_user_id)
+    await emu.publish_thread(thread)
+    await asyncio.sleep(0.2)  # the client caches the thread
+    sender = WebhookSender(client, db)
+    destination = Destination(webhook=OUTLET)
+    since = datetime.now(UTC)
+    message_id = await sender.send(thread.id, post(1), nonce="n", destination=destination)
+    assert [int(m["id"]) for m in emu.messages.history(thread.id, limit=10)] == [message_id]
+    assert len(webhooks_in(emu, news.id)) == 1 and webhooks_in(emu, thread.id) == []
+    assert await sender.find_posted(thread.id, post(1), since=since, destination=destination) == message_id
+
+
+async def test_discords_refusals_are_never_retried_inside_a_send(
+    emu: Emulator, client: commands.Bot, db: Database
+) -> None:
+    news, general = emu.default.news, emu.default.general
+    sender = WebhookSender(client, db)
+    await sender.execute(news.id, post(1), OUTLET)
+    before = len(executes(emu))
+    emu.inject("POST /webhooks/*/*", 502, count=1)
+    with pytest.raises(TransientDeliveryError):
+        await sender.execute(news.id, post(2), OUTLET)
+    # A 5xx may have posted it: one request, the dispatcher looks before sending again.
+    assert len(executes(emu)) == before + 1
+    emu.inject("POST /webhooks/*/*", 429, count=1, retry_after=0.5)
+    with pytest.raises(RateLimitedError) as limited:
+        await sender.execute(news.id, post(2), OUTLET)
+    assert limited.value.retry_after == pytest.approx(0.5)
+    for n in range(15):  # other integrations' webhooks fill the channel
+        emu.webhooks[n + 1] = {
+            "id": str(n + 1),
+            "channel_id": str(general.id),
+            "token": "t",
+            "application_id": "9",
+        }
+    with pytest.raises(ChannelUnavailableError, match="#general has the most webhooks Discord allows"):
+        await sender.execute(general.id, post(3), OUTLET)

@@ -223,8 +223,12 @@ class ChannelRoutes:
     async def create_webhook(self, request: web.Request) -> web.Response:
         guild, channel, channel_id = self.channel(request)
         self.require(guild, channel, Perm.MANAGE_WEBHOOKS)
+        if channel is not None and channel.is_thread:
+            raise e.ApiError(400, 50024, "Cannot execute action on this channel type")
+        if len([w for w in self.emu.webhooks.values() if w["channel_id"] == str(channel_id)]) >= 15:
+            raise e.ApiError(400, 30007, "Maximum number of webhooks reached (15)")
         name = (await read_body(request)).payload.get("name") or ""
-        if not 1 <= len(name) <= 80 or "discord" in name.lower():
+        if not 1 <= len(name) <= 80 or "discord" in name.lower() or "clyde" in name.lower():
             raise e.invalid_form_body(
                 {
                     "name": {
