@@ -23,16 +23,17 @@ from tests.feedserver import FeedServer
 pytestmark = [pytest.mark.e2e, pytest.mark.bot_config({**FAST_POLLING, "stories": {"idle_s": 0.5}})]
 
 
-def outbox_rows(database: Path, suffix: str) -> list[dict[str, Any]]:
-    """The bot's outbox rows whose dedup key ends with ``suffix`` (read from its SQLite file)."""
+def query(database: Path, sql: str, *params: Any) -> list[dict[str, Any]]:
+    """Rows of the bot's SQLite database, read-only."""
     with sqlite3.connect(f"file:{database}?mode=ro", uri=True, timeout=10) as conn:
         conn.row_factory = sqlite3.Row
-        rows = conn.execute(
-            "SELECT dedup_key, kind, status, attempts, message_id, destination FROM outbox"
-            " WHERE dedup_key LIKE ? ORDER BY id",
-            (f"%{suffix}",),
-        ).fetchall()
-    return [dict(r) for r in rows]
+        return [dict(r) for r in conn.execute(sql, params).fetchall()]
+
+
+def outbox_rows(database: Path, suffix: str) -> list[dict[str, Any]]:
+    """The bot's outbox rows whose dedup key ends with ``suffix``."""
+    columns = "dedup_key, kind, status, attempts, message_id, destination, last_error"
+    return query(database, f"SELECT {columns} FROM outbox WHERE dedup_key LIKE ? ORDER BY id", f"%{suffix}")
 
 
 def footers(message: dict[str, Any] | None) -> str:
@@ -111,3 +112,24 @@ async def test_a_bot_killed_while_an_alert_edit_is_queued_edits_once_after_resta
     patches = newsdesk.emu.recorder.calls("PATCH", route)
     assert [p.status for p in patches if p.status == 200] == [200]  # edited once
     assert len(bot_messages(newsdesk, newsdesk.general)) == 1
+
+
+async def test_an_edit_of_a_deleted_alert_is_given_up_and_the_channel_is_not_held(
+    newsdesk: Harness, feeds: FeedServer
+) -> None:
+    served, alert = await breaking_alert(newsdesk, feeds)
+    general = newsdesk.general.id
+    assert newsdesk.emu.messages.delete(general, int(alert["id"])) is not None  # a moderator deletes it
+
+    served[3].publish(quake(3, OUTLETS[3]))
+    await wait_until(
+        lambda: [r["status"] for r in outbox_rows(newsdesk.database_path, ":edit:4")] == ["failed"],
+        timeout_s=40,
+        what="the edit given up",
+    )
+    [row] = outbox_rows(newsdesk.database_path, ":edit:4")
+    assert "deleted" in (row["last_error"] or "") and row["attempts"] == 1
+    [patch] = newsdesk.emu.recorder.calls("PATCH", f"/channels/{general}/messages/{alert['id']}")
+    assert patch.status == 404
+    assert query(newsdesk.database_path, "SELECT channel_id FROM outbox_holds") == []
+    assert bot_messages(newsdesk, newsdesk.general) == []  # not posted again either
