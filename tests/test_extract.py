@@ -359,9 +359,10 @@ def test_lines_of_headlines_outside_a_paragraph_are_still_not_an_article(body: s
         extract(page(f"<article><h1>Latest news</h1>{body}</article>"), "https://example.com/latest")
 
 
-def test_a_page_using_the_soft_break_mark_itself_is_read_as_it_is() -> None:
+@pytest.mark.parametrize("written", ["\U0001d159", "&#119129;", "&#x1D159;"])
+def test_a_page_using_the_soft_break_mark_itself_is_read_as_it_is(written: str) -> None:
     mark = "\U0001d159"
-    body = f"<p>{mark} A note on the score.</p>" + "".join(f"<p>{p}</p>" for p in BRIEF)
+    body = f"<p>{written} A note on the score.</p>" + "".join(f"<p>{p}</p>" for p in BRIEF)
 
     article = extract(brief_page(body), "https://news.example/brief")
 

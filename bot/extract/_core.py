@@ -15,7 +15,7 @@ from bot.extract._clean import remove_teaser_blocks
 from bot.extract._headings import with_subheadings
 from bot.extract._summary import split_sentences, summarize
 from bot.extract._text import count_words, minutes_for
-from bot.extract._wrap import SENTENCE_END, article_text, mark_page, unmark_page
+from bot.extract._wrap import SENTENCE_END, article_text, mark_page, page_uses_mark, unmark_page
 from bot.types import Article
 
 # Settings chosen by measurement on the article-extraction benchmark (bench/extract_quality.py):
@@ -94,11 +94,12 @@ def _extract_utf8(page: bytes, url: str | None) -> Article:
         raise ExtractError("The page could not be read as HTML.") from e
     if tree is None:
         raise NotAnArticleError("The page could not be read as HTML.")
-    return article_from_tree(tree, url)
+    return article_from_tree(tree, url, uses_mark=page_uses_mark(page))
 
 
-def article_from_tree(tree: HtmlElement, url: str | None) -> Article:
-    """:func:`extract` on a parsed page; ``tree`` is modified."""
+def article_from_tree(tree: HtmlElement, url: str | None, *, uses_mark: bool | None = None) -> Article:
+    """:func:`extract` on a parsed page; ``tree`` is modified. ``uses_mark``: see
+    :func:`bot.extract._wrap.mark_page`."""
     try:
         metadata = _meta.trafilatura_metadata(tree, url)
     except Exception as e:  # trafilatura's failures have no common base
@@ -107,7 +108,7 @@ def article_from_tree(tree: HtmlElement, url: str | None) -> Article:
     declared_canonical = _meta.declared_canonical(tree)
     page_language = _meta.language(tree)
     remove_teaser_blocks(tree)
-    raw_text = _main_text(tree, url)
+    raw_text = _main_text(tree, url, uses_mark)
     title = _clean_line(metadata.title)
     lines = _lines(raw_text)
     headline = _headline_index(lines, title)
@@ -140,16 +141,16 @@ def article_from_tree(tree: HtmlElement, url: str | None) -> Article:
     )
 
 
-def _main_text(tree: HtmlElement, url: str | None) -> str:
+def _main_text(tree: HtmlElement, url: str | None, uses_mark: bool | None) -> str:
     """The article text by trafilatura's own extractor, else with its fallbacks."""
-    marked = mark_page(tree)
+    marks = mark_page(tree, uses_mark=uses_mark)
     try:
-        text = _trafilatura_text(tree, url, fast=True, marked=marked)
+        text = _trafilatura_text(tree, url, fast=True, marked=marks is not None)
         if not text or _looks_like_navigation(text):
-            text = _trafilatura_text(tree, url, fast=False, marked=marked) or text
+            text = _trafilatura_text(tree, url, fast=False, marked=marks is not None) or text
     finally:
-        if marked:  # the rest reads the page as it was
-            unmark_page(tree)
+        if marks:  # the rest reads the page as it was
+            unmark_page(marks)
     return text
 
 

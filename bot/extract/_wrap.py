@@ -14,21 +14,26 @@ from __future__ import annotations
 
 import re
 
-from lxml.etree import _Element
+from lxml.etree import XPath, _Element
 from lxml.html import HtmlElement
 from trafilatura.xml import xmltotxt
 
 # A printable character (trafilatura's rendering drops unprintable ones) that no page uses; a page
 # that does use it is rendered as it is, without joining.
 _SOFT = "\U0001d159"
+_SOFT_UTF8 = _SOFT.encode()
+_SOFT_REFERENCE = re.compile(rb"&#(?:0*119129|[xX]0*1[dD]159)(?![0-9a-fA-F])")
 # A newline between two words of one text (in a <pre> block, say); blank lines are paragraph ends.
 _NEWLINE_IN_TEXT = re.compile(r"(?<=\S)[ \t]*\n[ \t]*(?=\S)")
 #: A line that ends a sentence: a full stop, question or exclamation mark, maybe a closing quote.
 SENTENCE_END = re.compile(r"[.!?…。！？][\"'”’»)\]]*$")
 
 
-#: Where the page's own text is not marked: it is preformatted, or not shown.
-_UNMARKED_TAGS = frozenset({"pre", "textarea", "script", "style", "template"})
+# Texts with a newline and a word, outside preformatted text and text that is not shown.
+_TEXTS_WITH_NEWLINES = XPath(
+    "//text()[contains(., $newline) and normalize-space()"
+    " and not(parent::pre or parent::textarea or parent::script or parent::style or parent::template)]"
+)
 
 
 def article_text(body: _Element | None, text: str, *, page_marked: bool) -> str:
@@ -44,40 +49,51 @@ def article_text(body: _Element | None, text: str, *, page_marked: bool) -> str:
     return join_wrapped(xmltotxt(body, include_formatting=False))
 
 
-def mark_page(tree: HtmlElement) -> bool:
-    """Mark the page's soft breaks that trafilatura may turn into block ends; whether it was
-    marked (not when the page uses the mark itself). Undo with :func:`unmark_page`.
+#: What :func:`mark_page` changed: each (element, "text" or "tail") and its value before.
+PageMarks = dict[tuple[_Element, str], str]
+
+
+def page_uses_mark(page: bytes) -> bool:
+    """Whether the UTF-8 ``page`` has the mark in it, or a character reference to it (its text
+    is then never marked)."""
+    return _SOFT_UTF8 in page or (b"&#" in page and _SOFT_REFERENCE.search(page) is not None)
+
+
+def mark_page(tree: HtmlElement, *, uses_mark: bool | None = None) -> PageMarks | None:
+    """Mark the page's soft breaks that trafilatura may turn into block ends; None when the page
+    uses the mark itself (``uses_mark``, looked for in ``tree`` when not given): then nothing is
+    marked. Undo with :func:`unmark_page`.
 
     Soft: a ``<br>`` that follows text of its block and has text after it (``text<br>text``;
     ``<br><br>`` ends a paragraph, a ``<br>`` before a link list's next link marks nothing), and
     a newline between two words of a text, which a browser shows as a space.
     """
-    for element in tree.iter():
-        if _SOFT in (element.text or "") or _SOFT in (element.tail or ""):
-            return False
-    for element in tree.iter():
-        if not isinstance(element.tag, str):
-            continue  # comments, processing instructions
-        if element.tag == "br":
-            if _text_before(element) and (element.tail or "").strip():
-                tail = element.tail or ""
-                rest = tail.lstrip()
-                element.tail = tail[: len(tail) - len(rest)] + _SOFT + rest
-        elif element.text and "\n" in element.text and element.tag not in _UNMARKED_TAGS:
-            element.text = _NEWLINE_IN_TEXT.sub("\n" + _SOFT, element.text)
-        parent = element.getparent()
-        if element.tail and "\n" in element.tail and (parent is None or parent.tag not in _UNMARKED_TAGS):
-            element.tail = _NEWLINE_IN_TEXT.sub("\n" + _SOFT, element.tail)
-    return True
+    if uses_mark is None:
+        uses_mark = bool(tree.xpath("boolean(//text()[contains(., $mark)])", mark=_SOFT))
+    if uses_mark:
+        return None
+    marks: PageMarks = {}
+    for br in tree.iter("br"):
+        tail = br.tail
+        if tail and not tail.isspace() and _text_before(br):
+            rest = tail.lstrip()
+            marks[(br, "tail")] = tail
+            br.tail = tail[: len(tail) - len(rest)] + _SOFT + rest
+    for found in _TEXTS_WITH_NEWLINES(tree, newline="\n"):
+        element = found.getparent()
+        attribute = "tail" if found.is_tail else "text"
+        value = getattr(element, attribute)
+        marked = _NEWLINE_IN_TEXT.sub("\n" + _SOFT, value)
+        if marked != value:
+            marks.setdefault((element, attribute), value)
+            setattr(element, attribute, marked)
+    return marks
 
 
-def unmark_page(tree: HtmlElement) -> None:
-    """Take :func:`mark_page`'s marks out of the page again."""
-    for element in tree.iter():
-        if element.text and _SOFT in element.text:
-            element.text = element.text.replace(_SOFT, "")
-        if element.tail and _SOFT in element.tail:
-            element.tail = element.tail.replace(_SOFT, "")
+def unmark_page(marks: PageMarks) -> None:
+    """Put back what :func:`mark_page` changed."""
+    for (element, attribute), value in marks.items():
+        setattr(element, attribute, value)
 
 
 def _text_before(br: HtmlElement) -> bool:
