@@ -98,5 +98,6 @@ def _check(path: Path) -> int:
     finally:
         conn.close()
     if not verdict or verdict[0] != "ok":
-        raise NewsdeskError(f"the backup at {path} fails SQLite's check: {verdict}")
+        first = str(verdict[0]).splitlines()[-1] if verdict else "no answer"
+        raise NewsdeskError(f"the backup at {path} fails SQLite's check: {first}")
     return int(pages[0])
