@@ -20,6 +20,8 @@ MAX_URL_CHARS = 2_000
 # A URL's characters that would end a Markdown link target early or break its syntax.
 _URL_UNSAFE = re.compile(r"[\s()<>\\\[\]`\"']")
 _MENTION_IN_URL = re.compile(r"@(?=everyone|here)", re.I)
+#: Text naming a host ("example.com", "discord.gift/x"): a link labelled so is shown bare.
+_HOST_IN_TEXT = re.compile(r"(?<![\w.-])(?:[a-z0-9-]+\.)+[a-z]{2,}(?![\w-])")
 
 # Never text: their content is code, styling or another document.
 _DROPPED = frozenset({
@@ -328,6 +330,8 @@ def _is_url_like(label: str, target: str) -> bool:
         or "://" in lowered
         or lowered.startswith("www.")
         or lowered.split("://")[-1] == target.lower().split("://")[-1].rstrip("/")
+        # "discord.gift/abc" over a link elsewhere: Discord only refuses labels with a scheme.
+        or _HOST_IN_TEXT.search(lowered) is not None
     )
 
 
