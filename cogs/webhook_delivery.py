@@ -135,10 +135,7 @@ class WebhookSender:
         allowed) in ``location_id`` (a thread of the channel; default the channel) that shows
         ``spec``, or None. Raises when the history cannot be read (then nobody can tell).
         """
-        saved = await self._store.get(channel_id)
-        ours = set(self._forgotten.get(channel_id, ()))
-        if saved is not None:
-            ours.add(saved.webhook_id)
+        ours = await self.webhook_ids(channel_id)
         if not ours:
             return None  # no webhook of ours: nothing was posted through one
         where = self._client.get_partial_messageable(location_id or channel_id)
@@ -152,6 +149,16 @@ class WebhookSender:
         return None
 
     # -- the channel's webhook -------------------------------------------------------------------
+
+    async def webhook_ids(self, channel_id: int) -> set[int]:
+        """The ids of our webhooks of ``channel_id`` whose posts may be there: the saved one and
+        those forgotten in this process (a message's ``webhook_id`` tells it is ours).
+        """
+        saved = await self._store.get(channel_id)
+        ours = set(self._forgotten.get(channel_id, ()))
+        if saved is not None:
+            ours.add(saved.webhook_id)
+        return ours
 
     async def webhook_for(self, channel_id: int, *, stale: int | None = None) -> ChannelWebhook:
         """The channel's webhook: saved, else found among the channel's, else made (not ``stale``)."""
