@@ -11,12 +11,15 @@ from __future__ import annotations
 import asyncio
 import hashlib
 from collections import Counter
+from pathlib import Path
 from typing import Any
 
+import asyncpg
 import pytest
 
 from tests.e2e.feed_support import FAST_POLLING, subscribe, titles, wait_until
-from tests.e2e.harness import Harness
+from tests.e2e.harness import Harness, merge
+from tests.e2e.test_roles import WorkerProcess, pg_url  # noqa: F401 (pg_url: a fixture)
 from tests.emulator import Perm
 from tests.feedserver import FeedServer, ServedFeed, item, render_rss
 
@@ -26,8 +29,12 @@ ICON = "https://harbour.example/icon.png"
 
 
 @pytest.fixture
-def bot_config() -> dict[str, dict[str, Any]]:
-    return FAST_POLLING
+def bot_config(request: pytest.FixtureRequest) -> dict[str, dict[str, Any]]:
+    """Fast polling; a ``postgres`` test runs a gateway-only bot on PostgreSQL (workers post)."""
+    if not request.node.get_closest_marker("postgres"):
+        return FAST_POLLING
+    url = request.getfixturevalue("pg_url")
+    return merge(dict(FAST_POLLING), {"database": {"url": url}, "run": {"roles": "gateway", "takeover_s": 6}})
 
 
 class IconFeed:
@@ -239,3 +246,47 @@ async def test_killed_mid_delivery_no_webhook_post_is_lost_or_repeated(
     assert executes(newsdesk, "Story 3") == []
     assert "already posted as message " + by_title(newsdesk, "Story 3")["id"] in newsdesk.log_path.read_text()
     assert {m.get("webhook_id") for m in newsdesk.messages(news)[1:]} == {webhooks(newsdesk)[0]["id"]}
+
+
+@pytest.mark.postgres
+async def test_workers_on_postgresql_find_the_webhook_again_and_survive_a_kill(
+    newsdesk: Harness, feeds: FeedServer, tmp_path: Path
+) -> None:
+    emu, news = newsdesk.emu, newsdesk.emu.default.news
+    first = WorkerProcess(tmp_path, newsdesk.config(), name="first")
+    second = WorkerProcess(tmp_path, newsdesk.config(), name="second")
+    await first.start()
+    try:
+        feed, sub = await followed(newsdesk, feeds)
+        await webhook_on(newsdesk, sub)
+        feed.publish(item(2))
+        await wait_until(
+            lambda: len(titles(newsdesk, news)) == 2, timeout_s=30, what="a worker's webhook post"
+        )
+        [hook] = webhooks(newsdesk)
+
+        # The table lost the webhook (a restored backup): the worker finds the bot's own again.
+        db = await asyncpg.connect(newsdesk.config()["database"]["url"].replace("+asyncpg", ""), timeout=10)
+        try:
+            await db.execute("DELETE FROM channel_webhooks")
+        finally:
+            await db.close()
+        feed.publish(item(3))
+        await wait_until(lambda: len(titles(newsdesk, news)) == 3, timeout_s=30, what="Story 3")
+        assert by_title(newsdesk, "Story 3")["webhook_id"] == hook["id"]
+        assert len(emu.recorder.calls("POST", f"/channels/{news.id}/webhooks")) == 1
+
+        # The worker dies with Story 4 made on Discord but unanswered; the other takes it over.
+        emu.withhold_create_answers(1)
+        feed.publish(item(4))
+        await wait_until(lambda: emu.unanswered_creates == 0, timeout_s=30, what="Story 4 unanswered")
+        await second.start()
+        await first.kill()
+        feed.publish(item(5))
+        await wait_until(lambda: len(titles(newsdesk, news)) >= 5, timeout_s=60, what="Story 5")
+        await asyncio.sleep(2)
+        assert titles(newsdesk, news) == [f"Story {n}" for n in range(1, 6)]
+        assert executes(newsdesk, "Story 4") == []  # found in the channel by the other worker
+    finally:
+        await first.kill()
+        assert await second.stop() == 0, second.log()[-3000:]
