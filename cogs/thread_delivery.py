@@ -43,8 +43,7 @@ from bot.feeds.destinations import DEFAULT_DELIVERY, PostDelivery
 from bot.storage import Database
 from bot.storage.story_threads import StoryThreadStore
 from cogs.checks import target_channel
-from cogs.publisher import LOOKUP_LIMIT, shows
-from cogs.thread_rest import LOOKUP_SKEW, ThreadCalls, match_tags, shows_data
+from cogs.thread_rest import ThreadCalls, match_tags, shows_data
 
 if TYPE_CHECKING:
     from cogs.publisher import DiscordPublisher
@@ -161,12 +160,12 @@ class ThreadSender:
         if story is not None:
             thread_id = await self._stored(self._stories.thread_for(channel_id, story))
             if thread_id is not None:
-                found = await self._find_message(thread_id, spec, since, destination)
+                found = await self._find_message(channel_id, spec, since, destination, location_id=thread_id)
                 if found is not None:
                     return found
-        webhook = destination.webhook is not None
         if plan.forum:
-            found = await self._calls.find_forum_post(channel_id, spec, plan, since=since, webhook=webhook)
+            webhooks = await self._webhook_ids(channel_id, destination)
+            found = await self._calls.find_forum_post(channel_id, spec, plan, since=since, webhooks=webhooks)
         else:
             found = await self._find_message(channel_id, spec, since, destination)
             if found is not None:
@@ -220,12 +219,9 @@ class ThreadSender:
         """Whether the thread's first message shows ``spec`` (the row's own thread)."""
         where = thread_id if _plan(destination).forum else channel_id
         first = await self._calls.message_data(where, thread_id)
-        webhook = destination.webhook is not None
-        return (
-            first is not None
-            and self._calls.posted_by_bot(first, webhook=webhook)
-            and shows_data(first, spec)
-        )
+        if first is None or not shows_data(first, spec):
+            return False
+        return self._calls.posted_by_bot(first, webhooks=await self._webhook_ids(channel_id, destination))
 
     async def _post_in_thread(
         self, channel_id: int, thread_id: int, spec: MessageSpec, nonce: str, destination: Destination
@@ -236,17 +232,32 @@ class ThreadSender:
         return await self._publisher.post_message(thread_id, spec, nonce=nonce)
 
     async def _find_message(
-        self, channel_id: int, spec: MessageSpec, since: datetime, destination: Destination
+        self,
+        channel_id: int,
+        spec: MessageSpec,
+        since: datetime,
+        destination: Destination,
+        *,
+        location_id: int | None = None,
     ) -> int | None:
+        """The row's message in ``channel_id`` (or its thread ``location_id``), by the bot or,
+        for a webhook row, by the channel's webhook.
+        """
         if destination.webhook is None:
-            return await self._publisher.find_own_message(channel_id, spec, since=since)
-        # A webhook's message has the webhook as its author.
-        channel = self._client.get_partial_messageable(channel_id)
-        after = discord.Object(discord.utils.time_snowflake(since - LOOKUP_SKEW))
-        async for message in channel.history(limit=LOOKUP_LIMIT, after=after):
-            if message.webhook_id is not None and shows(message, spec):
-                return message.id
-        return None
+            return await self._publisher.find_own_message(location_id or channel_id, spec, since=since)
+        find_in = getattr(self._publisher.webhooks, "find_in", None)
+        return (
+            None if find_in is None else await find_in(channel_id, spec, since=since, location_id=location_id)
+        )
+
+    async def _webhook_ids(self, channel_id: int, destination: Destination) -> set[int] | None:
+        """For a webhook row, the ids of the channel's webhooks of the bot (their posts are
+        the row's); None for the bot's own posts.
+        """
+        if destination.webhook is None:
+            return None
+        webhook_ids = getattr(self._publisher.webhooks, "webhook_ids", None)
+        return set() if webhook_ids is None else set(await webhook_ids(channel_id))
 
     def _webhook_execute(self, destination: Destination) -> WebhookExecute | None:
         """The webhook sender's ``execute`` for a webhook row (posts into forums and threads)."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
@@ -144,10 +145,16 @@ class ThreadCalls:
             raise translate(e, channel_id) from e
 
     async def find_forum_post(
-        self, forum_id: int, spec: MessageSpec, plan: ThreadPlan, *, since: datetime, webhook: bool
+        self,
+        forum_id: int,
+        spec: MessageSpec,
+        plan: ThreadPlan,
+        *,
+        since: datetime,
+        webhooks: AbstractSet[int] | None = None,
     ) -> int | None:
-        """The active post of the forum named ``plan.name``, opened by the bot (or its webhook)
-        after ``since`` (less :data:`LOOKUP_SKEW`), whose first message shows ``spec``.
+        """The active post of the forum named ``plan.name``, opened by the bot (or by one of
+        ``webhooks``) after ``since`` (less :data:`LOOKUP_SKEW`), whose first message shows ``spec``.
         """
         guild_id = await self._guild_of(forum_id)
         me = self._client.user
@@ -164,19 +171,19 @@ class ThreadCalls:
                 int(thread.get("parent_id") or 0) != forum_id
                 or thread.get("name") != plan.name
                 or thread_id <= after
-                or not (webhook or int(thread.get("owner_id") or 0) == me.id)
+                or not (webhooks is not None or int(thread.get("owner_id") or 0) == me.id)
             ):
                 continue
             first = await self.message_data(thread_id, thread_id)
-            if first is not None and self.posted_by_bot(first, webhook=webhook) and shows_data(first, spec):
+            if first is not None and self.posted_by_bot(first, webhooks=webhooks) and shows_data(first, spec):
                 return thread_id
         return None
 
-    def posted_by_bot(self, data: dict[str, Any], *, webhook: bool) -> bool:
-        """Whether the bot (or, for ``webhook`` rows, a webhook) wrote the message."""
+    def posted_by_bot(self, data: dict[str, Any], *, webhooks: AbstractSet[int] | None = None) -> bool:
+        """Whether the bot wrote the message (one of ``webhooks``, when given)."""
+        if webhooks is not None:
+            return int(data.get("webhook_id") or 0) in webhooks
         me = self._client.user
-        if webhook and data.get("webhook_id"):
-            return True
         return me is not None and int((data.get("author") or {}).get("id") or 0) == me.id
 
     async def _guild_of(self, channel_id: int) -> int | None:

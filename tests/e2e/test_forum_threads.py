@@ -263,3 +263,27 @@ async def test_a_kill_mid_forum_post_does_not_post_it_twice(
     assert [t.name for t in threads_of(room, forum)] == ["Story 1", "The post made once", "The next one"]
     lookups = newsdesk.emu.recorder.calls("GET", f"/guilds/{room.world.guild.id}/threads/active")
     assert lookups, "the resend looked for the post first"
+
+
+async def test_webhook_posts_open_forum_posts_and_join_the_storys_post(
+    newsdesk: Harness, room: Room, feeds: FeedServer
+) -> None:
+    forum = room.forum
+    alpha, beta = await story_room(newsdesk, feeds, forum)
+    for outlet in ("Alpha", "Beta"):
+        sub = await subscription_of(newsdesk, outlet)
+        answer = await newsdesk.invoke(
+            "feed webhook", {"subscription": sub, "enabled": True}, user=newsdesk.admin
+        )
+        assert answer.errors == [] and "webhook" in answer.text, answer.text
+    await wait_until(lambda: len(threads_of(room, forum)) == 2, what="the first posts")
+
+    alpha.publish(quake("alpha", 0))
+    await wait_until(lambda: len(threads_of(room, forum)) == 3, what="the story's post")
+    story_post = threads_of(room, forum)[-1]
+    beta.publish(quake("beta", 1))
+    await wait_until(lambda: len(newsdesk.messages(story_post)) == 2, timeout_s=30, what="beta in the post")
+    first, second = newsdesk.messages(story_post)
+    assert first["webhook_id"] and first["author"]["username"] == "Alpha"
+    assert second["webhook_id"] and second["author"]["username"] == "Beta"
+    assert story_post.name == quake("alpha", 0).title and len(threads_of(room, forum)) == 3
