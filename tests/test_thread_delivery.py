@@ -17,7 +17,7 @@ from discord.ext import commands
 from sqlalchemy import String, insert, update
 
 from bot.delivery.destination import Destination, ThreadPlan
-from bot.delivery.errors import ChannelUnavailableError
+from bot.delivery.errors import ChannelUnavailableError, MessageRejectedError
 from bot.delivery.message import EmbedSpec, MessageSpec
 from bot.storage import Database
 from bot.storage.destination_tables import story_threads
@@ -107,6 +107,7 @@ class Env:
     world: DefaultWorld
     forum: Channel
     db: Database
+    publisher: DiscordPublisher
     sender: ThreadSender
 
     @property
@@ -126,7 +127,7 @@ async def env(db: Database) -> AsyncIterator[Env]:
     async with Emulator(world=world) as emu, running(bot, emu):
         publisher = DiscordPublisher(bot, db)
         assert isinstance(publisher.threads, ThreadSender)
-        yield Env(emu, world, forum, db, publisher.threads)
+        yield Env(emu, world, forum, db, publisher, publisher.threads)
 
 
 def spec(title: str) -> MessageSpec:
@@ -269,3 +270,16 @@ async def test_a_fresh_item_waits_for_its_story_an_old_one_does_not(
     destination = plan("Old", story_item=f"{old}:guid:old")
     await env.sender.send(env.news.id, spec("Old"), nonce="nd12-d", destination=destination)
     assert asyncio.get_running_loop().time() - started < 1.5
+
+
+async def test_a_forum_takes_posts_not_messages_and_needs_create_posts(env: Env) -> None:
+    with pytest.raises(MessageRejectedError):  # 50008: a forum is no text channel
+        await env.publisher.post_message(env.forum.id, spec("Plain"), nonce="nd13-a")
+    env.world.guild.set_overwrite(
+        env.forum, env.world.bot_role, deny=discord.Permissions(send_messages=True).value
+    )
+    with pytest.raises(ChannelUnavailableError):  # Send Messages is Create Posts
+        await env.sender.send(
+            env.forum.id, spec("Held"), nonce="nd14-a", destination=plan("Held", forum=True)
+        )
+    assert env.threads(env.forum) == []
