@@ -17,6 +17,7 @@ from bot.core import Newsdesk
 from cogs.errors import NewsdeskTree
 from cogs.publisher import DiscordPublisher
 from cogs.ratelimits import DiscordRateLimits
+from cogs.shard_health import ShardHealth
 from cogs.sharding import IdentifyGate, Sharding, shard_options
 
 log = logging.getLogger(__name__)
@@ -80,6 +81,8 @@ class NewsdeskBot(commands.AutoShardedBot):
         self.core = core or Newsdesk(settings, publisher_for=lambda db: DiscordPublisher(self, db))
         self.rate_limits.share_with(self.core.processes)
         self.sharding = Sharding(settings.discord, IdentifyGate(self.core.db, self.core.instance_id))
+        # Each shard's session, for /readyz.
+        self.shard_health = ShardHealth(self)
 
     async def setup_hook(self) -> None:
         await self.core.start()
@@ -88,7 +91,7 @@ class NewsdeskBot(commands.AutoShardedBot):
             await self.load_extension(extension)
         if self.settings.discord.sync_commands and self._runs_shard_zero():
             await self._sync_commands()
-        await self.core.start_duties(healthy=self.connected, shards=self.shard_states)
+        await self.core.start_duties(healthy=self.connected, shards=self.shard_health.states)
 
     def _runs_shard_zero(self) -> bool:
         # Commands are the bot's, not a shard's: one gateway process registers them, not each.
@@ -106,11 +109,6 @@ class NewsdeskBot(commands.AutoShardedBot):
     def connected(self) -> bool:
         """Healthy, for the heartbeat file: connected to the gateway."""
         return self.is_ready() and not self.is_closed()
-
-    def shard_states(self) -> dict[int, bool]:
-        """Each shard this process runs: connected to the gateway (/readyz, bot/ops/health.py)."""
-        ready = self.is_ready() and not self.is_closed()
-        return {shard_id: ready and not info.is_closed() for shard_id, info in self.shards.items()}
 
     async def _sync_commands(self) -> None:
         guild_ids = self.settings.discord.command_guild_ids
