@@ -159,6 +159,19 @@ def test_summary_placeholder_is_markdown_where_markdown_shows_and_plain_elsewher
     spec.validate()
 
 
+def test_an_overflowing_part_is_never_cut_inside_a_link() -> None:
+    links = " ".join(f'<a href="https://city.example/{n:04}">story number {n}</a>' for n in range(40))
+    ready = ready_to_post(entry(summary_html=f"<p>{links}</p>"), FEED_URL)
+    assert ready.summary_markdown is not None and len(ready.summary_markdown) > 600
+    spec = render_post(make_template("compact", {"content": "{summary}\n" * 4}), ready, FEED)
+    spec.validate()
+    content = spec.content or ""
+    assert 1900 < len(content) <= 2000 and content.endswith("…")
+    # Every link left is whole: none shows as "[text…" or "[text](https://city.exa…".
+    assert content.count("[") == content.count("](") == len(masked_link_targets(content))
+    assert all(len(target) == len("https://city.example/0000") for target in masked_link_targets(content))
+
+
 def test_article_text_keeps_its_paragraphs_escaped() -> None:
     template = make_template("headline", {"description": "{article_text}"})
     text = render_post(template, entry(), FEED, article()).embeds[0].description

@@ -5,7 +5,10 @@ and each part's output capped just over its Discord limit (the spec's own fittin
 at a word boundary), so time and output are bounded whatever the template and the item.
 
 Placeholder values come from strangers: in Markdown parts (content, title, description) they
-are escaped (:func:`~bot.discord_text.escape_markdown`); in the author and footer, shown as
+are escaped (:func:`~bot.discord_text.escape_markdown`), except that in the content and the
+description ``{summary}`` is the feed's summary as the converter's Markdown (links, lists,
+quotes; its text escaped, see :mod:`bot.feeds.markdown`) once the entry was readied for posting,
+and ``{article_text}`` keeps its paragraphs; in the author and footer, shown as
 written by Discord, their mentions are broken; in link parts they are used only when the result
 is an http(s) address. The template's own text is the manager's and kept as written. A post is
 never empty: a template that renders to nothing falls back to the item's title and link.
@@ -217,8 +220,8 @@ class _Values:
         """The value as Markdown where it has its own (kept paragraphs, lists, links), else ``None``."""
         entry, article = self._entry, self._article
         if name == "summary":
-            if (article is not None and (article.summary or article.description)) or entry.summary is None:
-                return None
+            if article is not None and (article.summary or article.description):
+                return None  # the article's summary (extract:true), plain text
             return entry.summary_markdown
         if name == "article_text" and article is not None:
             return plain_to_markdown(article.text[: VALUE_CHARS * 2], VALUE_CHARS) or ""
