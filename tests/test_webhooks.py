@@ -168,12 +168,38 @@ async def test_processes_racing_to_make_the_webhook_keep_one(
     ids = await asyncio.gather(*(s.execute(news.id, post(n), OUTLET) for n, s in enumerate(senders)))
     assert len(set(ids)) == 4
     [hook] = webhooks_in(emu, news.id)  # the losers deleted theirs
-    assert {m["webhook_id"] for m in emu.messages.history(news.id, limit=10)} <= {
-        hook["id"],
-        *(str(c.path.split("/")[2]) for c in emu.recorder.calls("DELETE", "/webhooks/")),
-    }
+    made = emu.recorder.calls("POST", f"/channels/{news.id}/webhooks")
+    assert len(emu.recorder.calls("DELETE", "/webhooks/")) == len(made) - 1
+    assert {m["webhook_id"] for m in emu.messages.history(news.id, limit=10)} == {hook["id"]}
     saved = await WebhookStore(peer).get(news.id)
     assert saved is not None and saved.webhook_id == int(hook["id"])
+
+
+class LateSender(WebhookSender):
+    """A process whose webhook is made just after another process made and saved its own."""
+
+    def __init__(self, client: commands.Bot, db: Database, other: WebhookSender) -> None:
+        super().__init__(client, db)
+        self.other = other
+
+    async def _create(self, channel_id: int) -> ChannelWebhook:
+        await self.other.webhook_for(channel_id)  # it listed none, and so did we
+        return await super()._create(channel_id)
+
+
+async def test_the_process_that_saves_second_deletes_its_webhook_and_uses_the_winners(
+    emu: Emulator, client: commands.Bot, db: Database, peer: Database
+) -> None:
+    news = emu.default.news
+    late = LateSender(client, peer, WebhookSender(client, db))
+    message_id = await late.execute(news.id, post(1), OUTLET)
+    made = [c.body for c in emu.recorder.calls("POST", f"/channels/{news.id}/webhooks")]
+    assert len(made) == 2
+    [winner] = webhooks_in(emu, news.id)
+    [deleted] = emu.recorder.calls("DELETE", "/webhooks/")
+    assert deleted.path.split("/")[2] != winner["id"]
+    [message] = emu.messages.history(news.id, limit=10)
+    assert int(message["id"]) == message_id and message["webhook_id"] == winner["id"]
 
 
 async def test_find_posted_sees_only_our_webhooks_post_of_that_spec(
