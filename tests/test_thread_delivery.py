@@ -88,6 +88,9 @@ async def test_story_threads_store_records_and_replaces_a_storys_thread(db: Data
     assert await store.thread_for(10, "s41") == 3000
     assert await store.thread_for(10, "s42") is None
 
+    assert await store.purge(older_than=NOW + timedelta(minutes=30)) == 1  # channel 11's
+    assert await store.thread_for(11, "s41") is None and await store.thread_for(10, "s41") == 3000
+
 
 def test_story_ids_fit_the_column() -> None:
     stored = stored_story_id("s42")

@@ -11,15 +11,18 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from sqlalchemy import String, and_, select
+from sqlalchemy import String, and_, delete, select
 
 from bot.storage.database import Database
 from bot.storage.destination_tables import story_threads
 from bot.storage.feed_tables import feed_items
 from bot.storage.schema import insert
 
+#: A story's thread is kept this long: the grouper adds no item to a story older than its
+#: retention (14 days), so no later outlet comes for it.
+STORY_THREAD_RETENTION = timedelta(days=30)
 #: The story grouper's ids ("s42"); see :func:`stored_story_id`.
 _GROUPER_ID = re.compile(r"s([0-9]{1,18})")
 
@@ -90,3 +93,9 @@ class StoryThreadStore:
                 )
             )
         return True
+
+    async def purge(self, *, older_than: datetime) -> int:
+        """Forget the threads recorded before ``older_than``; how many."""
+        async with self._db.session() as conn:
+            result = await conn.execute(delete(story_threads).where(story_threads.c.created_at < older_than))
+        return result.rowcount or 0
