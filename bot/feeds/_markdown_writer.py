@@ -308,7 +308,7 @@ _URL_END = frozenset(".,:;!?\"')]")
 # What a line must start with for escape_line_starts to have work (a digit: "1.").
 _LINE_MARKS = frozenset("#>+-0123456789")
 # What escape_markdown escapes inside a line (bot.discord_text._MARKDOWN_SPECIAL).
-_SPECIAL = re.compile(r"([\\*_~`|<>\[\]()])")
+_SPECIAL = re.compile(r"[\\*_~`|<>\[\]()]")
 
 
 def _escape(chunk: str) -> str:
@@ -317,7 +317,12 @@ def _escape(chunk: str) -> str:
     """
     if "@" in chunk or "<" in chunk or "\x00" in chunk or not chunk.isascii():
         chunk = neutralize_mentions(chunk)
-    return _SPECIAL.sub(r"\\\1", chunk)
+    # A function, not r"\\\1": a template is expanded in Python at every match (2.5x slower).
+    return _SPECIAL.sub(_backslashed, chunk)
+
+
+def _backslashed(match: re.Match[str]) -> str:
+    return "\\" + match.group()
 
 
 def _is_url_like(label: str, target: str) -> bool:
