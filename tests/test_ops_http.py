@@ -13,7 +13,7 @@ import aiohttp
 import pytest
 from sqlalchemy.engine import make_url
 
-from bot.config import Settings
+from bot.config import Settings, load_settings
 from bot.core import Newsdesk
 from bot.delivery.memory import MemoryPublisher
 from bot.errors import ConfigError
@@ -200,3 +200,14 @@ async def test_newsdesk_health_asks_the_listener(tmp_path: Path) -> None:
     assert_one_line_error(gone, f"readyz: no answer from http://127.0.0.1:{port}/readyz")
     unset = await asyncio.to_thread(run_cli, "health", "--check", "readyz", cwd=tmp_path)
     assert_one_line_error(unset, "--check readyz needs metrics.port")
+
+
+def test_metrics_settings_from_the_environment(tmp_path: Path) -> None:
+    empty = tmp_path / "empty.toml"
+    empty.write_text("")
+    settings = load_settings(empty, environ={"NEWSDESK_METRICS__PORT": "9100"})
+    assert (settings.metrics.host, settings.metrics.port) == ("127.0.0.1", 9100)
+    assert load_settings(empty, environ={}).metrics.port is None  # off by default
+    with pytest.raises(ConfigError, match=r"metrics\.port") as caught:
+        load_settings(empty, environ={"NEWSDESK_METRICS__PORT": "70000"})
+    assert caught.value.key == "metrics.port"
