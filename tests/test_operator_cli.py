@@ -173,6 +173,8 @@ async def test_outbox_list_retry_and_drop(seeded: Seeded, config: Path, db: Data
     assert [p["id"] for p in default] == [seeded.stuck, seeded.failed, seeded.fresh, seeded.held]
     stuck = json.loads(await newsdesk(config, "outbox", "list", "--state", "stuck", "--json"))
     assert [(p["id"], p["held"]) for p in stuck] == [(seeded.stuck, False), (seeded.held, True)]
+    assert "no posts match" in await newsdesk(config, "outbox", "list", "--kind", "digest")
+    assert (await newsdesk(config, "outbox", "drop", "--kind", "digest")).startswith("dropped 0 posts")
     text = await newsdesk(config, "outbox", "list", "--state", "failed")
     assert "403 Missing Access" in text and text.rstrip().endswith("1 posts")
     # A failed post and a held channel's post, sent again: the hold goes.
@@ -230,4 +232,4 @@ async def test_the_commands_as_an_operator_types_them(seeded: Seeded, db_url: st
     listed = await asyncio.to_thread(run_cli, "outbox", "list", "--kind", "feed_item", env=env, cwd=tmp_path)
     assert listed.returncode == 0 and listed.stdout.rstrip().endswith("4 posts"), listed.stdout
     refused = await asyncio.to_thread(run_cli, "outbox", "retry", env=env, cwd=tmp_path)
-    assert_one_line_error(refused, "name them by id, or by --guild, --channel or --state")
+    assert_one_line_error(refused, "name them by id, or by --guild, --channel, --state, --kind")

@@ -98,7 +98,8 @@ def _selection(args: argparse.Namespace, *, required: bool = False) -> Selection
         kind=getattr(args, "kind", None),
     )
     if required and selection.empty:
-        raise NewsdeskError("name them by id, or by --guild, --channel or --state")
+        kinds = ", --kind" if hasattr(args, "kind") else ""
+        raise NewsdeskError(f"name them by id, or by --guild, --channel, --state{kinds}")
     return selection
 
 

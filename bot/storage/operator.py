@@ -44,7 +44,8 @@ class Selection:
 
     @property
     def empty(self) -> bool:
-        return not self.ids and self.guild_id is None and self.channel_id is None and self.state is None
+        filters = (self.guild_id, self.channel_id, self.state, self.kind)
+        return not self.ids and all(value is None for value in filters)
 
 
 @dataclass(frozen=True, slots=True)
