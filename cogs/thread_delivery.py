@@ -16,9 +16,10 @@ A row whose destination has a :class:`~bot.delivery.destination.ThreadPlan` come
 
 The story assigner groups items a moment after they are stored (it is woken by the poller), so
 a story post waits up to :data:`STORY_WAIT_S` for its fresh item to get a story. An item still
-without one then (the assigner is down, or far behind) opens a thread of its own, not recorded
-for any story: later outlets of its story open theirs. Stories the grouper merges later keep
-the surviving story's thread, if any.
+without one then (the assigner is down, or far behind) opens a thread of its own, recorded for
+no story: the next outlet of its story whose story is known opens the story's thread, and the
+ones after it join that. When the grouper merges two stories, the surviving story's thread
+(if any) is the one later outlets join.
 
 Forum posts take no nonce: before a row is sent again the dispatcher calls :meth:`find_posted`,
 which looks for the post among the guild's active threads (and in the story's thread).
