@@ -1,4 +1,4 @@
-"""Pruning: deletes outbox rows and cached articles past their retention.
+"""Pruning: deletes outbox rows, cached articles and story threads past their retention.
 
 Idempotent, so every worker may run it; each cleanup is guarded on its own so one failing does
 not skip the other.
@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 
 from bot.storage import ArticleCache
 from bot.storage.outbox import OutboxStore
+from bot.storage.story_threads import STORY_THREAD_RETENTION, StoryThreadStore
 
 log = logging.getLogger(__name__)
 
@@ -22,7 +23,12 @@ PRUNE_EVERY_S = 6 * 3600
 
 
 async def prune(
-    outbox: OutboxStore, article_cache: ArticleCache, *, now: datetime, article_ttl: timedelta
+    outbox: OutboxStore,
+    article_cache: ArticleCache,
+    *,
+    now: datetime,
+    article_ttl: timedelta,
+    story_threads: StoryThreadStore | None = None,
 ) -> None:
     """Delete what is past its retention at ``now``."""
     try:
@@ -35,3 +41,9 @@ async def prune(
         log.info("pruned article cache rows=%d", purged)
     except Exception:
         log.exception("article cache pruning failed")
+    if story_threads is not None:
+        try:
+            purged = await story_threads.purge(older_than=now - STORY_THREAD_RETENTION)
+            log.info("pruned story threads rows=%d", purged)
+        except Exception:
+            log.exception("story threads pruning failed")

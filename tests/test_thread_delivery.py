@@ -19,10 +19,11 @@ from sqlalchemy import String, insert, update
 from bot.delivery.destination import Destination, ThreadPlan
 from bot.delivery.errors import ChannelUnavailableError, MessageRejectedError
 from bot.delivery.message import EmbedSpec, MessageSpec
-from bot.storage import Database
+from bot.pruning import prune
+from bot.storage import ArticleCache, Database, OutboxStore
 from bot.storage.destination_tables import story_threads
 from bot.storage.feed_tables import feed_items, feeds
-from bot.storage.story_threads import StoryThreadStore, stored_story_id
+from bot.storage.story_threads import STORY_THREAD_RETENTION, StoryThreadStore, stored_story_id
 from cogs import thread_delivery
 from cogs.publisher import DiscordPublisher
 from cogs.thread_delivery import ThreadSender
@@ -90,6 +91,17 @@ async def test_story_threads_store_records_and_replaces_a_storys_thread(db: Data
 
     assert await store.purge(older_than=NOW + timedelta(minutes=30)) == 1  # channel 11's
     assert await store.thread_for(11, "s41") is None and await store.thread_for(10, "s41") == 3000
+
+
+async def test_pruning_forgets_story_threads_past_their_retention(db: Database) -> None:
+    store = StoryThreadStore(db)
+    now = NOW + STORY_THREAD_RETENTION
+    await store.record(10, "s1", 100, now=NOW - timedelta(days=1))  # past its retention
+    await store.record(10, "s2", 200, now=NOW + timedelta(days=1))
+    await prune(
+        OutboxStore(db), ArticleCache(db), now=now, article_ttl=timedelta(days=1), story_threads=store
+    )
+    assert await store.thread_for(10, "s1") is None and await store.thread_for(10, "s2") == 200
 
 
 def test_story_ids_fit_the_column() -> None:
