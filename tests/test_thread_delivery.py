@@ -16,7 +16,7 @@ import pytest
 from discord.ext import commands
 from sqlalchemy import String, insert, update
 
-from bot.delivery.destination import Destination, ThreadPlan
+from bot.delivery.destination import Destination, ThreadPlan, WebhookIdentity
 from bot.delivery.errors import ChannelUnavailableError, MessageRejectedError
 from bot.delivery.message import EmbedSpec, MessageSpec
 from bot.pruning import prune
@@ -298,3 +298,20 @@ async def test_a_forum_takes_posts_not_messages_and_needs_create_posts(env: Env)
             env.forum.id, spec("Held"), nonce="nd14-a", destination=plan("Held", forum=True)
         )
     assert env.threads(env.forum) == []
+
+
+async def test_a_webhook_post_gets_its_thread_and_is_found_again(env: Env) -> None:
+    since = datetime.now(UTC)
+    destination = Destination(webhook=WebhookIdentity("Wire"), thread=ThreadPlan(name="Budget"))
+    message_id = await env.sender.send(env.news.id, spec("Budget"), nonce="nd15-a", destination=destination)
+    (message,) = env.emu.channel_messages(env.news)
+    assert (
+        int(message["id"]) == message_id and message["webhook_id"] and message["author"]["username"] == "Wire"
+    )
+    (thread,) = env.threads(env.news)
+    assert thread.id == message_id and thread.name == "Budget"
+    found = await env.sender.find_posted(env.news.id, spec("Budget"), since=since, destination=destination)
+    assert found == message_id and len(env.threads(env.news)) == 1
+    # The bot's own message of the same look is not the webhook row's.
+    own = plan("Budget")
+    assert await env.sender.find_posted(env.news.id, spec("Budget"), since=since, destination=own) is None
