@@ -46,6 +46,7 @@ from bot.storage.instances import InstanceStore, default_instance_id
 from bot.storage.notify import OutboxListener
 from bot.storage.outbox import OutboxStore
 from bot.storage.stories import StoryStore
+from bot.storage.story_threads import StoryThreadStore
 from bot.stories.service import StoryAssigner
 
 log = logging.getLogger(__name__)
@@ -289,7 +290,13 @@ class Newsdesk:
 
     async def _prune(self) -> None:
         ttl = timedelta(seconds=self.settings.cache.article_ttl_s)
-        await prune(self.outbox, self.article_cache, now=self.clock(), article_ttl=ttl)
+        await prune(
+            self.outbox,
+            self.article_cache,
+            now=self.clock(),
+            article_ttl=ttl,
+            story_threads=StoryThreadStore(self.db),
+        )
 
     async def close(self) -> None:
         """Stop the background work, leave, and release the HTTP session, the worker processes

@@ -28,7 +28,7 @@ async def prune(
     *,
     now: datetime,
     article_ttl: timedelta,
-    story_threads: StoryThreadStore | None = None,
+    story_threads: StoryThreadStore,
 ) -> None:
     """Delete what is past its retention at ``now``."""
     try:
@@ -41,9 +41,8 @@ async def prune(
         log.info("pruned article cache rows=%d", purged)
     except Exception:
         log.exception("article cache pruning failed")
-    if story_threads is not None:
-        try:
-            purged = await story_threads.purge(older_than=now - STORY_THREAD_RETENTION)
-            log.info("pruned story threads rows=%d", purged)
-        except Exception:
-            log.exception("story threads pruning failed")
+    try:
+        purged = await story_threads.purge(older_than=now - STORY_THREAD_RETENTION)
+        log.info("pruned story threads rows=%d", purged)
+    except Exception:
+        log.exception("story threads pruning failed")

@@ -28,7 +28,8 @@ story_threads = Table(
     "story_threads",
     metadata,
     Column("channel_id", BigInteger, primary_key=True, autoincrement=False),
-    Column("story_id", BigInteger, primary_key=True, autoincrement=False),
+    # The story grouper's id ("s42"), as feed_items.story_id holds it.
+    Column("story_id", Text, primary_key=True),
     Column("thread_id", BigInteger, nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
 )

@@ -9,11 +9,10 @@ records the thread it opens when there is none (or the recorded one is gone).
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import String, and_, delete, select
+from sqlalchemy import and_, delete, select
 
 from bot.storage.database import Database
 from bot.storage.destination_tables import story_threads
@@ -23,8 +22,6 @@ from bot.storage.schema import insert
 #: A story's thread is kept this long: the grouper adds no item to a story older than its
 #: retention (14 days), so no later outlet comes for it.
 STORY_THREAD_RETENTION = timedelta(days=30)
-#: The story grouper's ids ("s42"); see :func:`stored_story_id`.
-_GROUPER_ID = re.compile(r"s([0-9]{1,18})")
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,17 +31,6 @@ class ItemStory:
     #: None until the story assigner has grouped the item.
     story_id: str | None
     first_seen_at: datetime
-
-
-def stored_story_id(story_id: str) -> str | int | None:
-    """``story_id`` as the ``story_threads.story_id`` column holds it: the text itself in a text
-    column; in a BigInteger one (migration 0010), the number of the grouper's ``"s<n>"`` (None
-    for another form, which then gets no record).
-    """
-    if isinstance(story_threads.c.story_id.type, String):
-        return story_id
-    match = _GROUPER_ID.fullmatch(story_id)
-    return int(match.group(1)) if match else None
 
 
 class StoryThreadStore:
@@ -66,25 +52,17 @@ class StoryThreadStore:
 
     async def thread_for(self, channel_id: int, story_id: str) -> int | None:
         """The thread recorded for ``story_id`` in ``channel_id``, or None."""
-        stored = stored_story_id(story_id)
-        if stored is None:
-            return None
         query = select(story_threads.c.thread_id).where(
-            and_(story_threads.c.channel_id == channel_id, story_threads.c.story_id == stored)
+            and_(story_threads.c.channel_id == channel_id, story_threads.c.story_id == story_id)
         )
         async with self._db.session() as conn:
             return (await conn.execute(query)).scalar_one_or_none()
 
-    async def record(self, channel_id: int, story_id: str, thread_id: int, *, now: datetime) -> bool:
-        """Record (or replace) the story's thread in the channel; False for a story id the
-        table cannot hold (see :func:`stored_story_id`).
-        """
-        stored = stored_story_id(story_id)
-        if stored is None:
-            return False
+    async def record(self, channel_id: int, story_id: str, thread_id: int, *, now: datetime) -> None:
+        """Record (or replace) the story's thread in the channel."""
         async with self._db.session() as conn:
             stmt = insert(conn.dialect.name, story_threads).values(
-                channel_id=channel_id, story_id=stored, thread_id=thread_id, created_at=now
+                channel_id=channel_id, story_id=story_id, thread_id=thread_id, created_at=now
             )
             await conn.execute(
                 stmt.on_conflict_do_update(
@@ -92,7 +70,6 @@ class StoryThreadStore:
                     set_={"thread_id": stmt.excluded.thread_id, "created_at": stmt.excluded.created_at},
                 )
             )
-        return True
 
     async def purge(self, *, older_than: datetime) -> int:
         """Forget the threads recorded before ``older_than``; how many."""

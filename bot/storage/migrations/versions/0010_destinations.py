@@ -39,7 +39,7 @@ def upgrade() -> None:
     op.create_table(
         "story_threads",
         sa.Column("channel_id", sa.BigInteger(), autoincrement=False, nullable=False),
-        sa.Column("story_id", sa.BigInteger(), autoincrement=False, nullable=False),
+        sa.Column("story_id", sa.Text(), nullable=False),
         sa.Column("thread_id", sa.BigInteger(), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("channel_id", "story_id", name=op.f("pk_story_threads")),
