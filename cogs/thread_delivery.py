@@ -44,7 +44,7 @@ from bot.feeds.destinations import DEFAULT_DELIVERY, PostDelivery
 from bot.storage import Database
 from bot.storage.story_threads import StoryThreadStore
 from cogs.checks import target_channel
-from cogs.thread_rest import ThreadCalls, match_tags, shows_data
+from cogs.thread_rest import ThreadCalls, choose_tags, shows_data
 
 if TYPE_CHECKING:
     from cogs.publisher import DiscordPublisher
@@ -181,7 +181,7 @@ class ThreadSender:
         """A forum post, or the message and a thread on it; the id of both."""
         plan = _plan(destination)
         if plan.forum:
-            tags = match_tags(await self._calls.forum_tags(channel_id), plan.tags) if plan.tags else []
+            tags = choose_tags(await self._calls.forum_tags(channel_id), plan.tags)
             execute = self._webhook_execute(destination)
             if execute is not None and destination.webhook is not None:
                 return await execute(

@@ -27,6 +27,8 @@ from cogs.publisher import allowed_mentions, to_embed, translate
 AUTO_ARCHIVE_MINUTES: Literal[1440] = 1440
 #: "A thread has already been created for this message": the thread is there, done.
 THREAD_EXISTS = 160004
+#: Channel flag of a forum whose posts must carry a tag.
+REQUIRE_TAG_FLAG = 1 << 4
 #: Clock skew allowed when looking for a post made after a row was queued.
 LOOKUP_SKEW = timedelta(minutes=1)
 _NETWORK_ERRORS = (aiohttp.ClientError, asyncio.TimeoutError, OSError)
@@ -44,6 +46,14 @@ class ThreadState:
         return self.archived and self.locked
 
 
+@dataclass(frozen=True, slots=True)
+class ForumTags:
+    """The tags the bot may apply in a forum, and whether every post must carry one."""
+
+    available: tuple[tuple[int, str], ...]
+    required: bool = False
+
+
 def match_tags(available: Sequence[tuple[int, str]], wanted: Sequence[str]) -> list[int]:
     """The ids of the forum's tags named like ``wanted`` (case-insensitive, in ``wanted``'s
     order, each once), at most :data:`FORUM_TAG_LIMIT`.
@@ -58,6 +68,16 @@ def match_tags(available: Sequence[tuple[int, str]], wanted: Sequence[str]) -> l
             chosen.append(found)
             if len(chosen) == FORUM_TAG_LIMIT:
                 break
+    return chosen
+
+
+def choose_tags(forum: ForumTags, wanted: Sequence[str]) -> list[int]:
+    """The tags of a post: those matching ``wanted``; in a forum that requires a tag and where
+    none matches, its first tag, so the item is posted rather than refused by Discord.
+    """
+    chosen = match_tags(forum.available, wanted)
+    if not chosen and forum.required and forum.available:
+        chosen = [forum.available[0][0]]
     return chosen
 
 
@@ -109,18 +129,22 @@ class ThreadCalls:
         except _NETWORK_ERRORS as e:
             raise translate(e, channel_id) from e
 
-    async def forum_tags(self, forum_id: int) -> list[tuple[int, str]]:
-        """The forum's tags the bot may apply: ``(id, name)``. Moderated tags need Manage Threads."""
+    async def forum_tags(self, forum_id: int) -> ForumTags:
+        """The forum's tags the bot may apply, ``(id, name)``, and whether one is required.
+        Moderated tags need Manage Threads.
+        """
         forum = self._client.get_channel(forum_id)
         if isinstance(forum, discord.ForumChannel):
             moderate = forum.permissions_for(forum.guild.me).manage_threads
-            return [(t.id, t.name) for t in forum.available_tags if moderate or not t.moderated]
+            tags = tuple((t.id, t.name) for t in forum.available_tags if moderate or not t.moderated)
+            return ForumTags(tags, required=forum.flags.require_tag)
         data = await self._channel_data(forum_id, forum_id)
         if data is None:
-            return []
+            return ForumTags(())
         # Without the cache the bot's permissions are unknown: moderated tags are left out.
-        tags = data.get("available_tags") or []
-        return [(int(t["id"]), str(t["name"])) for t in tags if not t.get("moderated")]
+        listed = data.get("available_tags") or []
+        tags = tuple((int(t["id"]), str(t["name"])) for t in listed if not t.get("moderated"))
+        return ForumTags(tags, required=bool(int(data.get("flags") or 0) & REQUIRE_TAG_FLAG))
 
     async def thread_state(
         self, thread_id: int, channel_id: int, *, fresh: bool = False

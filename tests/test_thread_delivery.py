@@ -26,7 +26,7 @@ from bot.storage.story_threads import STORY_THREAD_RETENTION, StoryThreadStore
 from cogs import thread_delivery
 from cogs.publisher import DiscordPublisher
 from cogs.thread_delivery import ThreadSender
-from cogs.thread_rest import match_tags
+from cogs.thread_rest import ForumTags, choose_tags, match_tags
 from tests.e2e.inprocess import running
 from tests.emulator import Emulator
 from tests.emulator.rest_threads import archive_thread, delete_thread
@@ -192,6 +192,27 @@ async def test_a_forum_post_is_found_again_and_not_confused_with_another(env: En
     assert await find(env.forum.id, spec("Probe lands"), since=later, destination=destination) is None
     other = plan("Another", forum=True)
     assert await find(env.forum.id, spec("Probe lands"), since=since, destination=other) is None
+
+
+async def test_a_forum_that_requires_a_tag_gets_its_first_one_when_none_matches(env: Env) -> None:
+    strict = env.world.guild.add_forum_channel("strict", tags=("Briefs", "Science"), require_tag=True)
+    await env.emu.publish_channel(strict)
+    await asyncio.sleep(0.2)  # the channel reaches the bot's cache over the gateway
+    for title, tags in (("Untagged", ()), ("Tech news", ("Tech",)), ("Lab result", ("science",))):
+        await env.sender.send(
+            strict.id, spec(title), nonce=f"nd-{title}", destination=plan(title, forum=True, tags=tags)
+        )
+    names = {t["id"]: t["name"] for t in strict.available_tags}
+    posted = [(post.name, [names[str(t)] for t in post.applied_tags]) for post in env.threads(strict)]
+    assert posted == [("Untagged", ["Briefs"]), ("Tech news", ["Briefs"]), ("Lab result", ["Science"])]
+
+
+def test_a_required_tag_falls_back_to_the_forums_first_only_when_none_matches() -> None:
+    forum = ForumTags(((1, "Briefs"), (2, "Space")), required=True)
+    assert choose_tags(forum, ["space"]) == [2]
+    assert choose_tags(forum, ["tech"]) == [1] and choose_tags(forum, []) == [1]
+    assert choose_tags(ForumTags(forum.available), ["tech"]) == []
+    assert choose_tags(ForumTags((), required=True), ["tech"]) == []
 
 
 async def test_a_storys_later_outlet_goes_into_its_thread_and_a_gone_thread_is_replaced(env: Env) -> None:

@@ -19,7 +19,13 @@ from tests.emulator import interactions as i
 from tests.emulator.httputil import json_response, no_content, read_body
 from tests.emulator.messages import EPHEMERAL, LOADING, plain_message
 from tests.emulator.rest_channels import check_message_payload
-from tests.emulator.rest_threads import FORUM_TAG_LIMIT, check_postable, check_thread_name, form_error
+from tests.emulator.rest_threads import (
+    FORUM_TAG_LIMIT,
+    TAG_REQUIRED,
+    check_postable,
+    check_thread_name,
+    form_error,
+)
 from tests.emulator.world import FORUM, Channel
 
 if TYPE_CHECKING:
@@ -320,6 +326,8 @@ class InteractionRoutes:
         known = {int(t["id"]) for t in channel.available_tags}
         if len(tags) > FORUM_TAG_LIMIT or not set(tags) <= known:
             raise form_error("applied_tags", "BASE_TYPE_BAD_LENGTH", "Unknown tags or more than 5")
+        if channel.require_tag and not tags:
+            raise e.ApiError(400, TAG_REQUIRED, "A tag is required to create a forum post in this channel")
         # A forum post opened by a webhook: a thread whose id is its first message's.
         thread = guild.add_thread(channel, name, owner_id=self.emu.bot_user_id, thread_id=message_id)
         thread.applied_tags = tags

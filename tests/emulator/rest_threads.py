@@ -31,6 +31,8 @@ NOT_TEXT_CHANNEL = 50008
 WRONG_CHANNEL_TYPE = 50024
 #: At most this many tags on a forum post.
 FORUM_TAG_LIMIT = 5
+#: A post without a tag in a forum that requires one.
+TAG_REQUIRED = 40067
 
 
 class ThreadRoutes:
@@ -94,6 +96,8 @@ class ThreadRoutes:
         known = {int(t["id"]) for t in forum.available_tags}
         if len(tags) > FORUM_TAG_LIMIT or not set(tags) <= known:
             raise form_error("applied_tags", "BASE_TYPE_BAD_LENGTH", "Unknown tags or more than 5")
+        if forum.require_tag and not tags:
+            raise e.ApiError(400, TAG_REQUIRED, "A tag is required to create a forum post in this channel")
         thread = guild.add_thread(forum, payload["name"], owner_id=self.emu.bot_user_id)
         thread.applied_tags = tags
         message = self.emu.messages.build(

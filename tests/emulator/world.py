@@ -14,6 +14,8 @@ from tests.emulator import permissions as p
 from tests.emulator.ids import iso_timestamp, snowflake
 
 TEXT, DM, CATEGORY, NEWS, PUBLIC_THREAD, PRIVATE_THREAD, FORUM = 0, 1, 4, 5, 11, 12, 15
+#: Channel flag of a forum whose posts must carry a tag.
+REQUIRE_TAG_FLAG = 1 << 4
 THREAD_TYPES = frozenset({10, PUBLIC_THREAD, PRIVATE_THREAD})
 
 
@@ -107,6 +109,8 @@ class Channel:
     """Forums only: the tags a post may carry (``{"id", "name", "moderated", ...}``)."""
     applied_tags: list[int] = field(default_factory=list)
     """Forum posts only: the ids of their tags."""
+    require_tag: bool = False
+    """Forums only: every post must carry a tag (Discord's REQUIRE_TAG channel flag)."""
     archived: bool = False
     locked: bool = False
     """Threads only: archived (closed until someone posts), locked (only Manage Threads reopens)."""
@@ -124,7 +128,7 @@ class Channel:
             "position": self.position,
             "parent_id": str(self.parent_id) if self.parent_id else None,
             "last_message_id": str(self.last_message_id) if self.last_message_id else None,
-            "flags": 0,
+            "flags": REQUIRE_TAG_FLAG if self.require_tag else 0,
         }
         if self.is_thread:
             payload.update(
@@ -200,10 +204,16 @@ class Guild:
         return channel
 
     def add_forum_channel(
-        self, name: str, *, tags: tuple[str, ...] = (), overwrites: list[p.Overwrite] | None = None
+        self,
+        name: str,
+        *,
+        tags: tuple[str, ...] = (),
+        overwrites: list[p.Overwrite] | None = None,
+        require_tag: bool = False,
     ) -> Channel:
-        """A forum channel (type 15) offering ``tags`` to its posts."""
+        """A forum channel (type 15) offering ``tags`` to its posts (one required, if asked)."""
         forum = self.add_text_channel(name, overwrites=overwrites, type=FORUM)
+        forum.require_tag = require_tag
         forum.available_tags = [
             {"id": str(snowflake()), "name": tag, "moderated": False, "emoji_id": None, "emoji_name": None}
             for tag in tags
