@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import discord
 
+from bot.delivery.message import EmbedSpec
 from bot.discord_text import escape_markdown, fit, link
 from bot.feeds.posts import feed_item_message
 from bot.storage.feed_records import SubscriptionStatus
@@ -117,13 +118,15 @@ class StatusPager(discord.ui.View):
     def page_message(self, page: int) -> dict[str, Any]:
         self.page = max(0, min(page, self.pages - 1))
         chunk = self.lines[self.page * LINES_PER_PAGE : (self.page + 1) * LINES_PER_PAGE]
-        embed = discord.Embed(
-            title=f"Feeds ({len(self.lines)})",
-            description="\n".join(chunk) or "No feeds yet. Add one with `/feed add`.",
-            colour=discord.Colour.blurple(),
+        # Built and fitted like every other message (bot.delivery.message), then made a discord.Embed.
+        embed = to_embed(
+            EmbedSpec(
+                title=f"Feeds ({len(self.lines)})",
+                description="\n".join(chunk) or "No feeds yet. Add one with `/feed add`.",
+                colour=discord.Colour.blurple().value,
+                footer_text=f"Page {self.page + 1} of {self.pages}" if self.pages > 1 else None,
+            )
         )
-        if self.pages > 1:
-            embed.set_footer(text=f"Page {self.page + 1} of {self.pages}")
         self.previous.disabled = self.page == 0
         self.next.disabled = self.page >= self.pages - 1
         kwargs: dict[str, Any] = {"embed": embed}
