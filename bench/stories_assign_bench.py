@@ -36,7 +36,8 @@ from bot.storage.feed_tables import feed_items, feeds
 from bot.stories import bcubed
 from bot.stories.service import StoryAssigner
 
-DATA = Path("/work/shared/data/uci-news-aggregator-head/articles.jsonl")
+# The shared data sits beside the repository (../shared), wherever it is checked out.
+DATA = Path(__file__).resolve().parents[1].parent / "shared/data/uci-news-aggregator-head/articles.jsonl"
 PG_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
 NOW = datetime(2026, 11, 28, 8, 0, tzinfo=UTC)
 

@@ -29,7 +29,8 @@ from bot.stories.evaluation import (
     run_grouper,
 )
 
-DEFAULT_DATA = Path("/work/shared/data/uci-news-aggregator-head")
+# The shared data sits beside the repository (../shared), wherever it is checked out.
+DEFAULT_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "uci-news-aggregator-head"
 _WORD = re.compile(r"\w+")
 
 

@@ -15,7 +15,8 @@ import pytest
 from bot.stories import GroupingConfig
 from bot.stories.evaluation import evaluate, evaluate_in_order, load_labelled, precomputed, run_grouper
 
-DATA = Path("/work/shared/data/uci-news-aggregator-head/articles.jsonl")
+# The shared data sits beside the repository (../shared), wherever it is checked out.
+DATA = Path(__file__).resolve().parents[1].parent / "shared/data/uci-news-aggregator-head/articles.jsonl"
 SEEDS = (1, 2, 3)
 MIN_F1 = 0.80
 
