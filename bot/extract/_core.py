@@ -40,6 +40,10 @@ _BYLINE_SEARCH_LINES = 3
 # The headline is one of the first lines, shares most of its words with the page's title.
 _HEADLINE_SEARCH_LINES = 2
 _MAX_HEADLINE_WORDS = 30
+_HEADING_TAGS = ("h1", "h2", "h3", "h4", "h5", "h6")
+# Headline, standfirst and a kicker at most.
+_MAX_LEADING_HEADINGS = 3
+_MIN_STANDFIRST_WORDS = 8
 _HEADLINE_OVERLAP = 0.75
 # An article has at least this many words in lines that read like prose: index pages
 # (headlines), login walls and "enable JavaScript" notices do not.
@@ -116,6 +120,7 @@ def article_from_tree(tree: HtmlElement, url: str | None, *, uses_mark: bool | N
         # The page's own headline is the title without the site's name glued to it,
         # and it is the article's title, not its text.
         title = lines.pop(headline)
+    _drop_leading_headings(lines, tree)
     # After the headline and byline are taken out: neither is a subheading's neighbour.
     paragraphs = with_subheadings(_paragraphs(lines), tree)
     # (words, CJK characters) per paragraph; the text's are their sums.
@@ -195,6 +200,36 @@ def _headline_index(lines: list[str], title: str | None) -> int | None:
         ):
             return index
     return None
+
+
+def _drop_leading_headings(lines: list[str], tree: HtmlElement) -> None:
+    """Take out the lines before the first paragraph that are headings of the page's top.
+
+    Above the article's first paragraph, a heading that is an ``h1`` (the headline worded
+    unlike the page's title), that comes before the ``h1`` (a kicker, a section's name) or
+    that is a sentence (the standfirst set as a sub-heading) is not the article's text (the
+    standfirst is its ``description``). A short heading after the ``h1`` is the article's
+    first section title and stays.
+    """
+    if not lines:
+        return
+    top: set[str] = set()
+    later: set[str] = set()
+    seen_h1 = False
+    for heading in tree.iter(*_HEADING_TAGS):
+        text = " ".join(heading.text_content().split())
+        seen_h1 = seen_h1 or heading.tag == "h1"
+        if heading.tag == "h1" or sum(count_words(text)) >= _MIN_STANDFIRST_WORDS:
+            top.add(text)
+        elif not seen_h1:
+            later.add(text)  # a kicker, if an h1 comes after it
+        if seen_h1 and heading.tag == "h1":
+            top |= later
+            later.clear()
+    for _ in range(_MAX_LEADING_HEADINGS):
+        if not lines or lines[0] not in top:
+            return
+        lines.pop(0)
 
 
 def _paragraphs(lines: list[str]) -> list[str]:
