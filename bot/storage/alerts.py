@@ -183,6 +183,22 @@ class AlertStore:
         async with self._db.session() as conn:
             return list((await conn.execute(query)).scalars())
 
+    async def for_guild(self, guild_id: int) -> tuple[list[ChannelAlertSettings], dict[int, list[str]]]:
+        """The server's alert settings by channel, and its channels' keywords oldest first
+        (for /newsdesk status)."""
+        settings = select(alert_settings).where(alert_settings.c.guild_id == guild_id)
+        words = (
+            select(alert_keywords.c.channel_id, alert_keywords.c.keyword)
+            .where(alert_keywords.c.guild_id == guild_id)
+            .order_by(alert_keywords.c.id)
+        )
+        keywords: dict[int, list[str]] = {}
+        async with self._db.session() as conn:
+            found = [_settings(r) for r in await conn.execute(settings.order_by(alert_settings.c.channel_id))]
+            for r in await conn.execute(words):
+                keywords.setdefault(r.channel_id, []).append(r.keyword)
+        return found, keywords
+
     # --- checks ----------------------------------------------------------------------------
 
     async def watchers(self) -> AlertWatchers:

@@ -99,6 +99,16 @@ class DigestStore:
             row = (await conn.execute(query)).one_or_none()
         return None if row is None else _row(row)
 
+    async def for_guild(self, guild_id: int) -> list[DigestScheduleRow]:
+        """The server's schedules, the soonest due first (for /newsdesk status)."""
+        query = (
+            select(digest_schedules)
+            .where(digest_schedules.c.guild_id == guild_id)
+            .order_by(digest_schedules.c.next_due_at, digest_schedules.c.id)
+        )
+        async with self._db.session() as conn:
+            return [_row(r) for r in await conn.execute(query)]
+
     async def delete(self, channel_id: int) -> bool:
         """Remove the channel's schedule; False if it had none."""
         async with self._db.session() as conn:
