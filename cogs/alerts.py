@@ -36,6 +36,9 @@ class Alerts(commands.Cog):
         window_minutes="Within this many minutes (default 60)",
         role="A role to mention with each alert (default: nobody)",
         channel="Where to post (default: this channel)",
+        count_reprints=(
+            "Count each word-for-word reprint of a wire story as its own outlet (default: no, once)"
+        ),
     )
     @manager_only()
     async def breaking(
@@ -46,6 +49,7 @@ class Alerts(commands.Cog):
         window_minutes: app_commands.Range[int, 1, 1440] = 60,
         role: discord.Role | None = None,
         channel: discord.TextChannel | None = None,
+        count_reprints: bool = False,
     ) -> None:
         target = target_channel(interaction, channel, bot_posts=state == "on")
         if role is not None and state == "on":
@@ -57,14 +61,20 @@ class Alerts(commands.Cog):
             min_sources=min_sources,
             window_minutes=window_minutes,
             role_id=role.id if role else None,
+            count_reprints=count_reprints,
         )
         if state == "off":
             text = f"Breaking alerts in <#{target.id}> are off."
         else:
             mention = f" and mention {role.mention}" if role else ""
+            reprints = (
+                "each word-for-word reprint counts as an outlet"
+                if count_reprints
+                else "a story reprinted word for word counts once"
+            )
             text = (
                 f"<#{target.id}> will get an alert{mention} when {min_sources} or more outlets report "
-                f"the same story within {window_minutes} minutes."
+                f"the same story within {window_minutes} minutes ({reprints})."
             )
         await interaction.response.send_message(
             text, ephemeral=True, allowed_mentions=discord.AllowedMentions.none()

@@ -7,6 +7,10 @@ while a check that runs a few minutes late still sees a burst that just happened
 
 Each story alerts a channel once. When more outlets join later, the alert is edited to show the
 new count, not posted again.
+
+:func:`decide_alert` counts a story's *voices* (:mod:`bot.alerts.voices`): publishers, not feeds
+or hosts; no recurring titles; a wire story's word-for-word reprints once unless the channel
+counts them; undated articles of a feed's first fetch never timed.
 """
 
 from __future__ import annotations
@@ -15,9 +19,10 @@ from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 
 from bot.alerts.types import AlertAction, AlertSettings, AlertStory, ChannelAlertState
+from bot.alerts.voices import Sighting, story_voices
 from bot.outlets import outlet_key
 
-__all__ = ["decide_alert", "distinct_outlets", "is_breaking"]
+__all__ = ["breaking_voices", "decide_alert", "distinct_outlets", "is_breaking"]
 
 
 def is_breaking(
@@ -33,19 +38,25 @@ def is_breaking(
     one outlet count once). Undated articles are ignored; future-dated ones count as ``now``
     (feed clocks are wrong more often than news comes from the future).
     """
+    keyed = [(outlet_key(source), published) for source, published in articles if source.strip()]
+    return breaking_voices(keyed, min_sources=min_sources, window=window, now=now)
+
+
+def breaking_voices(
+    sightings: Iterable[Sighting], *, min_sources: int, window: timedelta, now: datetime
+) -> bool:
+    """:func:`is_breaking` on ``(voice, published)`` pairs whose voices are already keys."""
     if window <= timedelta(0):
         raise ValueError("window must be positive")
     now = _utc(now)
     oldest = now - 2 * window  # windows end no earlier than now - window
     points = sorted(
-        (min(_utc(published), now), outlet_key(source))
-        for source, published in articles
-        if published is not None and source.strip()
+        (min(_utc(published), now), voice) for voice, published in sightings if published is not None
     )
-    points = [(when, outlet) for when, outlet in points if when >= oldest]
-    if len({outlet for _, outlet in points}) < min_sources:
+    points = [(when, voice) for when, voice in points if when >= oldest]
+    if len({voice for _, voice in points}) < min_sources:
         return False
-    # The outlets in a window change only where an article enters or leaves it, so it is enough to
+    # The voices in a window change only where an article enters or leaves it, so it is enough to
     # try windows ending at an article, starting at one, or at the bounds of the allowed ends.
     ends = {now - window, now}
     for when, _ in points:
@@ -55,8 +66,8 @@ def is_breaking(
         if not now - window <= end <= now:
             continue
         start = end - window
-        outlets = {outlet for when, outlet in points if start <= when <= end}
-        if len(outlets) >= min_sources:
+        voices = {voice for when, voice in points if start <= when <= end}
+        if len(voices) >= min_sources:
             return True
     return False
 
@@ -87,11 +98,10 @@ def decide_alert(
     twice. An edit need not wait for the post to be sent: it goes through the outbox after it.
     """
     settings = settings if settings is not None else AlertSettings()
-    count = len(distinct_outlets(story.sightings(), now=now))
+    voices = story_voices(story, count_reprints=settings.count_reprints)
+    count = len({voice for voice, _ in voices})
     if channel_state is None:
-        breaking = is_breaking(
-            story.sightings(), min_sources=settings.min_sources, window=settings.window, now=now
-        )
+        breaking = breaking_voices(voices, min_sources=settings.min_sources, window=settings.window, now=now)
         if breaking:
             return AlertAction("post", count, f"{count} outlets within {settings.window_minutes} min")
         return AlertAction("none", count, "not breaking")

@@ -9,11 +9,11 @@ that role), so even a mention that slipped through could not ping.
 from __future__ import annotations
 
 from bot.alerts.types import AlertArticle, AlertStory
+from bot.alerts.voices import article_voices
 from bot.delivery.message import CONTENT_LIMIT, DESCRIPTION_LIMIT, EmbedSpec
 from bot.digests.headline import pick_headline
 from bot.digests.text import join_names, lead_sentences
 from bot.discord_text import discord_length, escape_markdown, fit, link, safe_url
-from bot.outlets import outlet_key
 
 __all__ = ["CONTENT_LIMIT", "alert_content"]
 
@@ -22,20 +22,22 @@ MAX_NAMED_SOURCES = 8
 
 
 def alert_content(
-    story: AlertStory, *, role_id: int | None, label: str = "Breaking"
+    story: AlertStory, *, role_id: int | None, label: str = "Breaking", count_reprints: bool = False
 ) -> tuple[str, EmbedSpec, tuple[int, ...]]:
     """``(content, embed, allowed_role_ids)`` for the alert message (post or edit).
 
     The content opens with ``label`` (Markdown, escaped by the caller) and mentions ``role_id``
     if the channel set one; ``allowed_role_ids`` is that role
-    alone, or empty. The embed shows the best headline, a short summary and the outlets so far.
+    alone, or empty. The embed shows the best headline, a short summary and the outlets so far
+    (the story's voices, :mod:`bot.alerts.voices`, as the alert decision counts them).
     """
     if not story.articles:
         raise ValueError("a story without articles cannot be alerted")
     articles = sorted(story.articles, key=_chronological)
     best = articles[pick_headline([a.title for a in articles], [a.published for a in articles])]
     headline = " ".join(best.title.split()) or "Breaking story"
-    firsts = _outlets(articles)
+    # A story of recurring titles only has no voice; a topic alert about it still names one.
+    firsts = _outlets(AlertStory(story.story_id, tuple(articles)), count_reprints) or articles[:1]
     count = len(firsts)
 
     mention = f"<@&{role_id}> " if role_id is not None else ""
@@ -72,10 +74,12 @@ def _chronological(article: AlertArticle) -> tuple[bool, float, str, str, str]:
     return (published is None, when, article.url, article.source, article.title)
 
 
-def _outlets(articles: list[AlertArticle]) -> list[AlertArticle]:
-    """The first article of each outlet (``articles`` are in chronological order)."""
+def _outlets(story: AlertStory, count_reprints: bool) -> list[AlertArticle]:
+    """The first article of each voice (the story's articles are in chronological order)."""
     firsts: dict[str, AlertArticle] = {}
-    for article in articles:
-        if article.source.strip():
-            firsts.setdefault(outlet_key(article.source), article)
+    for article, voice in zip(
+        story.articles, article_voices(story, count_reprints=count_reprints), strict=True
+    ):
+        if voice is not None:
+            firsts.setdefault(voice, article)
     return list(firsts.values())

@@ -27,11 +27,12 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from bot.alerts.breaking import decide_alert, distinct_outlets
+from bot.alerts.breaking import decide_alert
 from bot.alerts.content import alert_content
 from bot.alerts.errors import KeywordError
 from bot.alerts.keywords import KeywordAlert, match_keywords
 from bot.alerts.types import AlertArticle, AlertSettings, AlertStory, ChannelAlertState
+from bot.alerts.voices import voice_count
 from bot.clock import utcnow
 from bot.delivery.destination import Destination
 from bot.delivery.message import MessageSpec
@@ -113,9 +114,19 @@ class AlertService:
         min_sources: int = 3,
         window_minutes: int = 60,
         role_id: int | None = None,
+        count_reprints: bool = False,
     ) -> ChannelAlertSettings:
-        """Turn breaking alerts on or off for a channel; ``role_id`` is mentioned with its alerts."""
-        settings = AlertSettings(min_sources=min_sources, window_minutes=window_minutes, role_id=role_id)
+        """Turn breaking alerts on or off for a channel; ``role_id`` is mentioned with its alerts.
+
+        ``count_reprints``: whether each word-for-word reprint of a story by another outlet counts
+        as an outlet of its own (by default the copies count once).
+        """
+        settings = AlertSettings(
+            min_sources=min_sources,
+            window_minutes=window_minutes,
+            role_id=role_id,
+            count_reprints=count_reprints,
+        )
         return await self._alerts.set_breaking(guild_id, channel_id, enabled, settings, now=self._clock())
 
     async def get_settings(self, channel_id: int) -> ChannelAlertSettings | None:
@@ -161,10 +172,12 @@ class AlertService:
             return stats
         items = await self._stories.story_items(ids)
         existing = _existing(await self._alerts.alerts_of(items))
+        # Undated items of a feed's first fetch: their time is unknown (see AlertArticle.imported).
+        imported = await self._alerts.undated_first_fetch([r.id for rows in items.values() for r in rows])
         plan = _Plan()
         for story_id, rows in items.items():
             stats.stories += 1
-            _plan_story(plan, _story(story_id, rows), watchers, existing.get(story_id, {}), now)
+            _plan_story(plan, _story(story_id, rows, imported), watchers, existing.get(story_id, {}), now)
         if plan.posts:
             stats.posted = await self._write_posts(plan.posts, now)
         edits = [e for e in (_edit_of(edit, now) for edit in plan.edits) if e is not None]
@@ -209,28 +222,29 @@ def _plan_story(
     """Add to ``plan`` what ``story`` calls for in each channel: an edit where it was alerted,
     else a breaking post, else a topic post."""
     titles = [a.title for a in story.articles if a.title]
-    breaking, keywords, role_of = watchers.breaking, watchers.keywords, watchers.roles
+    breaking, keywords = watchers.breaking, watchers.keywords
     for channel_id in sorted(set(breaking) | set(keywords) | set(existing)):
         settings = breaking[channel_id].settings if channel_id in breaking else None
         matched = match_keywords(titles, keywords[channel_id].keywords if channel_id in keywords else ())
         done = existing.get(channel_id)
         if done is not None:
-            edit_settings = settings or AlertSettings(role_id=role_of.get(channel_id))
+            # A topic alert's channel may have breaking alerts off: its stored settings still say
+            # how to count reprints (and which role to mention).
+            edit_settings = settings or watchers.settings_of(channel_id)
             plan.edits.append(_Edit(done, story, edit_settings, matched[0] if matched else None))
             continue
         if settings is not None:
             action = decide_alert(story, None, now, settings=settings)
             if action.kind == "post":
                 guild_id = breaking[channel_id].guild_id
-                plan.posts.append(
-                    _post(channel_id, guild_id, story, BREAKING, action.source_count, settings.role_id)
-                )
+                plan.posts.append(_post(channel_id, guild_id, story, BREAKING, action.source_count, settings))
                 continue
         if matched:
-            count = len(distinct_outlets(story.sightings(), now=now))
+            topic_settings = watchers.settings_of(channel_id)
+            count = voice_count(story, count_reprints=topic_settings.count_reprints)
             guild_id = keywords[channel_id].guild_id
             plan.posts.append(
-                _post(channel_id, guild_id, story, KEYWORD, count, role_of.get(channel_id), topic=matched[0])
+                _post(channel_id, guild_id, story, KEYWORD, count, topic_settings, topic=matched[0])
             )
 
 
@@ -241,8 +255,8 @@ def _edit_of(edit: _Edit, now: datetime) -> AlertEdit | None:
     action = decide_alert(edit.story, state, now, settings=edit.settings)
     if action.kind != "edit":
         return None
-    count, role_id = action.source_count, edit.settings.role_id
-    post = _post(row.channel_id, row.guild_id, edit.story, row.kind, count, role_id, topic=edit.topic)
+    count = action.source_count
+    post = _post(row.channel_id, row.guild_id, edit.story, row.kind, count, edit.settings, topic=edit.topic)
     message = OutboxMessage(
         row.channel_id,
         row.guild_id,
@@ -270,20 +284,22 @@ def _post(
     story: AlertStory,
     kind: str,
     count: int,
-    role_id: int | None,
+    settings: AlertSettings,
     *,
     topic: str | None = None,
 ) -> NewAlert:
     label = "Breaking"
     if kind == KEYWORD:
         label = f"Topic: {fit(escape_markdown(topic), 200)}" if topic else "Topic alert"
-    content, embed, allowed = alert_content(story, role_id=role_id, label=label)
+    content, embed, allowed = alert_content(
+        story, role_id=settings.role_id, label=label, count_reprints=settings.count_reprints
+    )
     dedup_key = f"alert:{channel_id}:{story.story_id}:{kind}"
     message = OutboxMessage(channel_id, guild_id, "alert", dedup_key, MessageSpec(content, (embed,), allowed))
     return NewAlert(story.story_id, kind, count, message)
 
 
-def _story(story_id: str, rows: Iterable[StoryItemRow]) -> AlertStory:
+def _story(story_id: str, rows: Iterable[StoryItemRow], imported: set[int]) -> AlertStory:
     return AlertStory(
         story_id=story_id,
         articles=tuple(
@@ -294,6 +310,7 @@ def _story(story_id: str, rows: Iterable[StoryItemRow]) -> AlertStory:
                 url=r.url or "",
                 summary=r.summary,
                 display_name=r.source_title,
+                imported=r.id in imported,
             )
             for r in rows
         ),

@@ -27,6 +27,9 @@ class AlertSettings:
     window_minutes: int = 60
     #: The role to mention with each alert; None mentions nobody.
     role_id: int | None = None
+    #: Whether each word-for-word reprint of a story (a wire story on member sites) counts as its
+    #: own outlet; by default the copies count once, as the earliest copy's outlet.
+    count_reprints: bool = False
 
     def __post_init__(self) -> None:
         if not 2 <= self.min_sources <= MAX_MIN_SOURCES:
@@ -45,7 +48,8 @@ class AlertSettings:
 class AlertArticle:
     """One article of a story."""
 
-    #: The outlet's name or host; feeds of one outlet count once (see ``bot.outlets.outlet_key``).
+    #: The outlet's name or host; feeds and domains of one publisher count once (see
+    #: ``bot.alerts.voices``).
     source: str
     #: When it was published (timezone-aware); undated articles are ignored by the breaking test.
     published: datetime | None
@@ -54,6 +58,9 @@ class AlertArticle:
     summary: str | None = None
     #: How to name the outlet to readers (the feed's title), when known; else ``source``.
     display_name: str | None = None
+    #: Undated, and first seen in its feed's first fetch (a new feed, an OPML import): when it
+    #: was published is unknown, so it never makes a story breaking (it still counts as an outlet).
+    imported: bool = False
 
     @property
     def shown_name(self) -> str:

@@ -1,4 +1,4 @@
-"""Tables of breaking and topic alerts (migration 0004).
+"""Tables of breaking and topic alerts (migration 0004; 0011 adds ``count_reprints``).
 
 * ``alert_settings``: a channel's breaking-alert settings (and the role its alerts mention).
 * ``alert_keywords``: a channel's topic keywords.
@@ -17,6 +17,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
 )
 
 from bot.storage.schema import ID_TYPE, UTCDateTime, metadata
@@ -32,6 +33,8 @@ alert_settings = Table(
     # Mentioned with every alert of the channel; NULL mentions nobody.
     Column("role_id", BigInteger, nullable=True),
     Column("updated_at", UTCDateTime, nullable=False),
+    # Whether each word-for-word reprint of a story counts as its own outlet (migration 0011).
+    Column("count_reprints", Boolean, nullable=False, server_default=false()),
 )
 
 alert_keywords = Table(

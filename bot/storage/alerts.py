@@ -14,12 +14,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, exists, func, select, update
 
 from bot.alerts.keywords import KeywordAlert
 from bot.alerts.types import AlertSettings
 from bot.storage.alert_tables import alert_keywords, alert_settings, channel_alerts
 from bot.storage.database import Database
+from bot.storage.feed_tables import feed_items
 from bot.storage.outbox import OutboxMessage, enqueue
 from bot.storage.schema import insert
 
@@ -58,6 +59,12 @@ class AlertWatchers:
     keywords: dict[int, ChannelKeywords]
     #: The role each channel with settings mentions (None: nobody).
     roles: dict[int, int | None]
+    #: The stored settings of every channel that has some (breaking alerts on or off).
+    stored: dict[int, AlertSettings] = field(default_factory=dict)
+
+    def settings_of(self, channel_id: int) -> AlertSettings:
+        """The channel's stored settings, else the defaults."""
+        return self.stored.get(channel_id) or AlertSettings()
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,6 +121,7 @@ class AlertStore:
             "min_sources": settings.min_sources,
             "window_minutes": settings.window_minutes,
             "role_id": settings.role_id,
+            "count_reprints": settings.count_reprints,
             "updated_at": now,
         }
         new = insert(self._db.dialect_name, alert_settings).values(**values)
@@ -204,7 +212,7 @@ class AlertStore:
     async def watchers(self) -> AlertWatchers:
         """Every channel's breaking settings, keywords and role, in one read."""
         breaking = select(alert_settings).where(alert_settings.c.breaking_enabled.is_(True))
-        roles = select(alert_settings.c.channel_id, alert_settings.c.role_id)
+        every = select(alert_settings)
         words = select(alert_keywords).order_by(alert_keywords.c.id)
         keywords: dict[int, ChannelKeywords] = {}
         async with self._db.session() as conn:
@@ -213,8 +221,32 @@ class AlertStore:
                 keywords.setdefault(r.channel_id, ChannelKeywords(r.guild_id)).keywords.append(
                     KeywordAlert(r.keyword)
                 )
-            role_of = {r.channel_id: r.role_id for r in await conn.execute(roles)}
-        return AlertWatchers(breaking_of, keywords, role_of)
+            stored = {r.channel_id: _settings(r).settings for r in await conn.execute(every)}
+        role_of = {channel_id: s.role_id for channel_id, s in stored.items()}
+        return AlertWatchers(breaking_of, keywords, role_of, stored)
+
+    async def undated_first_fetch(self, item_ids: Iterable[int]) -> set[int]:
+        """Which of these ``feed_items`` are undated and were first seen in their feed's first fetch.
+
+        Their publication time is unknown: a new feed, or every feed of an OPML import, shows its
+        whole backlog at once, all first seen at the same moment. An item is of the first fetch
+        when no item of its feed was first seen before it. Only undated items pay the lookup.
+        """
+        ids = sorted(set(item_ids))
+        earlier = feed_items.alias("earlier")
+        before = exists().where(
+            earlier.c.feed_id == feed_items.c.feed_id, earlier.c.first_seen_at < feed_items.c.first_seen_at
+        )
+        out: set[int] = set()
+        async with self._db.session() as conn:
+            for start in range(0, len(ids), _IN_CHUNK):
+                query = select(feed_items.c.id).where(
+                    feed_items.c.id.in_(ids[start : start + _IN_CHUNK]),
+                    feed_items.c.published_at.is_(None),
+                    ~before,
+                )
+                out.update((await conn.execute(query)).scalars())
+        return out
 
     async def alerts_of(self, story_ids: Iterable[str]) -> list[ChannelAlertRow]:
         """The alerts posted about these stories."""
@@ -296,7 +328,12 @@ def _settings(r: Any) -> ChannelAlertSettings:
         channel_id=r.channel_id,
         guild_id=r.guild_id,
         breaking_enabled=bool(r.breaking_enabled),
-        settings=AlertSettings(min_sources=r.min_sources, window_minutes=r.window_minutes, role_id=r.role_id),
+        settings=AlertSettings(
+            min_sources=r.min_sources,
+            window_minutes=r.window_minutes,
+            role_id=r.role_id,
+            count_reprints=bool(r.count_reprints),
+        ),
         updated_at=r.updated_at,
     )
 
