@@ -6,6 +6,8 @@ tests here pin what each rule must leave alone, so that it never takes article t
 
 from __future__ import annotations
 
+import pytest
+
 from bot.extract import extract
 
 URL = "https://www.harbourgazette.example/news/2025/03/water-bill"
@@ -48,3 +50,50 @@ def test_headline_worded_unlike_the_title_is_not_text() -> None:
     article = extract(html, URL)
     assert article.text.split("\n\n") == PARAGRAPHS
     assert article.title == "Water bill passes"
+
+
+# --- plugs, contact lines and link lines in the article's container ----------------------
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "Sign up for our free daily newsletter.",
+        "Click here to subscribe to The Harbour Briefing newsletter",
+        "Subscribe to our YouTube channel for all of the latest videos.",
+        "Get the day's top stories delivered to your inbox.",
+        "Follow us on Twitter and Facebook.",
+        "Follow Harbour Gazette Sport on Instagram.",
+        "Email Lena Okafor at lokafor@harbourgazette.example or follow her @lenaokafor.",
+        "Write to Lena Okafor at lokafor@harbourgazette.example",
+        "READ MORE: Night buses return to the old town",
+        "(Leggi anche: Il tram arriva all'aeroporto)",
+        "Lire aussi : Le tramway arrive à l'aéroport",
+    ],
+)
+def test_plug_contact_and_link_lines_are_not_text(line: str) -> None:
+    texts = [*PARAGRAPHS[:2], line, PARAGRAPHS[2]]
+    html = page(f"<article><h1>Water bill passes</h1>{paragraphs_html(texts)}</article>")
+    assert extract(html, URL).text.split("\n\n") == PARAGRAPHS
+
+
+@pytest.mark.parametrize(
+    "paragraph",
+    [
+        # Newsletters, subscriptions and social accounts as the story's subject.
+        "More than 20,000 residents subscribe to the council's newsletter, "
+        "which announced the vote a week early.",
+        "The mayor urged residents to follow the council on Twitter for updates on the works.",
+        "Farmers who sign up for the ministry's drought alerts will be told a week before the cap applies, "
+        "the minister said, and those who do not will be sent a letter.",
+        "Related costs, such as new meters, will be paid by the region.",
+        # Long: the article's own paragraph, whatever it mentions.
+        "Sign up for the scheme, announced in the ministry's newsletter, opened on Monday, and the ministry "
+        "says that by the end of the week more than 3,000 farms had registered their wells, which is roughly "
+        "a third of those that will have to by June, when inspectors start reading the meters every month.",
+    ],
+)
+def test_article_paragraphs_about_newsletters_and_accounts_are_kept(paragraph: str) -> None:
+    texts = [*PARAGRAPHS[:2], paragraph, PARAGRAPHS[2]]
+    html = page(f"<article><h1>Water bill passes</h1>{paragraphs_html(texts)}</article>")
+    assert extract(html, URL).text.split("\n\n") == texts

@@ -1,0 +1,54 @@
+"""Post-cleaning: paragraphs of the page's furniture that reach the extracted text.
+
+Inside an article's container many sites put lines that address the reader rather than tell
+the story: a newsletter sign-up, "Follow us on Twitter", "Write to the author at ...", a
+"READ MORE: other headline" link line. They read like prose, so the
+extractor keeps them; their wording gives them away. Each is recognised only in a short
+paragraph (a real paragraph that mentions a newsletter is longer than the plug for one).
+"""
+
+from __future__ import annotations
+
+import re
+
+# Longer than this, a paragraph is the article's own text whatever it mentions.
+_MAX_WORDS = 45
+
+_SOCIAL = r"(?:twitter|x|facebook|instagram|linkedin|youtube|tiktok|threads|mastodon|bluesky)"
+# Where a sentence starts: the plugs speak to the reader in the imperative.
+_START = r"(?:^|[.!?:]\s+)"
+_FURNITURE = re.compile(
+    r"""
+    # a newsletter, podcast or channel plug
+      """
+    + _START
+    + r"""(?:click\s+here\s+to\s+|please\s+)?(?:sign\s*up|subscribe)\b.{0,80}
+        \b(?:newsletters?|inbox|(?:youtube\s+)?channel|podcast|(?:news\s+|e-?mail\s+)?alerts)\b
+    | \bdelivered\s+(?:straight\s+|directly\s+|right\s+)?(?:to|in(?:to)?)\s+your\s+inbox\b
+    # the author's or the site's social accounts and address
+    | """
+    + _START
+    + r"""follow\s+(?:us|him|her|them|me|@\w+|[A-Z][\w'’-]+(?:\s+[A-Z][\w'’-]+){0,2})
+        \s+(?:on\s+"""
+    + _SOCIAL
+    + r"""\b|@\w+)
+    | ^(?:write\s+to|e-?mail|contact|reach)\s+[^.]{0,60}?\s+at\s+[\w.+-]+@[\w-]+\.\w
+    | \bmay\s+be\s+reached\s+at\s+[\w.+-]+@[\w-]+\.\w
+    | ^have\s+a\s+(?:news\s+)?tip\?
+    # a link line to another story
+    | ^[(\[]?\s*(?:read\s+(?:more|also|next)|see\s+(?:more|also)|also\s+read|more\s+on\s+this
+        |related|watch|listen|leggi\s+anche|(?:à\s+)?lire\s+aussi|lea\s+también|lee\s+también
+        |mehr\s+zum\s+thema|lesen\s+sie\s+auch|leia\s+também|veja\s+também)\b[^:]{0,20}:
+    """,
+    re.IGNORECASE | re.VERBOSE,
+)
+
+
+def is_furniture(paragraph: str) -> bool:
+    """Whether ``paragraph`` is a plug, a contact line, a link line or a notice of the page."""
+    return len(paragraph.split()) <= _MAX_WORDS and _FURNITURE.search(paragraph) is not None
+
+
+def without_furniture(paragraphs: list[str]) -> list[str]:
+    """``paragraphs`` without those :func:`is_furniture` recognises."""
+    return [paragraph for paragraph in paragraphs if not is_furniture(paragraph)]
