@@ -7,6 +7,7 @@ usable without it.
 from __future__ import annotations
 
 import logging
+import time
 
 import discord
 import yarl
@@ -78,6 +79,8 @@ class NewsdeskBot(commands.AutoShardedBot):
         )
         self.rate_limits = rate_limits
         self.settings = settings
+        # time.monotonic() when the process made its client, for the uptime of /newsdesk status.
+        self.started_at = time.monotonic()
         self.core = core or Newsdesk(settings, publisher_for=lambda db: DiscordPublisher(self, db))
         self.rate_limits.share_with(self.core.processes)
         self.sharding = Sharding(settings.discord, IdentifyGate(self.core.db, self.core.instance_id))

@@ -1,4 +1,5 @@
-"""/newsdesk: a server's own settings, changed by its admins (Manage Server)."""
+"""/newsdesk: a server's own settings, changed by its admins (Manage Server), and its status
+(managers)."""
 
 from __future__ import annotations
 
@@ -11,8 +12,9 @@ from discord.ext import commands
 from bot.delivery.message import MessageSpec
 from bot.errors import NewsdeskError
 from bot.templates import Template
-from cogs.checks import server_admin_only
+from cogs.checks import manager_only, server_admin_only
 from cogs.format_views import PART_HELP, PRESET_CHOICES, describe, preview_kwargs, template_from_options
+from cogs.status_view import send_status
 
 if TYPE_CHECKING:
     from bot.storage import GuildSettingsStore
@@ -29,10 +31,10 @@ class ServerSettings(commands.Cog):
 
     newsdesk = app_commands.Group(
         name="newsdesk",
-        description="newsdesk's settings for this server",
+        description="newsdesk in this server: its status and settings",
         guild_only=True,
-        # Hidden from members without Manage Server; the check below also refuses them.
-        default_permissions=discord.Permissions(manage_guild=True),
+        # Shown to every member (no default_permissions): `status` is for managers, who may lack
+        # Manage Server, and each subcommand's check refuses anyone else with a clear answer.
     )
     manager_role = app_commands.Group(
         name="manager-role", description="The role whose members manage news", parent=newsdesk
@@ -81,6 +83,12 @@ class ServerSettings(commands.Cog):
         else:
             text = f"Members with <@&{role_id}> manage this server's news."
         await interaction.response.send_message(text, ephemeral=True, allowed_mentions=NO_MENTIONS)
+
+    @newsdesk.command(name="status", description="How this server's news is doing, with a chart")
+    @manager_only()
+    async def status(self, interaction: discord.Interaction) -> None:
+        # For managers (server-wide Manage Channels or the manager role), not only server admins.
+        await send_status(self.bot, interaction)
 
     @newsdesk.command(name="format", description="The default look of this server's feed posts")
     @app_commands.describe(
