@@ -79,7 +79,8 @@ def publisher_keys(sources: Iterable[str]) -> dict[str, str]:
     "in.reuters.com". A title that could name two of the hosts is left alone.
     """
     keys = {s: publisher_key(s) for s in dict.fromkeys(sources) if s.strip()}
-    hosts = {k for k in keys.values() if "." in k}
+    # Hosts, and known publishers (whose keys are names): what a title may turn out to name.
+    hosts = {k for k in keys.values() if "." in k or k in KNOWN_PUBLISHERS}
     labels = {h: _label_variants(h) for h in hosts}
     joined: dict[str, str] = {}
     for key in set(keys.values()) - hosts:
@@ -133,6 +134,11 @@ def _host_key(host: str) -> str:
 
 def _label_variants(host_key: str) -> set[str]:
     """The names a host may go by: "theguardian.com" -> {"theguardian", "guardian"}."""
+    if host_key in KNOWN_PUBLISHERS:
+        out = {"".join(host_key.split())}
+        for domain in KNOWN_PUBLISHERS[host_key][0]:
+            out |= _label_variants(domain)
+        return out
     label = host_key.split(".")[0]
     out = {label}
     if label.startswith("the") and len(label) > 6:

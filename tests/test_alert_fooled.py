@@ -1,0 +1,109 @@
+"""Alerts that are never fooled, on a real database (SQLite and PostgreSQL): items -> stories -> alerts.
+
+An OPML import shows every new feed's backlog at once, undated items all first seen together:
+they never look breaking. The same undated items seen by feeds polled before do count. A
+channel's ``count_reprints`` is stored and decides whether word-for-word copies count apart.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from bot.alerts.service import AlertService
+from bot.storage import Database
+from bot.storage.alerts import AlertStore
+from bot.storage.outbox import OutboxRow, OutboxStore
+from bot.storage.stories import StoryStore
+from bot.stories.service import StoryAssigner
+from tests.test_story_service import QUAKE, FakeClock, NewItem, add_feed, add_items
+
+START = datetime(2026, 12, 7, 9, 0, tzinfo=UTC)
+GUILD, CHANNEL, REPRINTS = 1, 801, 802
+OLD_NEWS = (
+    "City council approves new tram line",
+    "Museum reopens after two years of renovation",
+    "Farmers expect a record apple harvest",
+)
+WIRE = "Magnitude 7.1 earthquake strikes off the coast of Japan, tsunami warning issued"
+
+
+@dataclass
+class World:
+    db: Database
+    clock: FakeClock
+    alerts: AlertService
+    assigner: StoryAssigner
+
+    async def posts(self, channel_id: int) -> list[OutboxRow]:
+        rows = await OutboxStore(self.db).rows(channel_id=channel_id)
+        return [r for r in rows if r.kind == "alert" and r.message_destination().edit_of is None]
+
+
+@pytest.fixture
+async def world(db: Database) -> AsyncIterator[World]:
+    clock = FakeClock(START)
+    stories = StoryStore(db)
+    alerts = AlertService(AlertStore(db), stories, clock=clock)
+    assigner = StoryAssigner(stories, clock=clock, on_assigned=alerts.check_stories)
+    try:
+        yield World(db, clock, alerts, assigner)
+    finally:
+        await assigner.close()
+
+
+def undated(outlet: str, titles: tuple[str, ...]) -> list[NewItem]:
+    return [NewItem(t, f"https://{outlet}/{i}", None, f"{t}.") for i, t in enumerate(titles)]
+
+
+async def test_undated_items_of_an_opml_import_never_look_breaking(world: World) -> None:
+    await world.alerts.set_breaking(GUILD, CHANNEL, True, min_sources=3, window_minutes=60)
+    now = world.clock()
+    # Five feeds imported together: each first fetch shows its backlog, undated, all seen now.
+    for i in range(5):
+        feed = await add_feed(world.db, f"imported{i}.example", now=now)
+        await add_items(world.db, feed, undated(f"imported{i}.example", (QUAKE[i % 4], *OLD_NEWS)), seen=now)
+    assert await world.assigner.assign_pending(now) == 20
+    assert await world.posts(CHANNEL) == []
+
+    # Feeds polled before show new undated items: published since their last poll, so their
+    # first-seen time is near enough, and they count.
+    world.clock.advance(minutes=10)
+    now = world.clock()
+    for i in range(3):
+        feed = await add_feed(world.db, f"polled{i}.example", now=now - timedelta(days=1))
+        await add_items(
+            world.db, feed, undated(f"polled{i}.example", OLD_NEWS[:1]), seen=now - timedelta(days=1)
+        )
+        url = f"https://polled{i}.example/quake"
+        await add_items(world.db, feed, [NewItem(QUAKE[i], url, None, "More soon.")], seen=now)
+    await world.assigner.assign_pending(now)
+    [alert] = await world.posts(CHANNEL)
+    # The imported feeds still count as outlets that reported it (those grouped with the quake).
+    footer = alert.message_spec().embeds[0].footer_text or ""
+    assert footer.endswith(" outlets so far") and int(footer.split()[0]) > 3
+
+
+async def test_count_reprints_is_stored_and_decides_whether_copies_count_apart(world: World) -> None:
+    default = await world.alerts.set_breaking(GUILD, CHANNEL, True, min_sources=3)
+    assert default.settings.count_reprints is False
+    stored = await world.alerts.set_breaking(GUILD, REPRINTS, True, min_sources=3, count_reprints=True)
+    assert stored.settings.count_reprints is True
+    assert await world.alerts.get_settings(REPRINTS) == stored
+
+    lead = "TOKYO (AP) - A powerful earthquake struck off Japan's northeast coast on Monday."
+    for outlet in ("apnews.com", "paper1.example", "paper2.example"):
+        feed = await add_feed(world.db, outlet, now=START - timedelta(days=1))
+        now = world.clock.advance(minutes=2)
+        await add_items(world.db, feed, [NewItem(WIRE, f"https://{outlet}/q", now, lead)], seen=now)
+        await world.assigner.assign_pending(now)
+    assert await world.posts(CHANNEL) == []
+    [alert] = await world.posts(REPRINTS)
+    assert alert.message_spec().embeds[0].footer_text == "3 outlets so far"
+
+    # Off and on again without the option: back to the default.
+    again = await world.alerts.set_breaking(GUILD, REPRINTS, True)
+    assert again.settings.count_reprints is False
