@@ -116,6 +116,10 @@ async def test_status_shows_the_servers_news_with_a_chart_and_hides_private_chan
 
 
 async def test_a_plain_member_is_refused(newsdesk: Harness) -> None:
+    # Discord shows /newsdesk to every member (a manager may lack Manage Server); the check refuses.
+    registered = newsdesk.emu.commands()["newsdesk"]
+    assert registered["default_member_permissions"] is None
+    assert "status" in [option["name"] for option in registered["options"]]
     refused = await status(newsdesk, newsdesk.member)
     assert "You need the Manage Channels permission (server-wide)" in refused.text, refused.text
     assert refused.attachments == [] and refused.embeds == []
