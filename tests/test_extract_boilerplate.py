@@ -97,3 +97,20 @@ def test_article_paragraphs_about_newsletters_and_accounts_are_kept(paragraph: s
     texts = [*PARAGRAPHS[:2], paragraph, PARAGRAPHS[2]]
     html = page(f"<article><h1>Water bill passes</h1>{paragraphs_html(texts)}</article>")
     assert extract(html, URL).text.split("\n\n") == texts
+
+
+# --- cards of links in a sentence -----------------------------------
+
+
+def test_linked_names_in_a_sentence_are_kept() -> None:
+    sentence = (
+        "The bill was backed by the farmers' unions of Meller, Oost and Harbour Vale "
+        "and opposed by the water board."
+    )
+    linked = sentence.replace(
+        "Meller, Oost and Harbour Vale",
+        "<span class='orgs'><a href='/u/meller'>Meller</a>, <a href='/u/oost'>Oost</a> and "
+        "<a href='/u/vale'>Harbour Vale</a></span>",
+    )
+    html = page(f"<article><h1>Water bill passes</h1>{paragraphs_html([*PARAGRAPHS[:2], linked])}</article>")
+    assert extract(html, URL).text.split("\n\n") == [*PARAGRAPHS[:2], sentence]

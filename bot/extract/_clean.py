@@ -66,6 +66,10 @@ _MIN_HEADLINE_CHARS = 12
 _MIN_TEASER_RUN = 3
 # A sign-up box: a form asking for an e-mail address, with at most this much text around it.
 _MAX_SIGNUP_BOX_CHARS = 250
+# A card of links inside a paragraph: this many links, this long, nearly all link text.
+_MIN_CARD_LINKS = 3
+_MIN_CARD_CHARS = 60
+_MIN_CARD_LINK_SHARE = 0.9
 # Never remove a block holding more than this share of the page's text: that is the article.
 _MAX_SHARE_OF_PAGE = 0.5
 
@@ -103,6 +107,7 @@ def remove_teaser_blocks(tree: HtmlElement) -> int:
         if _removable(run, stats, page_chars):
             doomed.extend(run)
     doomed.extend(_signup_boxes(body, stats))
+    doomed.extend(_link_cards(body, stats))
     removed = 0
     for element in doomed:
         # An element may sit inside one removed before it.
@@ -271,6 +276,42 @@ def _signup_boxes(body: HtmlElement, stats: dict[HtmlElement, _Stats]) -> Iterat
                 break
             box = parent
         yield box
+
+
+def _link_cards(body: HtmlElement, stats: dict[HtmlElement, _Stats]) -> Iterator[HtmlElement]:
+    """Cards of links inside running text: the pop-up of a linked name listing its latest stories."""
+    for paragraph in body.iter("p"):
+        paragraph_stats = stats.get(paragraph)
+        if paragraph_stats is None or paragraph_stats.links < _MIN_CARD_LINKS:
+            continue
+        for element in paragraph.iterdescendants(etree.Element):
+            if not _is_card(element, stats):
+                continue
+            card = _card_without_its_name(element, stats)
+            # The sentence around the card is the paragraph's own.
+            if paragraph_stats.chars - stats[card].chars >= _MIN_CARD_CHARS:
+                yield card  # its descendants are removed with it
+
+
+def _is_card(element: HtmlElement, stats: dict[HtmlElement, _Stats]) -> bool:
+    st = stats.get(element)
+    return (
+        st is not None
+        and not st.in_link
+        and st.links >= _MIN_CARD_LINKS
+        and st.chars >= _MIN_CARD_CHARS
+        and st.link_chars >= _MIN_CARD_LINK_SHARE * st.chars
+    )
+
+
+def _card_without_its_name(card: HtmlElement, stats: dict[HtmlElement, _Stats]) -> HtmlElement:
+    """The card inside a wrapper that holds it and the linked name it pops up from, which is the
+    sentence's word."""
+    while True:
+        inner = [child for child in card if _is_card(child, stats)]
+        if len(inner) != 1 or stats[card].links - stats[inner[0]].links > 1:
+            return card
+        card = inner[0]
 
 
 def _is_teaser_item(item: HtmlElement, st: _Stats, stats: dict[HtmlElement, _Stats]) -> bool:
