@@ -99,7 +99,7 @@ def test_article_paragraphs_about_newsletters_and_accounts_are_kept(paragraph: s
     assert extract(html, URL).text.split("\n\n") == texts
 
 
-# --- cards of links in a sentence -----------------------------------
+# --- cards of links in a sentence, lists of headlines -----------------------------------
 
 
 def test_linked_names_in_a_sentence_are_kept() -> None:
@@ -114,3 +114,26 @@ def test_linked_names_in_a_sentence_are_kept() -> None:
     )
     html = page(f"<article><h1>Water bill passes</h1>{paragraphs_html([*PARAGRAPHS[:2], linked])}</article>")
     assert extract(html, URL).text.split("\n\n") == [*PARAGRAPHS[:2], sentence]
+
+
+@pytest.mark.parametrize(
+    ("items", "shown"),
+    [
+        # Links with words of their own: the article's list of documents.
+        (
+            "<li><a href='/bill.pdf'>The water bill as passed</a> (PDF, 2 MB)</li>"
+            "<li><a href='/map.pdf'>Map of the aquifer's wells</a> (PDF, 5 MB)</li>",
+            ["- The water bill as passed (PDF, 2 MB)", "- Map of the aquifer's wells (PDF, 5 MB)"],
+        ),
+        # A list of plain items, one of them linked.
+        (
+            "<li>Meters read every month</li><li><a href='/fines'>Fines that rise each month</a></li>",
+            ["- Meters read every month", "- Fines that rise each month"],
+        ),
+    ],
+)
+def test_lists_that_are_not_only_links_are_kept(items: str, shown: list[str]) -> None:
+    html = page(
+        f"<article><h1>Water bill passes</h1>{paragraphs_html(PARAGRAPHS[:2])}<ul>{items}</ul></article>"
+    )
+    assert extract(html, URL).text.split("\n\n")[2:] == shown

@@ -70,6 +70,8 @@ _MAX_SIGNUP_BOX_CHARS = 250
 _MIN_CARD_LINKS = 3
 _MIN_CARD_CHARS = 60
 _MIN_CARD_LINK_SHARE = 0.9
+# A list of other stories' headlines, each item one link and nothing else.
+_MIN_HEADLINE_LIST = 2
 # Never remove a block holding more than this share of the page's text: that is the article.
 _MAX_SHARE_OF_PAGE = 0.5
 
@@ -108,6 +110,7 @@ def remove_teaser_blocks(tree: HtmlElement) -> int:
             doomed.extend(run)
     doomed.extend(_signup_boxes(body, stats))
     doomed.extend(_link_cards(body, stats))
+    doomed.extend(_headline_lists(body, stats))
     removed = 0
     for element in doomed:
         # An element may sit inside one removed before it.
@@ -312,6 +315,21 @@ def _card_without_its_name(card: HtmlElement, stats: dict[HtmlElement, _Stats]) 
         if len(inner) != 1 or stats[card].links - stats[inner[0]].links > 1:
             return card
         card = inner[0]
+
+
+def _headline_lists(body: HtmlElement, stats: dict[HtmlElement, _Stats]) -> Iterator[HtmlElement]:
+    """Lists whose every item is one link to another story, and nothing else: a "related" list
+    set in the article without a heading."""
+    for list_ in body.iter("ul", "ol"):
+        items = [child for child in list_ if isinstance(child.tag, str)]
+        if len(items) >= _MIN_HEADLINE_LIST and all(
+            item.tag == "li" and _is_headline_item(stats[item]) for item in items
+        ):
+            yield list_
+
+
+def _is_headline_item(st: _Stats) -> bool:
+    return st.links == 1 and st.chars >= _MIN_HEADLINE_CHARS and st.link_chars == st.chars
 
 
 def _is_teaser_item(item: HtmlElement, st: _Stats, stats: dict[HtmlElement, _Stats]) -> bool:
