@@ -137,3 +137,15 @@ def test_lists_that_are_not_only_links_are_kept(items: str, shown: list[str]) ->
         f"<article><h1>Water bill passes</h1>{paragraphs_html(PARAGRAPHS[:2])}<ul>{items}</ul></article>"
     )
     assert extract(html, URL).text.split("\n\n")[2:] == shown
+
+
+def test_japanese_first_section_title_after_the_headline_is_kept() -> None:
+    paragraphs = [
+        "港湾市議会は火曜日の夜、東岸の使われなくなった鉄道操車場を公園にする計画を9対4で可決した。",
+        "計画には900メートルの遊歩道、二つの遊び場、市民農園が含まれる。工事は来年の春に始まる予定だ。",
+    ]
+    html = (
+        "<!DOCTYPE html><html lang='ja'><head><title>公園計画を承認</title></head><body><article>"
+        f"<h1>公園計画を承認</h1><h2>市議会で賛成多数により可決</h2>{paragraphs_html(paragraphs)}</article></body></html>"
+    )
+    assert extract(html, URL).text.split("\n\n") == ["市議会で賛成多数により可決", *paragraphs]

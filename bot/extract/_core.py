@@ -45,6 +45,8 @@ _HEADING_TAGS = ("h1", "h2", "h3", "h4", "h5", "h6")
 # Headline, standfirst and a kicker at most.
 _MAX_LEADING_HEADINGS = 3
 _MIN_STANDFIRST_WORDS = 8
+# Chinese and Japanese words are a few characters long.
+_CJK_CHARS_PER_WORD = 3
 _HEADLINE_OVERLAP = 0.75
 # An article has at least this many words in lines that read like prose: index pages
 # (headlines), login walls and "enable JavaScript" notices do not.
@@ -220,7 +222,8 @@ def _drop_leading_headings(lines: list[str], tree: HtmlElement) -> None:
     for heading in tree.iter(*_HEADING_TAGS):
         text = " ".join(heading.text_content().split())
         seen_h1 = seen_h1 or heading.tag == "h1"
-        if heading.tag == "h1" or sum(count_words(text)) >= _MIN_STANDFIRST_WORDS:
+        words, cjk = count_words(text)
+        if heading.tag == "h1" or words + cjk / _CJK_CHARS_PER_WORD >= _MIN_STANDFIRST_WORDS:
             top.add(text)
         elif not seen_h1:
             later.add(text)  # a kicker, if an h1 comes after it
