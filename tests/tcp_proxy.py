@@ -19,10 +19,18 @@ class TcpProxy:
         self._writers: set[asyncio.StreamWriter] = set()
         self._pipes: set[asyncio.Task[None]] = set()
         self.port = 0
+        self._flowing = asyncio.Event()
+        self._flowing.set()
 
     async def restore(self) -> None:
         self._server = await asyncio.start_server(self._accept, "127.0.0.1", self.port, reuse_address=True)
         self.port = self._server.sockets[0].getsockname()[1]
+
+    def stall(self) -> None:
+        self._flowing.clear()
+
+    def unstall(self) -> None:
+        self._flowing.set()
 
     async def cut(self) -> None:
         if self._server is not None:
@@ -36,6 +44,8 @@ class TcpProxy:
         await asyncio.gather(*self._pipes, return_exceptions=True)
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self._writers.add(writer)
+        await self._flowing.wait()
         try:
             up_reader, up_writer = await asyncio.open_connection(*self._target)
         except OSError:
@@ -50,6 +60,7 @@ class TcpProxy:
     async def _pipe(self, source: asyncio.StreamReader, sink: asyncio.StreamWriter) -> None:
         try:
             while data := await source.read(65536):
+                await self._flowing.wait()
                 sink.write(data)
                 await sink.drain()
         except (OSError, asyncio.IncompleteReadError):

@@ -211,3 +211,35 @@ def test_metrics_settings_from_the_environment(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"metrics\.port") as caught:
         load_settings(empty, environ={"NEWSDESK_METRICS__PORT": "70000"})
     assert caught.value.key == "metrics.port"
+
+
+@pytest.mark.postgres
+@pytest.mark.allow_error_logs("cannot connect to the database", "database error on", "timed out", "Timeout")
+async def test_readyz_says_when_the_database_stops_answering(
+    postgres_database: Any, tmp_path: Path, http: Any
+) -> None:
+    """A partition (the connection open, nothing coming back): /readyz answers within its
+    timeout, /healthz at once (nothing waits on the loop)."""
+    from tests.conftest import empty_postgres
+
+    url = make_url(await empty_postgres(postgres_database))
+    async with TcpProxy(url.host or "127.0.0.1", url.port or 5432) as proxy:
+        through = url.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
+        async with Newsdesk(ops_settings(through, tmp_path, "gateway")) as core:
+            await core.start_duties(healthy=lambda: True, shards=lambda: {0: True})
+            await wait_for(http, core, 200)
+            proxy.stall()
+            try:
+                await asyncio.sleep(REUSE_S)
+                started = time.monotonic()
+                status, body = await get(http, core, "/readyz")
+                took = time.monotonic() - started
+                assert status == 503 and body["not_ready"]["database"] == "no answer within 3 s", body
+                # The answer does not wait for the stuck connection to be given up.
+                assert took < 3.5, took
+                started = time.monotonic()
+                assert (await get(http, core, "/healthz"))[0] == 200
+                assert time.monotonic() - started < 0.5
+            finally:
+                proxy.unstall()
+            await wait_for(http, core, 200)

@@ -76,6 +76,7 @@ class Readiness:
         self._db_timeout_s = db_timeout_s
         self._last: tuple[float, Verdict] | None = None
         self._lock = asyncio.Lock()
+        self._query: asyncio.Task[None] | None = None
 
     async def verdict(self) -> Verdict:
         async with self._lock:
@@ -96,14 +97,31 @@ class Readiness:
             return verdict
 
     async def _database(self) -> str | None:
-        try:
-            async with asyncio.timeout(self._db_timeout_s), self._db.session() as conn:
-                await conn.execute(text("SELECT 1"))
-        except TimeoutError:
+        # The query runs as a task of its own: past the timeout the answer goes out at once,
+        # while the stuck connection is cancelled in the background (closing it can wait on the
+        # network too). One query at a time: probes must not take the pool from the bot.
+        if self._query is None or self._query.done():
+            self._query = asyncio.create_task(self._select_one(), name="readyz-database")
+        query = self._query
+        done, _ = await asyncio.wait({query}, timeout=self._db_timeout_s)
+        if not done:
             return f"no answer within {self._db_timeout_s:g} s"
+        try:
+            query.result()
         except NewsdeskError as e:
             return str(e)
         return None
+
+    async def _select_one(self) -> None:
+        async with self._db.session() as conn:
+            await conn.execute(text("SELECT 1"))
+
+    async def close(self) -> None:
+        """Stop a query still waiting for the database."""
+        query, self._query = self._query, None
+        if query is not None and not query.done():
+            query.cancel()
+            await asyncio.gather(query, return_exceptions=True)
 
     def presence(self) -> Presence | None:
         return self._presence()

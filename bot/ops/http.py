@@ -55,6 +55,7 @@ class OpsListener:
         runner, self._runner = self._runner, None
         if runner is not None:
             await runner.cleanup()
+        await self._readiness.close()
 
     async def _healthz(self, request: web.Request) -> web.Response:
         # The loop answers: the process is alive. Readiness is /readyz's question.
