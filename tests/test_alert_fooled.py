@@ -107,3 +107,22 @@ async def test_count_reprints_is_stored_and_decides_whether_copies_count_apart(w
     # Off and on again without the option: back to the default.
     again = await world.alerts.set_breaking(GUILD, REPRINTS, True)
     assert again.settings.count_reprints is False
+
+
+async def test_only_undated_items_of_a_feeds_first_fetch_are_taken_for_imported(db: Database) -> None:
+    store = AlertStore(db)
+    feed = await add_feed(db, "imported.example", now=START)
+    first = await add_items(db, feed, undated("imported.example", OLD_NEWS), seen=START)
+    dated = await add_items(
+        db, feed, [NewItem("Dated in the first fetch", "https://imported.example/d", START)], seen=START
+    )
+    late = START + timedelta(minutes=10)
+    later = await add_items(
+        db, feed, [NewItem("A later undated item", "https://imported.example/l")], seen=late
+    )
+    other = await add_feed(db, "other.example", now=START)
+    others = await add_items(
+        db, other, undated("other.example", OLD_NEWS[:1]), seen=START + timedelta(minutes=10)
+    )
+    assert await store.undated_first_fetch([*first, *dated, *later, *others]) == {*first, *others}
+    assert await store.undated_first_fetch([]) == set()

@@ -85,6 +85,22 @@ def test_a_wire_story_reprinted_word_for_word_counts_once_unless_the_channel_cou
     assert embed.footer_text == "5 outlets so far"
 
 
+def test_a_reprint_is_found_under_its_outlets_name_appended_to_the_headline() -> None:
+    s = story(
+        art("apnews.com", WIRE_TITLE, 30, display_name="AP News"),
+        art(
+            "paper1.example",
+            f"{WIRE_TITLE} - The Paper One Gazette",
+            20,
+            display_name="The Paper One Gazette",
+        ),
+        art("paper2.example", f"{WIRE_TITLE} | paper2.example", 10),
+        # A different tail is part of the headline, not the outlet's name.
+        art("paper3.example", f"{WIRE_TITLE} - officials", 5, display_name="Paper Three"),
+    )
+    assert voice_count(s) == 2
+
+
 def test_the_same_headline_over_another_lead_is_not_a_reprint() -> None:
     s = story(
         art("apnews.com", WIRE_TITLE, 30, summary=WIRE_LEAD),

@@ -72,7 +72,7 @@ def _fold_reprints(articles: list[AlertArticle], voices: list[str]) -> list[str]
     """Each reprint's voice replaced by its earliest copy's."""
     by_title: dict[str, list[int]] = {}
     for i, article in enumerate(articles):
-        title = _normal(article.title)
+        title = _normal(_own_title(article))
         if len(title.split()) >= _MIN_REPRINT_WORDS:
             by_title.setdefault(title, []).append(i)
     out = list(voices)
@@ -106,6 +106,19 @@ def _by_lead(articles: list[AlertArticle], members: list[int]) -> list[list[int]
 def _when(article: AlertArticle) -> tuple[bool, float]:
     p = article.published
     return (p is None, p.timestamp() if p is not None else 0.0)
+
+
+def _own_title(article: AlertArticle) -> str:
+    """The headline less a trailing " - Publisher" that names the article's own outlet
+    (aggregators append it: "Quake hits Japan - The Daily Post")."""
+    head, sep, tail = article.title.rpartition(" - ")
+    if not sep:
+        head, sep, tail = article.title.rpartition(" | ")
+    if sep and head.strip():
+        name = set(_normal(article.display_name or "").split()) | set(_normal(article.source).split())
+        if set(_normal(tail).split()) <= name:
+            return head
+    return article.title
 
 
 def _normal(text: str) -> str:
