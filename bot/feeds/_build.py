@@ -7,8 +7,16 @@ import functools
 import re
 from collections.abc import Iterable, Sequence
 from datetime import datetime
+from typing import Literal
 
-from bot.feeds._text import absolute, clean_str, collapse_space, first_image, html_to_text
+from bot.feeds._text import (
+    absolute,
+    clean_str,
+    collapse_space,
+    first_image,
+    html_to_text,
+    loose_html_to_text,
+)
 from bot.feeds.types import FeedEntry, ParsedFeed
 
 # What a parse keeps of a feed's text at most, in characters: far more than anything shows
@@ -23,6 +31,11 @@ MAX_SUMMARY_CHARS = 4_000
 MAX_SUMMARY_HTML_CHARS = 4_000
 #: Categories of an entry.
 MAX_CATEGORIES = 50
+
+#: What a feed says a title is: "text" (Atom ``type="text"``: a "<" is a character), "html"
+#: (Atom ``type="html"``/``"xhtml"``: tags are markup) or "guess" (RSS and JSON Feed do not say:
+#: tags that look like markup are stripped, a mentioned ``<blink>`` is kept).
+TitleType = Literal["text", "html", "guess"]
 
 _PERIOD_S = {
     "hourly": 3600,
@@ -39,7 +52,7 @@ def build_entry(
     entry_id: str | None = None,
     link: str | None = None,
     title: str | None = None,
-    title_is_text: bool = False,
+    title_type: TitleType = "guess",
     summary_html: str | None = None,
     content_html: str | None = None,
     author: str | None = None,
@@ -53,12 +66,11 @@ def build_entry(
     """The cleaned-up entry: absolute URLs, plain-text title and summary, one guid rule.
 
     Takes what one parser path read from an entry, before clean-up: values may be relative or
-    HTML. ``title`` is HTML unless ``title_is_text`` (the feed says the title is plain text,
-    Atom ``type="text"``: keep any "<" in it). ``images`` are candidate pictures, best first
-    (media:content images, then thumbnails, then the JSON image); ``enclosures`` the (url, mime
-    type) of each enclosure or attachment, in feed order. ``include_content=False`` leaves
-    ``content_html`` out (``None``); the content still counts as the summary when there is none,
-    and for the picture.
+    HTML. ``title`` is read as its ``title_type`` says (:data:`TitleType`). ``images`` are
+    candidate pictures, best first (media:content images, then thumbnails, then the JSON image);
+    ``enclosures`` the (url, mime type) of each enclosure or attachment, in feed order.
+    ``include_content=False`` leaves ``content_html`` out (``None``); the content still counts as
+    the summary when there is none, and for the picture.
     """
     absolute_link = absolute(link, base)
     guid = clean_str(entry_id)
@@ -72,7 +84,7 @@ def build_entry(
     return FeedEntry(
         guid,
         absolute_link,
-        _cap(collapse_space(title) if title_is_text else html_to_text(title), MAX_TITLE_CHARS),
+        _cap(_title_text(title, title_type), MAX_TITLE_CHARS),
         _cap(html_to_text(summary_source), MAX_SUMMARY_CHARS),
         clean_str(content_html) if include_content else None,
         _cap(html_to_text(author), MAX_TITLE_CHARS),
@@ -86,6 +98,15 @@ def build_entry(
         # Converted only once posted (bot.feeds.posts.ready_to_post): here, only kept.
         summary_source[:MAX_SUMMARY_HTML_CHARS] if summary_source and "<" in summary_source else None,
     )
+
+
+def _title_text(title: str | None, title_type: TitleType) -> str | None:
+    """A title as plain text, read as its type says."""
+    if title_type == "text":
+        return collapse_space(title)
+    if title_type == "html":
+        return html_to_text(title)
+    return loose_html_to_text(title)
 
 
 def capped_feed(feed: ParsedFeed) -> ParsedFeed:

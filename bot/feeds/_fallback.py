@@ -18,7 +18,7 @@ import feedparser
 
 from bot.errors import FeedParseError, NotAFeedError
 from bot.feeds import _expat
-from bot.feeds._build import build_entry, is_image_media, parse_int, update_period_s
+from bot.feeds._build import TitleType, build_entry, is_image_media, parse_int, update_period_s
 from bot.feeds._dates import parse_date
 from bot.feeds._encoding import to_utf8
 from bot.feeds._sniff import sniff
@@ -144,8 +144,7 @@ def _entry(entry: dict[str, Any], base: _Base, is_atom: bool, include_content: b
         entry_id=base.unresolved(entry.get("id")),
         link=real(entry.get("link")),
         title=entry.get("title"),
-        # Only Atom declares a title's type; feedparser's guess for RSS titles is not reliable.
-        title_is_text=is_atom and (entry.get("title_detail") or {}).get("type") == "text/plain",
+        title_type=_title_type(entry, is_atom),
         summary_html=real(summary),
         content_html=real(content),
         author=entry.get("author"),
@@ -156,6 +155,16 @@ def _entry(entry: dict[str, Any], base: _Base, is_atom: bool, include_content: b
         enclosures=[(real(u) or u, t) for u, t in enclosures],
         include_content=include_content,
     )
+
+
+def _title_type(entry: dict[str, Any], is_atom: bool) -> TitleType:
+    """Only Atom declares a title's type (feedparser has decoded base64 titles already); its
+    guess for RSS titles is not reliable, so they are read as the fast path reads them.
+    """
+    if not is_atom:
+        return "guess"
+    mime = str((entry.get("title_detail") or {}).get("type") or "text/plain")
+    return "html" if "html" in mime else "text"
 
 
 def _date(entry: dict[str, Any], key: str) -> datetime | None:

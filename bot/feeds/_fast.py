@@ -17,6 +17,7 @@ import fastfeedparser
 from lxml import etree
 
 from bot.feeds._build import build_entry, is_image_media, parse_int, update_period_s
+from bot.feeds._constructs import ATOM_FEED, entry_title, rss_titles_found_right
 from bot.feeds._dates import parse_date, to_utc
 from bot.feeds._text import absolute, clean_str, html_to_text
 from bot.feeds.types import FeedEntry, ParsedFeed
@@ -30,8 +31,6 @@ _DC_LANGUAGE = f"{{{_DC}}}language"
 _SY_PERIOD = f"{{{_SY}}}updatePeriod"
 _SY_FREQUENCY = f"{{{_SY}}}updateFrequency"
 _ENTRY_TAGS = ("item", f"{{{_RSS1}}}item", f"{{{_ATOM}}}entry")
-_ATOM_TITLE = f"{{{_ATOM}}}title"
-_ATOM_ENTRY = f"{{{_ATOM}}}entry"
 # Local names of the elements any supported format keeps an entry's date in.
 _DATE_TAGS = frozenset(
     {"pubDate", "pubdate", "date", "published", "updated", "issued", "modified", "created"}
@@ -89,8 +88,10 @@ def parse_fast(
         raise NeedsFallbackError(f"{len(elements)} entry elements for {len(raw_entries)} entries")
     has_base = b"xml:base" in body
     dated = _dated_entries(root)
+    # Atom entries read their titles' types anyway.
+    titles_right = root.tag != ATOM_FEED and rss_titles_found_right(root)
     entries = tuple(
-        _entry(e, el, (el.base or url) if has_base else url, dated, include_content)
+        _entry(e, el, (el.base or url) if has_base else url, dated, titles_right, include_content)
         for e, el in zip(raw_entries[:max_entries], elements, strict=False)
     )
 
@@ -150,21 +151,12 @@ def _dated_entries(root: etree._Element) -> set[etree._Element]:
     return {parent for date in root.iter(*_DATE_PATTERNS) if (parent := date.getparent()) is not None}
 
 
-def _title_is_text(element: etree._Element) -> bool:
-    """Atom ``type="text"`` titles (the default) are plain text, where a "<" is a character and
-    not a tag. RSS titles do not say, so they are read as HTML.
-    """
-    if element.tag != _ATOM_ENTRY:
-        return False
-    title = element.find(_ATOM_TITLE)
-    return title is not None and title.get("type", "text") == "text"
-
-
 def _entry(
     entry: dict[str, Any],
     element: etree._Element,
     base: str,
     dated: set[etree._Element],
+    titles_right: bool,
     include_content: bool,
 ) -> FeedEntry:
     get = entry.get
@@ -173,12 +165,13 @@ def _entry(
     media = get("media_content")
     enclosures = get("enclosures")
     links = get("links")
+    title, title_type = entry_title(element, get("title"), titles_right)
     return build_entry(
         base=base,
         entry_id=get("id"),
         link=get("link"),
-        title=get("title"),
-        title_is_text=_title_is_text(element),
+        title=title,
+        title_type=title_type,
         summary_html=get("description"),
         content_html=_content(entry),
         author=get("author"),

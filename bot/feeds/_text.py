@@ -32,6 +32,55 @@ def html_to_text(value: str | None) -> str | None:
     return collapse_space(text)
 
 
+# A tag in a title of undeclared type: its name, whether it closes, what follows the name.
+_TITLE_TAG = re.compile(r"<(/?)([a-zA-Z][a-zA-Z0-9]*)((?:\s[^<>]*)?)>")
+# Always markup, closed or not: void elements, and the emphasis publishers leave unclosed.
+_MARKUP_TAGS = frozenset(
+    {"br", "hr", "img", "wbr", "b", "i", "u", "em", "strong", "span", "font", "small", "big", "sub",
+     "sup", "s", "strike"}
+)  # fmt: skip
+# The names _BLOCK_TAGS matches: a space stands for them.
+_BLOCK_NAMES = frozenset(
+    {"p", "br", "div", "li", "ul", "ol", "h1", "h2", "h3", "h4", "h5", "h6", "tr", "td", "th", "table",
+     "blockquote", "pre", "hr", "section", "article", "figure", "figcaption", "header", "footer", "dd",
+     "dt"}
+)  # fmt: skip
+
+
+def loose_html_to_text(value: str | None) -> str | None:
+    """Plain text from a title that does not say whether it is HTML (RSS, JSON Feed): tags that
+    are markup are stripped, a tag merely mentioned is kept ("History of the <blink> tag").
+
+    Markup is a tag that closes or is closed in the title, carries attributes, closes itself, or
+    is a void element or emphasis (``<br>``, ``<b>``); an unclosed ``<blink>`` is words.
+    Entities are decoded.
+    """
+    if not value or "<" not in value:
+        return html_to_text(value)
+    text = _DROP_BLOCKS.sub(" ", value)
+    tags = _TITLE_TAG.findall(text)
+    opened = {name.lower() for slash, name, _ in tags if not slash}
+    closed = {name.lower() for slash, name, _ in tags if slash}
+
+    def markup(match: re.Match[str]) -> str:
+        slash, name, rest = match.group(1), match.group(2).lower(), match.group(3)
+        is_markup = (
+            (name in opened if slash else name in closed)
+            or name in _MARKUP_TAGS
+            or "=" in rest
+            or rest.endswith("/")
+        )
+        if not is_markup:
+            return match.group()
+        return " " if name in _BLOCK_NAMES else ""
+
+    if tags:
+        text = _TITLE_TAG.sub(markup, text)
+    if "&" in text:
+        text = html.unescape(text)
+    return collapse_space(text)
+
+
 def first_image(html_text: str | None) -> str | None:
     """The ``src`` of the first ``<img>`` in an HTML fragment, entity-decoded, not resolved."""
     if not html_text:
