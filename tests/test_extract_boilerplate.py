@@ -6,6 +6,8 @@ tests here pin what each rule must leave alone, so that it never takes article t
 
 from __future__ import annotations
 
+from html import escape
+
 import pytest
 
 from bot.extract import extract
@@ -149,3 +151,15 @@ def test_japanese_first_section_title_after_the_headline_is_kept() -> None:
         f"<h1>公園計画を承認</h1><h2>市議会で賛成多数により可決</h2>{paragraphs_html(paragraphs)}</article></body></html>"
     )
     assert extract(html, URL).text.split("\n\n") == ["市議会で賛成多数により可決", *paragraphs]
+
+
+# --- image captions ----------------------------------------------------------------------
+
+
+def test_paragraph_that_is_also_an_image_alt_text_is_kept() -> None:
+    """Some sites set an image's alternative text to a paragraph of the article: still text."""
+    html = page(
+        f"<article><h1>Water bill passes</h1><img src='/meter.jpg' alt=\"{escape(PARAGRAPHS[1])}\">"
+        f"{paragraphs_html()}</article>"
+    )
+    assert extract(html, URL).text.split("\n\n") == PARAGRAPHS

@@ -5,12 +5,19 @@ the story: a newsletter sign-up, "Follow us on Twitter", "Write to the author at
 "READ MORE: other headline" link line. They read like prose, so the
 extractor keeps them; their wording gives them away. Each is recognised only in a short
 paragraph (a real paragraph that mentions a newsletter is longer than the plug for one).
+So is an image's caption that repeats its alternative text.
 """
 
 from __future__ import annotations
 
 import re
 
+from lxml.etree import XPath
+from lxml.html import HtmlElement
+
+# An image's alternative text this long is a caption, not a word ("logo", "photo").
+_MIN_CAPTION_WORDS = 2
+_PARAGRAPH_WITH_TEXT = XPath("boolean(//p[normalize-space() = $text])")
 # Longer than this, a paragraph is the article's own text whatever it mentions.
 _MAX_WORDS = 45
 
@@ -49,6 +56,23 @@ def is_furniture(paragraph: str) -> bool:
     return len(paragraph.split()) <= _MAX_WORDS and _FURNITURE.search(paragraph) is not None
 
 
-def without_furniture(paragraphs: list[str]) -> list[str]:
-    """``paragraphs`` without those :func:`is_furniture` recognises."""
-    return [paragraph for paragraph in paragraphs if not is_furniture(paragraph)]
+def image_alts(tree: HtmlElement) -> set[str]:
+    """The alternative texts of the page's images (of a few words), spaces normalised."""
+    alts = set()
+    for image in tree.iter("img"):
+        alt = " ".join((image.get("alt") or "").split())
+        if len(alt.split()) >= _MIN_CAPTION_WORDS:
+            alts.add(alt)
+    return alts
+
+
+def without_furniture(paragraphs: list[str], alts: set[str], tree: HtmlElement) -> list[str]:
+    """``paragraphs`` without those :func:`is_furniture` recognises, and without the captions
+    of the page's images: a line that repeats an image's alternative text (``alts``), which the
+    page shows outside a paragraph (an image whose alternative text is a paragraph of the
+    article leaves the paragraph in)."""
+    return [
+        p
+        for p in paragraphs
+        if not is_furniture(p) and not (p in alts and not _PARAGRAPH_WITH_TEXT(tree, text=p))
+    ]

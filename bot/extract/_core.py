@@ -11,7 +11,7 @@ from trafilatura.settings import Document
 
 from bot.errors import ExtractError, NotAnArticleError
 from bot.extract import _load, _meta
-from bot.extract._boilerplate import without_furniture
+from bot.extract._boilerplate import image_alts, without_furniture
 from bot.extract._clean import remove_teaser_blocks
 from bot.extract._headings import with_subheadings
 from bot.extract._summary import split_sentences, summarize
@@ -115,6 +115,7 @@ def article_from_tree(tree: HtmlElement, url: str | None, *, uses_mark: bool | N
     declared_canonical = _meta.declared_canonical(tree)
     page_language = _meta.language(tree)
     remove_teaser_blocks(tree)
+    alts = image_alts(tree)
     raw_text = _main_text(tree, url, uses_mark)
     title = _clean_line(metadata.title)
     lines = _lines(raw_text)
@@ -125,7 +126,7 @@ def article_from_tree(tree: HtmlElement, url: str | None, *, uses_mark: bool | N
         title = lines.pop(headline)
     _drop_leading_headings(lines, tree)
     # After the headline and byline are taken out: neither is a subheading's neighbour.
-    paragraphs = with_subheadings(without_furniture(_paragraphs(lines)), tree)
+    paragraphs = with_subheadings(without_furniture(_paragraphs(lines), alts, tree), tree)
     # (words, CJK characters) per paragraph; the text's are their sums.
     counts = [count_words(paragraph) for paragraph in paragraphs]
     if not _has_prose(paragraphs, counts):
