@@ -84,7 +84,7 @@ def build_entry(
     return FeedEntry(
         guid,
         absolute_link,
-        _cap(_title_text(title, title_type), MAX_TITLE_CHARS),
+        _cap(title_text(title, title_type), MAX_TITLE_CHARS),
         _cap(html_to_text(summary_source), MAX_SUMMARY_CHARS),
         clean_str(content_html) if include_content else None,
         _cap(html_to_text(author), MAX_TITLE_CHARS),
@@ -100,7 +100,7 @@ def build_entry(
     )
 
 
-def _title_text(title: str | None, title_type: TitleType) -> str | None:
+def title_text(title: str | None, title_type: TitleType) -> str | None:
     """A title as plain text, read as its type says."""
     if title_type == "text":
         return collapse_space(title)

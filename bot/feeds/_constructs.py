@@ -22,7 +22,12 @@ RSS1 = "http://purl.org/rss/1.0/"
 
 ATOM_FEED = f"{{{ATOM}}}feed"
 ATOM_ENTRY = f"{{{ATOM}}}entry"
+ATOM03_FEED = f"{{{ATOM03}}}feed"
 ATOM03_ENTRY = f"{{{ATOM03}}}entry"
+ATOM03_TAGLINE = f"{{{ATOM03}}}tagline"
+_ATOM03_SUMMARY = f"{{{ATOM03}}}summary"
+_ATOM03_CONTENT = f"{{{ATOM03}}}content"
+_FEED_TITLE_OF = {ATOM_FEED: f"{{{ATOM}}}title", ATOM03_FEED: f"{{{ATOM03}}}title"}
 _ATOM_ENTRIES = frozenset({ATOM_ENTRY, ATOM03_ENTRY})
 # The title element of each kind of entry element: its own, not an extension's.
 _RSS_TITLES = ("title", f"{{{RSS1}}}title")
@@ -64,6 +69,28 @@ def entry_title(
         # Unescaped markup in an RSS title: elements to the XML parser.
         return inner_markup(title), "html"
     return title.text, "guess"
+
+
+def legacy_summary_and_content(element: etree._Element) -> tuple[str | None, str | None]:
+    """An Atom 0.3 entry's summary and content, as markup or text: fastfeedparser leaves a
+    base64 value encoded and a ``mode="xml"`` one wrapped in its element.
+    """
+    summary = next(element.iterchildren(_ATOM03_SUMMARY), None)
+    content = next(element.iterchildren(_ATOM03_CONTENT), None)
+    return (
+        None if summary is None else text_construct(summary)[0],
+        None if content is None else text_construct(content)[0],
+    )
+
+
+def feed_title(root: etree._Element) -> tuple[etree._Element | None, bool]:
+    """An Atom feed's own title element (``None`` if it has none), and whether the feed is Atom
+    (1.0 or 0.3): other feeds' titles are fastfeedparser's to read.
+    """
+    tag = _FEED_TITLE_OF.get(root.tag)
+    if tag is None:
+        return None, False
+    return next(root.iterchildren(tag), None), True
 
 
 def text_construct(element: etree._Element) -> tuple[str | None, TitleType]:

@@ -18,7 +18,14 @@ import feedparser
 
 from bot.errors import FeedParseError, NotAFeedError
 from bot.feeds import _expat
-from bot.feeds._build import TitleType, build_entry, is_image_media, parse_int, update_period_s
+from bot.feeds._build import (
+    TitleType,
+    build_entry,
+    is_image_media,
+    parse_int,
+    title_text,
+    update_period_s,
+)
 from bot.feeds._dates import parse_date
 from bot.feeds._encoding import to_utf8
 from bot.feeds._sniff import sniff
@@ -55,6 +62,7 @@ def parse_fallback(
     except Exception as e:  # feedparser raises whatever its innards hit on garbage (KeyError, ...)
         raise FeedParseError(f"This feed could not be read: {type(e).__name__}: {e}") from e
     feed: dict[str, Any] = result.get("feed") or {}
+    is_atom = str(result.get("version") or "").startswith("atom")
     raw_entries: list[dict[str, Any]] = result.get("entries") or []
     if not raw_entries and not feed.get("title"):
         if _looks_like_html(body, content_type):
@@ -63,11 +71,10 @@ def parse_fallback(
         detail = f" ({reason})" if reason else ""
         raise FeedParseError(f"This is not a feed we can read: no title and no entries found{detail}.")
 
-    is_atom = str(result.get("version") or "").startswith("atom")
     entries = tuple(_entry(e, base, is_atom, include_content) for e in raw_entries[:max_entries])
     image = feed.get("image") or {}
     return ParsedFeed(
-        title=html_to_text(feed.get("title")),
+        title=title_text(feed.get("title"), _title_type(feed, is_atom)),
         link=absolute(base.real(feed.get("link")), url),
         description=html_to_text(feed.get("subtitle")),
         icon_url=absolute(base.real(feed.get("icon") or feed.get("logo") or image.get("href")), url),
@@ -158,8 +165,9 @@ def _entry(entry: dict[str, Any], base: _Base, is_atom: bool, include_content: b
 
 
 def _title_type(entry: dict[str, Any], is_atom: bool) -> TitleType:
-    """Only Atom declares a title's type (feedparser has decoded base64 titles already); its
-    guess for RSS titles is not reliable, so they are read as the fast path reads them.
+    """How to read an entry's (or the feed's) title. Only Atom declares a title's type
+    (feedparser has decoded base64 titles already); its guess for RSS titles is not reliable, so
+    they are read as the fast path reads them.
     """
     if not is_atom:
         return "guess"

@@ -16,21 +16,29 @@ from typing import Any
 import fastfeedparser
 from lxml import etree
 
-from bot.feeds._build import build_entry, is_image_media, parse_int, update_period_s
-from bot.feeds._constructs import ATOM_FEED, entry_title, rss_titles_found_right
+from bot.feeds._build import build_entry, is_image_media, parse_int, title_text, update_period_s
+from bot.feeds._constructs import (
+    ATOM03_ENTRY,
+    ATOM03_TAGLINE,
+    ATOM_ENTRY,
+    RSS1,
+    entry_title,
+    feed_title,
+    legacy_summary_and_content,
+    rss_titles_found_right,
+    text_construct,
+)
 from bot.feeds._dates import parse_date, to_utc
 from bot.feeds._text import absolute, clean_str, html_to_text
 from bot.feeds.types import FeedEntry, ParsedFeed
 
-_ATOM = "http://www.w3.org/2005/Atom"
-_RSS1 = "http://purl.org/rss/1.0/"
 _DC = "http://purl.org/dc/elements/1.1/"
 _SY = "http://purl.org/rss/1.0/modules/syndication/"
 _XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
 _DC_LANGUAGE = f"{{{_DC}}}language"
 _SY_PERIOD = f"{{{_SY}}}updatePeriod"
 _SY_FREQUENCY = f"{{{_SY}}}updateFrequency"
-_ENTRY_TAGS = ("item", f"{{{_RSS1}}}item", f"{{{_ATOM}}}entry")
+_ENTRY_TAGS = ("item", f"{{{RSS1}}}item", ATOM_ENTRY, ATOM03_ENTRY)
 # Local names of the elements any supported format keeps an entry's date in.
 _DATE_TAGS = frozenset(
     {"pubDate", "pubdate", "date", "published", "updated", "issued", "modified", "created"}
@@ -88,8 +96,9 @@ def parse_fast(
         raise NeedsFallbackError(f"{len(elements)} entry elements for {len(raw_entries)} entries")
     has_base = b"xml:base" in body
     dated = _dated_entries(root)
+    title, is_atom = feed_title(root)
     # Atom entries read their titles' types anyway.
-    titles_right = root.tag != ATOM_FEED and rss_titles_found_right(root)
+    titles_right = not is_atom and rss_titles_found_right(root)
     entries = tuple(
         _entry(e, el, (el.base or url) if has_base else url, dated, titles_right, include_content)
         for e, el in zip(raw_entries[:max_entries], elements, strict=False)
@@ -100,9 +109,9 @@ def parse_fast(
     sy_period = _child_text(channel, _SY_PERIOD)
     sy_frequency = _child_text(channel, _SY_FREQUENCY)
     return ParsedFeed(
-        title=html_to_text(feed.get("title")),
+        title=_feed_title(feed, title, is_atom),
         link=absolute(feed.get("link"), channel_base),
-        description=html_to_text(feed.get("subtitle")),
+        description=html_to_text(feed.get("subtitle") or _child_text(root, ATOM03_TAGLINE)),
         icon_url=absolute(feed.get("icon") or feed.get("logo") or image.get("url"), channel_base),
         language=_language(feed, root, channel),
         ttl_minutes=parse_int(_child_text(channel, "ttl")),
@@ -112,9 +121,16 @@ def parse_fast(
     )
 
 
+def _feed_title(feed: dict[str, Any], title: etree._Element | None, is_atom: bool) -> str | None:
+    """The feed's own title, read as its entries' titles are."""
+    if is_atom:
+        return None if title is None else title_text(*text_construct(title))
+    return title_text(feed.get("title"), "guess")
+
+
 def _channel(root: etree._Element) -> etree._Element:
     """The element that holds the feed's own metadata."""
-    for path in ("channel", f"{{{_RSS1}}}channel"):
+    for path in ("channel", f"{{{RSS1}}}channel"):
         found = root.find(path)
         if found is not None:
             return found
@@ -166,14 +182,18 @@ def _entry(
     enclosures = get("enclosures")
     links = get("links")
     title, title_type = entry_title(element, get("title"), titles_right)
+    if element.tag == ATOM03_ENTRY:
+        summary, content = legacy_summary_and_content(element)
+    else:
+        summary, content = get("description"), _content(entry)
     return build_entry(
         base=base,
         entry_id=get("id"),
         link=get("link"),
         title=title,
         title_type=title_type,
-        summary_html=get("description"),
-        content_html=_content(entry),
+        summary_html=summary,
+        content_html=content,
         author=get("author"),
         published=_date(get("published")) if has_date else None,
         updated=_date(get("updated")) if has_date else None,
