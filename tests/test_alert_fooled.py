@@ -19,7 +19,7 @@ from bot.storage.alerts import AlertStore
 from bot.storage.outbox import OutboxRow, OutboxStore
 from bot.storage.stories import StoryStore
 from bot.stories.service import StoryAssigner
-from tests.test_story_service import QUAKE, FakeClock, NewItem, add_feed, add_items
+from tests.test_story_service import QUAKE, FakeClock, NewItem, add_feed, add_items, story_of
 
 START = datetime(2026, 12, 7, 9, 0, tzinfo=UTC)
 GUILD, CHANNEL, REPRINTS = 1, 801, 802
@@ -126,3 +126,28 @@ async def test_only_undated_items_of_a_feeds_first_fetch_are_taken_for_imported(
     )
     assert await store.undated_first_fetch([*first, *dated, *later, *others]) == {*first, *others}
     assert await store.undated_first_fetch([]) == set()
+
+
+async def test_recurring_titles_make_no_story_and_no_alert(world: World) -> None:
+    await world.alerts.set_breaking(GUILD, CHANNEL, True, min_sources=3)
+    now = world.clock()
+    ids = []
+    for i, title in enumerate(
+        ("Today's weather", "Today’s Weather", "Weather forecast for Monday", "Weather")
+    ):
+        feed = await add_feed(world.db, f"paper{i}.example", now=now - timedelta(days=1))
+        ids += await add_items(world.db, feed, [NewItem(title, f"https://paper{i}.example/w", now)], seen=now)
+    quake = await add_feed(world.db, "quake.example", now=now - timedelta(days=1))
+    ids += await add_items(world.db, quake, [NewItem(QUAKE[0], "https://quake.example/q", now)], seen=now)
+    assert await world.assigner.assign_pending(now) == 5
+    stories = await story_of(world.db, ids)
+    assert len(set(stories)) == 5 and all(s is not None and s.startswith("r") for s in stories[:4])
+    assert await world.posts(CHANNEL) == []
+    # Another assigner (the saved state loaded) keeps them where they are.
+    await world.assigner.close()
+    again = StoryAssigner(StoryStore(world.db), clock=world.clock)
+    try:
+        assert await again.assign_pending(world.clock()) == 0
+        assert await story_of(world.db, ids) == stories
+    finally:
+        await again.close()

@@ -1,10 +1,10 @@
-"""Recurring titles (bot/alerts/recurring.py) never make a story."""
+"""Recurring titles (bot/recurring.py) never make a story."""
 
 from __future__ import annotations
 
 import pytest
 
-from bot.alerts.recurring import is_recurring_title
+from bot.recurring import is_recurring_title
 
 
 @pytest.mark.parametrize(

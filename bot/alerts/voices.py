@@ -5,7 +5,7 @@ voice is its publisher (:func:`bot.publishers.publisher_keys`: the feeds, sectio
 of one publisher are one voice), except that:
 
 * an article whose headline is a recurring title ("Today's weather", "Daily crossword") is no
-  voice at all (:func:`bot.alerts.recurring.is_recurring_title`);
+  voice at all (:func:`bot.recurring.is_recurring_title`);
 * a word-for-word reprint (same headline, and same lead where both have one) by other outlets
   is the voice of its earliest copy, unless the channel counts reprints (``count_reprints``);
 * an undated article first seen in its feed's first fetch (a new feed, an OPML import) counts
@@ -20,9 +20,9 @@ import re
 import unicodedata
 from datetime import datetime
 
-from bot.alerts.recurring import is_recurring_title
 from bot.alerts.types import AlertArticle, AlertStory
 from bot.publishers import publisher_keys
+from bot.recurring import is_recurring_title
 
 __all__ = ["Sighting", "article_voices", "story_voices", "voice_count"]
 

@@ -14,6 +14,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from bot.outlets import outlet_key
+from bot.recurring import is_recurring_title
 from bot.storage.stories import StoryItemRow, StorySummary
 from bot.stories.errors import InvalidStoryStateError
 from bot.stories.grouper import StoryGrouper
@@ -43,17 +44,7 @@ def group_batch(grouper: StoryGrouper, rows: Sequence[StoryItemRow], save_upto: 
     """
     started = time.perf_counter()
     before = set(grouper.story_ids())
-    first_answer: dict[int, str] = {}
-    for row in rows:
-        first_answer[row.id] = grouper.add(
-            StoryItem(
-                id=str(row.id),
-                title=row.title,
-                text=row.summary,
-                published=row.published,
-                source=row.source,
-            )
-        )
+    first_answer, alone = _add_rows(grouper, rows)
     merged = _merges(grouper, before)
     assignments: list[tuple[int, str]] = []
     corrections = 0
@@ -76,11 +67,45 @@ def group_batch(grouper: StoryGrouper, rows: Sequence[StoryItemRow], save_upto: 
     return GroupedBatch(
         assignments=assignments,
         merged=merged,
-        stories=_summaries(grouper, touched, titles),
+        stories=_summaries(grouper, touched, titles) + alone,
         touched=list(touched),
         state=state,
         seconds=time.perf_counter() - started,
         corrections=corrections,
+    )
+
+
+def _add_rows(
+    grouper: StoryGrouper, rows: Sequence[StoryItemRow]
+) -> tuple[dict[int, str], list[StorySummary]]:
+    """Each row's story when added, and the stories of rows with a recurring title.
+
+    "Today's weather" from ten outlets is no story: each such item is a story of its own, kept
+    out of the grouper (so a replay gives it the same id, and it pulls no story together).
+    """
+    first_answer: dict[int, str] = {}
+    alone: list[StorySummary] = []
+    for row in rows:
+        if is_recurring_title(row.title, row.source_title or row.source):
+            alone.append(_alone(row))
+            first_answer[row.id] = alone[-1].id
+            continue
+        item = StoryItem(
+            id=str(row.id), title=row.title, text=row.summary, published=row.published, source=row.source
+        )
+        first_answer[row.id] = grouper.add(item)
+    return first_answer, alone
+
+
+def _alone(row: StoryItemRow) -> StorySummary:
+    """The story of one item with a recurring title: ``r`` and the item's id (the grouper's are ``s``)."""
+    return StorySummary(
+        id=f"r{row.id}",
+        first_seen_at=row.published,
+        last_seen_at=row.published,
+        item_count=1,
+        source_count=1,
+        title=row.title or None,
     )
 
 
