@@ -68,6 +68,7 @@ def test_headline_worded_unlike_the_title_is_not_text() -> None:
         "Follow Harbour Gazette Sport on Instagram.",
         "Email Lena Okafor at lokafor@harbourgazette.example or follow her @lenaokafor.",
         "Write to Lena Okafor at lokafor@harbourgazette.example",
+        "Reach the reporter on Twitter at https://twitter.com/lenaokafor",
         "READ MORE: Night buses return to the old town",
         "(Leggi anche: Il tram arriva all'aeroporto)",
         "Lire aussi : Le tramway arrive à l'aéroport",
@@ -163,3 +164,26 @@ def test_paragraph_that_is_also_an_image_alt_text_is_kept() -> None:
         f"{paragraphs_html()}</article>"
     )
     assert extract(html, URL).text.split("\n\n") == PARAGRAPHS
+
+
+@pytest.mark.parametrize(
+    "line",
+    ["Reading time: 4 minutes", "Tempo de leitura: 2 minutos", "5 min read", "12 comments", "Comments (3)"],
+)
+def test_reading_time_and_comment_count_lines_are_not_text(line: str) -> None:
+    texts = [*PARAGRAPHS[:2], line, PARAGRAPHS[2]]
+    html = page(f"<article><h1>Water bill passes</h1>{paragraphs_html(texts)}</article>")
+    assert extract(html, URL).text.split("\n\n") == PARAGRAPHS
+
+
+@pytest.mark.parametrize(
+    "paragraph",
+    [
+        "Comments from the public will be heard until 30 April, the ministry said.",
+        "Reading time at the library has been cut to 2 hours.",
+    ],
+)
+def test_sentences_about_comments_and_reading_are_kept(paragraph: str) -> None:
+    texts = [*PARAGRAPHS[:2], paragraph, PARAGRAPHS[2]]
+    html = page(f"<article><h1>Water bill passes</h1>{paragraphs_html(texts)}</article>")
+    assert extract(html, URL).text.split("\n\n") == texts

@@ -2,7 +2,8 @@
 
 Inside an article's container many sites put lines that address the reader rather than tell
 the story: a newsletter sign-up, "Follow us on Twitter", "Write to the author at ...", a
-"READ MORE: other headline" link line. They read like prose, so the
+"READ MORE: other headline" link line, the reading time, the title of a comments block left
+alone on its line. They read like prose, so the
 extractor keeps them; their wording gives them away. Each is recognised only in a short
 paragraph (a real paragraph that mentions a newsletter is longer than the plug for one).
 So is an image's caption that repeats its alternative text.
@@ -39,13 +40,22 @@ _FURNITURE = re.compile(
         \s+(?:on\s+"""
     + _SOCIAL
     + r"""\b|@\w+)
-    | ^(?:write\s+to|e-?mail|contact|reach)\s+[^.]{0,60}?\s+at\s+[\w.+-]+@[\w-]+\.\w
+    | ^(?:write\s+to|e-?mail|contact|reach)\s+[^.]{0,60}?\s+at\s+(?:[\w.+-]+@[\w-]+\.\w|https?://|@\w)
     | \bmay\s+be\s+reached\s+at\s+[\w.+-]+@[\w-]+\.\w
     | ^have\s+a\s+(?:news\s+)?tip\?
     # a link line to another story
     | ^[(\[]?\s*(?:read\s+(?:more|also|next)|see\s+(?:more|also)|also\s+read|more\s+on\s+this
         |related|watch|listen|leggi\s+anche|(?:à\s+)?lire\s+aussi|lea\s+también|lee\s+también
         |mehr\s+zum\s+thema|lesen\s+sie\s+auch|leia\s+também|veja\s+também)\b[^:]{0,20}:
+    # the reading time
+    | ^(?:reading\s+time|read\s+time|tempo\s+de\s+leitura|tiempo\s+de\s+lectura|temps\s+de\s+lecture
+        |lesezeit|tempo\s+di\s+lettura)\s*:?\s*(?:about\s+|cerca\s+de\s+)?\d+\s*\w*\.?$
+    | ^\d+\s*(?:-\s*)?min(?:ute)?s?\.?\s+read$
+    # what is left of the comments and sharing blocks: their titles alone on a line
+    | ^(?:\d+\s+)?(?:comments?|coment[aá]rios?|commentaires?|kommentare?|commenti|comentarios?)
+        (?:\s*\(\d+\))?[\s:.]*$
+    | ^(?:leave\s+a\s+(?:comment|reply)|join\s+the\s+(?:conversation|discussion)
+        |share\s+(?:this|the)\s+(?:article|story|post|page)|advertisement)[\s:.!]*$
     """,
     re.IGNORECASE | re.VERBOSE,
 )
