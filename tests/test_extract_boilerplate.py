@@ -187,3 +187,21 @@ def test_sentences_about_comments_and_reading_are_kept(paragraph: str) -> None:
     texts = [*PARAGRAPHS[:2], paragraph, PARAGRAPHS[2]]
     html = page(f"<article><h1>Water bill passes</h1>{paragraphs_html(texts)}</article>")
     assert extract(html, URL).text.split("\n\n") == texts
+
+
+def test_paragraphs_of_one_link_fewer_than_three_or_with_words_are_kept() -> None:
+    links = [
+        "<a href='/bill.pdf'>The water bill as passed by parliament</a>",
+        "<a href='/map.pdf'>The map of the aquifer's 4,000 wells</a>",
+    ]
+    with_words = [f"Read it here: {link}" for link in links]
+    html = page(
+        f"<article><h1>Water bill passes</h1>{paragraphs_html(PARAGRAPHS)}{paragraphs_html(links)}"
+        f"{paragraphs_html(with_words)}</article>"
+    )
+    assert extract(html, URL).text.split("\n\n")[3:] == [
+        "The water bill as passed by parliament",
+        "The map of the aquifer's 4,000 wells",
+        "Read it here: The water bill as passed by parliament",
+        "Read it here: The map of the aquifer's 4,000 wells",
+    ]

@@ -111,6 +111,9 @@ def remove_teaser_blocks(tree: HtmlElement) -> int:
     doomed.extend(_signup_boxes(body, stats))
     doomed.extend(_link_cards(body, stats))
     doomed.extend(_headline_lists(body, stats))
+    for run in _linked_paragraph_runs(stats):
+        if _removable(run, stats, page_chars):
+            doomed.extend(run)
     removed = 0
     for element in doomed:
         # An element may sit inside one removed before it.
@@ -326,6 +329,27 @@ def _headline_lists(body: HtmlElement, stats: dict[HtmlElement, _Stats]) -> Iter
             item.tag == "li" and _is_headline_item(stats[item]) for item in items
         ):
             yield list_
+
+
+def _linked_paragraph_runs(stats: dict[HtmlElement, _Stats]) -> Iterator[list[HtmlElement]]:
+    """Runs of sibling paragraphs that are each one link to another story and nothing else: a
+    rail of headlines set as paragraphs (an article's paragraph is more than a link)."""
+    for parent in stats:
+        if len(parent) < _MIN_TEASER_RUN:
+            continue
+        run: list[HtmlElement] = []
+        for child in parent:
+            st = stats.get(child)
+            if st is None or not st.chars:
+                continue  # comments and empty spacers do not break a run
+            if child.tag == "p" and _is_headline_item(st):
+                run.append(child)
+                continue
+            if len(run) >= _MIN_TEASER_RUN:
+                yield run
+            run = []
+        if len(run) >= _MIN_TEASER_RUN:
+            yield run
 
 
 def _is_headline_item(st: _Stats) -> bool:
