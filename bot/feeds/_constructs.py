@@ -27,7 +27,7 @@ ATOM03_ENTRY = f"{{{ATOM03}}}entry"
 ATOM03_TAGLINE = f"{{{ATOM03}}}tagline"
 _ATOM03_SUMMARY = f"{{{ATOM03}}}summary"
 _ATOM03_CONTENT = f"{{{ATOM03}}}content"
-_FEED_TITLE_OF = {ATOM_FEED: f"{{{ATOM}}}title", ATOM03_FEED: f"{{{ATOM03}}}title"}
+_FEED_TITLE_OF: dict[object, str] = {ATOM_FEED: f"{{{ATOM}}}title", ATOM03_FEED: f"{{{ATOM03}}}title"}
 _ATOM_ENTRIES = frozenset({ATOM_ENTRY, ATOM03_ENTRY})
 # The title element of each kind of entry element: its own, not an extension's.
 _RSS_TITLES = ("title", f"{{{RSS1}}}title")

@@ -33,8 +33,9 @@ def html_to_text(value: str | None) -> str | None:
 
 
 # A tag in a title of undeclared type: its name, whether it closes, what follows the name.
-_TITLE_TAG = re.compile(r"<(/?)([a-zA-Z][a-zA-Z0-9]*)((?:\s[^<>]*)?)>")
-# Always markup, closed or not: void elements, and the emphasis publishers leave unclosed.
+_TITLE_TAG = re.compile(r"<(/?)([a-zA-Z][a-zA-Z0-9]*)((?:[\s/][^<>]*)?)>")
+# Markup even unclosed, when bare ("<b>", not "a<b and c>d"): void elements, and the emphasis
+# publishers leave unclosed.
 _MARKUP_TAGS = frozenset(
     {"br", "hr", "img", "wbr", "b", "i", "u", "em", "strong", "span", "font", "small", "big", "sub",
      "sup", "s", "strike"}
@@ -52,7 +53,7 @@ def loose_html_to_text(value: str | None) -> str | None:
     are markup are stripped, a tag merely mentioned is kept ("History of the <blink> tag").
 
     Markup is a tag that closes or is closed in the title, carries attributes, closes itself, or
-    is a void element or emphasis (``<br>``, ``<b>``); an unclosed ``<blink>`` is words.
+    is a bare void element or emphasis (``<br>``, ``<b>``); an unclosed ``<blink>`` is words.
     Entities are decoded.
     """
     if not value or "<" not in value:
@@ -66,9 +67,9 @@ def loose_html_to_text(value: str | None) -> str | None:
         slash, name, rest = match.group(1), match.group(2).lower(), match.group(3)
         is_markup = (
             (name in opened if slash else name in closed)
-            or name in _MARKUP_TAGS
             or "=" in rest
             or rest.endswith("/")
+            or (name in _MARKUP_TAGS and not rest.strip())
         )
         if not is_markup:
             return match.group()
