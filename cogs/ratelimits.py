@@ -41,6 +41,7 @@ import discord
 import yarl
 
 from bot.config import DiscordSettings
+from bot.ops import metrics
 from bot.ratelimit import RequestBudget, Share, alone
 
 __all__ = ["DiscordRateLimits", "RateLimitStats", "is_interaction_route", "route_template", "scope_of"]
@@ -208,8 +209,21 @@ class DiscordRateLimits:
         context: SimpleNamespace,
         params: aiohttp.TraceRequestEndParams,
     ) -> None:
-        if params.response.status != 429:
+        status = params.response.status
+        if status != 429:
+            if status < 300 and params.url.path.endswith("/callback"):
+                self._acknowledged(params.url)
             return
         path = self.api_path(params.url)
         if path is not None:
-            self.stats.record(route_template(params.method, path), scope_of(params.response.headers))
+            route, scope = route_template(params.method, path), scope_of(params.response.headers)
+            self.stats.record(route, scope)
+            metrics.discord_429(route, scope)
+
+    def _acknowledged(self, url: yarl.URL) -> None:
+        # The initial response to an interaction reached Discord: its latency from the
+        # interaction's creation, which Discord limits to 3 s.
+        path = self.api_path(url)
+        parts = path.strip("/").split("/") if path is not None else []
+        if len(parts) == 4 and parts[0] == "interactions" and parts[1].isdigit():
+            metrics.interaction_acknowledged(int(parts[1]))

@@ -51,6 +51,7 @@ from bot.delivery.errors import (
 from bot.delivery.message import MessageSpec
 from bot.delivery.policy import RetryPolicy, check_shard, needs_lookup
 from bot.delivery.publisher import Publisher
+from bot.ops import metrics
 
 if TYPE_CHECKING:  # bot.storage.outbox imports bot.delivery.message
     from bot.storage.outbox import OutboxRow, OutboxStore
@@ -70,6 +71,10 @@ class Action(enum.Enum):
     FAILED = "failed"
     HOLD = "hold"
     RETRY = "retry"
+
+
+#: A send's metric outcome: a held channel's row is tried again once the channel is back.
+_OUTCOME = {Action.SENT: "sent", Action.FAILED: "failed", Action.HOLD: "retried", Action.RETRY: "retried"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -361,6 +366,7 @@ class OutboxDispatcher:
         message_id, error = await self._send(row)
         decision = outcome(error, attempts=row.attempts, retry=self._retry)
         now = self._clock()
+        metrics.post_done(row.kind, _OUTCOME[decision.action])
         if decision.action is Action.SENT:
             if self._stopping:
                 await self._store.mark_sent(row.id, message_id=message_id, now=now)

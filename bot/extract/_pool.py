@@ -22,6 +22,7 @@ from bot.errors import (
     WorkerUnavailableError,
 )
 from bot.extract import _load
+from bot.ops import metrics
 from bot.types import Article
 from bot.workers import ProcessPool
 from bot.workers.pipe import DEFAULT_NICENESS
@@ -118,7 +119,8 @@ class ExtractorPool:
         # Bytes, which the worker parses as they are.
         page = _load.encode(html)
         try:
-            article: Article = await self._pool.run(page, url)
+            with metrics.EXTRACT_SECONDS.time():
+                article: Article = await self._pool.run(page, url)
         except ExtractError:
             raise
         except WorkerTimeoutError as e:

@@ -22,6 +22,7 @@ from bot.errors import (
 from bot.feeds.decide import EntryKeys
 from bot.feeds.jobs import parse_with_keys
 from bot.feeds.types import ParsedFeed
+from bot.ops import metrics
 from bot.workers import ProcessPool
 from bot.workers.pool import RESTART_DELAY_S
 
@@ -55,7 +56,8 @@ class InThreadParser:
     """
 
     async def parse(self, body: bytes, url: str, content_type: str | None) -> ParseResult:
-        return await asyncio.to_thread(parse_with_keys, body, url, content_type)
+        with metrics.FEED_PARSE_SECONDS.time():
+            return await asyncio.to_thread(parse_with_keys, body, url, content_type)
 
 
 class ParserPool:
@@ -104,7 +106,8 @@ class ParserPool:
 
     async def parse(self, body: bytes, url: str, content_type: str | None) -> ParseResult:
         try:
-            parsed: ParseResult = await self._pool.run(body, url, content_type)
+            with metrics.FEED_PARSE_SECONDS.time():
+                parsed: ParseResult = await self._pool.run(body, url, content_type)
         except WorkerTimeoutError as e:
             raise FeedParseError(f"The feed took longer than {self._time_limit_s:g} seconds to read.") from e
         except WorkerCrashedError as e:

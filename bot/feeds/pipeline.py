@@ -59,6 +59,7 @@ from bot.feeds.schedule import Schedule, should_pause
 from bot.feeds.sources import Retrievers, body_hash, retry_after
 from bot.feeds.types import Feed, FeedEntry, ParsedFeed
 from bot.fetch import FetchResult
+from bot.ops import metrics
 from bot.storage.feed_records import (
     CheckChanged,
     CheckFailed,
@@ -135,6 +136,7 @@ class FeedPipeline:
                 counts.not_modified += 1
             else:
                 counts.unchanged += 1
+            metrics.feed_checked("304" if result.not_modified else "unchanged")
             when = self._schedule.after_success(now, result.headers, feed.update_hint_s, self._rng)
             return CheckOk(feed.id, result.etag, result.last_modified, when)
         try:
@@ -142,11 +144,13 @@ class FeedPipeline:
         except ParserUnavailableError:
             # Not the feed's fault: tried again soon, not counted towards pausing it.
             counts.failed += 1
+            metrics.FEED_CHECKS.labels(outcome="parser_unavailable").inc()
             retry_at = now + timedelta(seconds=UNAVAILABLE_RETRY_S)
             return CheckFailed(feed.id, feed.failures, _PARSER_UNAVAILABLE, retry_at)
         except FeedError as e:
             return self.failure(feed, e, now, counts)
         counts.parsed += 1
+        metrics.feed_checked("200")
         return Fetched(feed.url, parsed, keys, self._state(result, parsed, digest, now), feed=feed)
 
     def _state(
@@ -176,6 +180,7 @@ class FeedPipeline:
     ) -> CheckFailed:
         """The failed check of ``feed``: backed off, and paused after too many (or a 410)."""
         counts.failed += 1
+        metrics.feed_failed(error)
         status = error.status if isinstance(error, HTTPStatusError) else None
         failures = feed.failures + 1
         text = message or (
@@ -349,6 +354,7 @@ def _changed(
     articles, judged, mentioned = verdicts
     items, key_of = item_rows(f.parsed.entries, f.keys, new, seen_links)
     counts.new_items += len(items)
+    metrics.NEW_ITEMS.inc(len(items))
     source = parsed_feed(f.url, f.parsed)
     messages: list[OutboxMessage] = []
     notices: list[OutboxMessage] = []

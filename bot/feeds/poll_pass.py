@@ -15,6 +15,7 @@ from bot.feeds.hosts import HostTurns, host_of
 from bot.feeds.pipeline import Checked, FeedPipeline
 from bot.feeds.poll_types import Counts, Fetched, PollStats
 from bot.fetch.limits import HostLimiter
+from bot.ops import metrics
 from bot.storage.feed_records import DueFeed
 
 #: Feeds claimed per query, and outcomes written per transaction.
@@ -129,6 +130,7 @@ class PollPass:
         if outcome is not None:
             self._counts.deferred += 1
         else:
+            metrics.poll_lag(feed.due_at)
             outcome = await self._pipeline.check(feed, self._now, self._counts)
         self._pending.append(outcome)
         if isinstance(outcome, Fetched):

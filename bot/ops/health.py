@@ -123,6 +123,10 @@ class Readiness:
             query.cancel()
             await asyncio.gather(query, return_exceptions=True)
 
+    @property
+    def db(self) -> Database:
+        return self._db
+
     def presence(self) -> Presence | None:
         return self._presence()
 

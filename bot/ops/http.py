@@ -14,6 +14,7 @@ from aiohttp import web
 from bot.config import MetricsSettings, Settings
 from bot.errors import ConfigError
 from bot.ops import metrics
+from bot.ops.gauges import LoopLag, ScrapeGauges
 from bot.ops.health import Readiness
 
 log = logging.getLogger(__name__)
@@ -26,6 +27,8 @@ class OpsListener:
         self._settings = settings
         self._readiness = readiness
         self._runner: web.AppRunner | None = None
+        self._gauges = ScrapeGauges(readiness.db)
+        self._lag = LoopLag()
         self.port: int | None = None
         """The bound port (the one chosen when metrics.port is 0), once started."""
 
@@ -48,6 +51,7 @@ class OpsListener:
                 key="metrics.port",
             ) from None
         self._runner = runner
+        self._lag.start()
         self.port = _bound_port(runner)
         log.info("operator listener on http://%s:%s", self._settings.host, self.port)
 
@@ -55,6 +59,8 @@ class OpsListener:
         runner, self._runner = self._runner, None
         if runner is not None:
             await runner.cleanup()
+        await self._lag.close()
+        await self._gauges.close()
         await self._readiness.close()
 
     async def _healthz(self, request: web.Request) -> web.Response:
@@ -76,6 +82,7 @@ class OpsListener:
         run, connected = self._readiness.shard_counts()
         metrics.SHARDS_RUN.set(run)
         metrics.SHARDS_CONNECTED.set(connected)
+        await self._gauges.refresh()
         body, content_type = metrics.exposition()
         return web.Response(body=body, headers={"Content-Type": content_type})
 

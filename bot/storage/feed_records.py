@@ -36,6 +36,8 @@ class DueFeed(NamedTuple):
     update_hint_s: int | None
     #: Never parsed successfully: the first fetch posts only the newest items (no flood).
     first_fetch: bool
+    #: When the feed was due (how late its check is: the poll lag).
+    due_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)

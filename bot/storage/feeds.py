@@ -109,11 +109,13 @@ class FeedStore(SubscriptionQueries):
                 # Only compared with None: read as it is stored, not made a datetime. (Not
                 # "last_success_at IS NULL" in SQL: SQLite's UPDATE ... RETURNING gives 0 for it.)
                 type_coerce(feeds.c.last_success_at, Text),
+                feeds.c.next_check_at,
             )
         )
         async with self._db.session(write=True) as conn:
             rows = (await conn.execute(stmt)).all()
-        return [DueFeed._make((*row[:-1], row[-1] is None)) for row in rows]  # the last: first_fetch
+        # The last two: first_fetch (whether last_success_at is NULL), due_at.
+        return [DueFeed._make((*row[:-2], row[-2] is None, row[-1])) for row in rows]
 
     async def release_leases(self, owner: str) -> int:
         """Free every feed leased by ``owner``; return how many.

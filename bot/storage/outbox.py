@@ -34,6 +34,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from bot.delivery.destination import PLAIN, Destination
 from bot.delivery.message import MessageSpec
 from bot.delivery.policy import check_shard, nonce_for
+from bot.ops import metrics
 from bot.storage.database import Database, serialise_on
 from bot.storage.leases import FREE, release_rows
 from bot.storage.outbox_claim import IS_PENDING, claim_heads, claim_statement, claimable, mark_sent
@@ -171,14 +172,16 @@ async def enqueue(conn: AsyncConnection, messages: Sequence[OutboxMessage], *, n
         # One statement per dialect, executed with many parameter sets: SQLAlchemy compiles it
         # once and batches the rows itself ("insertmanyvalues"), in the order given.
         result = await conn.execute(_insert_statement(dialect), rows[start : start + _CHUNK])
-        inserted += len(result.all())
+        kinds = result.scalars().all()
+        metrics.posts_queued(kinds)
+        inserted += len(kinds)
     return inserted
 
 
 @functools.cache
 def _insert_statement(dialect: str) -> Any:
     stmt = insert(dialect, outbox).on_conflict_do_nothing(index_elements=[outbox.c.dedup_key])
-    return stmt.returning(outbox.c.id)
+    return stmt.returning(outbox.c.kind)  # counted by kind
 
 
 class OutboxStore:

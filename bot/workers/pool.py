@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bot.errors import WorkerCrashedError, WorkerError, WorkerTimeoutError, WorkerUnavailableError
+from bot.ops import metrics
 from bot.workers import pipe
 
 log = logging.getLogger(__name__)
@@ -292,6 +293,7 @@ class ProcessPool:
         """Send ``worker`` nothing more (its reader stops it once it has answered); a new one starts."""
         self._workers.remove(worker)
         self._retiring.add(worker)
+        metrics.worker_restarted(self._function, "recycled")
         worker.retired = True
         worker.has_work.set()
         self._spawn_in_background()
@@ -301,6 +303,9 @@ class ProcessPool:
         call that killed it fails alone; its queued batch is sent again as it was.
         """
         worker.kill()
+        metrics.worker_restarted(
+            self._function, "timeout" if isinstance(error, WorkerTimeoutError) else "crashed"
+        )
         if worker.reader is not None and worker.reader is not asyncio.current_task():
             worker.reader.cancel()
         with contextlib.suppress(ValueError):
