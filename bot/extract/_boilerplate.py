@@ -25,7 +25,31 @@ _MAX_WORDS = 45
 _SOCIAL = r"(?:twitter|x|facebook|instagram|linkedin|youtube|tiktok|threads|mastodon|bluesky)"
 # Where a sentence starts: the plugs speak to the reader in the imperative.
 _START = r"(?:^|[.!?:]\s+)"
-_FURNITURE = re.compile(
+# Lines that start so (matched at the start only: searching costs a pass per position).
+_FURNITURE_LINE = re.compile(
+    r"""
+    # the author's address
+      (?:write\s+to|e-?mail|contact|reach)\s+[^.]{0,60}?\s+at\s+(?:[\w.+-]+@[\w-]+\.\w|https?://|@\w)
+    | have\s+a\s+(?:news\s+)?tip\?
+    # a link line to another story
+    | [(\[]?\s*(?:read\s+(?:more|also|next)|see\s+(?:more|also)|also\s+read|more\s+on\s+this
+        |related|watch|listen|leggi\s+anche|(?:à\s+)?lire\s+aussi|lea\s+también|lee\s+también
+        |mehr\s+zum\s+thema|lesen\s+sie\s+auch|leia\s+também|veja\s+também)\b[^:]{0,20}:
+    # the reading time
+    | (?:reading\s+time|read\s+time|tempo\s+de\s+leitura|tiempo\s+de\s+lectura|temps\s+de\s+lecture
+        |lesezeit|tempo\s+di\s+lettura)\s*:?\s*(?:about\s+|cerca\s+de\s+)?\d+\s*\w*\.?$
+    | \d+\s*(?:-\s*)?min(?:ute)?s?\.?\s+read$
+    # what is left of the comments and sharing blocks: their titles alone on a line
+    | (?:\d+\s+)?(?:comments?|coment[aá]rios?|commentaires?|kommentare?|commenti|comentarios?)
+        (?:\s*\(\d+\))?[\s:.]*$
+    | (?:leave\s+a\s+(?:comment|reply)|join\s+the\s+(?:conversation|discussion)
+        |share\s+(?:this|the)\s+(?:article|story|post|page)|advertisement)[\s:.!]*$
+    """,
+    re.IGNORECASE | re.VERBOSE,
+)
+# Sentences anywhere in the line, looked for only when one of their words is in it.
+_FURNITURE_CLUES = ("sign", "subscri", "inbox", "follow", "reached")
+_FURNITURE_SENTENCE = re.compile(
     r"""
     # a newsletter, podcast or channel plug
       """
@@ -40,22 +64,7 @@ _FURNITURE = re.compile(
         \s+(?:on\s+"""
     + _SOCIAL
     + r"""\b|@\w+)
-    | ^(?:write\s+to|e-?mail|contact|reach)\s+[^.]{0,60}?\s+at\s+(?:[\w.+-]+@[\w-]+\.\w|https?://|@\w)
     | \bmay\s+be\s+reached\s+at\s+[\w.+-]+@[\w-]+\.\w
-    | ^have\s+a\s+(?:news\s+)?tip\?
-    # a link line to another story
-    | ^[(\[]?\s*(?:read\s+(?:more|also|next)|see\s+(?:more|also)|also\s+read|more\s+on\s+this
-        |related|watch|listen|leggi\s+anche|(?:à\s+)?lire\s+aussi|lea\s+también|lee\s+también
-        |mehr\s+zum\s+thema|lesen\s+sie\s+auch|leia\s+também|veja\s+também)\b[^:]{0,20}:
-    # the reading time
-    | ^(?:reading\s+time|read\s+time|tempo\s+de\s+leitura|tiempo\s+de\s+lectura|temps\s+de\s+lecture
-        |lesezeit|tempo\s+di\s+lettura)\s*:?\s*(?:about\s+|cerca\s+de\s+)?\d+\s*\w*\.?$
-    | ^\d+\s*(?:-\s*)?min(?:ute)?s?\.?\s+read$
-    # what is left of the comments and sharing blocks: their titles alone on a line
-    | ^(?:\d+\s+)?(?:comments?|coment[aá]rios?|commentaires?|kommentare?|commenti|comentarios?)
-        (?:\s*\(\d+\))?[\s:.]*$
-    | ^(?:leave\s+a\s+(?:comment|reply)|join\s+the\s+(?:conversation|discussion)
-        |share\s+(?:this|the)\s+(?:article|story|post|page)|advertisement)[\s:.!]*$
     """,
     re.IGNORECASE | re.VERBOSE,
 )
@@ -63,7 +72,15 @@ _FURNITURE = re.compile(
 
 def is_furniture(paragraph: str) -> bool:
     """Whether ``paragraph`` is a plug, a contact line, a link line or a notice of the page."""
-    return len(paragraph.split()) <= _MAX_WORDS and _FURNITURE.search(paragraph) is not None
+    if len(paragraph.split()) > _MAX_WORDS:
+        return False
+    if _FURNITURE_LINE.match(paragraph):
+        return True
+    lowered = paragraph.lower()
+    return (
+        any(clue in lowered for clue in _FURNITURE_CLUES)
+        and _FURNITURE_SENTENCE.search(paragraph) is not None
+    )
 
 
 def image_alts(tree: HtmlElement) -> set[str]:
