@@ -104,7 +104,7 @@ def title_text(title: str | None, title_type: TitleType) -> str | None:
     """A title as plain text, read as its type says."""
     if title_type == "text":
         return collapse_space(title)
-    if title_type == "html":
+    if title_type == "html" or not title or "<" not in title:
         return html_to_text(title)
     return loose_html_to_text(title)
 

@@ -48,22 +48,17 @@ def rss_titles_found_right(root: etree._Element) -> bool:
     return not any(title.tag not in _RSS_TITLES or len(title) for title in root.iter("{*}title"))
 
 
-def entry_title(
-    element: etree._Element, found: str | None, found_right: bool
-) -> tuple[str | None, TitleType]:
+def entry_title(element: etree._Element, found: str | None) -> tuple[str | None, TitleType]:
     """The title of an entry element and how to read it.
 
-    ``found`` is fastfeedparser's title: taken as it is for RSS when ``found_right`` (see
-    :func:`rss_titles_found_right`), and kept for an entry without a title of its own (its
-    ``media:title`` or ``dc:title`` is better than none).
+    ``found`` is fastfeedparser's title, kept for an entry without a title of its own (its
+    ``media:title`` or ``dc:title`` is better than none). Needed for Atom entries (their title's
+    type), and for RSS ones unless :func:`rss_titles_found_right`.
     """
-    is_atom = element.tag in _ATOM_ENTRIES
-    if found_right and not is_atom:
-        return found, "guess"
     title = next(element.iterchildren(_TITLE_OF.get(element.tag, "title")), None)
     if title is None:
         return found, "guess"
-    if is_atom:
+    if element.tag in _ATOM_ENTRIES:
         return text_construct(title)
     if len(title):
         # Unescaped markup in an RSS title: elements to the XML parser.

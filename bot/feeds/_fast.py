@@ -16,7 +16,7 @@ from typing import Any
 import fastfeedparser
 from lxml import etree
 
-from bot.feeds._build import build_entry, is_image_media, parse_int, title_text, update_period_s
+from bot.feeds._build import TitleType, build_entry, is_image_media, parse_int, title_text, update_period_s
 from bot.feeds._constructs import (
     ATOM03_ENTRY,
     ATOM03_TAGLINE,
@@ -181,7 +181,11 @@ def _entry(
     media = get("media_content")
     enclosures = get("enclosures")
     links = get("links")
-    title, title_type = entry_title(element, get("title"), titles_right)
+    # Most feeds: fastfeedparser's title is right, and not looked up again.
+    title_type: TitleType = "guess"
+    title = get("title")
+    if not titles_right:
+        title, title_type = entry_title(element, title)
     if element.tag == ATOM03_ENTRY:
         summary, content = legacy_summary_and_content(element)
     else:
