@@ -158,7 +158,9 @@ def feed_failed(error: BaseException) -> None:
 def error_kind(error: BaseException) -> str:
     """A failed check's outcome label, from a fixed set."""
     if isinstance(error, HTTPStatusError):
-        return "http_429" if error.status == 429 else f"http_{error.status // 100}xx"
+        if error.status == 429:
+            return "http_429"
+        return f"http_{error.status // 100}xx" if 100 <= error.status < 600 else "http_other"
     for kind, name in _ERROR_KINDS:
         if isinstance(error, kind):
             return name

@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import and_, bindparam, delete, exists, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from bot.ops import metrics
 from bot.outlets import outlet_name
 from bot.storage import leases
 from bot.storage.alert_tables import channel_alerts
@@ -188,6 +189,7 @@ class StoryStore:
         stale and must be reloaded. Merges rename the stories of items already written, and of the
         alerts already sent about them (unless the surviving story has its own alert there).
         """
+        formed = 0
         async with self._db.session(write=True) as conn:
             if not await leases.renew(conn, lease, owner, now=now, until=lease_until):
                 return False
@@ -201,6 +203,7 @@ class StoryStore:
                 )
                 await conn.execute(stmt, [{"b_id": i, "b_story": s} for i, s in batch.assignments])
             if batch.stories:
+                formed = await _newly_formed(conn, batch.stories)
                 await _upsert_stories(conn, batch.stories)
             if batch.state is not None:
                 blob, last_item_id = batch.state
@@ -217,6 +220,7 @@ class StoryStore:
                         },
                     )
                 )
+        metrics.STORIES_FORMED.inc(formed)
         return True
 
 
@@ -236,6 +240,22 @@ async def _rename_story(conn: AsyncConnection, old: str, new: str) -> None:
         .values(story_id=new)
     )
     await conn.execute(delete(stories).where(stories.c.id == old))
+
+
+async def _newly_formed(conn: AsyncConnection, rows: Sequence[StorySummary]) -> int:
+    """How many of ``rows`` reach two items with this write: a story formed (one item is news
+    nobody else carries yet)."""
+    grown = {s.id: s.item_count for s in rows if s.item_count >= 2}
+    if not grown:
+        return 0
+    result = await conn.execute(_ITEM_COUNTS, {"b_ids": list(grown)})
+    before = {story_id: count for story_id, count in result.all()}
+    return sum(1 for story_id in grown if before.get(story_id, 0) < 2)
+
+
+_ITEM_COUNTS = select(stories.c.id, stories.c.item_count).where(
+    stories.c.id.in_(bindparam("b_ids", expanding=True))
+)
 
 
 async def _upsert_stories(conn: AsyncConnection, rows: Sequence[StorySummary]) -> None:
