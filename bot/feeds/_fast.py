@@ -1,9 +1,11 @@
-"""The fast path: fastfeedparser (lxml + a native extractor) for well-formed RSS, RDF and Atom.
+"""The fast path: fastfeedparser (lxml + a native extractor) for well-formed RSS, RDF and Atom
+(1.0 and the legacy 0.3).
 
 A strict lxml parse runs first. It proves the document well-formed (fastfeedparser's recover
 mode would otherwise silently drop the items after an error, where feedparser's loose parser
 keeps them), and it reads what fastfeedparser leaves out: ``<ttl>``, ``sy:*``, the RSS
-``<language>`` and each entry's ``xml:base``.
+``<language>`` and each entry's ``xml:base``; and it reads titles as the publisher wrote them
+where fastfeedparser does not (:mod:`._constructs`).
 """
 
 from __future__ import annotations
