@@ -30,7 +30,6 @@ from bot.storage.outbox import OutboxMessage, OutboxStore
 from bot.storage.outbox_tables import outbox
 from tests.test_cli import assert_one_line_error, run_cli
 
-NOW = datetime.now(UTC).replace(microsecond=0)
 G1, G2 = 1001, 1002
 
 
@@ -49,19 +48,23 @@ class Seeded:
     failed: int
     fresh: int
     held: int
+    #: When the rows were made: the commands compare with the real clock, so each test seeds
+    #: relative to its own start (a module-level time went stale in a long suite run).
+    now: datetime
 
 
 async def seed(db: Database) -> Seeded:
+    now = datetime.now(UTC).replace(microsecond=0)
     store = FeedStore(db)
     made = await store.subscribe(
         [NewFeed("https://a.example/feed"), NewFeed("https://b.example/feed")],
         guild_id=G1,
         channel_id=10,
         created_by=None,
-        now=NOW,
+        now=now,
     )
     (made_c,) = await store.subscribe(
-        [NewFeed("https://c.example/feed")], guild_id=G2, channel_id=20, created_by=None, now=NOW
+        [NewFeed("https://c.example/feed")], guild_id=G2, channel_id=20, created_by=None, now=now
     )
     a, b, c = (answer.subscription.id for answer in [*made, made_c])  # type: ignore[union-attr]
     async with db.session() as conn:
@@ -73,12 +76,12 @@ async def seed(db: Database) -> Seeded:
         await conn.execute(update(subscriptions).where(subscriptions.c.id == c).values(status="paused"))
     posts = OutboxStore(db)
     rows = [
-        ("sent", 10, G1, NOW - timedelta(hours=1)),
-        ("old_sent", 10, G1, NOW - timedelta(hours=30)),
-        ("stuck", 10, G1, NOW - timedelta(hours=2)),
-        ("failed", 10, G1, NOW - timedelta(hours=3)),
-        ("fresh", 20, G2, NOW - timedelta(minutes=1)),
-        ("held", 30, G2, NOW - timedelta(minutes=1)),
+        ("sent", 10, G1, now - timedelta(hours=1)),
+        ("old_sent", 10, G1, now - timedelta(hours=30)),
+        ("stuck", 10, G1, now - timedelta(hours=2)),
+        ("failed", 10, G1, now - timedelta(hours=3)),
+        ("fresh", 20, G2, now - timedelta(minutes=1)),
+        ("held", 30, G2, now - timedelta(minutes=1)),
     ]
     ids: dict[str, int] = {}
     for key, channel, guild, at in rows:
@@ -89,14 +92,14 @@ async def seed(db: Database) -> Seeded:
         ids[key] = row.id
     async with db.session() as conn:
         for key in ("sent", "old_sent"):
-            at = NOW - (timedelta(hours=1) if key == "sent" else timedelta(hours=30))
+            at = now - (timedelta(hours=1) if key == "sent" else timedelta(hours=30))
             await conn.execute(
                 update(outbox).where(outbox.c.id == ids[key]).values(status="sent", sent_at=at)
             )
         failed = update(outbox).where(outbox.c.id == ids["failed"])
         await conn.execute(failed.values(status="failed", attempts=1, last_error="403 Missing Access"))
-    await posts.hold_channel(30, reason="access lost", now=NOW)
-    return Seeded(a=a, b=b, c=c, **ids)
+    await posts.hold_channel(30, reason="access lost", now=now)
+    return Seeded(a=a, b=b, c=c, now=now, **ids)
 
 
 @pytest.fixture
@@ -204,7 +207,7 @@ async def test_stats_per_server(seeded: Seeded, config: Path) -> None:
     assert one["guild_id"] == G1 and two["guild_id"] == G2
     assert one["feeds"] == {"active": 1, "failing": 1, "paused": 0}
     assert (one["posts_24h"], one["failed_24h"], one["waiting"]) == (1, 1, 1)
-    assert one["oldest_waiting_at"] == (NOW - timedelta(hours=2)).isoformat()
+    assert one["oldest_waiting_at"] == (seeded.now - timedelta(hours=2)).isoformat()
     assert 7200 <= one["oldest_waiting_age_s"] < 7200 + 120
     assert two["feeds"] == {"active": 0, "failing": 0, "paused": 1}
     assert (two["posts_24h"], two["waiting"]) == (0, 2)
