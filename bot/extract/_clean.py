@@ -111,9 +111,6 @@ def remove_teaser_blocks(tree: HtmlElement) -> int:
     doomed.extend(_signup_boxes(body, stats))
     doomed.extend(_link_cards(body, stats))
     doomed.extend(_headline_lists(body, stats))
-    for run in _linked_paragraph_runs(stats):
-        if _removable(run, stats, page_chars):
-            doomed.extend(run)
     removed = 0
     for element in doomed:
         # An element may sit inside one removed before it.
@@ -252,7 +249,7 @@ def _section(
 
 
 def _teaser_runs(body: HtmlElement, stats: dict[HtmlElement, _Stats]) -> Iterator[list[HtmlElement]]:
-    """Runs of sibling items that each lead with a linked headline."""
+    """Runs of sibling items that each lead with a linked headline (or are one, as paragraphs)."""
     for parent in stats:
         if len(parent) < _MIN_TEASER_RUN:
             continue
@@ -331,34 +328,17 @@ def _headline_lists(body: HtmlElement, stats: dict[HtmlElement, _Stats]) -> Iter
             yield list_
 
 
-def _linked_paragraph_runs(stats: dict[HtmlElement, _Stats]) -> Iterator[list[HtmlElement]]:
-    """Runs of sibling paragraphs that are each one link to another story and nothing else: a
-    rail of headlines set as paragraphs (an article's paragraph is more than a link)."""
-    for parent in stats:
-        if len(parent) < _MIN_TEASER_RUN:
-            continue
-        run: list[HtmlElement] = []
-        for child in parent:
-            st = stats.get(child)
-            if st is None or not st.chars:
-                continue  # comments and empty spacers do not break a run
-            if child.tag == "p" and _is_headline_item(st):
-                run.append(child)
-                continue
-            if len(run) >= _MIN_TEASER_RUN:
-                yield run
-            run = []
-        if len(run) >= _MIN_TEASER_RUN:
-            yield run
-
-
 def _is_headline_item(st: _Stats) -> bool:
     return st.links == 1 and st.chars >= _MIN_HEADLINE_CHARS and st.link_chars == st.chars
 
 
 def _is_teaser_item(item: HtmlElement, st: _Stats, stats: dict[HtmlElement, _Stats]) -> bool:
     """A linked headline leading the item, then at most a short standfirst."""
-    if item.tag in _INLINE_TAGS or item.tag == "p" or item.tag in _HEADING_TAGS:
+    if item.tag == "p":
+        # A paragraph that is one link and nothing else: a rail of headlines set as paragraphs
+        # (an article's paragraph is more than a link).
+        return _is_headline_item(st)
+    if item.tag in _INLINE_TAGS or item.tag in _HEADING_TAGS:
         return False
     headline = st.lead_heading
     if headline is None:
