@@ -217,20 +217,24 @@ def _drop_leading_headings(lines: list[str], tree: HtmlElement) -> None:
     """
     if not lines:
         return
+    candidates = set(lines[:_MAX_LEADING_HEADINGS])
     top: set[str] = set()
-    later: set[str] = set()
+    later: set[str] = set()  # kickers, if an h1 comes after them
     seen_h1 = False
     for heading in tree.iter(*_HEADING_TAGS):
-        text = " ".join(heading.text_content().split())
-        seen_h1 = seen_h1 or heading.tag == "h1"
-        words, cjk = count_words(text)
-        if heading.tag == "h1" or words + cjk / _CJK_CHARS_PER_WORD >= _MIN_STANDFIRST_WORDS:
-            top.add(text)
-        elif not seen_h1:
-            later.add(text)  # a kicker, if an h1 comes after it
-        if seen_h1 and heading.tag == "h1":
+        is_h1 = heading.tag == "h1"
+        if is_h1:
+            seen_h1 = True
             top |= later
             later.clear()
+        text = " ".join(heading.text_content().split())
+        if text not in candidates:
+            continue
+        words, cjk = count_words(text)
+        if is_h1 or words + cjk / _CJK_CHARS_PER_WORD >= _MIN_STANDFIRST_WORDS:
+            top.add(text)
+        elif not seen_h1:
+            later.add(text)
     for _ in range(_MAX_LEADING_HEADINGS):
         if not lines or lines[0] not in top:
             return
