@@ -20,7 +20,7 @@ from lxml.html import HtmlElement
 _MIN_CAPTION_WORDS = 2
 _PARAGRAPH_WITH_TEXT = XPath("boolean(//p[normalize-space() = $text])")
 # Longer than this, a paragraph is the article's own text whatever it mentions.
-_MAX_WORDS = 45
+_MAX_WORDS = 60
 
 _SOCIAL = r"(?:twitter|x|facebook|instagram|linkedin|youtube|tiktok|threads|mastodon|bluesky)"
 # Where a sentence starts: the plugs speak to the reader in the imperative.
