@@ -3,7 +3,7 @@
 Metric (the benchmark's README): lower-cased word tokens, 4-word shingles with
 multiplicity, per-page precision and recall, mean P, mean R, F1 of the means.
 
-Run: ``python3 -m bench.extract_quality [--data DIR] [--workers N] [--worst K]``.
+Run: ``python3 -m bench.extract_quality [--data DIR] [--workers N] [--worst K] [--extra K]``.
 """
 
 from __future__ import annotations
@@ -140,6 +140,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--worst", type=int, default=0, help="list the K pages where ours does worst")
+    parser.add_argument(
+        "--extra",
+        type=int,
+        default=0,
+        help="print our lines not in the gold, on the K pages of lowest precision",
+    )
     args = parser.parse_args(argv)
     if not (args.data / "ground-truth.json").is_file():
         print(f"benchmark data not found in {args.data}", file=sys.stderr)
@@ -164,7 +170,31 @@ def main(argv: list[str] | None = None) -> int:
                 f"  {page_id[:12]} {score.precision:.2f}/{score.recall:.2f}"
                 f"  ({base.precision:.2f}/{base.recall:.2f})"
             )
+    if args.extra:
+        print_extra(pages, results["newsdesk extract"][1], args.extra)
     return 0
+
+
+def extra_lines(gold: str, predicted: str) -> list[str]:
+    """The lines of ``predicted`` whose shingles are mostly not in ``gold``: what lowers precision."""
+    gold_shingles = shingles(gold)
+    extra = []
+    for line in predicted.splitlines():
+        line_shingles = shingles(line)
+        total = sum(line_shingles.values())
+        if total and sum((line_shingles - gold_shingles).values()) > total / 2:
+            extra.append(line)
+    return extra
+
+
+def print_extra(pages: list[Page], scores: dict[str, Score], k: int) -> None:
+    by_id = {page.id: page for page in pages}
+    print(f"\nour extra lines on the {k} pages of lowest precision:")
+    for page_id, score in sorted(scores.items(), key=lambda kv: kv[1].precision)[:k]:
+        page = by_id[page_id]
+        print(f"  {page_id[:12]} P={score.precision:.3f} R={score.recall:.3f} {page.url}")
+        for line in extra_lines(page.gold, ours(page.html, page.url)):
+            print(f"    + {line[:160]}")
 
 
 if __name__ == "__main__":

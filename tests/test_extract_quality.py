@@ -14,7 +14,7 @@ from concurrent.futures import ProcessPoolExecutor
 
 import pytest
 
-from bench.extract_quality import DEFAULT_DATA, Page, evaluate, load_pages, page_score
+from bench.extract_quality import DEFAULT_DATA, Page, evaluate, extra_lines, load_pages, page_score
 from bot.errors import ExtractError
 from bot.extract import extract
 
@@ -40,6 +40,12 @@ def test_metric_matches_the_benchmark_definition() -> None:
     assert page_score(gold, "").precision == 0.0
     # Multiplicity: a repeated passage is counted twice.
     assert page_score(gold, gold + " " + gold).precision < 0.6
+
+
+def test_extra_lines_are_the_lines_mostly_outside_the_gold() -> None:
+    gold = "the council voted on tuesday to build the park on the east bank"
+    predicted = "the council voted on tuesday to build the park\nsign up for our daily newsletter today\nok"
+    assert extra_lines(gold, predicted) == ["sign up for our daily newsletter today", "ok"]
 
 
 def test_ours_beats_trafilatura_defaults_and_keeps_its_floor() -> None:
