@@ -22,6 +22,7 @@ from bot.errors import (
     NotAFeedError,
     StorageError,
     TooLargeError,
+    WorkerCrashedError,
 )
 from bot.ops import metrics
 from bot.ops.gauges import LoopLag, ScrapeGauges
@@ -29,6 +30,7 @@ from bot.storage import Database
 from bot.storage.outbox import OutboxMessage, OutboxStore
 from bot.storage.outbox_tables import outbox
 from bot.storage.stories import BatchWrite, StoryStore, StorySummary
+from bot.workers import ProcessPool
 from cogs.ratelimits import route_template
 
 
@@ -216,3 +218,19 @@ async def test_a_story_is_formed_when_it_reaches_two_items(db: Database) -> None
     assert await write(story("a", 1), story("b", 1)) == 0  # lone items are no story yet
     assert await write(story("a", 2), story("c", 3)) == 2  # a grew to two; c came with three
     assert await write(story("a", 3), story("c", 4), story("b", 1)) == 0  # already formed
+
+
+@pytest.mark.allow_error_logs("died")
+async def test_worker_restarts_are_counted_by_reason() -> None:
+    def restarts(reason: str) -> float:
+        return value("newsdesk_worker_restarts_total", pool="other", reason=reason)
+
+    crashed, recycled = restarts("crashed"), restarts("recycled")
+    async with ProcessPool("tests.workerfns:dispatch", 1, time_limit_s=5, max_calls_per_worker=2) as pool:
+        with pytest.raises(WorkerCrashedError):
+            await pool.run("die")
+        assert restarts("crashed") == crashed + 1
+        for n in range(4):  # two calls per worker: replaced twice more, as planned
+            assert await pool.run("square", n) == n * n
+    assert restarts("crashed") == crashed + 1
+    assert restarts("recycled") >= recycled + 2
