@@ -30,7 +30,8 @@ def exported_names() -> set[str]:
 
 
 def dashboard() -> dict[str, Any]:
-    return json.loads(DASHBOARD.read_text(encoding="utf-8"))
+    board: dict[str, Any] = json.loads(DASHBOARD.read_text(encoding="utf-8"))
+    return board
 
 
 def expressions(board: dict[str, Any]) -> list[str]:

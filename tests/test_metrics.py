@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from prometheus_client import REGISTRY
+from prometheus_client.samples import Sample
 from sqlalchemy import update
 
 from bot.clock import utcnow
@@ -120,8 +121,8 @@ def test_429_routes_are_templated_and_capped() -> None:
     assert "other" in routes
 
 
-def _samples(metric: str) -> list[object]:
-    return [s for m in REGISTRY.collect() if m.name == metric for s in m.samples]  # type: ignore[misc]
+def _samples(metric: str) -> list[Sample]:
+    return [s for m in REGISTRY.collect() if m.name == metric for s in m.samples]
 
 
 async def test_queued_posts_counted_by_kind_once_inserted(db: Database) -> None:
