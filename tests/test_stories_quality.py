@@ -1,8 +1,9 @@
 """Grouping quality on real headlines labelled by story (UCI News Aggregator, development half).
 
 B-cubed F1 of the bot's grouper (default configuration, no model) on shuffled streams, averaged
-over fixed seeds, must stay at or above 0.80. A single-pass TF-IDF baseline scores about 0.71-0.75
-here (``python3 bench/stories_bench.py`` prints both).
+over fixed seeds, must stay at or above 0.81 (it scores 0.818 on these seeds, 0.820 on the bench's
+five). A single-pass TF-IDF baseline scores about 0.71-0.75 here (``python3 bench/stories_bench.py``
+prints both).
 """
 
 from __future__ import annotations
@@ -18,7 +19,9 @@ from bot.stories.evaluation import evaluate, evaluate_in_order, load_labelled, p
 # The shared data sits beside the repository (../shared), wherever it is checked out.
 DATA = Path(__file__).resolve().parents[1].parent / "shared/data/uci-news-aggregator-head/articles.jsonl"
 SEEDS = (1, 2, 3)
-MIN_F1 = 0.80
+MIN_F1 = 0.81
+# In publication order (one stream) the default scores 0.806.
+MIN_F1_IN_ORDER = 0.79
 
 pytestmark = pytest.mark.skipif(not DATA.exists(), reason=f"shared data set absent: {DATA}")
 
@@ -30,7 +33,7 @@ def test_bcubed_f1_on_shuffled_streams_stays_above_target():
     print(f"B-cubed P={score.precision:.3f} R={score.recall:.3f} F1={score.f1:.3f} {score.per_seed}")
     assert score.f1 >= MIN_F1, f"B-cubed F1 {score.f1:.3f} < {MIN_F1} (per seed: {score.per_seed})"
     # A mean can hide one collapsed stream (a runaway merge): no stream may fall far below.
-    assert min(score.per_seed) >= MIN_F1 - 0.03
+    assert min(score.per_seed) >= MIN_F1 - 0.02
 
 
 @pytest.mark.skipif(
@@ -59,5 +62,5 @@ def test_publication_order_and_the_merge():
     single_pass = evaluate_in_order(items, gold, run_grouper(GroupingConfig(merge_every=0)))
     merged = evaluate_in_order(items, gold, run_grouper())
     print(f"publication order: single pass F1={single_pass.f1:.3f}, with merge F1={merged.f1:.3f}")
-    assert merged.f1 >= MIN_F1
+    assert merged.f1 >= MIN_F1_IN_ORDER
     assert merged.f1 > single_pass.f1
