@@ -14,6 +14,7 @@ import math
 import re
 import sys
 import time
+import tracemalloc
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -122,9 +123,36 @@ def main(argv: list[str] | None = None) -> int:
     print(_line("  ours, no merge", evaluate_in_order(dated, gold, run_grouper(no_merge))))
     print(_line("  ours (default config)", evaluate_in_order(dated, gold, run_grouper())))
     print(f"ours on a {args.copies}x longer stream: {speed_on_long_stream(items, args.copies):,.0f} items/s")
+    print(f"ours, peak memory on that stream: {memory_of_grouping(items, args.copies):.1f} MB (tracemalloc)")
     if args.embeddings:
         embeddings_line(items, gold, args.seeds)
     return 0
+
+
+# The MiniLM settings before issue 15, run beside the current ones so both come from one run.
+PREVIOUS_EMBEDDINGS = GroupingConfig(
+    embedding_weight=0.5,
+    join_relative=0.5,
+    join_floor=0.3,
+    merge_relative=0.6,
+    merge_floor=0.4,
+    settled_merge_floor=0.7,
+)
+
+
+def memory_of_grouping(items: Sequence[StoryItem], copies: int) -> float:
+    """Peak memory (MB) the grouper allocates for the data set repeated ``copies`` times."""
+    stream = [
+        StoryItem(id=f"{k}:{item.id}", title=item.title, source=item.source)
+        for k in range(copies)
+        for item in items
+    ]
+    tracemalloc.start()
+    grouper = StoryGrouper()
+    grouper.add_many(stream)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    return peak / 1e6
 
 
 def embeddings_line(items: Sequence[StoryItem], gold: dict[str, str], seeds: Sequence[int]) -> None:
@@ -140,6 +168,8 @@ def embeddings_line(items: Sequence[StoryItem], gold: dict[str, str], seeds: Seq
     start = time.perf_counter()
     embedder = precomputed(encoder, titles)
     encode_rate = len(titles) / (time.perf_counter() - start)
+    before = evaluate(items, gold, run_grouper(PREVIOUS_EMBEDDINGS, embedder), seeds)
+    print(_line("MiniLM, settings before issue 15", before) + " (grouping only)")
     score = evaluate(items, gold, run_grouper(GroupingConfig.with_embeddings(), embedder), seeds)
     print(_line("ours + MiniLM embeddings", score) + " (grouping only)")
     print(f"MiniLM encoding (numpy, this machine): {encode_rate:,.0f} titles/s")

@@ -52,7 +52,7 @@ def test_embeddings_improve_on_the_default_path():
     embedder = precomputed(encoder, sorted({item.title for item in items}))
     score = evaluate(items, gold, run_grouper(GroupingConfig.with_embeddings(), embedder), SEEDS)
     print(f"with embeddings: B-cubed P={score.precision:.3f} R={score.recall:.3f} F1={score.f1:.3f}")
-    assert score.f1 >= 0.82
+    assert score.f1 >= 0.83  # scores 0.839 on these seeds (0.834 with the settings before issue 15)
 
 
 def test_publication_order_and_the_merge():

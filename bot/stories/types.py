@@ -72,18 +72,18 @@ class GroupingConfig:
 
     @classmethod
     def with_embeddings(cls) -> GroupingConfig:
-        """Settings tuned for TF-IDF and MiniLM embeddings half and half.
+        """Settings tuned for TF-IDF and MiniLM embeddings, 60/40.
 
         Embedding cosines of unrelated headlines sit around 0.1-0.3 rather than near 0, hence the
-        higher thresholds.
+        higher thresholds. Tuned on shuffled streams with seeds 11-16, never the bench's seeds 1-5.
         """
         return cls(
-            embedding_weight=0.5,
-            join_relative=0.5,
-            join_floor=0.3,
+            embedding_weight=0.4,
+            join_relative=0.4,
+            join_floor=0.25,
             merge_relative=0.6,
-            merge_floor=0.4,
-            settled_merge_floor=0.7,
+            merge_floor=0.35,
+            settled_merge_floor=0.6,
         )
 
     def __post_init__(self) -> None:
