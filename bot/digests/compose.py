@@ -12,11 +12,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from bot.digests.headline import pick_headline
+from bot.digests.headline import display_title, pick_headline, title_centrality
 from bot.digests.text import lead_sentences
 from bot.outlets import outlet_key
 
-__all__ = ["Digest", "DigestArticle", "DigestEntry", "SourceLink", "compose_digest"]
+__all__ = ["Digest", "DigestArticle", "DigestEntry", "SourceLink", "compose_digest", "summary_candidates"]
 
 #: How long an entry's summary may be (one or two sentences).
 SUMMARY_CHARS = 300
@@ -37,6 +37,8 @@ class DigestArticle:
     summary: str | None = None
     #: How to name the outlet to readers (the feed's title), when known; else ``source_name``.
     display_name: str | None = None
+    #: The summary of the page's extraction, when one is cached (``extract:true``, ``/fetch``).
+    extracted_summary: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,39 +98,66 @@ def compose_digest(
     """
     if limit < 0:
         raise ValueError("limit must be >= 0")
-    by_story: dict[str, list[DigestArticle]] = {}
-    for article in articles:
-        by_story.setdefault(article.story_id, []).append(article)
-    entries = [_entry(story_id, items) for story_id, items in by_story.items()]
-    entries.sort(key=_rank_key)
+    ranked = _ranked_stories(articles)
     return Digest(
-        entries=entries[:limit],
-        total_stories=len(entries),
+        entries=[_entry(story_id, items) for story_id, items in ranked[:limit]],
+        total_stories=len(ranked),
         period_start=period_start,
         period_end=period_end,
     )
 
 
-def _rank_key(entry: DigestEntry) -> tuple[int, bool, float, str]:
-    latest = entry.latest
+def summary_candidates(articles: Iterable[DigestArticle], *, limit: int, per_story: int) -> list[str]:
+    """The links whose cached extraction could give a summary to the top ``limit`` stories.
+
+    Per story, the headline's article first, then the others by centrality, at most
+    ``per_story``: the caller looks these up in the article cache before composing.
+    """
+    urls: list[str] = []
+    for _, items in _ranked_stories(articles)[:limit]:
+        best, others = _best_and_central(sorted(items, key=_chronological))
+        urls.extend(a.url for a in [best, *others][:per_story] if a.url)
+    return urls
+
+
+def _ranked_stories(articles: Iterable[DigestArticle]) -> list[tuple[str, list[DigestArticle]]]:
+    # Ranked before any headline is scored: only the stories shown need one.
+    by_story: dict[str, list[DigestArticle]] = {}
+    for article in articles:
+        by_story.setdefault(article.story_id, []).append(article)
+    return sorted(by_story.items(), key=lambda story: _rank_key(*story))
+
+
+def _rank_key(story_id: str, items: list[DigestArticle]) -> tuple[int, bool, float, str]:
+    dated = [a.published for a in items if a.published is not None]
+    latest = max(dated) if dated else None
     return (
-        -len(entry.sources),
+        -len(_sources(items)),
         latest is None,
         -latest.timestamp() if latest is not None else 0.0,
-        entry.story_id,
+        story_id,
     )
+
+
+def _best_and_central(items: list[DigestArticle]) -> tuple[DigestArticle, list[DigestArticle]]:
+    """The headline's article, and the others most central first (``items`` chronological)."""
+    best = items[pick_headline([a.title for a in items], [a.published for a in items])]
+    centrality = title_centrality([display_title(a.title) for a in items])
+    order = sorted(range(len(items)), key=lambda i: -round(centrality[i], 9))
+    return best, [items[i] for i in order if items[i] is not best]
 
 
 def _entry(story_id: str, items: list[DigestArticle]) -> DigestEntry:
     # Chronological first, so "earliest" means the same everywhere below (undated last).
     items = sorted(items, key=_chronological)
-    best = items[pick_headline([a.title for a in items], [a.published for a in items])]
+    best, central = _best_and_central(items)
     dated = [a.published for a in items if a.published is not None]
+    names = [n for n in (best.source_name, best.display_name) if n]
     return DigestEntry(
         story_id=story_id,
-        headline=" ".join(best.title.split()) or best.url,
+        headline=display_title(best.title, names) or best.url,
         url=best.url,
-        summary=_summary(best, items),
+        summary=_extracted_summary([best, *central]) or _summary(best, items),
         sources=_sources(items),
         article_count=len(items),
         latest=max(dated) if dated else None,
@@ -140,6 +169,18 @@ def _chronological(article: DigestArticle) -> tuple[bool, float, str, str, str]:
     published = article.published
     when = published.timestamp() if published is not None else 0.0
     return (published is None, when, article.url, article.source_name, article.title)
+
+
+def _extracted_summary(preferred: list[DigestArticle]) -> str:
+    """The best source's extracted summary: the headline's article's, else the most central
+    article's that has one. A page's extraction says more than a feed's teaser."""
+    for article in preferred:
+        text = lead_sentences(
+            _without_title(article.extracted_summary, article.title), max_chars=SUMMARY_CHARS
+        )
+        if text:
+            return text
+    return ""
 
 
 def _summary(best: DigestArticle, items: list[DigestArticle]) -> str:

@@ -212,16 +212,17 @@ def _centrality(sets: Sequence[set[str]]) -> list[float]:
     # so it costs the total number of terms instead of n^2 set intersections.
     distinct = {frozenset(mine) for mine in sets if mine}
     weight: dict[str, float] = {}
-    for mine in distinct:
-        share = 1.0 / math.sqrt(len(mine))
-        for term in mine:
+    for unique in distinct:
+        share = 1.0 / math.sqrt(len(unique))
+        for term in unique:
             weight[term] = weight.get(term, 0.0) + share
     others = len(distinct) - 1
     out = []
     for mine in sets:
         if mine and others:
             # Minus the title's cosine with itself (1).
-            out.append((sum(weight[t] for t in mine) / math.sqrt(len(mine)) - 1.0) / others)
+            total = sum(weight[t] for t in mine) / math.sqrt(len(mine))
+            out.append(max(0.0, total - 1.0) / others)
         else:
             out.append(0.0)
     return out
@@ -232,8 +233,8 @@ def _key_terms(sets: Sequence[set[str]]) -> set[str]:
     if len(distinct) < 3:
         return set()
     counts: dict[str, int] = {}
-    for mine in distinct:
-        for term in mine:
+    for unique in distinct:
+        for term in unique:
             counts[term] = counts.get(term, 0) + 1
     floor = max(2, math.ceil(KEY_TERM_SHARE * len(distinct)))
     return {t for t, n in counts.items() if n >= floor}

@@ -31,19 +31,22 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from bot.delivery.message import EmbedSpec, MessageSpec
-from bot.digests.compose import DigestArticle, compose_digest
+from bot.digests.compose import DigestArticle, compose_digest, summary_candidates
 from bot.digests.errors import ScheduleError
 from bot.digests.render import render_digest
 from bot.digests.schedule import DigestSchedule, advance, decide_missed, next_due_at, parse_schedule
+from bot.errors import InvalidURLError
+from bot.storage.article_cache import ArticleCache
 from bot.storage.digests import DigestScheduleRow, DigestStore, NewSchedule
 from bot.storage.leases import Fence, LeaseLost
 from bot.storage.outbox import OutboxMessage
 from bot.storage.stories import StoryItemRow, StoryStore
+from bot.urls import canonicalize_url, normalize_url
 
 __all__ = ["DEFAULT_TOP_N", "MAX_TOP_N", "DigestService", "FireStats"]
 
@@ -55,6 +58,8 @@ MAX_TOP_N = 25
 FIRE_BATCH = 100
 #: The period of a digest posted from a channel without a schedule.
 UNSCHEDULED_PERIOD = timedelta(hours=24)
+#: Per story shown, how many of its links are looked up in the article cache for a summary.
+SUMMARY_LOOKUPS_PER_STORY = 8
 
 
 @dataclass(slots=True)
@@ -84,10 +89,19 @@ class DigestService:
     :class:`~bot.digests.ScheduleError` for input it cannot use.
     """
 
-    def __init__(self, digests: DigestStore, stories: StoryStore, *, title: str = "News digest") -> None:
+    def __init__(
+        self,
+        digests: DigestStore,
+        stories: StoryStore,
+        *,
+        title: str = "News digest",
+        articles: ArticleCache | None = None,
+    ) -> None:
         self._digests = digests
         self._stories = stories
         self._title = title
+        # Extractions already made (extract:true subscriptions, /fetch) give better summaries.
+        self._cache = articles
 
     # --- commands ------------------------------------------------------------------------
 
@@ -242,9 +256,33 @@ class DigestService:
     ) -> list[list[EmbedSpec]]:
         # Ranking and layout are CPU work (headline scoring over every article): off the loop.
         loop = asyncio.get_running_loop()
+        articles = await self._with_extractions(articles, top_n)
         return await loop.run_in_executor(
             None, _compose_and_render, articles, start, end, top_n, tz, self._title
         )
+
+    async def _with_extractions(self, articles: list[DigestArticle], top_n: int) -> list[DigestArticle]:
+        """``articles``, those of the shown stories with a cached extraction carrying its summary."""
+        if self._cache is None or not articles:
+            return articles
+        loop = asyncio.get_running_loop()
+        urls = await loop.run_in_executor(
+            None,
+            lambda: summary_candidates(articles, limit=top_n, per_story=SUMMARY_LOOKUPS_PER_STORY),
+        )
+        found: dict[str, str] = {}
+        for url in dict.fromkeys(urls):
+            try:
+                # The key the article service caches under (bot.articles).
+                key = canonicalize_url(normalize_url(url))
+            except InvalidURLError:
+                continue
+            entry = await self._cache.get_entry(key)
+            if entry is not None and entry.article.summary.strip():
+                found[url] = entry.article.summary
+        if not found:
+            return articles
+        return [replace(a, extracted_summary=found[a.url]) if a.url in found else a for a in articles]
 
 
 def _compose_and_render(
