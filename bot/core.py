@@ -152,7 +152,7 @@ class Newsdesk:
             lease_s=settings.run.takeover_s,
             owner=self.instance_id,
         )
-        digests = DigestService(DigestStore(self.db), story_store)
+        digests = DigestService(DigestStore(self.db), story_store, articles=self.article_cache)
         scheduler = DigestScheduler(
             digests,
             clock=self.clock,
