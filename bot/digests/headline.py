@@ -67,7 +67,9 @@ _CLICKBAIT = re.compile(
     r"tips|signs|moments|artists|bands|songs|albums|movies|shows|apps|stocks|photos|pictures|people|"
     r"times|questions|lessons)\b|"
     # A question asked without its question mark: "Lindsay Lohans reality show Whats the verdict".
-    r"\bwhat'?s (?:the verdict|next)\b",
+    r"\bwhat'?s (?:the verdict|next)\b|"
+    # Teasers and service pieces: "What this bull market needs...", "An A-Z guide to SXSW".
+    r"^(?:what|why|how) (?:this|these|you)\b|\b(?:a-?z|ultimate|complete|beginner'?s) guide\b",
     re.I,
 )
 # Live tickers and media tags: they say how the story is told, not what happened. A wire slug
