@@ -16,6 +16,7 @@ from bot.digests.headline import (
     pick_headline,
     title_centrality,
 )
+from bot.digests.render import render_digest
 from bot.digests.service import DigestService
 from bot.storage import Database
 from bot.storage.article_cache import ArticleCache
@@ -234,6 +235,19 @@ def test_extracted_summary_is_fitted_and_loses_the_repeated_title() -> None:
         summary
         == "A sentence about the recall that goes on and on. A sentence about the recall that goes on and on."
     )
+
+
+def test_an_extracted_summary_is_escaped_when_rendered() -> None:
+    page_text = "Owners of **all** Jeep SUVs, @everyone, should call [dealers](https://x.example)."
+    entry = entry_of([art(STORY[0], "reuters", 1, extracted=page_text)])
+    [[embed]] = render_digest(
+        compose_digest([art(STORY[0], "reuters", 1, extracted=page_text)], period_start=T0, period_end=T0),
+        title="Digest",
+    )
+    assert entry.summary == page_text
+    description = embed.description or ""
+    assert "**all**" not in description and "\\*\\*all\\*\\*" in description
+    assert "@everyone" not in description and "](https://x.example)" not in description
 
 
 def test_summary_candidates_put_the_headline_source_first_and_stop_at_the_limit() -> None:
