@@ -1,8 +1,8 @@
 """Digest headlines on real stories (UCI News Aggregator, development half, gold grouping).
 
 Today's picker never picks a ticker, a clickbait title or a very short one on these 48 stories
-(the previous picker did in 2, 1 and 2 of them), carries at least as many of the story's key
-terms, and stays about as central (0.412 against 0.417: a more detailed title shares a little
+(the previous picker did in 1, 1 and 2 of them), carries at least as many of the story's key
+terms, and stays about as central (0.415 against 0.417: a more detailed title shares a little
 less with the shortest wordings). ``python3 bench/headline_bench.py`` prints the picks side by side.
 """
 
@@ -32,7 +32,7 @@ def test_picked_headlines_are_plain_informative_and_central() -> None:
     assert old.tickers + old.clickbait + old.short > 0.0  # the data has the cases
     assert new.key_terms >= old.key_terms
     assert new.numbers > old.numbers
-    assert new.centrality >= old.centrality - 0.01
+    assert new.centrality >= old.centrality - 0.005
 
 
 def test_bench_prints_both_pickers(capsys: pytest.CaptureFixture[str]) -> None:

@@ -53,7 +53,7 @@ _SHORTISH_PENALTY = 0.85
 _TOO_LONG_PENALTY = 0.7
 _KEY_TERMS_WEIGHT = 0.3
 _NUMBER_BONUS = 0.06
-_NAME_BONUS = 0.03
+_NAME_BONUS = 0.01
 
 # Aggregators and some feeds cut long titles: "Cannabis Science Inc  ...", "Performing In Underwear:".
 _CUT = re.compile(r"(?:\.\.\.|…|[:,;\-–—])\s*$")
