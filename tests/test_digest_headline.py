@@ -91,6 +91,11 @@ def test_clickbait_is_recognised_and_loses_to_the_plain_title(title: str) -> Non
     assert pick_headline(with_extra(title)) != 2
 
 
+def test_a_count_of_millions_is_not_a_listicle() -> None:
+    assert not is_clickbait("Projection: 40 Million People Worldwide Will Watch One Program")
+    assert is_clickbait("SXSW 2014: 10 Must-Hear Bands at the festival")
+
+
 def test_a_question_after_a_statement_is_not_a_teaser_but_still_ranks_below_it() -> None:
     assert not is_clickbait("Bull market turns 5: but is the party over?")
     assert is_clickbait("Is the party over for the bull market?")
@@ -165,6 +170,11 @@ def test_an_off_topic_title_is_not_central() -> None:
         ("ECB unlikely to end sterilisation - traders", "ECB unlikely to end sterilisation - traders"),
         ("Jeep recall - Reuters", "Jeep recall - Reuters"),
         ("  Chrysler   recalls\nJeep SUVs ", "Chrysler recalls Jeep SUVs"),
+        ("Opening Bell 10 March | Asian markets slump", "Opening Bell 10 March | Asian markets slump"),
+        ("Scenes from SXSW | 03.09.14", "Scenes from SXSW"),
+        ("Stocks end lower on weak data - Wall Street Journal", "Stocks end lower on weak data"),
+        ("Stocks end lower on weak data - Wall Street", "Stocks end lower on weak data - Wall Street"),
+        ("Lohan reality show verdict - FOX5 Vegas - KVVU", "Lohan reality show verdict"),
     ],
 )
 def test_display_title_strips_outlet_suffixes(title: str, shown: str) -> None:

@@ -63,7 +63,7 @@ _CLICKBAIT = re.compile(
     r"what you need to know|you need to (?:see|know)|\bdid you (?:see|watch|know)\b|"
     r"\bwhy you should\b|!{2,}|\?{2,}|"
     # Listicles: "The 10 Best Stocks of the Bull Market", "SXSW 2014: 10 Artists to Watch".
-    r"(?:^|:\s)(?:the\s+)?\d{1,2}\s+(?:[a-z-]+\s+)?(?:things|reasons|ways|best|worst|facts|secrets|"
+    r"(?:^|:\s)(?:the\s+)?\d{1,2}\s+(?!(?:million|billion|thousand|percent)\b)(?:[a-z-]+\s+)?(?:things|reasons|ways|best|worst|facts|secrets|"
     r"tips|signs|moments|artists|bands|songs|albums|movies|shows|apps|stocks|photos|pictures|people|"
     r"times|questions|lessons)\b|"
     # A question asked without its question mark: "Lindsay Lohans reality show Whats the verdict".
@@ -98,8 +98,9 @@ _OUTLET_WORDS = re.compile(
     r"guardian|herald|tribune|telegraph|daily|online|press|magazine|tv|radio|blog|wire|gazette|"
     r"chronicle|observer|independent|mail|express|examiner|insider|digest|channel|network|media|"
     r"republic|nation|today|standard|courier|sentinel|review|weekly|record|star|globe|bulletin|"
-    r"huffington ?post|forbes|fortune|wsj|ft|usa today|yahoo|reporter|register)\b|"
-    r"\.(?:com|net|org|co\.uk|co|io)\b|^(?:[KW][A-Z]{2,3})(?:[\s-]|$)",
+    r"huffington ?post|forbes|fortune|wsj|ft|usa today|yahoo|reporter|register)\d*\b|"
+    # A web address, or a US station's call sign ("WSHM", "KVVU-TV").
+    r"\.(?:com|net|org|co\.uk|co|io)\b|(?-i:^[KW][A-Z]{2,3}\b)",
     re.I,
 )
 
@@ -132,9 +133,17 @@ def _strip_suffix(title: str, sources: Sequence[str]) -> str:
         suffix = title[match.start() :].strip(" |｜-–—")
         if len(head.split()) < 3:
             continue
-        if pattern is _PIPE_SUFFIX or suffix.casefold() in names or _looks_like_outlet(suffix):
+        if suffix.casefold() in names or _looks_like_outlet(suffix):
+            return head
+        # After a pipe, a section or site name ("SXSW Music", "03.09.14"), not a clause.
+        if pattern is _PIPE_SUFFIX and _looks_like_a_name(suffix):
             return head
     return title
+
+
+def _looks_like_a_name(text: str) -> bool:
+    words = text.split()
+    return len(words) <= 5 and all(not w[0].isalpha() or w[0].isupper() for w in words)
 
 
 def _looks_like_outlet(name: str) -> bool:
