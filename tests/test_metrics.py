@@ -9,11 +9,13 @@ import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from aiohttp import web
 from prometheus_client import REGISTRY
 from prometheus_client.samples import Sample
 from sqlalchemy import update
 
 from bot.clock import utcnow
+from bot.config import FeedSettings, FetchSettings
 from bot.delivery.message import MessageSpec
 from bot.errors import (
     ConnectError,
@@ -25,14 +27,19 @@ from bot.errors import (
     TooLargeError,
     WorkerCrashedError,
 )
+from bot.feeds.poller import FeedPoller
+from bot.fetch import Fetcher
 from bot.ops import metrics
 from bot.ops.gauges import LoopLag, ScrapeGauges
 from bot.storage import Database
+from bot.storage.feed_records import NewFeed
+from bot.storage.feeds import FeedStore
 from bot.storage.outbox import OutboxMessage, OutboxStore
 from bot.storage.outbox_tables import outbox
 from bot.storage.stories import BatchWrite, StoryStore, StorySummary
 from bot.workers import ProcessPool
 from cogs.ratelimits import route_template
+from tests.feedserver import bench_app
 
 
 def value(name: str, **labels: str) -> float:
@@ -235,3 +242,47 @@ async def test_worker_restarts_are_counted_by_reason() -> None:
             assert await pool.run("square", n) == n * n
     assert restarts("crashed") == crashed + 1
     assert restarts("recycled") >= recycled + 2
+
+
+def _newsdesk_series() -> set[tuple[str, tuple[tuple[str, str], ...]]]:
+    return {
+        (s.name, tuple(sorted(s.labels.items())))
+        for family in REGISTRY.collect()
+        if family.name.startswith("newsdesk_")
+        for s in family.samples
+    }
+
+
+async def test_more_feeds_make_no_more_series(db: Database) -> None:
+    """Polls 20 feeds, then 300 more: the metrics gain counts, not series."""
+    runner = web.AppRunner(bench_app(320), access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    store = FeedStore(db)
+    t0 = utcnow()
+    fetch = FetchSettings(allow_private_networks=True, per_host_concurrency=16)
+    try:
+        async with Fetcher(fetch) as fetcher:
+            poller = FeedPoller(store, fetcher, FeedSettings(poll_concurrency=16, min_interval_s=60))
+
+            async def subscribe(numbers: range, channel_id: int) -> None:
+                urls = [f"http://127.0.0.1:{port}/feed/{n}.xml" for n in numbers]
+                await store.subscribe(
+                    [NewFeed(u) for u in urls], channel_id=channel_id, guild_id=1, created_by=None, now=t0
+                )
+
+            await subscribe(range(20), 1)
+            assert (await poller.poll_due(t0)).parsed == 20
+            assert (await poller.poll_due(t0 + timedelta(days=2))).not_modified == 20
+            series = _newsdesk_series()
+            checks = value("newsdesk_feed_checks_total", outcome="200")
+            for channel_id in range(2, 5):  # 300 more feeds in three more channels
+                await subscribe(range(20 + 100 * (channel_id - 2), 120 + 100 * (channel_id - 2)), channel_id)
+            stats = await poller.poll_due(t0 + timedelta(days=4))
+            assert (stats.parsed, stats.not_modified) == (300, 20)
+            assert value("newsdesk_feed_checks_total", outcome="200") == checks + 300
+            assert _newsdesk_series() == series
+    finally:
+        await runner.cleanup()
