@@ -103,9 +103,12 @@ _HAN, _HIRAGANA, _KATAKANA, _HANGUL, _SEA, _OTHER, _GAP = range(7)
 
 
 def _script(ch: str) -> int:
+    # Letters and marks only: punctuation (、「」・), symbols and unassigned code points separate.
+    if not (ch.isalpha() or unicodedata.category(ch)[0] == "M" or ch == "\u3007"):
+        return _GAP
     code = ord(ch)
     if code < 0x0E00:
-        return _OTHER if ch.isalpha() or unicodedata.category(ch)[0] == "M" else _GAP
+        return _OTHER
     if 0x4E00 <= code <= 0x9FFF or 0x3400 <= code <= 0x4DBF or 0xF900 <= code <= 0xFAFF:
         return _HAN
     if code in (0x3005, 0x3007) or 0x20000 <= code <= 0x3FFFF:
@@ -118,7 +121,7 @@ def _script(ch: str) -> int:
         return _HANGUL
     if code <= 0x0EFF or 0x1000 <= code <= 0x109F or 0x1780 <= code <= 0x17FF:
         return _SEA
-    return _OTHER if ch.isalpha() or unicodedata.category(ch)[0] == "M" else _GAP
+    return _OTHER
 
 
 def _segments(run: str) -> list[tuple[int, str]]:
