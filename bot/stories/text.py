@@ -153,7 +153,7 @@ def _bigrams(text: str) -> list[str]:
     return [units[i] + units[i + 1] for i in range(len(units) - 1)]
 
 
-def script_terms(run: str) -> list[str]:
+def _script_terms(run: str) -> list[str]:
     """The terms of a run of non-ASCII letters (already folded)."""
     out: list[str] = []
     for kind, text in _segments(run):
@@ -165,6 +165,8 @@ def script_terms(run: str) -> list[str]:
         elif kind != _OTHER:
             out.extend(_bigrams(text))
         else:
+            if text in OTHER_STOPWORDS:
+                continue
             word = _stem_other(text)
             if len(word) > 1 and word not in OTHER_STOPWORDS:
                 out.append(word)
@@ -181,7 +183,8 @@ _OTHER_STOPWORDS_TEXT = """
     і й та з що як це але від для
     και το τα της του των τη την ο η οι σε στο στη στην στον με για από να θα δεν που
 """
-OTHER_STOPWORDS: frozenset[str] = frozenset(_OTHER_STOPWORDS_TEXT.split())
+# Folded as headlines are ("على" is read "علي").
+OTHER_STOPWORDS: frozenset[str] = frozenset(_fold_scripts(word) for word in _OTHER_STOPWORDS_TEXT.split())
 
 _ARABIC_PREFIXES = ("وال", "بال", "كال", "فال", "لل", "ال")
 # Longest first, so "-ого" goes before "-о".
@@ -280,7 +283,7 @@ def terms(text: str | None, stopwords: Iterable[str] = STOPWORDS) -> list[str]:
         if match.group(1) is not None:
             out.extend(_latin_terms([match.group(1)], stop))
         else:
-            out.extend(script_terms(match.group()))
+            out.extend(_script_terms(match.group()))
     return out
 
 
