@@ -319,3 +319,19 @@ def test_keyword_alert_validation_and_objects():
     for bad in ("", "   ", "!!!", "x" * 101):
         with pytest.raises(KeywordError):
             KeywordAlert(bad)
+
+
+def test_alert_headline_is_shown_without_its_outlets_suffix():
+    s = story(("a.com", 30), ("b.com", 20), ("c.com", 10), title="Quake hits city - Reuters")
+    content, embed, _ = alert_content(s, role_id=None)
+    assert embed.title == "Quake hits city" and content.endswith("Quake hits city")
+    named = AlertStory(
+        story_id=s.story_id,
+        articles=tuple(
+            AlertArticle(
+                a.source, a.published, "Quake hits city | Daily Wire", a.url, display_name="Daily Wire"
+            )
+            for a in s.articles
+        ),
+    )
+    assert alert_content(named, role_id=None)[1].title == "Quake hits city"

@@ -11,7 +11,7 @@ from __future__ import annotations
 from bot.alerts.types import AlertArticle, AlertStory
 from bot.alerts.voices import article_voices
 from bot.delivery.message import CONTENT_LIMIT, DESCRIPTION_LIMIT, EmbedSpec
-from bot.digests.headline import pick_headline
+from bot.digests.headline import display_title, pick_headline
 from bot.digests.text import join_names, lead_sentences
 from bot.discord_text import discord_length, escape_markdown, fit, link, safe_url
 
@@ -35,7 +35,9 @@ def alert_content(
         raise ValueError("a story without articles cannot be alerted")
     articles = sorted(story.articles, key=_chronological)
     best = articles[pick_headline([a.title for a in articles], [a.published for a in articles])]
-    headline = " ".join(best.title.split()) or "Breaking story"
+    # Shown as digests show it: without the outlet's " - Reuters" or " | BBC News" suffix.
+    own_names = [n for n in (best.display_name, best.source) if n]
+    headline = display_title(best.title, own_names) or "Breaking story"
     # A story of recurring titles only has no voice; a topic alert about it still names one.
     firsts = _outlets(AlertStory(story.story_id, tuple(articles)), count_reprints) or articles[:1]
     count = len(firsts)
