@@ -33,7 +33,7 @@ def outlet_key(source: str) -> str:
     still differ: callers should pass the same kind of source for every article.
     """
     text = source.strip()
-    host = _host_of(text)
+    host = host_of(text)
     if host is not None:
         return _registrable(host)
     name = _SECTION.sub("", _fold(text))
@@ -62,18 +62,18 @@ def _fold(text: str) -> str:
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
 
 
-def _host_of(text: str) -> str | None:
+def host_of(text: str) -> str | None:
+    """The host ``text`` names: a URL's, or ``text`` itself when it is a bare host
+    ("reuters.com", "bbc.co.uk", a feed titled "DigitalJournal.com"); else None.
+    """
     if "://" in text:
         try:
             host = urlsplit(text).hostname
         except ValueError:
             return None
         return host or None
-    # A bare host: no spaces, a dot, and a letter-only last label ("reuters.com", "bbc.co.uk").
     candidate = text.casefold().rstrip("/")
-    if " " in candidate or "." not in candidate or "/" in candidate:
-        return None
-    if re.fullmatch(r"[a-z0-9.-]+\.[a-z]{2,}", candidate):
+    if re.fullmatch(r"[a-z0-9-]+(?:\.[a-z0-9-]+)*\.[a-z]{2,}", candidate):
         return candidate
     return None
 

@@ -22,9 +22,10 @@ import ipaddress
 import re
 import unicodedata
 from collections.abc import Iterable
-from urllib.parse import urlsplit
 
 import tld
+
+from bot.outlets import host_of
 
 __all__ = ["KNOWN_PUBLISHERS", "publisher_key", "publisher_keys"]
 
@@ -66,7 +67,7 @@ def publisher_key(source: str) -> str:
     Keys of hosts contain a dot; keys of titles do not (see :func:`publisher_keys`).
     """
     text = source.strip()
-    host = _host_of(text)
+    host = host_of(text)
     if host is not None:
         return _host_key(host)
     return _name_key(text)
@@ -92,20 +93,6 @@ def publisher_keys(sources: Iterable[str]) -> dict[str, str]:
 
 
 # --- hosts -----------------------------------------------------------------------------------
-
-
-def _host_of(text: str) -> str | None:
-    if "://" in text:
-        try:
-            host = urlsplit(text).hostname
-        except ValueError:
-            return None
-        return host or None
-    # A bare host: "reuters.com", "bbc.co.uk", or a title that is one ("DigitalJournal.com").
-    candidate = text.casefold().rstrip("/")
-    if re.fullmatch(r"[a-z0-9-]+(?:\.[a-z0-9-]+)*\.[a-z]{2,}", candidate):
-        return candidate
-    return None
 
 
 @functools.lru_cache(maxsize=8192)
