@@ -444,3 +444,22 @@ def test_outlets_are_told_apart_by_host_but_named_by_their_feed_titles():
     ]
     sources = digest_of(articles).entries[0].sources
     assert [s.name for s in sources] == ["BBC News", "Reuters", "apnews.com"]
+
+
+def test_one_publisher_on_several_domains_is_one_outlet_in_ranking_and_links():
+    # Four domains of two publishers (as alerts count them) against three independent outlets.
+    def hosted(story, host, display, minutes):
+        return dataclasses.replace(art(story, "Rates cut by half a point", host, minutes), display_name=display)
+
+    articles = [
+        hosted("s1", "bbc.co.uk", "BBC News", 1),
+        hosted("s1", "bbc.com", "BBC World", 2),
+        hosted("s1", "feeds.reuters.com", "Reuters", 3),
+        hosted("s1", "reuters.co.uk", "Reuters UK", 4),
+        hosted("s2", "apnews.com", "AP", 5),
+        hosted("s2", "theguardian.com", "The Guardian", 6),
+        hosted("s2", "npr.org", "NPR", 7),
+    ]
+    digest = digest_of(articles)
+    assert [e.story_id for e in digest.entries] == ["s2", "s1"]
+    assert [s.name for s in digest.entries[1].sources] == ["BBC News", "Reuters"]

@@ -15,6 +15,7 @@ from datetime import datetime
 from bot.digests.headline import display_title, pick_headline, title_centrality
 from bot.digests.text import lead_sentences
 from bot.outlets import outlet_key
+from bot.publishers import publisher_keys
 
 __all__ = ["Digest", "DigestArticle", "DigestEntry", "SourceLink", "compose_digest", "summary_candidates"]
 
@@ -203,9 +204,12 @@ def _without_title(summary: str | None, title: str) -> str | None:
 
 
 def _sources(items: list[DigestArticle]) -> tuple[SourceLink, ...]:
+    # Counted by publisher, as breaking alerts count them: bbc.co.uk and bbc.com are one outlet.
+    source_of = [a.source_name.strip() or a.url for a in items]
+    publisher_of = publisher_keys(source_of)
     outlets: dict[str, list[DigestArticle]] = {}
-    for article in items:
-        key = outlet_key(article.source_name) if article.source_name.strip() else outlet_key(article.url)
+    for article, source in zip(items, source_of, strict=True):
+        key = publisher_of.get(source) or outlet_key(source)
         outlets.setdefault(key, []).append(article)
     links = []
     for group in outlets.values():
