@@ -449,7 +449,8 @@ def test_outlets_are_told_apart_by_host_but_named_by_their_feed_titles():
 def test_one_publisher_on_several_domains_is_one_outlet_in_ranking_and_links():
     # Four domains of two publishers (as alerts count them) against three independent outlets.
     def hosted(story, host, display, minutes):
-        return dataclasses.replace(art(story, "Rates cut by half a point", host, minutes), display_name=display)
+        article = art(story, "Rates cut by half a point", host, minutes)
+        return dataclasses.replace(article, display_name=display)
 
     articles = [
         hosted("s1", "bbc.co.uk", "BBC News", 1),
