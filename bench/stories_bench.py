@@ -116,6 +116,8 @@ def main(argv: list[str] | None = None) -> int:
         _line("ours, no merge", evaluate(items, gold, run_grouper(GroupingConfig(merge_every=0)), args.seeds))
     )
     print(_line("ours (default config)", evaluate(items, gold, run_grouper(), args.seeds)))
+    linked, _ = load_labelled(path, with_links=True)
+    print(_line("ours, titles and links (URL slugs)", evaluate(linked, gold, run_grouper(), args.seeds)))
     dated, _ = load_labelled(path, with_times=True)
     no_merge = GroupingConfig(merge_every=0)
     print("in publication order (each story arrives as one burst; one stream):")

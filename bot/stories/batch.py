@@ -91,7 +91,12 @@ def _add_rows(
             first_answer[row.id] = alone[-1].id
             continue
         item = StoryItem(
-            id=str(row.id), title=row.title, text=row.summary, published=row.published, source=row.source
+            id=str(row.id),
+            title=row.title,
+            text=row.summary,
+            published=row.published,
+            source=row.source,
+            link=row.url,
         )
         first_answer[row.id] = grouper.add(item)
     return first_answer, alone

@@ -34,11 +34,14 @@ class Score:
     items_per_second: float
 
 
-def load_labelled(path: Path, *, with_times: bool = False) -> tuple[list[StoryItem], dict[str, str]]:
-    """Items and gold stories from ``articles.jsonl`` (fields id, title, publisher, story, time).
+def load_labelled(
+    path: Path, *, with_times: bool = False, with_links: bool = False
+) -> tuple[list[StoryItem], dict[str, str]]:
+    """Items and gold stories from ``articles.jsonl`` (fields id, title, publisher, story, time, url).
 
     ``published`` is left out unless asked for: the crawl times put each story in one contiguous
     block, which would give the answer away to a method using recency (see the data set's README).
+    Links are left out unless asked for, so the headline figure stays titles only.
     """
     items: list[StoryItem] = []
     gold: dict[str, str] = {}
@@ -49,8 +52,15 @@ def load_labelled(path: Path, *, with_times: bool = False) -> tuple[list[StoryIt
             published = None
             if with_times and row.get("time"):
                 published = datetime.fromisoformat(row["time"].replace("Z", "+00:00"))
+            link = row.get("url") if with_links else None
             items.append(
-                StoryItem(id=item_id, title=row["title"], published=published, source=row.get("publisher"))
+                StoryItem(
+                    id=item_id,
+                    title=row["title"],
+                    published=published,
+                    source=row.get("publisher"),
+                    link=link,
+                )
             )
             gold[item_id] = row["story"]
     return items, gold

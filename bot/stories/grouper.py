@@ -31,6 +31,7 @@ from typing import Any
 
 from bot.stories.cluster import Cluster
 from bot.stories.errors import InvalidStoryStateError
+from bot.stories.links import slug_text
 from bot.stories.state import dump_state, load_config, load_state
 from bot.stories.text import terms
 from bot.stories.types import GroupingConfig, Story, StoryItem
@@ -243,6 +244,9 @@ class StoryGrouper:
         if item.text and text_weight > 0 and self.config.text_chars > 0:
             for term in terms(item.text[: self.config.text_chars]):
                 weighted[term] = weighted.get(term, 0.0) + text_weight
+        if item.link and self.config.link_weight > 0:
+            for term in terms(slug_text(item.link)):
+                weighted[term] = weighted.get(term, 0.0) + self.config.link_weight
         # Sublinear term frequency: a word repeated in a lead is not that much more about the event.
         return {term: 1.0 + math.log(w) if w > 1.0 else w for term, w in weighted.items()}
 

@@ -22,6 +22,8 @@ class StoryItem:
     published: datetime | None = None
     #: The outlet's name or host, for display and debugging only.
     source: str | None = None
+    #: The article's link: the words of its slug count as a second wording of the title.
+    link: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +64,8 @@ class GroupingConfig:
     text_weight: float = 0.3
     #: How many characters of the text to use: the lead carries the event, the rest dilutes it.
     text_chars: int = 400
+    #: Weight of the words of the link's slug relative to the title's (0 ignores links).
+    link_weight: float = 0.3
     #: Share of sentence embeddings in the similarity (0 = TF-IDF only, the default). Needs an
     #: embedder (the optional ``embeddings`` extra); see ``GroupingConfig.with_embeddings()``.
     embedding_weight: float = 0.0
@@ -98,8 +102,8 @@ class GroupingConfig:
             raise ValueError("window must be positive and retention at least the window")
         if self.max_terms < 1:
             raise ValueError("max_terms must be >= 1")
-        if self.text_weight < 0 or self.text_chars < 0:
-            raise ValueError("text_weight and text_chars must be >= 0")
+        if self.text_weight < 0 or self.text_chars < 0 or self.link_weight < 0:
+            raise ValueError("text_weight, text_chars and link_weight must be >= 0")
         if not 0.0 <= self.embedding_weight <= 1.0:
             raise ValueError("embedding_weight must be in [0, 1]")
         if not 0.0 < self.max_df_ratio <= 1.0:
