@@ -236,16 +236,14 @@ class StoryGrouper:
         return published if now_ts is None else min(published, now_ts)
 
     def _weighted_terms(self, item: StoryItem) -> dict[str, float]:
+        config = self.config
+        lead = item.text[: config.text_chars] if item.text else ""
+        slug = slug_text(item.link) if config.link_weight > 0 else ""
         weighted: dict[str, float] = {}
-        for term in terms(item.title):
-            weighted[term] = weighted.get(term, 0.0) + 1.0
-        text_weight = self.config.text_weight
-        if item.text and text_weight > 0 and self.config.text_chars > 0:
-            for term in terms(item.text[: self.config.text_chars]):
-                weighted[term] = weighted.get(term, 0.0) + text_weight
-        if item.link and self.config.link_weight > 0:
-            for term in terms(slug_text(item.link)):
-                weighted[term] = weighted.get(term, 0.0) + self.config.link_weight
+        for text, weight in ((item.title, 1.0), (lead, config.text_weight), (slug, config.link_weight)):
+            if text and weight > 0:
+                for term in terms(text):
+                    weighted[term] = weighted.get(term, 0.0) + weight
         # Sublinear term frequency: a word repeated in a lead is not that much more about the event.
         return {term: 1.0 + math.log(w) if w > 1.0 else w for term, w in weighted.items()}
 
