@@ -1,7 +1,8 @@
 """Alerts that are never fooled, on a real database (SQLite and PostgreSQL): items -> stories -> alerts.
 
 An OPML import shows every new feed's backlog at once, undated items all first seen together:
-they never look breaking. The same undated items seen by feeds polled before do count. A
+they never look breaking, nor does the backlog a feed shows after an outage. A few new undated
+items of a feed polled before do count. A
 channel's ``count_reprints`` is stored and decides whether word-for-word copies count apart.
 """
 
@@ -15,7 +16,7 @@ import pytest
 
 from bot.alerts.service import AlertService
 from bot.storage import Database
-from bot.storage.alerts import AlertStore
+from bot.storage.alerts import UNDATED_BACKLOG_SIZE, AlertStore
 from bot.storage.outbox import OutboxRow, OutboxStore
 from bot.storage.stories import StoryStore
 from bot.stories.service import StoryAssigner
@@ -109,7 +110,7 @@ async def test_count_reprints_is_stored_and_decides_whether_copies_count_apart(w
     assert again.settings.count_reprints is False
 
 
-async def test_only_undated_items_of_a_feeds_first_fetch_are_taken_for_imported(db: Database) -> None:
+async def test_only_undated_items_of_a_backlog_are_taken_for_imported(db: Database) -> None:
     store = AlertStore(db)
     feed = await add_feed(db, "imported.example", now=START)
     first = await add_items(db, feed, undated("imported.example", OLD_NEWS), seen=START)
@@ -124,8 +125,44 @@ async def test_only_undated_items_of_a_feeds_first_fetch_are_taken_for_imported(
     others = await add_items(
         db, other, undated("other.example", OLD_NEWS[:1]), seen=START + timedelta(minutes=10)
     )
-    assert await store.undated_first_fetch([*first, *dated, *later, *others]) == {*first, *others}
-    assert await store.undated_first_fetch([]) == set()
+    assert await store.undated_backlog([*first, *dated, *later, *others]) == {*first, *others}
+    assert await store.undated_backlog([]) == set()
+
+
+async def test_many_undated_items_in_one_later_fetch_are_a_backlog(db: Database) -> None:
+    store = AlertStore(db)
+    feed = await add_feed(db, "outage.example", now=START)
+    await add_items(db, feed, undated("outage.example/old", OLD_NEWS[:1]), seen=START)
+    back = START + timedelta(hours=6)
+    titles = tuple(f"Story {i} of the hours the bot was down" for i in range(UNDATED_BACKLOG_SIZE - 1))
+    # One fewer than the backlog size is a poll of a live feed: its items are timed.
+    few = await add_items(db, feed, undated("outage.example/few", titles), seen=back)
+    assert await store.undated_backlog(few) == set()
+    # As many, first seen together, are a backlog; a dated item among them keeps its date.
+    titles = tuple(f"Story {i} of the hours it was down" for i in range(UNDATED_BACKLOG_SIZE))
+    backlog = await add_items(db, feed, undated("outage.example/all", titles), seen=back + timedelta(hours=1))
+    dated = await add_items(
+        db, feed, [NewItem("Dated", "https://outage.example/d", back)], seen=back + timedelta(hours=1)
+    )
+    assert await store.undated_backlog([*backlog, *dated]) == set(backlog)
+
+
+async def test_the_backlog_a_feed_shows_after_an_outage_never_looks_breaking(world: World) -> None:
+    await world.alerts.set_breaking(GUILD, CHANNEL, True, min_sources=3, window_minutes=60)
+    feeds = []
+    for i in range(3):
+        feed = await add_feed(world.db, f"down{i}.example", now=START - timedelta(days=1))
+        day_before = START - timedelta(days=1)
+        await add_items(world.db, feed, undated(f"down{i}.example/old", OLD_NEWS[:1]), seen=day_before)
+        feeds.append(feed)
+    await world.assigner.assign_pending(world.clock())
+    # Back after a day down: each feed shows the quake among the day's undated items, at once.
+    now = world.clock.advance(minutes=5)
+    day = tuple(f"Yesterday's story number {n}" for n in range(UNDATED_BACKLOG_SIZE))
+    for i, feed in enumerate(feeds):
+        await add_items(world.db, feed, undated(f"down{i}.example", (QUAKE[i], *day)), seen=now)
+    await world.assigner.assign_pending(now)
+    assert await world.posts(CHANNEL) == []
 
 
 async def test_recurring_titles_make_no_story_and_no_alert(world: World) -> None:

@@ -10,7 +10,7 @@ new count, not posted again.
 
 :func:`decide_alert` counts a story's *voices* (:mod:`bot.alerts.voices`): publishers, not feeds
 or hosts; no recurring titles; a wire story's word-for-word reprints once unless the channel
-counts them; undated articles of a feed's first fetch never timed.
+counts them; undated articles of a backlog (a first fetch, an outage) never timed.
 """
 
 from __future__ import annotations

@@ -172,8 +172,8 @@ class AlertService:
             return stats
         items = await self._stories.story_items(ids)
         existing = _existing(await self._alerts.alerts_of(items))
-        # Undated items of a feed's first fetch: their time is unknown (see AlertArticle.imported).
-        imported = await self._alerts.undated_first_fetch([r.id for rows in items.values() for r in rows])
+        # Undated items of a backlog: their time is unknown (see AlertArticle.imported).
+        imported = await self._alerts.undated_backlog([r.id for rows in items.values() for r in rows])
         plan = _Plan()
         for story_id, rows in items.items():
             stats.stories += 1

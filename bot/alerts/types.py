@@ -58,8 +58,9 @@ class AlertArticle:
     summary: str | None = None
     #: How to name the outlet to readers (the feed's title), when known; else ``source``.
     display_name: str | None = None
-    #: Undated, and first seen in its feed's first fetch (a new feed, an OPML import): when it
-    #: was published is unknown, so it never makes a story breaking (it still counts as an outlet).
+    #: Undated, and first seen in a backlog (its feed's first fetch, a new feed or an OPML import,
+    #: or a fetch of many undated items after an outage): when it was published is unknown, so it
+    #: never makes a story breaking (it still counts as an outlet).
     imported: bool = False
 
     @property

@@ -8,8 +8,9 @@ of one publisher are one voice), except that:
   voice at all (:func:`bot.recurring.is_recurring_title`);
 * a word-for-word reprint (same headline, and same lead where both have one) by other outlets
   is the voice of its earliest copy, unless the channel counts reprints (``count_reprints``);
-* an undated article first seen in its feed's first fetch (a new feed, an OPML import) counts
-  as a voice, but with no time: it never makes the story breaking (``AlertArticle.imported``).
+* an undated article first seen in a backlog (a feed's first fetch, an OPML import, many at once
+  after an outage) counts as a voice, but with no time: it never makes the story breaking
+  (``AlertArticle.imported``).
 
 Pure.
 """

@@ -26,6 +26,8 @@ from bot.storage.schema import insert
 
 #: Bound parameters per IN list (SQLite allows 32,766 per statement; PostgreSQL 32,767).
 _IN_CHUNK = 500
+#: New undated items of one feed in one fetch from which it is a backlog, not news (see undated_backlog).
+UNDATED_BACKLOG_SIZE = 5
 
 KeywordAdded = Literal["added", "exists", "full"]
 
@@ -225,17 +227,29 @@ class AlertStore:
         role_of = {channel_id: s.role_id for channel_id, s in stored.items()}
         return AlertWatchers(breaking_of, keywords, role_of, stored)
 
-    async def undated_first_fetch(self, item_ids: Iterable[int]) -> set[int]:
-        """Which of these ``feed_items`` are undated and were first seen in their feed's first fetch.
+    async def undated_backlog(self, item_ids: Iterable[int]) -> set[int]:
+        """Which of these ``feed_items`` are undated and came in a backlog, so their time is unknown.
 
-        Their publication time is unknown: a new feed, or every feed of an OPML import, shows its
-        whole backlog at once, all first seen at the same moment. An item is of the first fetch
-        when no item of its feed was first seen before it. Only undated items pay the lookup.
+        A backlog is a feed's first fetch (a new feed, every feed of an OPML import), or a fetch
+        that brought at least ``UNDATED_BACKLOG_SIZE`` new undated items at once (the first fetch
+        after an outage, a feed that re-published its archive): every item of it is first seen at
+        the same moment, whenever it was published. A poll of a live feed brings a few items.
+        Only undated items pay the lookup.
         """
         ids = sorted(set(item_ids))
         earlier = feed_items.alias("earlier")
         before = exists().where(
             earlier.c.feed_id == feed_items.c.feed_id, earlier.c.first_seen_at < feed_items.c.first_seen_at
+        )
+        fetched_with = (
+            select(func.count())
+            .select_from(earlier)
+            .where(
+                earlier.c.feed_id == feed_items.c.feed_id,
+                earlier.c.first_seen_at == feed_items.c.first_seen_at,
+                earlier.c.published_at.is_(None),
+            )
+            .scalar_subquery()
         )
         out: set[int] = set()
         async with self._db.session() as conn:
@@ -243,7 +257,7 @@ class AlertStore:
                 query = select(feed_items.c.id).where(
                     feed_items.c.id.in_(ids[start : start + _IN_CHUNK]),
                     feed_items.c.published_at.is_(None),
-                    ~before,
+                    ~before | (fetched_with >= UNDATED_BACKLOG_SIZE),
                 )
                 out.update((await conn.execute(query)).scalars())
         return out
