@@ -46,6 +46,22 @@ KNOWN_PUBLISHERS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "npr": (("npr.org", "n.pr"), ("npr",)),
     "euronews": (("euronews.com", "euronews.net"), ("euronews",)),
     "france 24": (("france24.com",), ("france 24", "france24")),
+    "afp": (("afp.com",), ("afp", "agence france-presse", "agence france presse")),
+    "bloomberg": (("bloomberg.com", "bloom.bg"), ("bloomberg", "bloomberg news")),
+    "financial times": (("ft.com",), ("financial times", "ft")),
+    "economist": (("economist.com", "econ.st"), ("economist",)),
+    "cnbc": (("cnbc.com", "cnb.cx"), ("cnbc",)),
+    "fox news": (("foxnews.com", "fxn.ws"), ("fox news",)),
+    "cbs news": (("cbsnews.com", "cbsn.ws"), ("cbs news",)),
+    "nbc news": (("nbcnews.com", "nbcnews.to"), ("nbc news",)),
+    "usa today": (("usatoday.com", "usat.ly"), ("usa today",)),
+    "los angeles times": (("latimes.com", "lat.ms"), ("los angeles times", "la times")),
+    "daily mail": (("dailymail.co.uk", "dailym.ai"), ("daily mail", "mail online", "mailonline")),
+    "forbes": (("forbes.com", "onforb.es"), ("forbes",)),
+    "techcrunch": (("techcrunch.com", "tcrn.ch"), ("techcrunch",)),
+    "xinhua": (("xinhuanet.com", "news.cn"), ("xinhua", "xinhua news agency")),
+    "yonhap": (("yna.co.kr", "yonhapnews.co.kr"), ("yonhap", "yonhap news agency")),
+    "tass": (("tass.com", "tass.ru"), ("tass",)),
 }
 
 #: Hosting platforms whose subdomains are separate publishers, beyond the public suffix list.
