@@ -429,6 +429,28 @@ def test_cli_reports_bad_lines_with_their_number_and_goes_on():
     assert result[0]["story"] == result[1]["story"]
 
 
+def test_cli_reads_the_link_slug():
+    slug = "gm-ignition-switch-recall-congress-hearing"
+    rows = [
+        {"id": 1, "title": "Carmaker faces questions over recall", "link": f"https://a.example/{slug}"},
+        {
+            "id": 2,
+            "title": "GM ignition switch recall: Congress sets hearing",
+            "link": f"https://b.example/{slug}",
+        },
+    ]
+    unlinked = [{"id": r["id"], "title": r["title"]} for r in rows]
+    stories = []
+    for stream in (rows, unlinked):
+        out = io.StringIO()
+        assert group_stream(_jsonl(*stream), out, errfile=io.StringIO()) == 0
+        stories.append({r["story"] for r in map(json.loads, out.getvalue().splitlines())})
+    assert [len(s) for s in stories] == [1, 2]
+    bad = io.StringIO()
+    assert group_stream(_jsonl({"id": 3, "title": "x", "link": 5}), io.StringIO(), errfile=bad) == 1
+    assert '"link" must be a string' in bad.getvalue()
+
+
 def test_cli_on_empty_input():
     out = io.StringIO()
     assert group_stream(io.StringIO(""), out, errfile=io.StringIO()) == 0

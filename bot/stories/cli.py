@@ -1,8 +1,9 @@
 """Command-line grouping of a JSON-lines stream, through exactly the grouper the bot uses.
 
 Input: one JSON object per line with ``id`` and ``title``, and optionally ``text``, ``published``
-(ISO 8601) and ``source``. Output: ``{"id": ..., "story": ...}`` per input item, in input order,
-with each item's story after the whole stream has been grouped (so after the last merge).
+(ISO 8601), ``source`` and ``link`` (the article's URL, whose slug is read). Output:
+``{"id": ..., "story": ...}`` per input item, in input order, with each item's story after the
+whole stream has been grouped (so after the last merge).
 Wired as ``newsdesk stories group < items.jsonl``; also ``python3 -m bot.stories.cli``.
 """
 
@@ -42,6 +43,7 @@ def parse_item(line: str) -> tuple[Any, StoryItem]:
         raise _BadLine('"title" is missing or not a string')
     text = _optional_str(data, "text")
     source = _optional_str(data, "source")
+    link = _optional_str(data, "link")
     published_raw = _optional_str(data, "published")
     published = None
     if published_raw is not None:
@@ -49,7 +51,8 @@ def parse_item(line: str) -> tuple[Any, StoryItem]:
             published = datetime.fromisoformat(published_raw)
         except ValueError as e:
             raise _BadLine(f'"published" is not an ISO 8601 date: {published_raw!r}') from e
-    return raw_id, StoryItem(id=str(raw_id), title=title, text=text, published=published, source=source)
+    item = StoryItem(id=str(raw_id), title=title, text=text, published=published, source=source, link=link)
+    return raw_id, item
 
 
 def _optional_str(data: dict[str, Any], key: str) -> str | None:
