@@ -168,6 +168,23 @@ async def test_three_outlets_reporting_one_event_share_one_story(db: Database, c
     assert row.first_seen_at == T0 and row.last_seen_at == T0 + timedelta(minutes=2)
 
 
+async def test_the_assigner_reads_each_items_link_slug(db: Database, clock: FakeClock) -> None:
+    # Headlines worded apart, links with one slug: the story is found through the links.
+    slug = "gm-ignition-switch-recall-congress-hearing"
+    titles = ("Carmaker faces questions over recall", "GM ignition switch recall: Congress sets hearing")
+    ids = []
+    for outlet, title in zip(("a.example", "b.example"), titles, strict=True):
+        feed_id = await add_feed(db, outlet)
+        ids += await add_items(db, feed_id, [NewItem(title, f"https://{outlet}/2014/{slug}", T0)], seen=T0)
+    assigner = assigner_for(db, clock)
+    try:
+        assert await assigner.assign_pending(clock()) == 2
+    finally:
+        await assigner.close()
+    first, second = await story_of(db, ids)
+    assert first is not None and first == second
+
+
 @pytest.mark.parametrize("save_every_items", [1, 10_000], ids=["saved-each-batch", "replayed"])
 async def test_a_restart_keeps_story_ids_for_new_items_of_the_same_story(
     db: Database, clock: FakeClock, save_every_items: int
